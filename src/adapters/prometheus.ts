@@ -1,0 +1,105 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PredictionEvent, PredictionObserver } from '../core/telemetry.js';
+
+/** Sub-millisecond buckets: a tabular model answers in well under 1 ms, and P50 must be visible. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10];
+
+export interface ModelStateSample {
+  model: string;
+  version: string;
+  state: string;
+}
+
+/**
+ * Every metric the service exports, declared once with its label set. Label values come from
+ * the model registry, route templates and the error table, never from raw user input, so the
+ * series count stays bounded whatever clients send.
+ */
+export class Metrics implements PredictionObserver {
+  readonly registry = new Registry();
+
+  private readonly predictions = new Counter({
+    name: 'ml_predictions_total',
+    help: 'Predictions requested of a known model version, by outcome (success, invalid_input, error).',
+    labelNames: ['model', 'version', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly predictionRows = new Counter({
+    name: 'ml_prediction_rows_total',
+    help: 'Rows predicted successfully (a request with 5 instances counts 5).',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly predictionDuration = new Histogram({
+    name: 'ml_prediction_duration_seconds',
+    help: 'Time from validated input to decoded output, queueing and worker hand-off included.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route template and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly httpErrors = new Counter({
+    name: 'http_request_errors_total',
+    help: 'Error answers by status class (4xx, 5xx) and stable error code.',
+    labelNames: ['status_class', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    new Gauge({
+      name: 'ml_model_state',
+      help: '1 for the state each model version is in (loading, ready, unsupported, failed).',
+      labelNames: ['model', 'version', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of modelStates()) this.set({ model: s.model, version: s.version, state: s.state }, 1);
+      },
+    });
+    new Gauge({
+      name: 'ml_service_ready',
+      help: '1 when /ready answers 200.',
+      registers,
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
+  }
+
+  prediction(event: PredictionEvent): void {
+    const labels = { model: event.model, version: event.version };
+    this.predictions.inc({ ...labels, status: event.status });
+    if (event.status === 'success') {
+      this.predictionRows.inc(labels, event.rows);
+      this.predictionDuration.observe(labels, event.seconds);
+    }
+  }
+
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  httpError(statusCode: number, code: string): void {
+    this.httpErrors.inc({ status_class: `${Math.floor(statusCode / 100)}xx`, code });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

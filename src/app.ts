@@ -1,0 +1,58 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from './config.js';
+import type { ModelRuntime } from './core/inference.js';
+import { ServiceError } from './errors.js';
+import { toServiceError } from './http-errors.js';
+import { loggerOptions } from './logger.js';
+import metricsPlugin, { requestId } from './plugins/metrics.js';
+import modelsPlugin from './plugins/models.js';
+import healthRoutes from './routes/health.js';
+import metricsRoutes from './routes/metrics.js';
+import modelsRoutes from './routes/models.js';
+import predictRoutes from './routes/predict.js';
+import { OnnxRuntime } from './runtime/onnx-runtime.js';
+
+export interface AppDeps {
+  /** Defaults to onnxruntime-node on worker threads sized from the config. */
+  runtime?: ModelRuntime;
+}
+
+/** Builds the whole service without listening: server.ts listens, tests use app.inject. */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // One access-log line per request comes from the metrics plugin, not fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => requestId(req.headers['x-request-id']),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: any other content type answers 415 instead of reaching the handler as a string.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((err, request, reply) => {
+    const error = toServiceError(err);
+    if (error.statusCode >= 500 && error.statusCode !== 503) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+    app.metrics.httpError(error.statusCode, error.code);
+    return reply.status(error.statusCode).send(error.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ServiceError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+    app.metrics.httpError(error.statusCode, error.code);
+    return reply.status(404).send(error.toBody());
+  });
+
+  const runtime =
+    deps.runtime ??
+    new OnnxRuntime({ workers: config.INFERENCE_WORKERS, intraOpThreads: config.ORT_INTRA_OP_THREADS, interOpThreads: config.ORT_INTER_OP_THREADS });
+  await app.register(metricsPlugin);
+  await app.register(modelsPlugin, { config, runtime });
+
+  await app.register(healthRoutes);
+  await app.register(predictRoutes);
+  await app.register(modelsRoutes);
+  await app.register(metricsRoutes);
+  return app;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { cpuBudget } from './runtime/cpu-budget.js';
+
+/** Environment variables as strings, turned into typed values by one schema. */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const configSchema = z.object({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(8000),
+  MODEL_DIR: z.string().min(1).default('./models'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest request body accepted; a 3x48x192 float image is ~500 KB as JSON. */
+  BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
+  /** Worker threads running inference; default: the CPU budget (cgroup quota or cores). */
+  INFERENCE_WORKERS: int(1, 256).optional(),
+  /** onnxruntime intra-op threads per worker; default: CPU budget / workers, at least 1. */
+  ORT_INTRA_OP_THREADS: int(1, 256).optional(),
+  ORT_INTER_OP_THREADS: int(1, 256).default(1),
+  /** Default validation level when neither the model nor the request chooses one. */
+  VALIDATION_LEVEL: z.enum(['strict', 'permissive']).default('strict'),
+  /** When true, one model failing to load keeps /ready at 503; by default it is reported and the rest serve. */
+  READY_REQUIRES_ALL_MODELS: bool.default(false),
+  /** Time allowed for in-flight requests to finish after SIGTERM before the process is forced out. */
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+});
+
+export type EnvConfig = z.infer<typeof configSchema>;
+
+export interface Config extends Omit<EnvConfig, 'INFERENCE_WORKERS' | 'ORT_INTRA_OP_THREADS'> {
+  INFERENCE_WORKERS: number;
+  ORT_INTRA_OP_THREADS: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+  }
+}
+
+/** Reads the config from an environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudget()): Config {
+  const known = Object.fromEntries(
+    Object.keys(configSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const parsed = configSchema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(known[String(issue.path[0])])}: ${issue.message}`),
+    );
+  }
+  const workers = parsed.data.INFERENCE_WORKERS ?? cpus;
+  return {
+    ...parsed.data,
+    INFERENCE_WORKERS: workers,
+    ORT_INTRA_OP_THREADS: parsed.data.ORT_INTRA_OP_THREADS ?? Math.max(1, Math.floor(cpus / workers)),
+  };
+}

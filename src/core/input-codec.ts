@@ -1,0 +1,180 @@
+import type { z } from 'zod';
+import { dtypes, setElement, type DType, type TypedArray } from './dtypes.js';
+import { ServiceError, type ErrorDetail } from '../errors.js';
+import { arrayRowSchema, boundsOf, namedRowSchema, type Bounds, type ValidationLevel } from './input-schema.js';
+import type { ModelSpec } from './model-spec.js';
+
+export interface EncodedInput {
+  data: TypedArray;
+  dims: number[];
+  rows: number;
+  warnings: ErrorDetail[];
+}
+
+/** How the rows arrived: one `features` object, or an `instances` list. */
+export type RowsRoot = 'features' | 'instances';
+
+const MAX_DETAILS = 20;
+
+type RowKind = 'named' | 'flat' | 'nested';
+
+/**
+ * Turns JSON rows into one typed array for the model's input, checked against the model's
+ * metadata with zod schemas built once per model version and validation level.
+ */
+export class InputCodec {
+  private readonly schemas = new Map<string, z.ZodType>();
+  private readonly dtype: DType;
+  private readonly bounds: Bounds[];
+
+  constructor(private readonly spec: ModelSpec) {
+    if (!('name' in spec.input)) throw new Error(spec.input.unsupported);
+    this.dtype = spec.input.dtype;
+    const features = spec.features;
+    const size = spec.rowSize ?? 0;
+    this.bounds = Array.from({ length: size }, (_, i) => boundsOf(this.dtype, features?.[i]));
+  }
+
+  encode(rows: unknown[], root: RowsRoot, level: ValidationLevel): EncodedInput {
+    const details: ErrorDetail[] = [];
+    const kinds: RowKind[] = [];
+    rows.forEach((row, i) => {
+      const prefix: (string | number)[] = root === 'features' ? ['features'] : ['instances', i];
+      const kind = this.kindOf(row, prefix, details);
+      kinds.push(kind ?? 'nested');
+      if (!kind || details.length >= MAX_DETAILS) return;
+      const result = this.schema(kind, level).safeParse(row);
+      if (!result.success) {
+        for (const issue of result.error.issues) details.push({ path: formatPath([...prefix, ...issue.path]), message: issue.message });
+      }
+    });
+    if (details.length > 0) throw invalid(details);
+
+    const rowShape = this.resolveRowShape(rows, kinds);
+    const rowSize = rowShape.reduce((a, b) => a * b, 1);
+    const data = dtypes[this.dtype].create(rows.length * rowSize);
+    const warnings: ErrorDetail[] = [];
+    rows.forEach((row, i) => {
+      const values = kinds[i] === 'named' ? this.spec.features!.map((f) => (row as Record<string, unknown>)[f.name]) : flatten(row);
+      values.forEach((raw, j) => {
+        const bounds = this.bounds[j] ?? boundsOf(this.dtype);
+        const where = () => formatPath([...(root === 'features' ? ['features'] : ['instances', i]), ...this.positionPath(kinds[i]!, j, rowShape)]);
+        let value = typeof raw === 'string' ? Number(raw) : (raw as number);
+        if (typeof raw === 'string') warnings.push({ path: where(), message: `numeric string ${JSON.stringify(raw)} read as ${value}` });
+        if (value < bounds.low || value > bounds.high) {
+          if (level === 'strict') {
+            details.push({ path: where(), message: `must be between ${bounds.low} and ${bounds.high} (${bounds.why})` });
+            return;
+          }
+          const clamped = Math.min(bounds.high, Math.max(bounds.low, value));
+          warnings.push({ path: where(), message: `${value} clamped to ${clamped} (${bounds.why})` });
+          value = clamped;
+        }
+        setElement(data, i * rowSize + j, value);
+      });
+    });
+    if (details.length > 0) throw invalid(details);
+    return { data, dims: [rows.length, ...rowShape], rows: rows.length, warnings: warnings.slice(0, MAX_DETAILS) };
+  }
+
+  private kindOf(row: unknown, prefix: (string | number)[], details: ErrorDetail[]): RowKind | undefined {
+    const shape = `[${this.spec.rowShape.map((d) => d ?? '?').join(',')}]`;
+    if (row !== null && typeof row === 'object' && !Array.isArray(row)) {
+      if (this.spec.features) return 'named';
+      details.push({ path: formatPath(prefix), message: `this model has no named features; send an array shaped ${shape}` });
+      return undefined;
+    }
+    if (Array.isArray(row)) {
+      if (this.spec.rowShape.length <= 1 || Array.isArray(row[0])) return 'nested';
+      if (this.spec.rowSize !== null) return 'flat';
+      details.push({ path: formatPath(prefix), message: `this model's row shape ${shape} has open dims; send nested arrays` });
+      return undefined;
+    }
+    const expected = this.spec.features ? 'an object of named features or an array' : `an array shaped ${shape}`;
+    details.push({ path: formatPath(prefix), message: `expected ${expected}` });
+    return undefined;
+  }
+
+  private schema(kind: RowKind, level: ValidationLevel): z.ZodType {
+    const key = `${kind}:${level}`;
+    let schema = this.schemas.get(key);
+    if (!schema) {
+      const { rowShape, rowSize, features } = this.spec;
+      schema =
+        kind === 'named'
+          ? namedRowSchema(this.dtype, features!, level)
+          : arrayRowSchema(this.dtype, kind === 'flat' ? [rowSize!] : rowShape, features, level);
+      this.schemas.set(key, schema);
+    }
+    return schema;
+  }
+
+  /** Fills open dims from the first row and checks every row agrees, so the rows stack into one tensor. */
+  private resolveRowShape(rows: unknown[], kinds: RowKind[]): number[] {
+    if (this.spec.rowShape.every((d) => d !== null)) return this.spec.rowShape as number[];
+    const details: ErrorDetail[] = [];
+    const first = dimsOf(rows[0], this.spec.rowShape.length);
+    rows.forEach((row, i) => {
+      const dims = dimsOf(row, this.spec.rowShape.length);
+      if (kinds[i] !== 'nested' || !isRectangular(row, dims)) {
+        details.push({ path: formatPath(['instances', i]), message: 'rows must be rectangular nested arrays' });
+      } else if (dims.join() !== first.join()) {
+        details.push({ path: formatPath(['instances', i]), message: `shape [${dims}] differs from the first row's [${first}]` });
+      }
+    });
+    if (details.length > 0) throw invalid(details);
+    return first;
+  }
+
+  private positionPath(kind: RowKind, flatIndex: number, rowShape: number[]): (string | number)[] {
+    if (kind === 'named') return [this.spec.features![flatIndex]!.name];
+    if (kind === 'flat' || rowShape.length <= 1) return [flatIndex];
+    const path: number[] = [];
+    let rest = flatIndex;
+    for (let d = rowShape.length - 1; d >= 0; d--) {
+      path.unshift(rest % rowShape[d]!);
+      rest = Math.floor(rest / rowShape[d]!);
+    }
+    return path;
+  }
+}
+
+function invalid(details: ErrorDetail[]): ServiceError {
+  const shown = details.slice(0, MAX_DETAILS);
+  const first = shown[0]!;
+  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
+  return new ServiceError('INVALID_INPUT', `invalid input at ${first.path}: ${first.message}${more}`, shown);
+}
+
+/** instances[0].sepal_length, instances[2][0][3] */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, part) => {
+    if (typeof part === 'number') return `${out}[${part}]`;
+    const name = String(part);
+    return out === '' ? name : /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `${out}.${name}` : `${out}[${JSON.stringify(name)}]`;
+  }, '');
+}
+
+function flatten(value: unknown, out: unknown[] = []): unknown[] {
+  if (Array.isArray(value)) for (const item of value) flatten(item, out);
+  else out.push(value);
+  return out;
+}
+
+function dimsOf(value: unknown, depth: number): number[] {
+  const dims: number[] = [];
+  let cursor = value;
+  for (let d = 0; d < depth; d++) {
+    const length = Array.isArray(cursor) ? cursor.length : 0;
+    dims.push(length);
+    cursor = Array.isArray(cursor) ? cursor[0] : undefined;
+  }
+  return dims;
+}
+
+function isRectangular(value: unknown, dims: number[]): boolean {
+  if (dims.length === 0) return !Array.isArray(value);
+  if (!Array.isArray(value) || value.length !== dims[0]) return false;
+  const rest = dims.slice(1);
+  return value.every((item) => isRectangular(item, rest));
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** One named input feature; min/max are the training range, used to validate and to clamp. */
+const featureSchema = z
+  .object({
+    name: z.string().min(1),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    description: z.string().optional(),
+  })
+  .refine((f) => f.min === undefined || f.max === undefined || f.min <= f.max, { message: 'min must not exceed max' });
+
+const referenceBinsSchema = z
+  .object({
+    /** Ascending quantile edges; the bin of v is the count of edges strictly below v. */
+    edges: z.array(z.number()),
+    fractions: z.array(z.number().min(0).max(1)),
+  })
+  .refine((b) => b.fractions.length === b.edges.length + 1, { message: 'fractions needs one entry more than edges' })
+  .refine((b) => b.edges.every((e, i) => i === 0 || (b.edges[i - 1] as number) < e), { message: 'edges must be strictly ascending' });
+
+const versionCardSchema = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256').optional(),
+  holdout_score: z.number().optional(),
+  holdout_rows: z.number().int().nonnegative().optional(),
+});
+
+export const batchingSchema = z.object({
+  max_batch_size: z.number().int().min(1).max(4096).default(64),
+  max_queue_delay_ms: z.number().min(0).max(1000).default(2),
+  max_queue_size: z.number().int().min(1).optional(),
+});
+
+export const cacheOptionsSchema = z.object({
+  enabled: z.boolean().default(true),
+  ttl_seconds: z.number().positive().optional(),
+});
+
+/** models/<name>/model.json. Every key is optional: a bare ONNX file is a valid model. */
+export const modelConfigSchema = z
+  .object({
+    task: z.enum(['classification', 'regression']).optional(),
+    description: z.string().optional(),
+    input: z.string().optional(),
+    output: z.string().optional(),
+    output_kind: z.enum(['probabilities', 'logits', 'values']).optional(),
+    features: z.array(featureSchema).min(1).optional(),
+    labels: z.array(z.string().min(1)).min(2).optional(),
+    validation: z.enum(['strict', 'permissive']).optional(),
+    batching: batchingSchema.optional(),
+    cache: cacheOptionsSchema.optional(),
+    card: z
+      .object({
+        dataset: z.string().optional(),
+        training: z.string().optional(),
+        metric: z.string().optional(),
+        versions: z.record(z.string().regex(/^\d+$/), versionCardSchema).default({}),
+      })
+      .optional(),
+    reference: z
+      .object({
+        rows: z.number().int().nonnegative(),
+        features: z.record(z.string(), referenceBinsSchema),
+        class_priors: z.record(z.string(), z.number().min(0).max(1)).optional(),
+      })
+      .optional(),
+  })
+  .refine((c) => c.task !== 'classification' || c.labels !== undefined, {
+    message: 'a classification model needs labels',
+    path: ['labels'],
+  })
+  .refine((c) => !c.features || new Set(c.features.map((f) => f.name)).size === c.features.length, {
+    message: 'feature names must be unique',
+    path: ['features'],
+  });
+
+export type ModelConfig = z.infer<typeof modelConfigSchema>;
+export type FeatureConfig = z.infer<typeof featureSchema>;

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+/** Rows per request; bounded so one body cannot ask for an unbounded tensor. */
+export const MAX_INSTANCES = 10_000;
+
+/** The /predict envelope. Row contents are checked later, against the model's own metadata. */
+export const predictRequestSchema = z
+  .strictObject({
+    model: z.string().min(1).max(128),
+    version: z.union([z.string().regex(/^\d{1,9}$/, 'a version number'), z.number().int().min(0).max(999_999_999)]).optional(),
+    features: z.record(z.string(), z.unknown()).optional(),
+    instances: z.array(z.unknown()).min(1).max(MAX_INSTANCES).optional(),
+    validation: z.enum(['strict', 'permissive']).optional(),
+  })
+  .refine((r) => (r.features === undefined) !== (r.instances === undefined), {
+    message: 'send exactly one of "features" (one row of named features) or "instances" (a list of rows)',
+    path: ['features'],
+  });
+
+export type PredictRequest = z.infer<typeof predictRequestSchema>;

@@ -1,0 +1,15 @@
+/** What the core reports about predictions; adapters/ turns it into Prometheus series. */
+export type PredictionStatus = 'success' | 'invalid_input' | 'error';
+
+export interface PredictionEvent {
+  model: string;
+  version: string;
+  status: PredictionStatus;
+  /** Wall time from validated input to decoded output, queueing included. */
+  seconds: number;
+  rows: number;
+}
+
+export interface PredictionObserver {
+  prediction(event: PredictionEvent): void;
+}

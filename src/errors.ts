@@ -1,0 +1,59 @@
+/**
+ * The one error table. Codes are part of the API: clients branch on them, so a code is never
+ * renamed or reused for another meaning. `Record<ErrorCode, ...>` makes the compiler check
+ * every code has a status.
+ */
+export const errorStatus = {
+  INVALID_JSON: 400,
+  INVALID_REQUEST: 400,
+  INVALID_INPUT: 400,
+  UNSUPPORTED_MODEL: 400,
+  MODEL_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  MODEL_NOT_READY: 503,
+  MODEL_FAILED: 503,
+  SHUTTING_DOWN: 503,
+  INFERENCE_FAILED: 500,
+  INTERNAL_ERROR: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: string;
+  code: ErrorCode;
+  details?: ErrorDetail[];
+}
+
+export class ServiceError extends Error {
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ServiceError';
+    this.statusCode = errorStatus[code];
+  }
+
+  toBody(): ErrorBody {
+    // Server faults keep their cause in the log; the client gets a generic message.
+    if (this.statusCode >= 500 && this.statusCode !== 503) {
+      return { error: 'internal error while serving the request', code: this.code };
+    }
+    return this.details ? { error: this.message, code: this.code, details: this.details } : { error: this.message, code: this.code };
+  }
+}

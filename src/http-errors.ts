@@ -1,0 +1,42 @@
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ServiceError, type ErrorBody, type ErrorCode, type ErrorDetail } from './errors.js';
+import { formatPath } from './core/input-codec.js';
+
+/** Fastify's own error codes that are the client's fault, mapped onto our table. */
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+};
+
+/** Turns anything thrown while serving a request into our JSON error body and status. */
+export function toServiceError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const details: ErrorDetail[] = err.validation.map((v) => ({
+      path: formatPath(v.instancePath.split('/').filter(Boolean).map((p: string) => (/^\d+$/.test(p) ? Number(p) : p))) || '(body)',
+      message: v.message,
+    }));
+    return new ServiceError('INVALID_REQUEST', `invalid request at ${details[0]!.path}: ${details[0]!.message}`, details);
+  }
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  const mapped = e.code ? fastifyCodes[e.code] : undefined;
+  if (mapped) return new ServiceError(mapped, clientMessage(mapped, e.message));
+  if (e instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message ?? ''))) {
+    return new ServiceError('INVALID_JSON', `the body is not valid JSON: ${e.message}`);
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ServiceError('INVALID_REQUEST', e.message ?? 'bad request');
+  }
+  return new ServiceError('INTERNAL_ERROR', 'internal error', undefined, { cause: err });
+}
+
+function clientMessage(code: ErrorCode, message = ''): string {
+  if (code === 'UNSUPPORTED_MEDIA_TYPE') return 'send the body as application/json';
+  if (code === 'PAYLOAD_TOO_LARGE') return 'the body is larger than BODY_LIMIT_BYTES allows';
+  return message;
+}
+
+export type { ErrorBody };

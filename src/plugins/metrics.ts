@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import fp from 'fastify-plugin';
+import { Metrics } from '../adapters/prometheus.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics;
+  }
+}
+
+/** A client's x-request-id is honoured when it is a sane token; anything else gets a fresh id. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestId(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * The metrics registry, and the per-request hooks that feed it: request id echoed back,
+ * one access-log line and one histogram sample per request, labelled by route template.
+ */
+export default fp(
+  async (app) => {
+    const metrics = new Metrics(
+      () => app.models.all().map((e) => ({ model: e.name, version: e.version, state: e.state })),
+      () => app.readiness().ready,
+    );
+    app.decorate('metrics', metrics);
+
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      const seconds = reply.elapsedTime / 1000;
+      metrics.httpRequest(request.method, route, reply.statusCode, seconds);
+      request.log.info(
+        { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+        'request',
+      );
+    });
+  },
+  { name: 'metrics' },
+);

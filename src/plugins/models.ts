@@ -1,0 +1,56 @@
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import type { ModelRuntime } from '../core/inference.js';
+import { ModelRegistry } from '../core/model-registry.js';
+import { PredictionService } from '../core/prediction-service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    models: ModelRegistry;
+    predictions: PredictionService;
+    /** Settles when every model has been loaded (or has failed); the server listens before that. */
+    modelsLoaded: Promise<void>;
+    /** What /ready answers: models loaded and warmed, and no SIGTERM yet. */
+    readiness(): { ready: boolean; status: 'loading' | 'ready' | 'draining' | 'not_ready' };
+  }
+}
+
+export interface ModelsPluginOptions {
+  config: Pick<Config, 'MODEL_DIR' | 'VALIDATION_LEVEL' | 'READY_REQUIRES_ALL_MODELS'>;
+  runtime: ModelRuntime;
+}
+
+/**
+ * Owns the model registry and the inference runtime. Loading starts at registration and runs in
+ * the background, so /health answers while models load; the runtime is released on close,
+ * after fastify has finished every in-flight request.
+ */
+export default fp<ModelsPluginOptions>(
+  async (app, { config, runtime }) => {
+    const registry = new ModelRegistry(runtime, app.log, config.VALIDATION_LEVEL);
+    let draining = false;
+    const loaded = registry.load(config.MODEL_DIR).catch((err: unknown) => {
+      registry.error = `model loading failed: ${(err as Error).message}`;
+      app.log.error({ err }, registry.error);
+    });
+
+    app.decorate('models', registry);
+    app.decorate('modelsLoaded', loaded);
+    app.decorate('predictions', new PredictionService(registry, runtime, app.metrics));
+    app.decorate('readiness', () => {
+      if (draining) return { ready: false, status: 'draining' as const };
+      if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };
+      const ready = registry.isReady(config.READY_REQUIRES_ALL_MODELS);
+      return { ready, status: ready ? ('ready' as const) : ('not_ready' as const) };
+    });
+
+    app.addHook('preClose', async () => {
+      draining = true;
+    });
+    app.addHook('onClose', async () => {
+      await loaded;
+      await runtime.close();
+    });
+  },
+  { name: 'models', dependencies: ['metrics'] },
+);

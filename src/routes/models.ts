@@ -1,0 +1,42 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ModelEntry } from '../core/model-registry.js';
+
+function describe(entry: ModelEntry) {
+  const spec = entry.spec;
+  return {
+    version: entry.version,
+    state: entry.state,
+    ...(entry.reason ? { reason: entry.reason } : {}),
+    ...(spec && {
+      task: spec.task,
+      sha256: spec.sha256,
+      inputs: spec.inputs,
+      outputs: spec.outputs,
+      features: spec.features,
+      labels: spec.labels,
+      validation: spec.validation,
+      card: spec.config.card?.versions[entry.version],
+    }),
+  };
+}
+
+/** GET /models: every model with its versions, state, tensors, features and labels. */
+const models: FastifyPluginAsync = async (app) => {
+  app.get('/models', async () => {
+    const names = [...new Set(app.models.all().map((e) => e.name))];
+    return {
+      models: names.map((name) => {
+        const entries = app.models.entries(name);
+        const config = entries.find((e) => e.spec)?.spec?.config;
+        return {
+          name,
+          description: config?.description,
+          dataset: config?.card?.dataset,
+          versions: entries.map(describe),
+        };
+      }),
+    };
+  });
+};
+
+export default models;

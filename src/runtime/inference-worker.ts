@@ -1,0 +1,33 @@
+import { workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import type { InferenceResult, InferenceTask, WorkerInit } from '../core/inference.js';
+import { sessionOptions } from './session-options.js';
+
+/**
+ * Runs on a worker thread. onnxruntime-node's session.run() blocks the thread it runs on, so
+ * each worker holds its own session per model and the main thread stays free for HTTP.
+ * The module's default export is a promise: piscina waits for every session to load before
+ * the worker takes a task.
+ */
+async function start(init: WorkerInit) {
+  const options = sessionOptions(init.intraOpThreads, init.interOpThreads);
+  const sessions = new Map<string, ort.InferenceSession>();
+  for (const model of init.models) sessions.set(model.key, await ort.InferenceSession.create(model.path, options));
+
+  return async function infer(task: InferenceTask): Promise<InferenceResult> {
+    const session = sessions.get(task.key);
+    if (!session) throw new Error(`model ${task.key} is not loaded on this worker`);
+    const started = performance.now();
+    const input = new ort.Tensor(task.dtype as ort.Tensor.Type, task.data as never, task.dims);
+    const results = await session.run({ [task.input]: input }, task.fetch);
+    const seconds = (performance.now() - started) / 1000;
+    const outputs: InferenceResult['outputs'] = {};
+    for (const name of task.fetch) {
+      const tensor = results[name]!;
+      outputs[name] = { data: tensor.data as ArrayLike<number | bigint>, dims: [...tensor.dims] };
+    }
+    return { outputs, seconds };
+  };
+}
+
+export default start(workerData as WorkerInit);
