@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { ModelRuntime } from './core/inference.js';
 import { ServiceError } from './errors.js';
@@ -16,12 +17,14 @@ import { OnnxRuntime } from './runtime/onnx-runtime.js';
 export interface AppDeps {
   /** Defaults to onnxruntime-node on worker threads sized from the config. */
   runtime?: ModelRuntime;
+  /** Where log lines go; stdout by default. */
+  logStream?: DestinationStream;
 }
 
 /** Builds the whole service without listening: server.ts listens, tests use app.inject. */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(config),
+    logger: { ...loggerOptions(config), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     bodyLimit: config.BODY_LIMIT_BYTES,
     // One access-log line per request comes from the metrics plugin, not fastify's two.
     logController: new LogController({ disableRequestLogging: true }),

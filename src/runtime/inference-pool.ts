@@ -20,8 +20,8 @@ export class InferencePool {
       minThreads: init.workers,
       maxThreads: init.workers,
       idleTimeout: Infinity,
-      // Tasks wait in our own queue (the batcher), not piscina's; this is only a safety net.
-      maxQueue: 'auto',
+      // Admission control belongs in front of the pool (body limit, row cap, later the batcher's queue bound).
+      maxQueue: Infinity,
       atomics: 'disabled',
     });
     // A worker that dies fails its tasks; piscina replaces it. Without a listener the event would crash us.

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { postJson, startApp } from '../helpers/app.js';
+import { TempRepository, fixture } from '../helpers/repository.js';
+
+/** Real ONNX sessions on a repository holding every awkward case at once: the good still serve. */
+describe('model repository', () => {
+  const repo = new TempRepository()
+    .addOnnx('image', '1', fixture('image_scaler.onnx'))
+    .addOnnx('image', '3', fixture('image_scaler.onnx'))
+    .addOnnx('ids', '1', fixture('int64_counter.onnx'))
+    .addOnnx('pair', '1', fixture('two_inputs.onnx'))
+    .addBytes('corrupt', '1', 'this is not an onnx file')
+    .addOnnx('tampered', '1', fixture('image_scaler.onnx'), { card: { versions: { '1': { sha256: '0'.repeat(64) } } } })
+    .addOnnx('badjson', '1', fixture('image_scaler.onnx'), '{"task": "classification"')
+    .addOnnx('mislabelled', '1', fixture('image_scaler.onnx'), { task: 'classification', labels: ['a', 'b'] });
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    app = await startApp({ MODEL_DIR: repo.dir });
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.remove();
+  });
+
+  it('reports each model that failed with its reason, and stays ready for the others', async () => {
+    const ready = await app.inject('/ready');
+    expect(ready.statusCode).toBe(200);
+    const states = Object.fromEntries(ready.json().models.map((m: { name: string; version: string; state: string; reason?: string }) => [`${m.name}@${m.version}`, m]));
+    expect(states['image@1'].state).toBe('ready');
+    expect(states['image@3'].state).toBe('ready');
+    expect(states['ids@1'].state).toBe('ready');
+    expect(states['corrupt@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/cannot load the ONNX file/) });
+    expect(states['tampered@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/sha256 mismatch/) });
+    expect(states['badjson@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/model.json is not valid JSON/) });
+    expect(states['mislabelled@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/2 labels/) });
+    expect(states['pair@1']).toMatchObject({ state: 'unsupported', reason: expect.stringMatching(/2 inputs/) });
+  });
+
+  it('serves a model with no model.json from the ONNX metadata, nested or flat rows', async () => {
+    const flat = Array.from({ length: 60 }, (_, i) => i / 10);
+    const nested = [0, 1, 2].map((c) => [0, 1, 2, 3].map((y) => flat.slice(c * 20 + y * 5, c * 20 + y * 5 + 5)));
+    const { status, body } = await postJson(app, '/predict', { model: 'image', instances: [nested, flat] });
+    expect(status).toBe(200);
+    expect(body.version).toBe('3');
+    const mean = (2 * flat.reduce((a, b) => a + b, 0)) / 60;
+    for (const prediction of body.predictions) {
+      expect(prediction.outputs.mean).toBeCloseTo(mean, 4);
+      expect(prediction.outputs.scaled).toHaveLength(3);
+      expect(prediction.outputs.scaled[2][3][4]).toBeCloseTo(2 * flat[59]!, 4);
+    }
+  });
+
+  it('picks the requested version, and 404s an unknown one', async () => {
+    const row = Array.from({ length: 60 }, () => 1);
+    expect((await postJson(app, '/predict', { model: 'image', version: '1', instances: [row] })).body.version).toBe('1');
+    expect((await postJson(app, '/predict', { model: 'image', version: 1, instances: [row] })).body.version).toBe('1');
+    const missing = await postJson(app, '/predict', { model: 'image', version: '2', instances: [row] });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ code: 'VERSION_NOT_FOUND', details: [{ path: 'version', message: 'versions: 1, 3' }] });
+  });
+
+  it('runs int64 models, with the open dim taken from the rows', async () => {
+    const { status, body } = await postJson(app, '/predict', { model: 'ids', instances: [[1, 2, 3], [10, 20, 30]] });
+    expect(status).toBe(200);
+    expect(body.predictions.map((p: { outputs: { total: number } }) => p.outputs.total)).toEqual([6, 60]);
+  });
+
+  it('answers 400 for a model with several inputs, 503 for a failed one', async () => {
+    const pair = await postJson(app, '/predict', { model: 'pair', instances: [[1, 2]] });
+    expect(pair).toMatchObject({ status: 400, body: { code: 'UNSUPPORTED_MODEL' } });
+    const corrupt = await postJson(app, '/predict', { model: 'corrupt', instances: [[1]] });
+    expect(corrupt).toMatchObject({ status: 503, body: { code: 'MODEL_FAILED' } });
+  });
+
+  it('lists every model with its inputs, outputs and state', async () => {
+    const { models } = (await app.inject('/models')).json();
+    const image = models.find((m: { name: string }) => m.name === 'image');
+    expect(image.versions.map((v: { version: string }) => v.version)).toEqual(['1', '3']);
+    expect(image.versions[0].inputs).toEqual([{ name: 'image', dtype: 'float32', shape: [null, 3, 4, 5] }]);
+    expect(image.versions[0].outputs.map((o: { name: string }) => o.name)).toEqual(['scaled', 'mean']);
+    expect(models.find((m: { name: string }) => m.name === 'corrupt').versions[0].state).toBe('failed');
+  });
+});
+
+describe('readiness when every model must load', () => {
+  it('stays 503 when READY_REQUIRES_ALL_MODELS is set and one model failed', async () => {
+    const repo = new TempRepository().addOnnx('image', '1', fixture('image_scaler.onnx')).addBytes('corrupt', '1', 'junk');
+    const app = await startApp({ MODEL_DIR: repo.dir, READY_REQUIRES_ALL_MODELS: 'true' });
+    try {
+      const ready = await app.inject('/ready');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().status).toBe('not_ready');
+    } finally {
+      await app.close();
+      repo.remove();
+    }
+  });
+
+  it('is 503 with the reason when the model directory does not exist', async () => {
+    const app = await startApp({ MODEL_DIR: '/nonexistent/models' });
+    try {
+      const ready = await app.inject('/ready');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().error).toMatch(/cannot read the model repository/);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { cpuBudget } from '../../src/runtime/cpu-budget.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+describe('config', () => {
+  it('has defaults that serve the bundled models on port 8000', () => {
+    const config = loadConfig({}, 2);
+    expect(config.PORT).toBe(8000);
+    expect(config.MODEL_DIR).toBe('./models');
+    expect(config.VALIDATION_LEVEL).toBe('strict');
+    expect(config.INFERENCE_WORKERS).toBe(2);
+    expect(config.ORT_INTRA_OP_THREADS).toBe(1);
+  });
+
+  it('derives intra-op threads from the CPU budget and the worker count', () => {
+    expect(loadConfig({ INFERENCE_WORKERS: '1' }, 4).ORT_INTRA_OP_THREADS).toBe(4);
+    expect(loadConfig({ INFERENCE_WORKERS: '3' }, 4).ORT_INTRA_OP_THREADS).toBe(1);
+    expect(loadConfig({ INFERENCE_WORKERS: '2', ORT_INTRA_OP_THREADS: '3' }, 4).ORT_INTRA_OP_THREADS).toBe(3);
+  });
+
+  it('names every bad variable', () => {
+    try {
+      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', READY_REQUIRES_ALL_MODELS: 'yes' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const issues = (err as ConfigError).issues.join('\n');
+      expect(issues).toContain('PORT="eighty"');
+      expect(issues).toContain('LOG_LEVEL="loud"');
+      expect(issues).toContain('READY_REQUIRES_ALL_MODELS="yes"');
+    }
+  });
+
+  it('makes the server exit 1 with a clear message on a bad value', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { ...process.env, PORT: '70000' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('invalid configuration');
+    expect(run.stderr).toContain('PORT="70000"');
+  });
+
+  it('reads the CPU budget from a cgroup quota', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cgroup-'));
+    writeFileSync(join(dir, 'cpu.max'), '100000 100000\n');
+    expect(cpuBudget(join(dir, 'cpu.max'))).toBe(1);
+    writeFileSync(join(dir, 'cpu.max'), 'max 100000\n');
+    expect(cpuBudget(join(dir, 'cpu.max'))).toBeGreaterThanOrEqual(1);
+  });
+});
