@@ -47,6 +47,11 @@ export default fp<ModelsPluginOptions>(
     app.addHook('preClose', async () => {
       draining = true;
     });
+    // A keep-alive socket whose request finishes during the drain would hold close() open until
+    // its idle timeout; answering with Connection: close lets it go as soon as the answer is out.
+    app.addHook('onSend', async (_request, reply) => {
+      if (draining) reply.header('connection', 'close');
+    });
     app.addHook('onClose', async () => {
       await loaded;
       await runtime.close();

@@ -1,0 +1,61 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { startApp } from '../helpers/app.js';
+import { TempRepository, fixture } from '../helpers/repository.js';
+
+/**
+ * onnxruntime-node's session.run() blocks the thread it runs on. With inference on worker
+ * threads, /health keeps answering while every worker is saturated by a deliberately heavy
+ * model. The check is an ordering, not a timing: all /health calls finish while the heavy
+ * predictions are still running. Were inference on the main thread, each /health call would
+ * wait for a whole inference and the predictions would finish first.
+ */
+describe('liveness under saturating inference', () => {
+  const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx'));
+  let app: FastifyInstance;
+  let base: string;
+
+  beforeAll(async () => {
+    app = await startApp({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '2', ORT_INTRA_OP_THREADS: '1' });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.remove();
+  });
+
+  it('answers /health while heavy predictions saturate every worker', async () => {
+    const row = Array.from({ length: 1024 }, (_, i) => Math.sin(i));
+    let predictionsDone = false;
+    const predictions = Promise.all(
+      Array.from({ length: 8 }, () =>
+        fetch(`${base}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'heavy', instances: Array.from({ length: 6 }, () => row) }),
+        }).then((r) => r.status),
+      ),
+    ).finally(() => (predictionsDone = true));
+
+    await new Promise((r) => setTimeout(r, 100)); // let the workers pick the tasks up
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const healthTimes: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const response = await fetch(`${base}/health`);
+      expect(response.status).toBe(200);
+      healthTimes.push(performance.now() - started);
+      expect(predictionsDone).toBe(false);
+    }
+    delay.disable();
+    const statuses = await predictions;
+    expect(statuses).toEqual(Array.from({ length: 8 }, () => 200));
+    const sorted = [...healthTimes].sort((a, b) => a - b);
+    console.log(
+      `/health under load: p50 ${sorted[10]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms; ` +
+        `event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`,
+    );
+  });
+});
