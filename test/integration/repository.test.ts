@@ -109,3 +109,38 @@ describe('readiness when every model must load', () => {
     }
   });
 });
+
+describe('while models load', () => {
+  it('answers 503 MODEL_NOT_READY on /predict and 503 on /ready, 200 on /health', async () => {
+    const repo = new TempRepository().addOnnx('image', '1', fixture('image_scaler.onnx'));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The real runtime, held at the metadata step until the test lets it go.
+    const { OnnxRuntime } = await import('../../src/runtime/onnx-runtime.js');
+    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1 });
+    const describe = runtime.describe.bind(runtime);
+    runtime.describe = async (path) => {
+      await gate;
+      return describe(path);
+    };
+    const app = await startApp({ MODEL_DIR: repo.dir }, { runtime, waitForModels: false });
+    try {
+      expect((await app.inject('/health')).statusCode).toBe(200);
+      const ready = await app.inject('/ready');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().status).toBe('loading');
+      const early = await app.inject({ method: 'POST', url: '/predict', payload: { model: 'image', instances: [Array(60).fill(0)] } });
+      expect(early.statusCode).toBe(503);
+      expect(early.json().code).toBe('MODEL_NOT_READY');
+      release();
+      await app.modelsLoaded;
+      expect((await app.inject('/ready')).statusCode).toBe(200);
+      const later = await app.inject({ method: 'POST', url: '/predict', payload: { model: 'image', instances: [Array(60).fill(0)] } });
+      expect(later.statusCode).toBe(200);
+    } finally {
+      release();
+      await app.close();
+      repo.remove();
+    }
+  });
+});
