@@ -6,6 +6,7 @@ import type { ModelRuntime } from './core/inference.js';
 import { ServiceError } from './errors.js';
 import { toServiceError } from './http-errors.js';
 import { loggerOptions } from './logger.js';
+import cachePlugin from './plugins/cache.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import modelsPlugin from './plugins/models.js';
 import healthRoutes from './routes/health.js';
@@ -51,6 +52,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     deps.runtime ??
     new OnnxRuntime({ workers: config.INFERENCE_WORKERS, intraOpThreads: config.ORT_INTRA_OP_THREADS, interOpThreads: config.ORT_INTER_OP_THREADS });
   await app.register(metricsPlugin);
+  await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });
 
   await app.register(healthRoutes);

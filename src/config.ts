@@ -23,6 +23,23 @@ export const configSchema = z.object({
   READY_REQUIRES_ALL_MODELS: bool.default(false),
   /** Time allowed for in-flight requests to finish after SIGTERM before the process is forced out. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+
+  /** Prediction cache: an in-process LRU (L1), and Redis (L2) shared by replicas when REDIS_URL is set. */
+  CACHE_ENABLED: bool.default(true),
+  CACHE_MAX_ENTRIES: int(1, 100_000_000).default(100_000),
+  CACHE_MAX_BYTES: int(1024, 64 * 1024 ** 3).default(64 * 1024 * 1024),
+  /** Default TTL; a model's model.json cache.ttl_seconds overrides it. */
+  CACHE_TTL_SECONDS: int(1, 30 * 24 * 3600).default(300),
+  /** redis://[:password@]host:port[/db] or rediss:// for TLS. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().max(64).default('onnx-serve:'),
+  /** Bound on every Redis command: past it the lookup is a miss. */
+  REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
+  /** How long the circuit breaker keeps a failing Redis out before probing it again. */
+  REDIS_BREAKER_RESET_MS: int(100, 600_000).default(5_000),
 });
 
 export type EnvConfig = z.infer<typeof configSchema>;

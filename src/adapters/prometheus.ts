@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CacheObserver, CacheResult, CacheTier } from '../core/prediction-cache.js';
 import type { PredictionEvent, PredictionObserver } from '../core/telemetry.js';
+import type { CircuitState, RedisErrorKind } from './redis-cache.js';
 
 /** Sub-millisecond buckets: a tabular model answers in well under 1 ms, and P50 must be visible. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10];
@@ -15,7 +17,14 @@ export interface ModelStateSample {
  * the model registry, route templates and the error table, never from raw user input, so the
  * series count stays bounded whatever clients send.
  */
-export class Metrics implements PredictionObserver {
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  /** undefined when no Redis is configured. */
+  circuit?: CircuitState;
+}
+
+export class Metrics implements PredictionObserver, CacheObserver {
   readonly registry = new Registry();
 
   private readonly predictions = new Counter({
@@ -55,8 +64,25 @@ export class Metrics implements PredictionObserver {
     registers: [this.registry],
   });
 
+  private readonly cacheLookups = new Counter({
+    name: 'ml_cache_lookups_total',
+    help: 'Prediction cache lookups per row, by tier (l1 in-process, l2 Redis) and result (hit, miss, corrupt).',
+    labelNames: ['tier', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly redisErrors = new Counter({
+    name: 'ml_cache_redis_errors_total',
+    help: 'Redis calls that failed (error), timed out (timeout) or were not made because the circuit was open (rejected).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private cacheSource?: () => CacheStats;
+
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
+    const cacheStats = () => this.cacheSource?.();
     const registers = [this.registry];
     new Gauge({
       name: 'ml_model_state',
@@ -69,6 +95,33 @@ export class Metrics implements PredictionObserver {
       },
     });
     new Gauge({
+      name: 'ml_cache_l1_entries',
+      help: 'Rows held in the in-process prediction cache.',
+      registers,
+      collect() {
+        this.set(cacheStats()?.entries ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ml_cache_l1_bytes',
+      help: 'Approximate bytes held in the in-process prediction cache.',
+      registers,
+      collect() {
+        this.set(cacheStats()?.bytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ml_cache_redis_circuit',
+      help: '1 for the state the Redis circuit breaker is in (closed, half_open, open); absent without Redis.',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const circuit = cacheStats()?.circuit;
+        if (circuit) for (const state of ['closed', 'half_open', 'open'] as const) this.set({ state }, state === circuit ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'ml_service_ready',
       help: '1 when /ready answers 200.',
       registers,
@@ -76,6 +129,19 @@ export class Metrics implements PredictionObserver {
         this.set(ready() ? 1 : 0);
       },
     });
+  }
+
+  /** Where the cache gauges read from, once the cache exists. */
+  watchCache(source: () => CacheStats): void {
+    this.cacheSource = source;
+  }
+
+  cacheLookup(tier: CacheTier, result: CacheResult, count: number): void {
+    this.cacheLookups.inc({ tier, result }, count);
+  }
+
+  redisError(kind: RedisErrorKind): void {
+    this.redisErrors.inc({ kind });
   }
 
   prediction(event: PredictionEvent): void {

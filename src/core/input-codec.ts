@@ -5,6 +5,7 @@ import { arrayRowSchema, boundsOf, namedRowSchema, type Bounds, type ValidationL
 import type { ModelSpec } from './model-spec.js';
 
 export interface EncodedInput {
+  dtype: DType;
   data: TypedArray;
   dims: number[];
   rows: number;
@@ -74,7 +75,7 @@ export class InputCodec {
       });
     });
     if (details.length > 0) throw invalid(details);
-    return { data, dims: [rows.length, ...rowShape], rows: rows.length, warnings: warnings.slice(0, MAX_DETAILS) };
+    return { dtype: this.dtype, data, dims: [rows.length, ...rowShape], rows: rows.length, warnings: warnings.slice(0, MAX_DETAILS) };
   }
 
   private kindOf(row: unknown, prefix: (string | number)[], details: ErrorDetail[]): RowKind | undefined {

@@ -1,28 +1,25 @@
 import { ServiceError } from '../errors.js';
 import type { ModelSpec } from './model-spec.js';
-
-/** One output tensor as it comes back from a worker. */
-export interface OutputTensor {
-  data: ArrayLike<number | bigint>;
-  dims: number[];
-}
+import type { RowOutputs } from './row-outputs.js';
 
 export type RowPrediction =
   | { label: string; confidence: number; probabilities: Record<string, number> }
   | { values: number[] }
   | { outputs: Record<string, unknown> };
 
-/** Turns output tensors of a batch into one answer per row; non-finite outputs are a server error. */
-export function decodeOutputs(spec: ModelSpec, outputs: Record<string, OutputTensor>, rows: number): RowPrediction[] {
-  if (spec.task === 'raw') {
-    const perName = spec.fetch.map((name) => [name, rowsOf(name, outputs, rows)] as const);
-    return Array.from({ length: rows }, (_, r) => ({
-      outputs: Object.fromEntries(perName.map(([name, { values, rowDims }]) => [name, reshape(values[r]!, rowDims)])),
-    }));
+/** Turns one row's output tensors into its answer; non-finite outputs are a server error. */
+export function decodeRow(spec: ModelSpec, row: RowOutputs): RowPrediction {
+  for (const name of spec.fetch) {
+    const tensor = row[name];
+    if (!tensor) throw new ServiceError('INFERENCE_FAILED', `the model returned no output "${name}"`);
+    if (!tensor.data.every(Number.isFinite)) throw new ServiceError('INFERENCE_FAILED', `output "${name}" holds a non-finite value`);
   }
-  const { values } = rowsOf(spec.fetch[0]!, outputs, rows);
-  if (spec.task === 'regression') return values.map((v) => ({ values: v }));
-  return values.map((row) => classify(spec, row));
+  if (spec.task === 'raw') {
+    return { outputs: Object.fromEntries(spec.fetch.map((name) => [name, reshape(row[name]!.data, row[name]!.dims)])) };
+  }
+  const values = row[spec.fetch[0]!]!.data;
+  if (spec.task === 'regression') return { values };
+  return classify(spec, values);
 }
 
 function classify(spec: ModelSpec, row: number[]): RowPrediction {
@@ -42,26 +39,6 @@ function softmax(logits: number[]): number[] {
   const exps = logits.map((v) => Math.exp(v - max));
   const sum = exps.reduce((a, b) => a + b, 0);
   return exps.map((v) => v / sum);
-}
-
-function rowsOf(name: string, outputs: Record<string, OutputTensor>, rows: number): { values: number[][]; rowDims: number[] } {
-  const tensor = outputs[name];
-  if (!tensor) throw new ServiceError('INFERENCE_FAILED', `the model returned no output "${name}"`);
-  const size = tensor.data.length / rows;
-  if (tensor.dims[0] !== rows || !Number.isInteger(size)) {
-    throw new ServiceError('INFERENCE_FAILED', `output "${name}" has shape [${tensor.dims}] for ${rows} rows`);
-  }
-  const values: number[][] = [];
-  for (let r = 0; r < rows; r++) {
-    const row = new Array<number>(size);
-    for (let i = 0; i < size; i++) {
-      const v = Number(tensor.data[r * size + i]);
-      if (!Number.isFinite(v)) throw new ServiceError('INFERENCE_FAILED', `output "${name}" holds a non-finite value in row ${r}`);
-      row[i] = v;
-    }
-    values.push(row);
-  }
-  return { values, rowDims: tensor.dims.slice(1) };
 }
 
 /** Nests a flat row back into the output's dims ([] or [n] stay flat). */

@@ -1,28 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { ServiceError, type ErrorDetail } from '../errors.js';
-import type { InferenceResult, ModelRuntime } from './inference.js';
-import type { ModelEntry, ModelRegistry } from './model-registry.js';
-import { decodeOutputs, type RowPrediction } from './output-codec.js';
-import type { PredictRequest } from './predict-request.js';
+import { rowCacheKey } from './cache-key.js';
+import type { ModelRuntime } from './inference.js';
 import type { EncodedInput } from './input-codec.js';
+import type { ModelEntry, ModelRegistry } from './model-registry.js';
+import type { ModelSpec } from './model-spec.js';
+import { decodeRow, type RowPrediction } from './output-codec.js';
+import type { PredictRequest } from './predict-request.js';
+import type { PredictionCache } from './prediction-cache.js';
+import { splitRows, type RowOutputs } from './row-outputs.js';
+import { SingleFlight } from './single-flight.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
 
 export interface PredictResponse {
   id: string;
   model: string;
   version: string;
+  /** True when every row came from the cache. */
+  cached: boolean;
   /** One per row for `instances`; a `features` request gets its single row's fields at the top level instead. */
   predictions?: RowPrediction[];
   warnings?: ErrorDetail[];
   [field: string]: unknown;
 }
 
-/** The protocol-neutral data plane: resolve, validate, infer, decode. HTTP lives in routes/. */
+/** The protocol-neutral data plane: resolve, validate, look up the cache, infer, decode. HTTP lives in routes/. */
 export class PredictionService {
+  private readonly flights = new SingleFlight<RowOutputs>();
+
   constructor(
     private readonly registry: ModelRegistry,
     private readonly runtime: ModelRuntime,
     private readonly observer: PredictionObserver,
+    private readonly cache?: PredictionCache,
     private readonly newId: () => string = randomUUID,
     private readonly now: () => number = () => performance.now(),
   ) {}
@@ -34,15 +44,14 @@ export class PredictionService {
     let status: PredictionStatus = 'error';
     let rows = 0;
     try {
-      const root = request.features ? 'features' : 'instances';
       const input = this.encode(entry, request);
       rows = input.rows;
-      const outputs = await this.infer(entry, input);
-      const predictions = decodeOutputs(spec, outputs, input.rows);
+      const { outputs, cached } = this.cacheable(spec) ? await this.throughCache(spec, input) : { outputs: await this.inferRows(spec, input), cached: false };
+      const predictions = outputs.map((row) => decodeRow(spec, row));
       status = 'success';
-      const head = { id: this.newId(), model: spec.name, version: spec.version };
+      const head = { id: this.newId(), model: spec.name, version: spec.version, cached };
       const warnings = input.warnings.length > 0 ? { warnings: input.warnings } : {};
-      return root === 'features' ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
+      return request.features ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
     } catch (err) {
       if (err instanceof ServiceError && err.code === 'INVALID_INPUT') status = 'invalid_input';
       throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
@@ -56,11 +65,59 @@ export class PredictionService {
     return request.features ? entry.codec!.encode([request.features], 'features', level) : entry.codec!.encode(request.instances!, 'instances', level);
   }
 
+  private cacheable(spec: ModelSpec): boolean {
+    return this.cache !== undefined && spec.config.cache?.enabled !== false;
+  }
+
+  /**
+   * Each row is looked up on its own, so a row seen before hits whatever batch it arrives in.
+   * Misses already being computed by another request are joined (single flight); the rest run
+   * as one inference, and their outputs are written to the cache after the answer is sent.
+   */
+  private async throughCache(spec: ModelSpec, input: EncodedInput): Promise<{ outputs: RowOutputs[]; cached: boolean }> {
+    const cache = this.cache!;
+    const rowSize = input.data.length / input.rows;
+    const rowDims = input.dims.slice(1);
+    const keys = Array.from({ length: input.rows }, (_, r) => rowCacheKey(spec, input.dtype, rowDims, input.data.subarray(r * rowSize, (r + 1) * rowSize)));
+    const found = await cache.getMany(keys);
+
+    const pending = new Map<string, Promise<RowOutputs>>();
+    const leaders = new Map<string, number>(); // key -> the row that computes it
+    keys.forEach((key, r) => {
+      if (found[r] || pending.has(key) || leaders.has(key)) return;
+      const flight = this.flights.joinable(key);
+      if (flight) pending.set(key, flight);
+      else leaders.set(key, r);
+    });
+    if (leaders.size > 0) {
+      const leadKeys = [...leaders.keys()];
+      const subset = sliceRows(input, [...leaders.values()], rowSize);
+      const ttl = spec.config.cache?.ttl_seconds;
+      const promises = this.flights.lead(leadKeys, async () => {
+        const outputs = await this.inferRows(spec, subset);
+        setImmediate(() => outputs.forEach((row, i) => cache.set(leadKeys[i]!, row, ttl)));
+        return outputs;
+      });
+      leadKeys.forEach((key, i) => pending.set(key, promises[i]!));
+    }
+    const resolved = new Map<string, RowOutputs>();
+    await Promise.all([...pending].map(async ([key, promise]) => resolved.set(key, await promise)));
+    return { outputs: keys.map((key, r) => found[r] ?? resolved.get(key)!), cached: pending.size === 0 };
+  }
+
+  private async inferRows(spec: ModelSpec, input: EncodedInput): Promise<RowOutputs[]> {
+    try {
+      return splitRows(await this.infer(spec, input), input.rows);
+    } catch (err) {
+      throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+    }
+  }
+
   /** Models whose ONNX file fixes the batch at 1 get one run per row, outputs stacked back. */
-  private async infer(entry: ModelEntry, input: EncodedInput): Promise<InferenceResult['outputs']> {
-    const spec = entry.spec!;
-    const { name, dtype } = spec.input as { name: string; dtype: string };
-    const task = (data: EncodedInput['data'], dims: number[]) => this.runtime.run({ key: spec.key, input: name, dtype, data, dims, fetch: spec.fetch });
+  private async infer(spec: ModelSpec, input: EncodedInput) {
+    const name = (spec.input as { name: string }).name;
+    const task = (data: EncodedInput['data'], dims: number[]) =>
+      this.runtime.run({ key: spec.key, input: name, dtype: input.dtype, data, dims, fetch: spec.fetch });
     if (!spec.singleRowBatch || input.rows === 1) return (await task(input.data, input.dims)).outputs;
 
     const rowSize = input.data.length / input.rows;
@@ -68,10 +125,18 @@ export class PredictionService {
       Array.from({ length: input.rows }, (_, r) => task(input.data.slice(r * rowSize, (r + 1) * rowSize), [1, ...input.dims.slice(1)])),
     );
     return Object.fromEntries(
-      spec.fetch.map((out) => {
-        const pieces = parts.map((p) => Array.from(p.outputs[out]!.data, Number));
-        return [out, { data: pieces.flat(), dims: [input.rows, ...parts[0]!.outputs[out]!.dims.slice(1)] }];
-      }),
+      spec.fetch.map((out) => [
+        out,
+        { data: parts.flatMap((p) => Array.from(p.outputs[out]!.data, Number)), dims: [input.rows, ...parts[0]!.outputs[out]!.dims.slice(1)] },
+      ]),
     );
   }
+}
+
+/** A copy of some rows of an encoded input, as their own contiguous tensor. */
+function sliceRows(input: EncodedInput, rows: number[], rowSize: number): EncodedInput {
+  if (rows.length === input.rows) return input;
+  const data = input.data.slice(0, rows.length * rowSize);
+  rows.forEach((r, i) => data.set(input.data.subarray(r * rowSize, (r + 1) * rowSize) as never, i * rowSize));
+  return { ...input, data, rows: rows.length, dims: [rows.length, ...input.dims.slice(1)] };
 }

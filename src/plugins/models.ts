@@ -36,7 +36,7 @@ export default fp<ModelsPluginOptions>(
 
     app.decorate('models', registry);
     app.decorate('modelsLoaded', loaded);
-    app.decorate('predictions', new PredictionService(registry, runtime, app.metrics));
+    app.decorate('predictions', new PredictionService(registry, runtime, app.metrics, app.cache));
     app.decorate('readiness', () => {
       if (draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };
@@ -57,5 +57,5 @@ export default fp<ModelsPluginOptions>(
       await runtime.close();
     });
   },
-  { name: 'models', dependencies: ['metrics'] },
+  { name: 'models', dependencies: ['metrics', 'cache'] },
 );

@@ -17,7 +17,7 @@ describe('liveness under saturating inference', () => {
   let base: string;
 
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '2', ORT_INTRA_OP_THREADS: '1' });
+    app = await startApp({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '2', ORT_INTRA_OP_THREADS: '1', CACHE_ENABLED: 'false' });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
@@ -26,14 +26,14 @@ describe('liveness under saturating inference', () => {
   });
 
   it('answers /health while heavy predictions saturate every worker', async () => {
-    const row = Array.from({ length: 1024 }, (_, i) => Math.sin(i));
+    const row = (seed: number) => Array.from({ length: 1024 }, (_, i) => Math.sin(i + seed));
     let predictionsDone = false;
     const predictions = Promise.all(
-      Array.from({ length: 8 }, () =>
+      Array.from({ length: 8 }, (_, request) =>
         fetch(`${base}/predict`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'heavy', instances: Array.from({ length: 6 }, () => row) }),
+          body: JSON.stringify({ model: 'heavy', instances: Array.from({ length: 6 }, (_, r) => row(request * 6 + r)) }),
         }).then((r) => r.status),
       ),
     ).finally(() => (predictionsDone = true));

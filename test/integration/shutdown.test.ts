@@ -3,7 +3,7 @@ import { ServerProcess } from '../helpers/server-process.js';
 import { TempRepository, bundled, fixture } from '../helpers/repository.js';
 import { postJson, startApp } from '../helpers/app.js';
 
-const heavyRow = Array.from({ length: 1024 }, (_, i) => Math.cos(i));
+const heavyRow = (seed = 0) => Array.from({ length: 1024 }, (_, i) => Math.cos(i + seed));
 
 describe('graceful shutdown', () => {
   const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx')).addOnnx('iris_raw', '1', bundled('iris'));
@@ -17,7 +17,7 @@ describe('graceful shutdown', () => {
       fetch(`${server.url}/predict`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(i % 2 ? { model: 'heavy', instances: [heavyRow, heavyRow, heavyRow] } : { model: 'iris_raw', instances: [[5.1, 3.5, 1.4, 0.2]] }),
+        body: JSON.stringify(i % 2 ? { model: 'heavy', instances: [heavyRow(i), heavyRow(i + 100), heavyRow(i + 200)] } : { model: 'iris_raw', instances: [[5.1, 3.5, 1.4, 0.2]] }),
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })),
     );
     await new Promise((r) => setTimeout(r, 150)); // the requests are on the server now
@@ -34,7 +34,7 @@ describe('graceful shutdown', () => {
 
   it('turns /ready to 503 the moment shutdown starts, while requests still drain', async () => {
     const app = await startApp({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '1' });
-    const slow = postJson(app, '/predict', { model: 'heavy', instances: Array.from({ length: 8 }, () => heavyRow) });
+    const slow = postJson(app, '/predict', { model: 'heavy', instances: Array.from({ length: 8 }, (_, i) => heavyRow(i)) });
     await new Promise((r) => setTimeout(r, 50));
     const closing = app.close();
     await new Promise((r) => setImmediate(r)); // close() runs its preClose hooks on the next turn

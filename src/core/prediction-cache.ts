@@ -1,0 +1,100 @@
+import { LRUCache } from 'lru-cache';
+import { allFinite, decodeStored, encodeStored, rowBytes, type RowOutputs } from './row-outputs.js';
+
+/** The shared tier (Redis). Implementations never throw and never hang: trouble reads as a miss. */
+export interface RemoteCache {
+  /** One value (or null) per key, in order. */
+  getMany(keys: string[]): Promise<(string | null)[]>;
+  /** Fire and forget. */
+  set(key: string, value: string, ttlSeconds: number): void;
+  close(): Promise<void>;
+}
+
+export type CacheTier = 'l1' | 'l2';
+export type CacheResult = 'hit' | 'miss' | 'corrupt';
+
+export interface CacheObserver {
+  cacheLookup(tier: CacheTier, result: CacheResult, count: number): void;
+}
+
+export interface CacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  ttlSeconds: number;
+  /** Injected clock for TTL tests; performance.now() semantics (ms). */
+  now?: () => number;
+}
+
+/**
+ * Two tiers: a per-process LRU bounded by entries and bytes, in front of an optional shared
+ * Redis. A Redis hit fills the LRU. Writes go to the LRU at once and to Redis in the background.
+ */
+export class PredictionCache {
+  private readonly l1: LRUCache<string, RowOutputs>;
+
+  constructor(
+    private readonly options: CacheOptions,
+    private readonly observer: CacheObserver,
+    private readonly remote?: RemoteCache,
+  ) {
+    this.l1 = new LRUCache<string, RowOutputs>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: rowBytes,
+      ttl: options.ttlSeconds * 1000,
+      ...(options.now ? { perf: { now: options.now } } : {}),
+    });
+  }
+
+  /** Looks every key up, L1 first, then one Redis round trip for the L1 misses. */
+  async getMany(keys: string[]): Promise<(RowOutputs | undefined)[]> {
+    const found = keys.map((key) => this.l1.get(key));
+    const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
+    this.record('l1', 'hit', keys.length - missing.length);
+    this.record('l1', 'miss', missing.length);
+    if (!this.remote || missing.length === 0) return found;
+
+    const values = await this.remote.getMany(missing.map((i) => keys[i]!));
+    let hits = 0;
+    let corrupt = 0;
+    missing.forEach((index, j) => {
+      const text = values[j];
+      if (text == null) return;
+      const outputs = decodeStored(keys[index]!, text);
+      if (!outputs) {
+        corrupt++;
+        return;
+      }
+      hits++;
+      found[index] = outputs;
+      this.l1.set(keys[index]!, outputs);
+    });
+    this.record('l2', 'hit', hits);
+    this.record('l2', 'corrupt', corrupt);
+    this.record('l2', 'miss', missing.length - hits);
+    return found;
+  }
+
+  /** Stores one row's outputs; non-finite results are never cached. */
+  set(key: string, outputs: RowOutputs, ttlSeconds = this.options.ttlSeconds): void {
+    if (!allFinite(outputs)) return;
+    this.l1.set(key, outputs, { ttl: ttlSeconds * 1000 });
+    this.remote?.set(key, encodeStored(key, outputs), ttlSeconds);
+  }
+
+  get entries(): number {
+    return this.l1.size;
+  }
+
+  get bytes(): number {
+    return this.l1.calculatedSize;
+  }
+
+  close(): Promise<void> {
+    return this.remote?.close() ?? Promise.resolve();
+  }
+
+  private record(tier: CacheTier, result: CacheResult, count: number): void {
+    if (count > 0) this.observer.cacheLookup(tier, result, count);
+  }
+}

@@ -1,0 +1,38 @@
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { RedisCache } from '../adapters/redis-cache.js';
+import { PredictionCache } from '../core/prediction-cache.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** undefined when CACHE_ENABLED=false. */
+    cache?: PredictionCache;
+  }
+}
+
+type CacheConfig = Pick<
+  Config,
+  'CACHE_ENABLED' | 'CACHE_MAX_ENTRIES' | 'CACHE_MAX_BYTES' | 'CACHE_TTL_SECONDS' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'REDIS_TIMEOUT_MS' | 'REDIS_BREAKER_RESET_MS'
+>;
+
+/** The prediction cache: L1 always (unless disabled), Redis as L2 when REDIS_URL is set. /ready never depends on it. */
+export default fp<{ config: CacheConfig }>(
+  async (app, { config }) => {
+    if (!config.CACHE_ENABLED) return;
+    const redis = config.REDIS_URL
+      ? new RedisCache(
+          { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: config.REDIS_TIMEOUT_MS, resetMs: config.REDIS_BREAKER_RESET_MS },
+          { redisError: (kind) => app.metrics.redisError(kind), log: app.log },
+        )
+      : undefined;
+    const cache = new PredictionCache(
+      { maxEntries: config.CACHE_MAX_ENTRIES, maxBytes: config.CACHE_MAX_BYTES, ttlSeconds: config.CACHE_TTL_SECONDS },
+      app.metrics,
+      redis,
+    );
+    app.decorate('cache', cache);
+    app.metrics.watchCache(() => ({ entries: cache.entries, bytes: cache.bytes, circuit: redis?.state }));
+    app.addHook('onClose', () => cache.close());
+  },
+  { name: 'cache', dependencies: ['metrics'] },
+);
