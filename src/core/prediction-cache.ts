@@ -42,7 +42,7 @@ export class PredictionCache {
       maxSize: options.maxBytes,
       sizeCalculation: rowBytes,
       ttl: options.ttlSeconds * 1000,
-      ...(options.now ? { perf: { now: options.now } } : {}),
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     });
   }
 

@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { postJson, startApp, type CapturedLogs } from '../helpers/app.js';
+import { sample } from '../helpers/metrics.js';
 
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
-
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
-  return line === undefined ? undefined : Number(line.split(' ').at(-1));
-}
 
 /** Series of our own metrics; nodejs_gc_* gains a series the first time a new GC kind runs. */
 const seriesCount = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('nodejs_')).length;

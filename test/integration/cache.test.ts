@@ -1,0 +1,202 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { postJson, startApp } from '../helpers/app.js';
+import { sample, scrape } from '../helpers/metrics.js';
+import { RedisServer } from '../helpers/redis-server.js';
+import { TempRepository, bundled } from '../helpers/repository.js';
+import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
+
+const irisConfig = {
+  task: 'classification',
+  labels: ['setosa', 'versicolor', 'virginica'],
+  features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map((name) => ({ name, min: 0, max: 10 })),
+  cache: { enabled: true, ttl_seconds: 120 },
+};
+const row = (i: number) => [4.5 + (i % 30) / 10, 3, 1.5 + (i % 40) / 10, 0.2 + (i % 20) / 10];
+const PREFIX = 'test:';
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('prediction cache with a real Redis', () => {
+  const repo = new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'), irisConfig)
+    .addOnnx('iris', '2', bundled('iris'))
+    .addOnnx('plain', '1', bundled('iris'))
+    .addOnnx('uncached', '1', bundled('iris'), { ...irisConfig, cache: { enabled: false } });
+  let redis: RedisServer;
+  let peek: Redis;
+  const apps: FastifyInstance[] = [];
+  const start = async (env: Record<string, string> = {}) => {
+    const app = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_BREAKER_RESET_MS: '500', ...env });
+    apps.push(app);
+    return app;
+  };
+  const keys = () => peek.keys(`${PREFIX}*`);
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    peek = redis.client();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await redis.start().catch(() => {}); // a test may have stopped it
+    await peek.flushall().catch(() => {});
+  });
+  afterAll(async () => {
+    peek.disconnect();
+    await redis.stop();
+    repo.remove();
+  });
+
+  it('misses, then hits L1; a second instance hits L2 and fills its own L1', async () => {
+    const a = await start();
+    const first = await postJson(a, '/predict', { model: 'iris', version: '1', instances: [row(1)] });
+    expect(first.body.cached).toBe(false);
+    const again = await postJson(a, '/predict', { model: 'iris', version: '1', instances: [row(1)] });
+    expect(again.body.cached).toBe(true);
+    expect(again.body.predictions).toEqual(first.body.predictions);
+    expect(sample(await scrape(a), 'ml_cache_lookups_total', { tier: 'l1', result: 'hit' })).toBe(1);
+
+    await waitFor(async () => (await keys()).length === 1, 'the write to Redis');
+    const b = await start();
+    const shared = await postJson(b, '/predict', { model: 'iris', version: '1', instances: [row(1)] });
+    expect(shared.body.cached).toBe(true);
+    expect(shared.body.predictions).toEqual(first.body.predictions);
+    await postJson(b, '/predict', { model: 'iris', version: '1', instances: [row(1)] });
+    const metrics = await scrape(b);
+    expect(sample(metrics, 'ml_cache_lookups_total', { tier: 'l2', result: 'hit' })).toBe(1);
+    expect(sample(metrics, 'ml_cache_lookups_total', { tier: 'l1', result: 'hit' })).toBe(1);
+    expect(sample(metrics, 'ml_cache_l1_entries')).toBe(1);
+    expect(sample(metrics, 'ml_cache_redis_circuit', { state: 'closed' })).toBe(1);
+  });
+
+  it('never shares an entry across model versions, and honours the model TTL', async () => {
+    const app = await start();
+    await postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(2)] });
+    const other = await postJson(app, '/predict', { model: 'iris', version: '2', instances: [row(2)] });
+    expect(other.body.cached).toBe(false);
+    await waitFor(async () => (await keys()).length === 2, 'two entries');
+    // iris/model.json sets cache.ttl_seconds 120 for every version of iris
+    for (const key of await keys()) expect(await peek.ttl(key)).toBeGreaterThan(100);
+    for (const key of await keys()) expect(await peek.ttl(key)).toBeLessThanOrEqual(120);
+    // a model without model.json gets CACHE_TTL_SECONDS (300)
+    await postJson(app, '/predict', { model: 'plain', instances: [row(2)] });
+    await waitFor(async () => (await keys()).length === 3, 'the third entry');
+    const plain = (await keys()).find((key) => key.startsWith(`${PREFIX}plain:`))!;
+    expect(await peek.ttl(plain)).toBeGreaterThan(120);
+  });
+
+  it('treats a corrupt or foreign value in Redis as a counted miss and still answers right', async () => {
+    const a = await start();
+    const truth = await postJson(a, '/predict', { model: 'iris', version: '1', instances: [row(3), row(4)] });
+    await waitFor(async () => (await keys()).length === 2, 'two entries');
+    const [k1, k2] = await keys();
+    await peek.set(k1!, 'garbage{not json');
+    const foreign = JSON.parse((await peek.get(k2!))!);
+    foreign.key = 'iris:1:someone-else';
+    await peek.set(k2!, JSON.stringify(foreign));
+
+    const b = await start();
+    const answer = await postJson(b, '/predict', { model: 'iris', version: '1', instances: [row(3), row(4)] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.cached).toBe(false);
+    expect(answer.body.predictions).toEqual(truth.body.predictions);
+    expect(sample(await scrape(b), 'ml_cache_lookups_total', { tier: 'l2', result: 'corrupt' })).toBe(2);
+  });
+
+  it('keeps answering while Redis dies, stops calling it, and uses it again once it is back', async () => {
+    const app = await start({ CACHE_MAX_ENTRIES: '1' }); // L1 holds one row: nearly every lookup reaches Redis
+    const latencies: number[] = [];
+    const fire = async (i: number) => {
+      const started = performance.now();
+      const { status } = await postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(i)] });
+      latencies.push(performance.now() - started);
+      return status;
+    };
+    // four clients keep requests flowing; Redis is killed once 40 have been answered
+    let answered = 0;
+    const statuses: number[] = [];
+    const client = async (c: number) => {
+      for (let i = 0; i < 50; i++) {
+        statuses.push(await fire(c * 50 + i));
+        if (++answered === 40) await redis.stop();
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(client));
+    expect(statuses).toHaveLength(200);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const down = await scrape(app);
+    expect(sample(down, 'ml_cache_redis_circuit', { state: 'closed' })).toBe(0); // open, or half-open probing
+    expect(sample(down, 'ml_cache_redis_errors_total', { kind: 'error' })).toBeGreaterThan(0);
+    expect(sample(down, 'ml_cache_redis_errors_total', { kind: 'rejected' })).toBeGreaterThan(0);
+    expect((await app.inject('/ready')).statusCode).toBe(200); // readiness never depends on Redis
+    const sorted = [...latencies].sort((x, y) => x - y);
+    console.log(`with Redis killed: 200/200 answered, p50 ${sorted[100]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`);
+
+    await redis.start();
+    await waitFor(async () => {
+      await fire(1000 + Math.floor(Math.random() * 1e6));
+      return sample(await scrape(app), 'ml_cache_redis_circuit', { state: 'closed' }) === 1;
+    }, 'the circuit to close');
+    const before = (await keys()).length;
+    await fire(5000);
+    await waitFor(async () => (await keys()).length > before, 'writes to the restarted Redis');
+    const logs = (app as unknown as { logs: { lines: { msg: string }[] } }).logs.lines.map((l) => l.msg);
+    expect(logs.filter((m) => m.startsWith('redis circuit open')).length).toBeGreaterThanOrEqual(1);
+    expect(logs.filter((m) => m.startsWith('redis circuit open')).length).toBeLessThan(10); // per state change, not per request
+  });
+
+  it('answers within the command timeout when Redis hangs', async () => {
+    const app = await start({ CACHE_MAX_ENTRIES: '1', REDIS_TIMEOUT_MS: '30' });
+    await postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(0)] });
+    redis.pause();
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(100 + i)] })));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect(sample(await scrape(app), 'ml_cache_redis_errors_total', { kind: 'timeout' })).toBeGreaterThan(0);
+    } finally {
+      redis.resume();
+    }
+  });
+
+  it('runs one inference for concurrent identical misses', async () => {
+    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1 });
+    const run = runtime.run.bind(runtime);
+    let runs = 0;
+    runtime.run = (task) => {
+      runs++;
+      return run(task);
+    };
+    const app = await startApp({ MODEL_DIR: repo.dir }, { runtime });
+    apps.push(app);
+    const warmups = runs;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(7)] })));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(runs - warmups).toBe(1);
+    expect(new Set(answers.map((a) => JSON.stringify(a.body.predictions))).size).toBe(1);
+  });
+
+  it('works on L1 alone without REDIS_URL, not for a model whose model.json turns it off, and not at all with CACHE_ENABLED=false', async () => {
+    const l1 = await startApp({ MODEL_DIR: repo.dir });
+    apps.push(l1);
+    await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] });
+    expect((await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(true);
+    expect(sample(await scrape(l1), 'ml_cache_redis_circuit', { state: 'closed' })).toBeUndefined();
+
+    // model.json can turn the cache off for one model
+    await postJson(l1, '/predict', { model: 'uncached', instances: [row(8)] });
+    expect((await postJson(l1, '/predict', { model: 'uncached', instances: [row(8)] })).body.cached).toBe(false);
+
+    const off = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
+    apps.push(off);
+    await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] });
+    expect((await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(false);
+  });
+});
