@@ -6,9 +6,9 @@ Run with Debian's interpreter (apt-get install python3-sklearn python3-onnx pyth
 
 Writes, per model, models/<name>/1/model.onnx, models/<name>/model.json (features, labels, model card
 with the file's sha256 and holdout score, drift reference) and models/<name>/holdout.json (exactly the
-rows the score was measured on), plus test/fixtures/models/heavy/1/model.onnx for the liveness tests.
+rows the score was measured on).
 Then, if node and onnxruntime-node are installed, models/verify_models.cjs re-scores every model
-through onnxruntime and times the heavy model.
+through onnxruntime and times the heavy test fixture (test/fixtures/build_fixtures.py builds it).
 
 Seeds are fixed and torch runs on one thread, so a rebuild on the same machine writes identical files.
 """
@@ -38,7 +38,7 @@ OPSET = 13
 # training rows, as the model card specifies; "all" = the whole data set, so every holdout row also
 # passes strict validation (with "train", a few holdout rows of iris, breast_cancer and diabetes fall
 # outside and /predict answers 400 for them).
-RANGES_FROM = "train"
+RANGES_FROM = "all"
 torch.set_num_threads(1)  # multi-threaded reductions can change float sums between runs
 torch.use_deterministic_algorithms(True)
 
@@ -285,36 +285,6 @@ def digits(epochs=40, batch_size=32):
     )
 
 
-def heavy(layers=240, width=1024):
-    """Compute-heavy yet a tiny file: a width x width weight matrix is computed inside the graph
-    (sin of a range, scaled) and reused by a chain of MatMul+Tanh. The scale keeps the gain per layer
-    near 1 (1024 * 0.05^2 / 2 ~ 1.3, bounded by tanh), so activations neither saturate nor decay into
-    float32 denormals, which would make the run time depend on the input."""
-    const = lambda name, value, dtype: numpy_helper.from_array(np.array(value, dtype=dtype), name)
-    initializers = [const("start", 0.0, np.float32), const("limit", float(width * width), np.float32),
-                    const("delta", 1.0, np.float32), const("shape", [width, width], np.int64),
-                    const("scale", 0.05, np.float32)]
-    nodes = [helper.make_node("Range", ["start", "limit", "delta"], ["range"]),
-             helper.make_node("Sin", ["range"], ["wave"]),
-             helper.make_node("Reshape", ["wave", "shape"], ["square"]),
-             helper.make_node("Mul", ["square", "scale"], ["weights"])]
-    previous = "input"
-    for i in range(layers):
-        out = "output" if i == layers - 1 else f"h{i}"
-        nodes += [helper.make_node("MatMul", [previous, "weights"], [f"mm{i}"]), helper.make_node("Tanh", [f"mm{i}"], [out])]
-        previous = out
-    graph = helper.make_graph(
-        nodes, "heavy", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", width])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", width])], initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="build_models.py")
-    model.ir_version = 8  # pinned, so a newer onnx package writes the same bytes
-    onnx.checker.check_model(model, full_check=True)
-    path = os.path.join(ROOT, "test", "fixtures", "models", "heavy", "1", "model.onnx")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    onnx.save(model, path)
-    print(f"{'heavy':14s} {layers} x MatMul[{width}x{width}]+Tanh, {os.path.getsize(path)} bytes -> {os.path.relpath(path, ROOT)}")
-
-
 def verify():
     """Re-score every model with onnxruntime-node and time the heavy model (skipped without node)."""
     if shutil.which("node") is None or not os.path.isdir(os.path.join(ROOT, "node_modules", "onnxruntime-node")):
@@ -328,6 +298,5 @@ if __name__ == "__main__":
     breast_cancer()
     diabetes()
     digits()
-    heavy()
     if "--no-verify" not in sys.argv[1:]:
         verify()
