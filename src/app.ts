@@ -38,8 +38,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   app.setErrorHandler((err, request, reply) => {
     const error = toServiceError(err);
-    if (error.statusCode >= 500 && error.statusCode !== 503) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+    if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
     app.metrics.httpError(error.statusCode, error.code);
+    if (error.statusCode === 503) reply.header('retry-after', '1');
     return reply.status(error.statusCode).send(error.toBody());
   });
   app.setNotFoundHandler((request, reply) => {

@@ -24,6 +24,13 @@ export const configSchema = z.object({
   /** Time allowed for in-flight requests to finish after SIGTERM before the process is forced out. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 
+  /** Dynamic batching defaults; a model's model.json `batching` overrides them. */
+  BATCH_MAX_ROWS: int(1, 65_536).default(64),
+  BATCH_MAX_DELAY_MS: z.coerce.number().min(0).max(1000).default(1),
+  BATCH_MAX_QUEUE_ROWS: int(1, 10_000_000).default(4096),
+  /** Default deadline of a prediction; `timeout_ms` in a request sets its own. */
+  REQUEST_TIMEOUT_MS: int(1, 600_000).default(30_000),
+
   /** Prediction cache: an in-process LRU (L1), and Redis (L2) shared by replicas when REDIS_URL is set. */
   CACHE_ENABLED: bool.default(true),
   CACHE_MAX_ENTRIES: int(1, 100_000_000).default(100_000),

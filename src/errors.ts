@@ -17,6 +17,8 @@ export const errorStatus = {
   MODEL_NOT_READY: 503,
   MODEL_FAILED: 503,
   SHUTTING_DOWN: 503,
+  QUEUE_FULL: 503,
+  DEADLINE_EXCEEDED: 504,
   INFERENCE_FAILED: 500,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<string, number>;
@@ -51,7 +53,7 @@ export class ServiceError extends Error {
 
   toBody(): ErrorBody {
     // Server faults keep their cause in the log; the client gets a generic message.
-    if (this.statusCode >= 500 && this.statusCode !== 503) {
+    if (this.statusCode === 500) {
       return { error: 'internal error while serving the request', code: this.code };
     }
     return this.details ? { error: this.message, code: this.code, details: this.details } : { error: this.message, code: this.code };

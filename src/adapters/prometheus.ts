@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchObserver } from '../core/batcher.js';
 import type { CacheObserver, CacheResult, CacheTier } from '../core/prediction-cache.js';
 import type { PredictionEvent, PredictionObserver } from '../core/telemetry.js';
 import type { CircuitState, RedisErrorKind } from './redis-cache.js';
@@ -24,7 +25,16 @@ export interface CacheStats {
   circuit?: CircuitState;
 }
 
-export class Metrics implements PredictionObserver, CacheObserver {
+export interface BatchStats {
+  model: string;
+  version: string;
+  queuedRows: number;
+  inflightBatches: number;
+}
+
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+export class Metrics implements PredictionObserver, CacheObserver, BatchObserver {
   readonly registry = new Registry();
 
   private readonly predictions = new Counter({
@@ -78,7 +88,32 @@ export class Metrics implements PredictionObserver, CacheObserver {
     registers: [this.registry],
   });
 
+  private readonly batchRows = new Histogram({
+    name: 'ml_batch_size_rows',
+    help: 'Rows per inference run after dynamic batching.',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly batchRequests = new Histogram({
+    name: 'ml_batch_size_requests',
+    help: 'Requests merged into one inference run.',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly queueWaitSeconds = new Histogram({
+    name: 'ml_queue_wait_seconds',
+    help: 'Time a request waited in the batching queue before its batch was dispatched.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
   private cacheSource?: () => CacheStats;
+  private batchSource?: () => BatchStats[];
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -92,6 +127,25 @@ export class Metrics implements PredictionObserver, CacheObserver {
       collect() {
         this.reset();
         for (const s of modelStates()) this.set({ model: s.model, version: s.version, state: s.state }, 1);
+      },
+    });
+    const batchStats = () => this.batchSource?.() ?? [];
+    new Gauge({
+      name: 'ml_queue_depth_rows',
+      help: 'Rows waiting in the batching queue.',
+      labelNames: ['model', 'version'] as const,
+      registers,
+      collect() {
+        for (const s of batchStats()) this.set({ model: s.model, version: s.version }, s.queuedRows);
+      },
+    });
+    new Gauge({
+      name: 'ml_inflight_batches',
+      help: 'Inference runs on the workers now.',
+      labelNames: ['model', 'version'] as const,
+      registers,
+      collect() {
+        for (const s of batchStats()) this.set({ model: s.model, version: s.version }, s.inflightBatches);
       },
     });
     new Gauge({
@@ -134,6 +188,19 @@ export class Metrics implements PredictionObserver, CacheObserver {
   /** Where the cache gauges read from, once the cache exists. */
   watchCache(source: () => CacheStats): void {
     this.cacheSource = source;
+  }
+
+  watchBatches(source: () => BatchStats[]): void {
+    this.batchSource = source;
+  }
+
+  batch(model: string, version: string, rows: number, requests: number): void {
+    this.batchRows.observe({ model, version }, rows);
+    this.batchRequests.observe({ model, version }, requests);
+  }
+
+  queueWait(model: string, version: string, seconds: number): void {
+    this.queueWaitSeconds.observe({ model, version }, seconds);
   }
 
   cacheLookup(tier: CacheTier, result: CacheResult, count: number): void {

@@ -25,9 +25,10 @@ const versionCardSchema = z.object({
   holdout_rows: z.number().int().nonnegative().optional(),
 });
 
+/** Omitted keys take the BATCH_* environment defaults. */
 export const batchingSchema = z.object({
-  max_batch_size: z.number().int().min(1).max(4096).default(64),
-  max_queue_delay_ms: z.number().min(0).max(1000).default(2),
+  max_batch_size: z.number().int().min(1).max(65_536).optional(),
+  max_queue_delay_ms: z.number().min(0).max(1000).optional(),
   max_queue_size: z.number().int().min(1).optional(),
 });
 

@@ -11,6 +11,8 @@ export const predictRequestSchema = z
     features: z.record(z.string(), z.unknown()).optional(),
     instances: z.array(z.unknown()).min(1).max(MAX_INSTANCES).optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
+    /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
+    timeout_ms: z.number().int().min(1).max(600_000).optional(),
   })
   .refine((r) => (r.features === undefined) !== (r.instances === undefined), {
     message: 'send exactly one of "features" (one row of named features) or "instances" (a list of rows)',

@@ -11,6 +11,7 @@ import type { PredictionCache } from './prediction-cache.js';
 import { splitRows, type RowOutputs } from './row-outputs.js';
 import { SingleFlight } from './single-flight.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
+import { Batcher, type BatchObserver, type BatchPolicy } from './batcher.js';
 
 export interface PredictResponse {
   id: string;
@@ -25,17 +26,44 @@ export interface PredictResponse {
 }
 
 /** The protocol-neutral data plane: resolve, validate, look up the cache, infer, decode. HTTP lives in routes/. */
+export interface PredictionServiceDeps {
+  registry: ModelRegistry;
+  runtime: ModelRuntime;
+  observer: PredictionObserver & BatchObserver;
+  cache?: PredictionCache;
+  /** Batching defaults (model.json `batching` overrides per model) and the default deadline. */
+  batching: BatchPolicy;
+  timeoutMs: number;
+  newId?: () => string;
+  now?: () => number;
+}
+
 export class PredictionService {
   private readonly flights = new SingleFlight<RowOutputs>();
+  private readonly batcher: Batcher;
+  private readonly registry: ModelRegistry;
+  private readonly runtime: ModelRuntime;
+  private readonly observer: PredictionObserver;
+  private readonly cache?: PredictionCache;
+  private readonly newId: () => string;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly registry: ModelRegistry,
-    private readonly runtime: ModelRuntime,
-    private readonly observer: PredictionObserver,
-    private readonly cache?: PredictionCache,
-    private readonly newId: () => string = randomUUID,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+  constructor(private readonly deps: PredictionServiceDeps) {
+    ({ registry: this.registry, runtime: this.runtime, observer: this.observer, cache: this.cache } = deps);
+    this.newId = deps.newId ?? randomUUID;
+    this.now = deps.now ?? (() => performance.now());
+    this.batcher = new Batcher(deps.runtime.workers, (spec, input) => this.inferRows(spec, input), deps.observer, this.now);
+  }
+
+  /** Resolves when no request is queued or running. */
+  drained(): Promise<void> {
+    return this.batcher.idle();
+  }
+
+  /** Queue depth and running batches per model, for the gauges. */
+  batchStats() {
+    return this.batcher.stats();
+  }
 
   async predict(request: PredictRequest): Promise<PredictResponse> {
     const entry = this.registry.resolve(request.model, request.version?.toString());
@@ -46,7 +74,10 @@ export class PredictionService {
     try {
       const input = this.encode(entry, request);
       rows = input.rows;
-      const { outputs, cached } = this.cacheable(spec) ? await this.throughCache(spec, input) : { outputs: await this.inferRows(spec, input), cached: false };
+      const timeoutMs = request.timeout_ms ?? this.deps.timeoutMs;
+      const { outputs, cached } = this.cacheable(spec)
+        ? await this.throughCache(spec, input, timeoutMs)
+        : { outputs: await this.batched(spec, input, timeoutMs), cached: false };
       const predictions = outputs.map((row) => decodeRow(spec, row));
       status = 'success';
       const head = { id: this.newId(), model: spec.name, version: spec.version, cached };
@@ -74,7 +105,7 @@ export class PredictionService {
    * Misses already being computed by another request are joined (single flight); the rest run
    * as one inference, and their outputs are written to the cache after the answer is sent.
    */
-  private async throughCache(spec: ModelSpec, input: EncodedInput): Promise<{ outputs: RowOutputs[]; cached: boolean }> {
+  private async throughCache(spec: ModelSpec, input: EncodedInput, timeoutMs: number): Promise<{ outputs: RowOutputs[]; cached: boolean }> {
     const cache = this.cache!;
     const rowSize = input.data.length / input.rows;
     const rowDims = input.dims.slice(1);
@@ -94,7 +125,7 @@ export class PredictionService {
       const subset = sliceRows(input, [...leaders.values()], rowSize);
       const ttl = spec.config.cache?.ttl_seconds;
       const promises = this.flights.lead(leadKeys, async () => {
-        const outputs = await this.inferRows(spec, subset);
+        const outputs = await this.batched(spec, subset, timeoutMs);
         setImmediate(() => outputs.forEach((row, i) => cache.set(leadKeys[i]!, row, ttl)));
         return outputs;
       });
@@ -103,6 +134,17 @@ export class PredictionService {
     const resolved = new Map<string, RowOutputs>();
     await Promise.all([...pending].map(async ([key, promise]) => resolved.set(key, await promise)));
     return { outputs: keys.map((key, r) => found[r] ?? resolved.get(key)!), cached: pending.size === 0 };
+  }
+
+  /** Through the batcher, with the model's own batching options over the defaults. */
+  private batched(spec: ModelSpec, input: EncodedInput, timeoutMs: number): Promise<RowOutputs[]> {
+    const options = spec.config.batching;
+    const policy: BatchPolicy = {
+      maxBatchRows: spec.singleRowBatch ? 1 : (options?.max_batch_size ?? this.deps.batching.maxBatchRows),
+      maxDelayMs: options?.max_queue_delay_ms ?? this.deps.batching.maxDelayMs,
+      maxQueueRows: options?.max_queue_size ?? this.deps.batching.maxQueueRows,
+    };
+    return this.batcher.submit(spec, policy, input, timeoutMs);
   }
 
   private async inferRows(spec: ModelSpec, input: EncodedInput): Promise<RowOutputs[]> {

@@ -16,7 +16,10 @@ declare module 'fastify' {
 }
 
 export interface ModelsPluginOptions {
-  config: Pick<Config, 'MODEL_DIR' | 'VALIDATION_LEVEL' | 'READY_REQUIRES_ALL_MODELS'>;
+  config: Pick<
+    Config,
+    'MODEL_DIR' | 'VALIDATION_LEVEL' | 'READY_REQUIRES_ALL_MODELS' | 'BATCH_MAX_ROWS' | 'BATCH_MAX_DELAY_MS' | 'BATCH_MAX_QUEUE_ROWS' | 'REQUEST_TIMEOUT_MS'
+  >;
   runtime: ModelRuntime;
 }
 
@@ -36,7 +39,18 @@ export default fp<ModelsPluginOptions>(
 
     app.decorate('models', registry);
     app.decorate('modelsLoaded', loaded);
-    app.decorate('predictions', new PredictionService(registry, runtime, app.metrics, app.cache));
+    app.decorate(
+      'predictions',
+      new PredictionService({
+        registry,
+        runtime,
+        observer: app.metrics,
+        cache: app.cache,
+        batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
+        timeoutMs: config.REQUEST_TIMEOUT_MS,
+      }),
+    );
+    app.metrics.watchBatches(() => app.predictions.batchStats());
     app.decorate('readiness', () => {
       if (draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };
@@ -54,6 +68,7 @@ export default fp<ModelsPluginOptions>(
     });
     app.addHook('onClose', async () => {
       await loaded;
+      await app.predictions.drained(); // fastify has finished HTTP requests; batches may still be on the workers
       await runtime.close();
     });
   },
