@@ -1,6 +1,4 @@
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ServiceError, type ErrorBody, type ErrorCode, type ErrorDetail } from './errors.js';
-import { formatPath } from './core/input-codec.js';
+import { ServiceError, type ErrorBody, type ErrorCode } from './errors.js';
 
 /** Fastify's own error codes that are the client's fault, mapped onto our table. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -14,13 +12,6 @@ const fastifyCodes: Record<string, ErrorCode> = {
 /** Turns anything thrown while serving a request into our JSON error body and status. */
 export function toServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
-  if (hasZodFastifySchemaValidationErrors(err)) {
-    const details: ErrorDetail[] = err.validation.map((v) => ({
-      path: formatPath(v.instancePath.split('/').filter(Boolean).map((p: string) => (/^\d+$/.test(p) ? Number(p) : p))) || '(body)',
-      message: v.message,
-    }));
-    return new ServiceError('INVALID_REQUEST', `invalid request at ${details[0]!.path}: ${details[0]!.message}`, details);
-  }
   const e = err as { code?: string; statusCode?: number; message?: string };
   const mapped = e.code ? fastifyCodes[e.code] : undefined;
   if (mapped) return new ServiceError(mapped, clientMessage(mapped, e.message));
@@ -34,7 +25,7 @@ export function toServiceError(err: unknown): ServiceError {
 }
 
 function clientMessage(code: ErrorCode, message = ''): string {
-  if (code === 'UNSUPPORTED_MEDIA_TYPE') return 'send the body as application/json';
+  if (code === 'UNSUPPORTED_MEDIA_TYPE') return 'send application/json (rows) or application/octet-stream (a raw tensor)';
   if (code === 'PAYLOAD_TOO_LARGE') return 'the body is larger than BODY_LIMIT_BYTES allows';
   return message;
 }

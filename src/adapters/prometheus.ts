@@ -67,6 +67,12 @@ export class Metrics implements PredictionObserver, CacheObserver, BatchObserver
     registers: [this.registry],
   });
 
+  private readonly httpInFlight = new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'HTTP requests received and not yet answered (this scrape included).',
+    registers: [this.registry],
+  });
+
   private readonly httpErrors = new Counter({
     name: 'http_request_errors_total',
     help: 'Error answers by status class (4xx, 5xx) and stable error code.',
@@ -220,7 +226,12 @@ export class Metrics implements PredictionObserver, CacheObserver, BatchObserver
     }
   }
 
+  requestStarted(): void {
+    this.httpInFlight.inc();
+  }
+
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpInFlight.dec();
     this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
   }
 

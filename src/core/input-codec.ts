@@ -78,6 +78,39 @@ export class InputCodec {
     return { dtype: this.dtype, data, dims: [rows.length, ...rowShape], rows: rows.length, warnings: warnings.slice(0, MAX_DETAILS) };
   }
 
+  /**
+   * Checks a tensor that arrived as raw bytes (binary input) the way JSON rows are checked:
+   * rank and fixed dims against the model, finite values, feature ranges (strict rejects,
+   * permissive clamps in place and warns). Paths read `tensor[row][...]`.
+   */
+  checkTensor(data: TypedArray, dims: number[], level: ValidationLevel): EncodedInput {
+    const expected = `[batch,${this.spec.rowShape.map((d) => d ?? '?').join(',')}]`;
+    const rowShape = dims.slice(1);
+    if (dims.length !== this.spec.rowShape.length + 1 || this.spec.rowShape.some((d, i) => d !== null && d !== rowShape[i]) || dims[0]! < 1) {
+      throw invalid([{ path: 'shape', message: `shape [${dims}] does not fit the model input ${expected}` }]);
+    }
+    const rows = dims[0]!;
+    const rowSize = rowShape.reduce((a, b) => a * b, 1);
+    const details: ErrorDetail[] = [];
+    const warnings: ErrorDetail[] = [];
+    for (let i = 0; i < data.length && details.length < MAX_DETAILS; i++) {
+      const value = Number(data[i]);
+      const bounds = this.bounds[i % rowSize] ?? boundsOf(this.dtype);
+      const where = () => formatPath(['tensor', Math.floor(i / rowSize), ...this.positionPath('nested', i % rowSize, rowShape)]);
+      if (!Number.isFinite(value)) details.push({ path: where(), message: `expected a finite number, got ${value}` });
+      else if (value < bounds.low || value > bounds.high) {
+        if (level === 'strict') details.push({ path: where(), message: `must be between ${bounds.low} and ${bounds.high} (${bounds.why})` });
+        else {
+          const clamped = Math.min(bounds.high, Math.max(bounds.low, value));
+          if (warnings.length < MAX_DETAILS) warnings.push({ path: where(), message: `${value} clamped to ${clamped} (${bounds.why})` });
+          setElement(data, i, clamped);
+        }
+      }
+    }
+    if (details.length > 0) throw invalid(details);
+    return { dtype: this.dtype, data, dims, rows, warnings };
+  }
+
   private kindOf(row: unknown, prefix: (string | number)[], details: ErrorDetail[]): RowKind | undefined {
     const shape = `[${this.spec.rowShape.map((d) => d ?? '?').join(',')}]`;
     if (row !== null && typeof row === 'object' && !Array.isArray(row)) {

@@ -20,3 +20,16 @@ export const predictRequestSchema = z
   });
 
 export type PredictRequest = z.infer<typeof predictRequestSchema>;
+
+/** Binary input: the body is the raw little-endian tensor; what describes it travels in the query string. */
+export const tensorQuerySchema = z.strictObject({
+  model: z.string().min(1).max(128),
+  version: z.string().regex(/^\d{1,9}$/, 'a version number').optional(),
+  dtype: z.string().min(1).max(16),
+  shape: z
+    .string()
+    .regex(/^\d{1,9}(,\d{1,9}){0,7}$/, 'comma-separated dims, batch first: 4,1,8,8')
+    .transform((s) => s.split(',').map(Number)),
+  validation: z.enum(['strict', 'permissive']).optional(),
+  timeout_ms: z.coerce.number().int().min(1).max(600_000).optional(),
+});

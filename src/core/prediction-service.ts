@@ -12,6 +12,9 @@ import { splitRows, type RowOutputs } from './row-outputs.js';
 import { SingleFlight } from './single-flight.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
 import { Batcher, type BatchObserver, type BatchPolicy } from './batcher.js';
+import { tensorFromBytes, type TensorHeader } from './binary-tensor.js';
+import type { DType } from './dtypes.js';
+import type { ValidationLevel } from './input-schema.js';
 
 export interface PredictResponse {
   id: string;
@@ -26,6 +29,18 @@ export interface PredictResponse {
 }
 
 /** The protocol-neutral data plane: resolve, validate, look up the cache, infer, decode. HTTP lives in routes/. */
+/** Which model a request is for, and its deadline. */
+interface Target {
+  model: string;
+  version?: string | number;
+  timeout_ms?: number;
+}
+
+export interface TensorRequest extends Target, TensorHeader {
+  body: Uint8Array;
+  validation?: ValidationLevel;
+}
+
 export interface PredictionServiceDeps {
   registry: ModelRegistry;
   runtime: ModelRuntime;
@@ -65,16 +80,34 @@ export class PredictionService {
     return this.batcher.stats();
   }
 
-  async predict(request: PredictRequest): Promise<PredictResponse> {
-    const entry = this.registry.resolve(request.model, request.version?.toString());
+  /** JSON rows: one `features` object or an `instances` list. */
+  predict(request: PredictRequest): Promise<PredictResponse> {
+    return this.serve(request, (entry) => this.encode(entry, request), request.features !== undefined);
+  }
+
+  /** A raw little-endian tensor (binary input), batch dim first. */
+  predictTensor(request: TensorRequest): Promise<PredictResponse> {
+    return this.serve(
+      request,
+      (entry) => {
+        const spec = entry.spec!;
+        const { data, dims } = tensorFromBytes(request.body, request, (spec.input as { dtype: DType }).dtype);
+        return entry.codec!.checkTensor(data, dims, request.validation ?? spec.validation);
+      },
+      false,
+    );
+  }
+
+  private async serve(target: Target, encode: (entry: ModelEntry) => EncodedInput, single: boolean): Promise<PredictResponse> {
+    const entry = this.registry.resolve(target.model, target.version?.toString());
     const spec = entry.spec!;
     const started = this.now();
     let status: PredictionStatus = 'error';
     let rows = 0;
     try {
-      const input = this.encode(entry, request);
+      const input = encode(entry);
       rows = input.rows;
-      const timeoutMs = request.timeout_ms ?? this.deps.timeoutMs;
+      const timeoutMs = target.timeout_ms ?? this.deps.timeoutMs;
       const { outputs, cached } = this.cacheable(spec)
         ? await this.throughCache(spec, input, timeoutMs)
         : { outputs: await this.batched(spec, input, timeoutMs), cached: false };
@@ -82,7 +115,7 @@ export class PredictionService {
       status = 'success';
       const head = { id: this.newId(), model: spec.name, version: spec.version, cached };
       const warnings = input.warnings.length > 0 ? { warnings: input.warnings } : {};
-      return request.features ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
+      return single ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
     } catch (err) {
       if (err instanceof ServiceError && err.code === 'INVALID_INPUT') status = 'invalid_input';
       throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });

@@ -28,6 +28,7 @@ export default fp(
     app.decorate('metrics', metrics);
 
     app.addHook('onRequest', async (request, reply) => {
+      metrics.requestStarted();
       reply.header('x-request-id', request.id);
     });
     app.addHook('onResponse', async (request, reply) => {

@@ -2,6 +2,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ServerProcess } from '../helpers/server-process.js';
 import { TempRepository, bundled, fixture } from '../helpers/repository.js';
 import { postJson, startApp } from '../helpers/app.js';
+import { sample } from '../helpers/metrics.js';
+
+async function waitForMetrics(url: string, done: (text: string) => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done(await (await fetch(`${url}/metrics`)).text())) {
+    if (Date.now() > deadline) throw new Error('the server never received every request');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const heavyRow = (seed = 0) => Array.from({ length: 1024 }, (_, i) => Math.cos(i + seed));
 
@@ -20,7 +29,9 @@ describe('graceful shutdown', () => {
         body: JSON.stringify(i % 2 ? { model: 'heavy', instances: [heavyRow(i), heavyRow(i + 100), heavyRow(i + 200)] } : { model: 'iris_raw', instances: [[5.1, 3.5, 1.4, 0.2]] }),
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })),
     );
-    await new Promise((r) => setTimeout(r, 150)); // the requests are on the server now
+    // SIGTERM once the server has received all ten (answered or in flight): a connection with
+    // no request on it yet counts as idle and is closed, which is not what this test is about.
+    await waitForMetrics(server.url, (text) => (sample(text, 'http_requests_in_flight')! - 1) + (sample(text, 'http_request_duration_seconds_count', { route: '/predict' }) ?? 0) >= 10);
     const exit = server.stop('SIGTERM');
     const results = await Promise.all(inFlight);
     expect(results.map((r) => r.status)).toEqual(Array.from({ length: 10 }, () => 200));
