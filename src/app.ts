@@ -8,6 +8,7 @@ import { loggerOptions } from './logger.js';
 import cachePlugin from './plugins/cache.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import modelsPlugin from './plugins/models.js';
+import feedbackRoutes from './routes/feedback.js';
 import healthRoutes from './routes/health.js';
 import metricsRoutes from './routes/metrics.js';
 import modelsRoutes from './routes/models.js';
@@ -55,6 +56,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await app.register(healthRoutes);
   await app.register(predictRoutes);
+  await app.register(feedbackRoutes);
   await app.register(modelsRoutes);
   await app.register(metricsRoutes);
   return app;

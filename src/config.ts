@@ -31,6 +31,17 @@ export const configSchema = z.object({
   /** Default deadline of a prediction; `timeout_ms` in a request sets its own. */
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(30_000),
 
+  /** Feature drift: PSI over the last DRIFT_WINDOW_ROWS rows; NaN until DRIFT_MIN_ROWS have been seen. */
+  DRIFT_WINDOW_ROWS: int(10, 1_000_000).default(1000),
+  DRIFT_MIN_ROWS: int(1, 1_000_000).default(100),
+  /** Ground truth: predictions are kept this long (and at most this many) for POST /feedback to join. */
+  FEEDBACK_TTL_SECONDS: int(1, 90 * 24 * 3600).default(24 * 3600),
+  FEEDBACK_MAX_PREDICTIONS: int(1, 100_000_000).default(100_000),
+  /** Accuracy (or mean absolute error) is over the last ACCURACY_WINDOW labelled predictions. */
+  ACCURACY_WINDOW: int(1, 1_000_000).default(500),
+  /** Dollars per CPU-hour; when set, ml_prediction_cost_dollars_total is exported. */
+  PRICE_PER_CPU_HOUR: z.coerce.number().min(0).optional(),
+
   /** Prediction cache: an in-process LRU (L1), and Redis (L2) shared by replicas when REDIS_URL is set. */
   CACHE_ENABLED: bool.default(true),
   CACHE_MAX_ENTRIES: int(1, 100_000_000).default(100_000),

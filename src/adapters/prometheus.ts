@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver } from '../core/batcher.js';
+import type { Unmatched } from '../core/feedback-store.js';
+import type { AnomalyKind, MonitoringObserver } from '../core/model-monitoring.js';
 import type { CacheObserver, CacheResult, CacheTier } from '../core/prediction-cache.js';
 import type { PredictionEvent, PredictionObserver } from '../core/telemetry.js';
 import type { CircuitState, RedisErrorKind } from './redis-cache.js';
@@ -34,7 +36,14 @@ export interface BatchStats {
 
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-export class Metrics implements PredictionObserver, CacheObserver, BatchObserver {
+export interface MonitoringStats {
+  drift: { model: string; version: string; features: { feature: string; psi: number }[]; classes?: number }[];
+  accuracy: { model: string; version: string; task: string; value: number }[];
+}
+
+const CONFIDENCE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
+
+export class Metrics implements PredictionObserver, CacheObserver, BatchObserver, MonitoringObserver {
   readonly registry = new Registry();
 
   private readonly predictions = new Counter({
@@ -118,7 +127,60 @@ export class Metrics implements PredictionObserver, CacheObserver, BatchObserver
     registers: [this.registry],
   });
 
+  private readonly confidence = new Histogram({
+    name: 'ml_prediction_confidence',
+    help: 'Probability of the predicted class, per row (classifiers).',
+    labelNames: ['model', 'version'] as const,
+    buckets: CONFIDENCE_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly predictedClasses = new Counter({
+    name: 'ml_predicted_class_total',
+    help: 'Rows predicted per class: the output distribution (classifiers).',
+    labelNames: ['model', 'version', 'class'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly anomalies = new Counter({
+    name: 'ml_feature_anomalies_total',
+    help: 'Input values that were missing, non-finite, or outside the feature range of model.json, in valid and rejected requests alike.',
+    labelNames: ['model', 'version', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly feedbackResults = new Counter({
+    name: 'ml_feedback_total',
+    help: 'Ground-truth feedback joined to a classifier prediction, by result (correct, incorrect).',
+    labelNames: ['model', 'version', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly feedbackUnmatched = new Counter({
+    name: 'ml_feedback_unmatched_total',
+    help: 'Feedback that matched no prediction, by reason (unknown, expired, duplicate).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly inferenceCpu = new Counter({
+    name: 'ml_inference_cpu_seconds_total',
+    help: 'CPU time spent in inference (run time x onnxruntime threads per run, an upper bound); divide by ml_prediction_rows_total for CPU-seconds per prediction.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly inferenceDollars = new Counter({
+    name: 'ml_prediction_cost_dollars_total',
+    help: 'ml_inference_cpu_seconds_total priced at PRICE_PER_CPU_HOUR.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+
   private cacheSource?: () => CacheStats;
+  private monitoringSource?: () => MonitoringStats;
+  /** Dollars per CPU-second, when a price is configured. */
+  pricePerCpuSecond?: number;
   private batchSource?: () => BatchStats[];
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
@@ -133,6 +195,43 @@ export class Metrics implements PredictionObserver, CacheObserver, BatchObserver
       collect() {
         this.reset();
         for (const s of modelStates()) this.set({ model: s.model, version: s.version, state: s.state }, 1);
+      },
+    });
+    const monitoring = () => this.monitoringSource?.() ?? { drift: [], accuracy: [] };
+    new Gauge({
+      name: 'ml_feature_drift_score',
+      help: 'Population Stability Index of each feature over the last DRIFT_WINDOW_ROWS rows against the reference bins in model.json; NaN below DRIFT_MIN_ROWS.',
+      labelNames: ['model', 'version', 'feature'] as const,
+      registers,
+      collect() {
+        for (const d of monitoring().drift) for (const f of d.features) this.set({ model: d.model, version: d.version, feature: f.feature }, f.psi);
+      },
+    });
+    new Gauge({
+      name: 'ml_class_drift_score',
+      help: 'Population Stability Index of the predicted-class mix over the last DRIFT_WINDOW_ROWS rows against the holdout class priors.',
+      labelNames: ['model', 'version'] as const,
+      registers,
+      collect() {
+        for (const d of monitoring().drift) if (d.classes !== undefined) this.set({ model: d.model, version: d.version }, d.classes);
+      },
+    });
+    new Gauge({
+      name: 'ml_model_accuracy',
+      help: 'Accuracy over the last ACCURACY_WINDOW predictions that received ground-truth feedback (classifiers).',
+      labelNames: ['model', 'version'] as const,
+      registers,
+      collect() {
+        for (const a of monitoring().accuracy) if (a.task === 'classification') this.set({ model: a.model, version: a.version }, a.value);
+      },
+    });
+    new Gauge({
+      name: 'ml_model_mean_absolute_error',
+      help: 'Mean absolute error over the last ACCURACY_WINDOW predictions that received ground-truth feedback (regressors).',
+      labelNames: ['model', 'version'] as const,
+      registers,
+      collect() {
+        for (const a of monitoring().accuracy) if (a.task === 'regression') this.set({ model: a.model, version: a.version }, a.value);
       },
     });
     const batchStats = () => this.batchSource?.() ?? [];
@@ -207,6 +306,32 @@ export class Metrics implements PredictionObserver, CacheObserver, BatchObserver
 
   queueWait(model: string, version: string, seconds: number): void {
     this.queueWaitSeconds.observe({ model, version }, seconds);
+  }
+
+  watchMonitoring(source: () => MonitoringStats): void {
+    this.monitoringSource = source;
+  }
+
+  rowPredicted(model: string, version: string, label: string | undefined, confidence: number | undefined): void {
+    if (label !== undefined) this.predictedClasses.inc({ model, version, class: label });
+    if (confidence !== undefined) this.confidence.observe({ model, version }, confidence);
+  }
+
+  featureAnomaly(model: string, version: string, kind: AnomalyKind, count: number): void {
+    this.anomalies.inc({ model, version, kind }, count);
+  }
+
+  feedback(model: string, version: string, result: 'correct' | 'incorrect'): void {
+    this.feedbackResults.inc({ model, version, result });
+  }
+
+  unmatchedFeedback(reason: Unmatched): void {
+    this.feedbackUnmatched.inc({ reason });
+  }
+
+  inferenceCost(model: string, version: string, cpuSeconds: number): void {
+    this.inferenceCpu.inc({ model, version }, cpuSeconds);
+    if (this.pricePerCpuSecond !== undefined) this.inferenceDollars.inc({ model, version }, cpuSeconds * this.pricePerCpuSecond);
   }
 
   cacheLookup(tier: CacheTier, result: CacheResult, count: number): void {

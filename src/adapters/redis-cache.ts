@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
+import type { SharedKeyValue } from '../core/feedback-store.js';
 import type { RemoteCache } from '../core/prediction-cache.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -25,7 +26,7 @@ export interface RedisCacheEvents {
  * that stops calling a dead Redis and lets one probe through after resetMs. ioredis reconnects by
  * itself; the breaker closes on the first probe that succeeds. One log line per state change.
  */
-export class RedisCache implements RemoteCache {
+export class RedisCache implements RemoteCache, SharedKeyValue {
   private readonly client: Redis;
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
 
@@ -76,6 +77,22 @@ export class RedisCache implements RemoteCache {
       return (await this.breaker.fire(() => this.client.mget(...keys))) as (string | null)[];
     } catch {
       return keys.map(() => null);
+    }
+  }
+
+  async get(key: string): Promise<string | null | undefined> {
+    try {
+      return (await this.breaker.fire(() => this.client.get(key))) as string | null;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async claim(key: string, ttlSeconds: number): Promise<boolean | undefined> {
+    try {
+      return (await this.breaker.fire(() => this.client.set(key, '1', 'EX', Math.max(1, Math.round(ttlSeconds)), 'NX'))) === 'OK';
+    } catch {
+      return undefined;
     }
   }
 

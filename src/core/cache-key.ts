@@ -18,5 +18,5 @@ export function rowCacheKey(spec: ModelSpec, dtype: string, rowDims: number[], r
     .update('\0')
     .update(new Uint8Array(row.buffer, row.byteOffset, row.byteLength))
     .digest('base64url');
-  return `${spec.name}:${spec.version}:${digest}`;
+  return `pred:${spec.name}:${spec.version}:${digest}`;
 }

@@ -35,5 +35,7 @@ export interface ModelRuntime {
   run(task: InferenceTask): Promise<InferenceResult>;
   /** How many workers run inference; warm-up runs once on each. */
   readonly workers: number;
+  /** onnxruntime threads one run may use: run time x this bounds its CPU time. */
+  readonly threadsPerRun: number;
   close(): Promise<void>;
 }

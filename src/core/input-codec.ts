@@ -3,6 +3,7 @@ import { dtypes, setElement, type DType, type TypedArray } from './dtypes.js';
 import { ServiceError, type ErrorDetail } from '../errors.js';
 import { arrayRowSchema, boundsOf, namedRowSchema, type Bounds, type ValidationLevel } from './input-schema.js';
 import type { ModelSpec } from './model-spec.js';
+import type { AnomalyKind } from './model-monitoring.js';
 
 export interface EncodedInput {
   dtype: DType;
@@ -28,7 +29,11 @@ export class InputCodec {
   private readonly dtype: DType;
   private readonly bounds: Bounds[];
 
-  constructor(private readonly spec: ModelSpec) {
+  constructor(
+    private readonly spec: ModelSpec,
+    /** Told how many missing, non-finite and out-of-range values each request carried, valid or not. */
+    private readonly onAnomaly?: (kind: AnomalyKind, count: number) => void,
+  ) {
     if (!('name' in spec.input)) throw new Error(spec.input.unsupported);
     this.dtype = spec.input.dtype;
     const features = spec.features;
@@ -49,6 +54,7 @@ export class InputCodec {
         for (const issue of result.error.issues) details.push({ path: formatPath([...prefix, ...issue.path]), message: issue.message });
       }
     });
+    this.countAnomalies(rows, kinds);
     if (details.length > 0) throw invalid(details);
 
     const rowShape = this.resolveRowShape(rows, kinds);
@@ -93,6 +99,7 @@ export class InputCodec {
     const rowSize = rowShape.reduce((a, b) => a * b, 1);
     const details: ErrorDetail[] = [];
     const warnings: ErrorDetail[] = [];
+    this.countAnomalies([data], ['flat']);
     for (let i = 0; i < data.length && details.length < MAX_DETAILS; i++) {
       const value = Number(data[i]);
       const bounds = this.bounds[i % rowSize] ?? boundsOf(this.dtype);
@@ -109,6 +116,31 @@ export class InputCodec {
     }
     if (details.length > 0) throw invalid(details);
     return { dtype: this.dtype, data, dims, rows, warnings };
+  }
+
+  private countAnomalies(rows: unknown[], kinds: RowKind[]): void {
+    if (!this.onAnomaly) return;
+    const counts: Record<AnomalyKind, number> = { missing: 0, non_finite: 0, out_of_range: 0 };
+    rows.forEach((row, i) => {
+      const values =
+        kinds[i] === 'named' ? this.spec.features!.map((f) => (row as Record<string, unknown>)[f.name]) : ArrayBuffer.isView(row) ? (row as TypedArray) : flatten(row);
+      const rowSize = this.bounds.length || 1;
+      for (let j = 0; j < values.length; j++) {
+        const raw = values[j];
+        if (raw === undefined || raw === null) {
+          counts.missing++;
+          continue;
+        }
+        const value = typeof raw === 'string' ? Number(raw) : Number(raw);
+        if (typeof raw !== 'number' && typeof raw !== 'bigint' && typeof raw !== 'string') continue;
+        if (!Number.isFinite(value)) counts.non_finite++;
+        else {
+          const bounds = this.bounds[j % rowSize];
+          if (bounds && (value < bounds.low || value > bounds.high)) counts.out_of_range++;
+        }
+      }
+    });
+    for (const [kind, count] of Object.entries(counts)) if (count > 0) this.onAnomaly(kind as AnomalyKind, count);
   }
 
   private kindOf(row: unknown, prefix: (string | number)[], details: ErrorDetail[]): RowKind | undefined {

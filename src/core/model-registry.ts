@@ -2,6 +2,7 @@ import { ServiceError } from '../errors.js';
 import { dtypes } from './dtypes.js';
 import type { ModelRuntime } from './inference.js';
 import { InputCodec } from './input-codec.js';
+import type { AnomalyKind } from './model-monitoring.js';
 import { scanRepository, sha256File, type RepositoryModel } from './model-repository.js';
 import { buildModelSpec, modelKey, type ModelSpec } from './model-spec.js';
 
@@ -39,6 +40,7 @@ export class ModelRegistry {
     private readonly runtime: ModelRuntime,
     private readonly log: RegistryLog,
     private readonly defaultValidation: 'strict' | 'permissive' = 'strict',
+    private readonly anomalies?: (model: string, version: string, kind: AnomalyKind, count: number) => void,
   ) {}
 
   /** Loads, checks and warms every model; a model that fails is recorded, never thrown. */
@@ -85,7 +87,8 @@ export class ModelRegistry {
         entry.reason = entry.spec.input.unsupported;
         return;
       }
-      entry.codec = new InputCodec(entry.spec);
+      const { name, version } = entry;
+      entry.codec = new InputCodec(entry.spec, this.anomalies && ((kind, count) => this.anomalies!(name, version, kind, count)));
     } catch (err) {
       this.fail(entry, (err as Error).message);
     }

@@ -7,7 +7,6 @@ export interface RemoteCache {
   getMany(keys: string[]): Promise<(string | null)[]>;
   /** Fire and forget. */
   set(key: string, value: string, ttlSeconds: number): void;
-  close(): Promise<void>;
 }
 
 export type CacheTier = 'l1' | 'l2';
@@ -88,10 +87,6 @@ export class PredictionCache {
 
   get bytes(): number {
     return this.l1.calculatedSize;
-  }
-
-  close(): Promise<void> {
-    return this.remote?.close() ?? Promise.resolve();
   }
 
   private record(tier: CacheTier, result: CacheResult, count: number): void {

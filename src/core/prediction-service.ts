@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ServiceError, type ErrorDetail } from '../errors.js';
 import { rowCacheKey } from './cache-key.js';
 import type { ModelRuntime } from './inference.js';
@@ -13,6 +12,8 @@ import { SingleFlight } from './single-flight.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
 import { Batcher, type BatchObserver, type BatchPolicy } from './batcher.js';
 import { tensorFromBytes, type TensorHeader } from './binary-tensor.js';
+import type { ModelMonitoring } from './model-monitoring.js';
+import { newPredictionId } from './prediction-id.js';
 import type { DType } from './dtypes.js';
 import type { ValidationLevel } from './input-schema.js';
 
@@ -46,6 +47,7 @@ export interface PredictionServiceDeps {
   runtime: ModelRuntime;
   observer: PredictionObserver & BatchObserver;
   cache?: PredictionCache;
+  monitoring?: ModelMonitoring;
   /** Batching defaults (model.json `batching` overrides per model) and the default deadline. */
   batching: BatchPolicy;
   timeoutMs: number;
@@ -65,7 +67,7 @@ export class PredictionService {
 
   constructor(private readonly deps: PredictionServiceDeps) {
     ({ registry: this.registry, runtime: this.runtime, observer: this.observer, cache: this.cache } = deps);
-    this.newId = deps.newId ?? randomUUID;
+    this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
     this.batcher = new Batcher(deps.runtime.workers, (spec, input) => this.inferRows(spec, input), deps.observer, this.now);
   }
@@ -107,13 +109,17 @@ export class PredictionService {
     try {
       const input = encode(entry);
       rows = input.rows;
+      this.deps.monitoring?.observeInput(spec, input.data, input.rows); // before the data is handed to a worker
       const timeoutMs = target.timeout_ms ?? this.deps.timeoutMs;
       const { outputs, cached } = this.cacheable(spec)
         ? await this.throughCache(spec, input, timeoutMs)
         : { outputs: await this.batched(spec, input, timeoutMs), cached: false };
       const predictions = outputs.map((row) => decodeRow(spec, row));
       status = 'success';
-      const head = { id: this.newId(), model: spec.name, version: spec.version, cached };
+      const id = this.newId();
+      const monitoring = this.deps.monitoring;
+      if (monitoring) setImmediate(() => monitoring.observePredictions(spec, id, predictions));
+      const head = { id, model: spec.name, version: spec.version, cached };
       const warnings = input.warnings.length > 0 ? { warnings: input.warnings } : {};
       return single ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
     } catch (err) {
@@ -191,8 +197,11 @@ export class PredictionService {
   /** Models whose ONNX file fixes the batch at 1 get one run per row, outputs stacked back. */
   private async infer(spec: ModelSpec, input: EncodedInput) {
     const name = (spec.input as { name: string }).name;
-    const task = (data: EncodedInput['data'], dims: number[]) =>
-      this.runtime.run({ key: spec.key, input: name, dtype: input.dtype, data, dims, fetch: spec.fetch });
+    const task = async (data: EncodedInput['data'], dims: number[]) => {
+      const result = await this.runtime.run({ key: spec.key, input: name, dtype: input.dtype, data, dims, fetch: spec.fetch });
+      this.observer.inferenceCost(spec.name, spec.version, result.seconds * this.runtime.threadsPerRun);
+      return result;
+    };
     if (!spec.singleRowBatch || input.rows === 1) return (await task(input.data, input.dims)).outputs;
 
     const rowSize = input.data.length / input.rows;

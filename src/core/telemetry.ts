@@ -12,4 +12,6 @@ export interface PredictionEvent {
 
 export interface PredictionObserver {
   prediction(event: PredictionEvent): void;
+  /** CPU time of one inference run (run time x onnxruntime threads per run). */
+  inferenceCost(model: string, version: string, cpuSeconds: number): void;
 }

@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** undefined when CACHE_ENABLED=false. */
     cache?: PredictionCache;
+    /** The shared Redis when REDIS_URL is set: the cache's L2 and the feedback store. */
+    redis?: RedisCache;
   }
 }
 
@@ -15,16 +17,20 @@ type CacheConfig = Pick<
   'CACHE_ENABLED' | 'CACHE_MAX_ENTRIES' | 'CACHE_MAX_BYTES' | 'CACHE_TTL_SECONDS' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'REDIS_TIMEOUT_MS' | 'REDIS_BREAKER_RESET_MS'
 >;
 
-/** The prediction cache: L1 always (unless disabled), Redis as L2 when REDIS_URL is set. /ready never depends on it. */
+/** Redis when REDIS_URL is set, and the prediction cache: L1 (unless disabled), Redis as L2. /ready never depends on either. */
 export default fp<{ config: CacheConfig }>(
   async (app, { config }) => {
-    if (!config.CACHE_ENABLED) return;
     const redis = config.REDIS_URL
       ? new RedisCache(
           { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: config.REDIS_TIMEOUT_MS, resetMs: config.REDIS_BREAKER_RESET_MS },
           { redisError: (kind) => app.metrics.redisError(kind), log: app.log },
         )
       : undefined;
+    if (redis) {
+      app.decorate('redis', redis);
+      app.addHook('onClose', () => redis.close());
+    }
+    if (!config.CACHE_ENABLED) return;
     const cache = new PredictionCache(
       { maxEntries: config.CACHE_MAX_ENTRIES, maxBytes: config.CACHE_MAX_BYTES, ttlSeconds: config.CACHE_TTL_SECONDS },
       app.metrics,
@@ -32,7 +38,6 @@ export default fp<{ config: CacheConfig }>(
     );
     app.decorate('cache', cache);
     app.metrics.watchCache(() => ({ entries: cache.entries, bytes: cache.bytes, circuit: redis?.state }));
-    app.addHook('onClose', () => cache.close());
   },
   { name: 'cache', dependencies: ['metrics'] },
 );

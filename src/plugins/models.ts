@@ -2,12 +2,15 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import type { ModelRuntime } from '../core/inference.js';
 import { ModelRegistry } from '../core/model-registry.js';
+import { FeedbackStore } from '../core/feedback-store.js';
+import { ModelMonitoring } from '../core/model-monitoring.js';
 import { PredictionService } from '../core/prediction-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     models: ModelRegistry;
     predictions: PredictionService;
+    monitoring: ModelMonitoring;
     /** Settles when every model has been loaded (or has failed); the server listens before that. */
     modelsLoaded: Promise<void>;
     /** What /ready answers: models loaded and warmed, and no SIGTERM yet. */
@@ -18,7 +21,19 @@ declare module 'fastify' {
 export interface ModelsPluginOptions {
   config: Pick<
     Config,
-    'MODEL_DIR' | 'VALIDATION_LEVEL' | 'READY_REQUIRES_ALL_MODELS' | 'BATCH_MAX_ROWS' | 'BATCH_MAX_DELAY_MS' | 'BATCH_MAX_QUEUE_ROWS' | 'REQUEST_TIMEOUT_MS'
+    | 'MODEL_DIR'
+    | 'VALIDATION_LEVEL'
+    | 'READY_REQUIRES_ALL_MODELS'
+    | 'BATCH_MAX_ROWS'
+    | 'BATCH_MAX_DELAY_MS'
+    | 'BATCH_MAX_QUEUE_ROWS'
+    | 'REQUEST_TIMEOUT_MS'
+    | 'DRIFT_WINDOW_ROWS'
+    | 'DRIFT_MIN_ROWS'
+    | 'FEEDBACK_TTL_SECONDS'
+    | 'FEEDBACK_MAX_PREDICTIONS'
+    | 'ACCURACY_WINDOW'
+    | 'PRICE_PER_CPU_HOUR'
   >;
   runtime: ModelRuntime;
 }
@@ -30,7 +45,18 @@ export interface ModelsPluginOptions {
  */
 export default fp<ModelsPluginOptions>(
   async (app, { config, runtime }) => {
-    const registry = new ModelRegistry(runtime, app.log, config.VALIDATION_LEVEL);
+    const registry = new ModelRegistry(runtime, app.log, config.VALIDATION_LEVEL, (model, version, kind, count) =>
+      app.metrics.featureAnomaly(model, version, kind, count),
+    );
+    const monitoring = new ModelMonitoring(
+      { drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS }, accuracyWindow: config.ACCURACY_WINDOW },
+      new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS }, app.redis),
+      app.metrics,
+      (model, version) => registry.entries(model).find((e) => e.version === version)?.spec,
+    );
+    app.decorate('monitoring', monitoring);
+    app.metrics.watchMonitoring(() => monitoring.stats());
+    if (config.PRICE_PER_CPU_HOUR !== undefined) app.metrics.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
     let draining = false;
     const loaded = registry.load(config.MODEL_DIR).catch((err: unknown) => {
       registry.error = `model loading failed: ${(err as Error).message}`;
@@ -46,6 +72,7 @@ export default fp<ModelsPluginOptions>(
         runtime,
         observer: app.metrics,
         cache: app.cache,
+        monitoring,
         batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
         timeoutMs: config.REQUEST_TIMEOUT_MS,
       }),

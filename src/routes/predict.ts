@@ -1,16 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { z } from 'zod';
-import { formatPath } from '../core/input-codec.js';
 import { predictRequestSchema, tensorQuerySchema } from '../core/predict-request.js';
 import { ServiceError } from '../errors.js';
-
-/** An envelope checked by its zod schema; the first problem leads the message, all are in details. */
-function parse<T extends z.ZodType>(schema: T, value: unknown, root: string): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const details = result.error.issues.map((issue) => ({ path: formatPath([root, ...issue.path].filter(Boolean)) || '(body)', message: issue.message }));
-  throw new ServiceError('INVALID_REQUEST', `invalid request at ${details[0]!.path}: ${details[0]!.message}`, details.slice(0, 20));
-}
+import { parseEnvelope } from './envelope.js';
 
 /**
  * POST /predict. JSON: the envelope is checked here, rows by the model's own codec.
@@ -27,10 +18,10 @@ const predict: FastifyPluginAsync = async (app) => {
       throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
     }
     if (binary) {
-      const query = parse(tensorQuerySchema, request.query, 'query');
+      const query = parseEnvelope(tensorQuerySchema, request.query, 'query');
       return app.predictions.predictTensor({ ...query, body: request.body as Buffer });
     }
-    return app.predictions.predict(parse(predictRequestSchema, request.body, ''));
+    return app.predictions.predict(parseEnvelope(predictRequestSchema, request.body, ''));
   });
 };
 

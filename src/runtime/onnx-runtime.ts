@@ -12,6 +12,10 @@ export class OnnxRuntime implements ModelRuntime {
     return this.threads.workers;
   }
 
+  get threadsPerRun(): number {
+    return this.threads.intraOpThreads;
+  }
+
   describe(path: string) {
     return describeOnnx(path);
   }

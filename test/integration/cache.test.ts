@@ -38,7 +38,7 @@ describe('prediction cache with a real Redis', () => {
     apps.push(app);
     return app;
   };
-  const keys = () => peek.keys(`${PREFIX}*`);
+  const keys = () => peek.keys(`${PREFIX}pred:*`); // prediction rows; feedback records live beside them
 
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -89,7 +89,7 @@ describe('prediction cache with a real Redis', () => {
     // a model without model.json gets CACHE_TTL_SECONDS (300)
     await postJson(app, '/predict', { model: 'plain', instances: [row(2)] });
     await waitFor(async () => (await keys()).length === 3, 'the third entry');
-    const plain = (await keys()).find((key) => key.startsWith(`${PREFIX}plain:`))!;
+    const plain = (await keys()).find((key) => key.startsWith(`${PREFIX}pred:plain:`))!;
     expect(await peek.ttl(plain)).toBeGreaterThan(120);
   });
 
@@ -100,7 +100,7 @@ describe('prediction cache with a real Redis', () => {
     const [k1, k2] = await keys();
     await peek.set(k1!, 'garbage{not json');
     const foreign = JSON.parse((await peek.get(k2!))!);
-    foreign.key = 'iris:1:someone-else';
+    foreign.key = 'pred:iris:1:someone-else';
     await peek.set(k2!, JSON.stringify(foreign));
 
     const b = await start();
@@ -164,6 +164,16 @@ describe('prediction cache with a real Redis', () => {
     } finally {
       redis.resume();
     }
+  });
+
+  it('joins feedback on another replica through Redis, and refuses a duplicate sent to either', async () => {
+    const a = await start();
+    const b = await start();
+    const prediction = await postJson(a, '/predict', { model: 'iris', version: '1', instances: [row(20)] });
+    await waitFor(async () => (await peek.keys(`${PREFIX}feedback:*`)).length > 0, 'the prediction record in Redis');
+    const label = prediction.body.predictions[0].label;
+    expect(await postJson(b, '/feedback', { id: prediction.body.id, label })).toMatchObject({ status: 200, body: { correct: true } });
+    expect((await postJson(a, '/feedback', { id: prediction.body.id, label })).status).toBe(409);
   });
 
   it('runs one inference for concurrent identical misses', async () => {

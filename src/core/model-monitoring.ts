@@ -1,0 +1,140 @@
+import { ServiceError } from '../errors.js';
+import { AccuracyWindow } from './accuracy-window.js';
+import { DriftMonitor, type DriftOptions } from './drift-monitor.js';
+import type { FeedbackStore, PredictionRecord, Unmatched } from './feedback-store.js';
+import type { ModelSpec } from './model-spec.js';
+import type { RowPrediction } from './output-codec.js';
+
+export type AnomalyKind = 'missing' | 'non_finite' | 'out_of_range';
+
+export interface MonitoringObserver {
+  rowPredicted(model: string, version: string, label: string | undefined, confidence: number | undefined): void;
+  feedback(model: string, version: string, result: 'correct' | 'incorrect'): void;
+  unmatchedFeedback(reason: Unmatched): void;
+}
+
+export interface FeedbackRequest {
+  id: string;
+  row?: number;
+  label?: string;
+  value?: number;
+}
+
+export interface FeedbackResult {
+  id: string;
+  row: number;
+  model: string;
+  version: string;
+  correct?: boolean;
+  error?: number;
+}
+
+const UNMATCHED = {
+  unknown: ['UNKNOWN_PREDICTION', 'no prediction with this id (never made, or evicted from the bounded store)'],
+  expired: ['PREDICTION_EXPIRED', 'the prediction is older than FEEDBACK_TTL_SECONDS'],
+  duplicate: ['DUPLICATE_FEEDBACK', 'this prediction row already has feedback'],
+} as const satisfies Record<Unmatched, readonly [string, string]>;
+
+/**
+ * Model-level monitoring in fixed memory: drift per model version against its reference
+ * statistics, the confidence and class of every prediction, and accuracy (or mean absolute
+ * error) over the last N labelled predictions, joined to ground truth by prediction id.
+ */
+export class ModelMonitoring {
+  private readonly drift = new Map<string, { spec: ModelSpec; monitor: DriftMonitor }>();
+  private readonly accuracy = new Map<string, { model: string; version: string; task: PredictionRecord['task']; window: AccuracyWindow }>();
+
+  constructor(
+    private readonly options: { drift: DriftOptions; accuracyWindow: number },
+    private readonly store: FeedbackStore,
+    private readonly observer: MonitoringObserver,
+    /** The registry's view, to check a feedback label against the model's labels. */
+    private readonly specOf: (model: string, version: string) => ModelSpec | undefined,
+  ) {}
+
+  /** Feature drift sees every row the model receives, as it receives it (after clamping). */
+  observeInput(spec: ModelSpec, data: ArrayLike<number | bigint>, rows: number): void {
+    this.driftOf(spec)?.observeRows(data, rows);
+  }
+
+  /** After an answer: class mix, confidence, and the record feedback will be joined to. */
+  observePredictions(spec: ModelSpec, id: string, predictions: RowPrediction[]): void {
+    const labels = predictions.flatMap((p) => ('label' in p ? [p.label] : []));
+    this.driftOf(spec)?.observeLabels(labels);
+    for (const p of predictions) this.observer.rowPredicted(spec.name, spec.version, 'label' in p ? p.label : undefined, 'confidence' in p ? p.confidence : undefined);
+    const record: PredictionRecord = {
+      model: spec.name,
+      version: spec.version,
+      task: spec.task,
+      rows: predictions.map((p) => ('label' in p ? p.label : 'values' in p ? p.values : [])),
+    };
+    this.store.remember(id, record);
+  }
+
+  async feedback(request: FeedbackRequest): Promise<FeedbackResult> {
+    const row = request.row ?? 0;
+    const record = await this.store.recall(request.id);
+    if (typeof record === 'string') throw this.unmatched(record);
+    const predicted = record.rows[row];
+    if (predicted === undefined) throw invalid('row', `the prediction has ${record.rows.length} row(s)`);
+    if (record.task === 'raw') throw invalid('id', 'the model has no labels or values to compare with');
+    let score: number;
+    let result: FeedbackResult;
+    if (record.task === 'classification') {
+      if (request.label === undefined) throw invalid('label', `model ${record.model} is a classifier: send the true "label"`);
+      const labels = this.specOf(record.model, record.version)?.labels;
+      if (labels && !labels.includes(request.label)) throw invalid('label', `not a label of ${record.model}: ${labels.join(', ')}`);
+      score = request.label === predicted ? 1 : 0;
+      result = { id: request.id, row, model: record.model, version: record.version, correct: score === 1 };
+    } else {
+      if (request.value === undefined) throw invalid('value', `model ${record.model} is a regressor: send the true "value"`);
+      score = Math.abs(request.value - (predicted as number[])[0]!);
+      result = { id: request.id, row, model: record.model, version: record.version, error: score };
+    }
+    if (!(await this.store.claim(request.id, row))) throw this.unmatched('duplicate');
+    this.accuracyOf(record).add(score);
+    if (record.task === 'classification') this.observer.feedback(record.model, record.version, score === 1 ? 'correct' : 'incorrect');
+    return result;
+  }
+
+  /** For the gauges: PSI per feature, class-mix PSI, accuracy or MAE per model version. */
+  stats() {
+    const drift = [...this.drift.values()].map(({ spec, monitor }) => ({
+      model: spec.name,
+      version: spec.version,
+      features: monitor.featureScores(),
+      classes: monitor.classScore(),
+    }));
+    const accuracy = [...this.accuracy.values()].map(({ model, version, task, window }) => ({ model, version, task, value: window.mean }));
+    return { drift, accuracy };
+  }
+
+  private unmatched(reason: Unmatched): ServiceError {
+    this.observer.unmatchedFeedback(reason);
+    const [code, message] = UNMATCHED[reason];
+    return new ServiceError(code, message, [{ path: 'id', message: reason }]);
+  }
+
+  private driftOf(spec: ModelSpec): DriftMonitor | undefined {
+    let entry = this.drift.get(spec.key);
+    if (!entry) {
+      entry = { spec, monitor: new DriftMonitor(spec, this.options.drift) };
+      this.drift.set(spec.key, entry);
+    }
+    return entry.monitor.monitored ? entry.monitor : undefined;
+  }
+
+  private accuracyOf(record: PredictionRecord): AccuracyWindow {
+    const key = `${record.model}@${record.version}`;
+    let entry = this.accuracy.get(key);
+    if (!entry) {
+      entry = { model: record.model, version: record.version, task: record.task, window: new AccuracyWindow(this.options.accuracyWindow) };
+      this.accuracy.set(key, entry);
+    }
+    return entry.window;
+  }
+}
+
+function invalid(path: string, message: string): ServiceError {
+  return new ServiceError('INVALID_FEEDBACK', `invalid feedback at ${path}: ${message}`, [{ path, message }]);
+}
