@@ -9,8 +9,8 @@ const crypto = require('node:crypto');
 const ort = require('onnxruntime-node');
 
 const ROOT = path.resolve(__dirname, '..');
-const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits'];
-const ROW_SHAPE = { iris: [4], breast_cancer: [30], diabetes: [10], digits: [1, 8, 8] };
+const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large'];
+const ROW_SHAPE = { iris: [4], breast_cancer: [30], diabetes: [10], digits: [1, 8, 8], digits_large: [1, 32, 32] };
 const one = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 function check(ok, message) {

@@ -6,7 +6,7 @@ import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
 import { modelConfigSchema } from '../../src/core/model-config.js';
 
 /** Each bundled model, served through /predict, reproduces the holdout score its model card records. */
-const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits'];
+const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large'];
 
 function read(name: string) {
   const config = modelConfigSchema.parse(JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'model.json'), 'utf8')));
