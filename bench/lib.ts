@@ -11,14 +11,15 @@ export interface LoadResult {
   p99Ms: number;
   errors: number;
   non2xx: number;
+  rowsPerSec: number;
 }
 
-/** One autocannon run (as a library) against a POST endpoint. */
-export async function load(name: string, url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+/** One autocannon run (as a library). A string body is sent as JSON, a Buffer as raw bytes; no body: GET. */
+export async function load(name: string, url: string, body: string | Buffer | undefined, connections: number, seconds: number, rowsPerRequest = 1): Promise<LoadResult> {
   const result = await autocannon({
     url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    method: body === undefined ? 'GET' : 'POST',
+    headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' },
     body,
     connections,
     duration: seconds,
@@ -32,6 +33,7 @@ export async function load(name: string, url: string, body: string, connections:
     p99Ms: result.latency.p99,
     errors: result.errors,
     non2xx: result.non2xx,
+    rowsPerSec: Math.round(result.requests.average * rowsPerRequest),
   };
 }
 
@@ -48,6 +50,9 @@ export function saveResults(file: string, data: unknown): string {
 }
 
 export function table(rows: LoadResult[]): string {
-  const head = '| run | connections | req/s | p50 ms | p97.5 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- | --- | --- |';
-  return [head, ...rows.map((r) => `| ${r.name} | ${r.connections} | ${r.requestsPerSec} | ${r.p50Ms} | ${r.p97_5Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} |`)].join('\n');
+  const head = '| run | connections | req/s | rows/s | p50 ms | p97.5 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- |';
+  return [
+    head,
+    ...rows.map((r) => `| ${r.name} | ${r.connections} | ${r.requestsPerSec} | ${r.rowsPerSec} | ${r.p50Ms} | ${r.p97_5Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} |`),
+  ].join('\n');
 }

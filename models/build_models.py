@@ -140,7 +140,7 @@ def write_model(name, *, model, row_shape, x_train, x_test, targets, features, l
         **({"features": entries} if entries else {}),
         **({"labels": labels} if classifier else {}),
         "validation": "strict",
-        "batching": {"max_batch_size": 64, "max_queue_delay_ms": 2},
+        "batching": {"max_batch_size": 64, "max_queue_delay_ms": 0},
         "cache": {"enabled": True, "ttl_seconds": 300},
         "card": {
             "dataset": dataset,

@@ -26,7 +26,7 @@ export const configSchema = z.object({
 
   /** Dynamic batching defaults; a model's model.json `batching` overrides them. */
   BATCH_MAX_ROWS: int(1, 65_536).default(64),
-  BATCH_MAX_DELAY_MS: z.coerce.number().min(0).max(1000).default(1),
+  BATCH_MAX_DELAY_MS: z.coerce.number().min(0).max(1000).default(0),
   BATCH_MAX_QUEUE_ROWS: int(1, 10_000_000).default(4096),
   /** Default deadline of a prediction; `timeout_ms` in a request sets its own. */
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(30_000),

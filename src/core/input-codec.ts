@@ -28,6 +28,8 @@ export class InputCodec {
   private readonly schemas = new Map<string, z.ZodType>();
   private readonly dtype: DType;
   private readonly bounds: Bounds[];
+  /** For positions without a named feature: the dtype's range. */
+  private readonly dtypeBounds: Bounds;
 
   constructor(
     private readonly spec: ModelSpec,
@@ -39,6 +41,7 @@ export class InputCodec {
     const features = spec.features;
     const size = spec.rowSize ?? 0;
     this.bounds = Array.from({ length: size }, (_, i) => boundsOf(this.dtype, features?.[i]));
+    this.dtypeBounds = boundsOf(this.dtype);
   }
 
   encode(rows: unknown[], root: RowsRoot, level: ValidationLevel): EncodedInput {
@@ -64,7 +67,7 @@ export class InputCodec {
     rows.forEach((row, i) => {
       const values = kinds[i] === 'named' ? this.spec.features!.map((f) => (row as Record<string, unknown>)[f.name]) : flatten(row);
       values.forEach((raw, j) => {
-        const bounds = this.bounds[j] ?? boundsOf(this.dtype);
+        const bounds = this.bounds[j] ?? this.dtypeBounds;
         const where = () => formatPath([...(root === 'features' ? ['features'] : ['instances', i]), ...this.positionPath(kinds[i]!, j, rowShape)]);
         let value = typeof raw === 'string' ? Number(raw) : (raw as number);
         if (typeof raw === 'string') warnings.push({ path: where(), message: `numeric string ${JSON.stringify(raw)} read as ${value}` });
@@ -100,18 +103,17 @@ export class InputCodec {
     const details: ErrorDetail[] = [];
     const warnings: ErrorDetail[] = [];
     this.countAnomalies([data], ['flat']);
+    const where = (i: number) => formatPath(['tensor', Math.floor(i / rowSize), ...this.positionPath('nested', i % rowSize, rowShape)]);
     for (let i = 0; i < data.length && details.length < MAX_DETAILS; i++) {
       const value = Number(data[i]);
-      const bounds = this.bounds[i % rowSize] ?? boundsOf(this.dtype);
-      const where = () => formatPath(['tensor', Math.floor(i / rowSize), ...this.positionPath('nested', i % rowSize, rowShape)]);
-      if (!Number.isFinite(value)) details.push({ path: where(), message: `expected a finite number, got ${value}` });
-      else if (value < bounds.low || value > bounds.high) {
-        if (level === 'strict') details.push({ path: where(), message: `must be between ${bounds.low} and ${bounds.high} (${bounds.why})` });
-        else {
-          const clamped = Math.min(bounds.high, Math.max(bounds.low, value));
-          if (warnings.length < MAX_DETAILS) warnings.push({ path: where(), message: `${value} clamped to ${clamped} (${bounds.why})` });
-          setElement(data, i, clamped);
-        }
+      const bounds = this.bounds[i % rowSize] ?? this.dtypeBounds;
+      if (value >= bounds.low && value <= bounds.high) continue; // the common case: no work, no allocation
+      if (!Number.isFinite(value)) details.push({ path: where(i), message: `expected a finite number, got ${value}` });
+      else if (level === 'strict') details.push({ path: where(i), message: `must be between ${bounds.low} and ${bounds.high} (${bounds.why})` });
+      else {
+        const clamped = Math.min(bounds.high, Math.max(bounds.low, value));
+        if (warnings.length < MAX_DETAILS) warnings.push({ path: where(i), message: `${value} clamped to ${clamped} (${bounds.why})` });
+        setElement(data, i, clamped);
       }
     }
     if (details.length > 0) throw invalid(details);
@@ -131,13 +133,12 @@ export class InputCodec {
           counts.missing++;
           continue;
         }
-        const value = typeof raw === 'string' ? Number(raw) : Number(raw);
         if (typeof raw !== 'number' && typeof raw !== 'bigint' && typeof raw !== 'string') continue;
+        const value = Number(raw);
+        const bounds = this.bounds[j % rowSize] ?? this.dtypeBounds;
+        if (value >= bounds.low && value <= bounds.high) continue;
         if (!Number.isFinite(value)) counts.non_finite++;
-        else {
-          const bounds = this.bounds[j % rowSize];
-          if (bounds && (value < bounds.low || value > bounds.high)) counts.out_of_range++;
-        }
+        else counts.out_of_range++;
       }
     });
     for (const [kind, count] of Object.entries(counts)) if (count > 0) this.onAnomaly(kind as AnomalyKind, count);

@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A server in its own process, so the load generator and the server do not share an event loop. */
+export class ChildServer {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(script: string, env: Record<string, string>, readyPath = '/health'): Promise<ChildServer> {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await fetch(url + readyPath).then((r) => r.status, () => 0);
+      if (status === 200) break;
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${script} did not become ready`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return new ChildServer(child, url);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
