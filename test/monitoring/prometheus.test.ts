@@ -1,0 +1,199 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { BUNDLED_MODELS, startApp } from '../helpers/app.js';
+import { MONITORING_DIR, concreteExpr, dashboardExprs, loadAlertRules, loadDashboard, metricNames } from './monitoring-files.js';
+
+const iris = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as { rows: number[][]; targets: string[] };
+const JOB = 'onnx-serve';
+const WAIT_MS = 30_000;
+
+type QueryResult = { metric: Record<string, string>; value: [number, string] }[];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Polls until `check` returns a value (not undefined), for at most WAIT_MS. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, alive: () => void = () => {}): Promise<T> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    alive();
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('a real Prometheus scraping the running app, with the dashboard and the alert rules', () => {
+  let app: FastifyInstance;
+  let appUrl: string;
+  let prometheus: ChildProcess;
+  let promUrl: string;
+  let promLog = '';
+  let scratch: string;
+  let lastScrape = '';
+
+  const alive = () => {
+    if (prometheus.exitCode !== null) throw new Error(`prometheus exited with ${prometheus.exitCode}:\n${promLog}`);
+  };
+  const api = async (path: string, params: Record<string, string> = {}) => {
+    const response = await fetch(`${promUrl}${path}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(5_000) });
+    return (await response.json()) as { status: string; error?: string; data: any };
+  };
+  const query = async (expr: string) => api('/api/v1/query', { query: expr });
+  const predict = async (body: unknown) => {
+    const response = await fetch(`${appUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const feedback = (body: unknown) =>
+    fetch(`${appUrl}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
+  /** One request of every kind the dashboard shows, so that every series exists (rate needs two samples). */
+  const everyKind = async () => {
+    const answer = await predict({ model: 'iris', instances: [iris.rows[0]] });
+    expect(answer.status).toBe(200);
+    expect((await predict({ model: 'iris', instances: [iris.rows[0]] })).status).toBe(200); // an L1 hit
+    expect((await predict({ model: 'iris', features: { sepal_length: 'x' } })).status).toBe(400);
+    await feedback({ id: answer.body.id, label: 'setosa' });
+    await feedback({ id: 'no-such-prediction', label: 'setosa' });
+  };
+
+  beforeAll(async () => {
+    // Prometheus first: its scrape manager applies new targets only every 5 s, so the app starts
+    // (on a port chosen now) while Prometheus waits for that.
+    scratch = mkdtempSync(join(tmpdir(), 'onnx-serve-prometheus-'));
+    const appPort = await freePort();
+    appUrl = `http://127.0.0.1:${appPort}`;
+    const config = join(scratch, 'prometheus.yml');
+    writeFileSync(
+      config,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${JSON.stringify(join(MONITORING_DIR, 'alerts.yml'))}`,
+        'scrape_configs:',
+        `  - job_name: ${JOB}`,
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${appPort}']`,
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    prometheus = spawn(
+      'prometheus',
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(scratch, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.on('error', (error) => (promLog += `could not start prometheus (install the Debian package "prometheus"): ${error.message}\n`));
+    prometheus.stdout!.on('data', (c) => (promLog += String(c)));
+    prometheus.stderr!.on('data', (c) => (promLog += String(c)));
+
+    app = await startApp({ PRICE_PER_CPU_HOUR: '0.05', DRIFT_MIN_ROWS: '20', LOG_LEVEL: 'warn' });
+    await app.listen({ host: '127.0.0.1', port: appPort });
+    await everyKind(); // before the first scrape
+
+    await waitFor('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`)).status === 200 ? true : undefined), alive);
+    // the first scrape, before the traffic: the counters' starting point
+    await waitFor('the first scrape', async () => ((await query(`up{job="${JOB}"} == 1`)).data.result.length === 1 ? true : undefined), alive);
+
+    for (let i = 0; i < 10; i++) {
+      const batch = Array.from({ length: 10 }, (_, j) => predict({ model: 'iris', instances: [iris.rows[(i * 10 + j) % iris.rows.length]] }));
+      for (const { status } of await Promise.all(batch)) expect(status).toBe(200);
+    }
+    await everyKind();
+    lastScrape = await (await fetch(`${appUrl}/metrics`)).text();
+    const count = Number(/^ml_prediction_duration_seconds_count\{model="iris",version="1"\} (\S+)$/m.exec(lastScrape)![1]);
+    expect(count).toBeGreaterThanOrEqual(102);
+    // Prometheus has scraped all the traffic, then once more so every new series has two samples
+    const seen = async () => (await query(`sum(ml_prediction_duration_seconds_count{job="${JOB}",model="iris"})`)).data.result[0]?.value[1];
+    await waitFor('Prometheus to scrape the traffic', async () => (Number(await seen()) >= count ? true : undefined), alive);
+    const scrapedAt = async () => Number((await query(`timestamp(up{job="${JOB}"})`)).data.result[0]?.value[1]);
+    const first = await scrapedAt();
+    await waitFor('one more scrape', async () => ((await scrapedAt()) > first ? true : undefined), alive);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = once(prometheus, 'exit');
+      prometheus.kill('SIGTERM');
+      const timer = setTimeout(() => prometheus.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await app?.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('scrapes the whole exposition without errors (NaN drift gauges included)', async () => {
+    const { data } = await api('/api/v1/targets');
+    const targets = data.activeTargets as { labels: { job: string }; health: string; lastError: string }[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]).toMatchObject({ labels: { job: JOB }, health: 'up', lastError: '' });
+    const samples = Number((await query(`scrape_samples_scraped{job="${JOB}"}`)).data.result[0].value[1]);
+    const lines = lastScrape.split('\n').filter((l) => l && !l.startsWith('#')).length;
+    expect(samples).toBeGreaterThan(lines * 0.9); // a few nodejs_* series come and go
+  });
+
+  it('P95 prediction latency comes back as a finite positive number', async () => {
+    const result = await query('histogram_quantile(0.95, sum by (le) (rate(ml_prediction_duration_seconds_bucket[30s])))');
+    expect(result.status).toBe('success');
+    const [sample] = result.data.result as QueryResult;
+    const p95 = Number(sample!.value[1]);
+    expect(Number.isFinite(p95)).toBe(true);
+    expect(p95).toBeGreaterThan(0);
+    expect(p95).toBeLessThan(10);
+  });
+
+  it('runs every dashboard query, and each returns data when the app exports what it reads', async () => {
+    const dashboard = loadDashboard();
+    const exprs = dashboardExprs(dashboard);
+    expect(exprs.length).toBeGreaterThan(30);
+    const exported = (name: string) => new RegExp(`^${name}[{ ]`, 'm').test(lastScrape);
+    const failures: string[] = [];
+    for (const { panel, refId, expr } of exprs) {
+      const concrete = concreteExpr(expr, { job: JOB, model: '.+', rateInterval: '1m' });
+      expect(concrete, `${panel} ${refId}: a template variable left`).not.toContain('$');
+      const result = await query(concrete);
+      if (result.status !== 'success') failures.push(`${panel} ${refId}: ${result.error}`);
+      else if (result.data.result.length === 0 && metricNames(concrete).every(exported)) failures.push(`${panel} ${refId}: no data for ${concrete}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('loads every alert rule, runs every rule expression, and evaluates each rule without error', async () => {
+    const rules = loadAlertRules();
+    for (const { alert, expr } of rules) {
+      const result = await query(expr);
+      expect(result.status, `${alert}: ${result.error}`).toBe('success');
+    }
+    const loaded = await waitFor('every rule to be evaluated', async () => {
+      const { data } = await api('/api/v1/rules');
+      const all = (data.groups as { rules: { name: string; health: string; lastError?: string }[] }[]).flatMap((g) => g.rules);
+      return all.every((r) => r.health !== 'unknown') ? all : undefined;
+    });
+    expect(loaded.map((r) => r.name).sort()).toEqual(rules.map((r) => r.alert).sort());
+    expect(loaded.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
+    // A healthy app: none of the load-independent alerts is even pending. (Latency, queue and drift
+    // alerts depend on this machine's speed and the traffic mix, and none can fire within `for`.)
+    const { data } = await api('/api/v1/alerts');
+    const active = (data.alerts as { labels: { alertname: string } }[]).map((a) => a.labels.alertname);
+    const stable = ['OnnxServeTargetDown', 'OnnxServeNotReady', 'OnnxServeModelFailed', 'OnnxServeHighErrorRate', 'OnnxServeQueueFull', 'OnnxServeRedisCircuitOpen', 'OnnxServeAccuracyLow'];
+    expect(active.filter((a) => stable.includes(a))).toEqual([]);
+  });
+});
