@@ -241,6 +241,20 @@ def diabetes():
     )
 
 
+def train_minibatches(net, optimizer, x_train, y_train, epochs, batch_size):
+    """Cross-entropy on shuffled minibatches for a fixed number of epochs (no early stopping, which
+    would peek at the holdout). The shuffles use their own generator, so they do not depend on init."""
+    xt, yt = torch.tensor(x_train), torch.tensor(y_train)
+    order = torch.Generator().manual_seed(SEED)
+    loss = nn.CrossEntropyLoss()
+    net.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(xt), generator=order).split(batch_size):
+            optimizer.zero_grad()
+            loss(net(xt[batch]), yt[batch]).backward()
+            optimizer.step()
+
+
 class DigitsCNN(nn.Module):
     def __init__(self):
         super().__init__()
@@ -260,16 +274,7 @@ def digits(epochs=40, batch_size=32):
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=SEED)
     torch.manual_seed(SEED)
     net = DigitsCNN()
-    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    xt, yt = torch.tensor(x_train), torch.tensor(y_train)
-    order = torch.Generator().manual_seed(SEED)  # its own generator: the shuffles do not depend on init
-    loss = nn.CrossEntropyLoss()
-    net.train()
-    for _ in range(epochs):  # a fixed epoch count: no early stopping, which would peek at the holdout
-        for batch in torch.randperm(len(xt), generator=order).split(batch_size):
-            optimizer.zero_grad()
-            loss(net(xt[batch]), yt[batch]).backward()
-            optimizer.step()
+    train_minibatches(net, torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4), x_train, y_train, epochs, batch_size)
     model = nn.Sequential(net, nn.Softmax(dim=1))
     labels = [str(d) for d in range(10)]
     write_model(
@@ -311,16 +316,7 @@ def digits_large(epochs=6, batch_size=64):
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=SEED)
     torch.manual_seed(SEED)
     net = LargeDigitsCNN()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    xt, yt = torch.tensor(x_train), torch.tensor(y_train)
-    order = torch.Generator().manual_seed(SEED)
-    loss = nn.CrossEntropyLoss()
-    net.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(xt), generator=order).split(batch_size):
-            optimizer.zero_grad()
-            loss(net(xt[batch]), yt[batch]).backward()
-            optimizer.step()
+    train_minibatches(net, torch.optim.Adam(net.parameters(), lr=1e-3), x_train, y_train, epochs, batch_size)
     model = nn.Sequential(net, nn.Softmax(dim=1))
     labels = [str(d) for d in range(10)]
     write_model(

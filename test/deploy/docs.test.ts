@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import { startApp } from '../helpers/app.js';
 import { HAS_KUBECTL, K8S_DIR, kustomize, parseYamlDocs, readRepoFile, ROOT, type K8sObject } from './repo.js';
 import { schemaErrors } from './schemas.js';
 
@@ -49,8 +48,7 @@ describe('docs/deployment.md', () => {
   describe('the metrics it scales on', () => {
     let app: FastifyInstance;
     beforeAll(async () => {
-      app = await buildApp(loadConfig({ MODEL_DIR: `${ROOT}models`, LOG_LEVEL: 'silent', INFERENCE_WORKERS: '1' }));
-      await app.modelsLoaded;
+      app = await startApp({ LOG_LEVEL: 'silent' });
     });
     afterAll(async () => {
       await app?.close();

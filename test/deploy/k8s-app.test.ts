@@ -4,8 +4,8 @@ import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IConfigMap, IContainer, IProbe, ISecret, IService } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { configSchema, loadConfig } from '../../src/config.js';
+import { startApp } from '../helpers/app.js';
 import { dockerUser } from './dockerfile-facts.js';
 import { cpuCores, findObject, loadManifests, ROOT } from './repo.js';
 
@@ -41,8 +41,7 @@ const secretValue = (s: ISecret, key: string): string | undefined =>
 describe('probes and scrape target exist in the server', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = await buildApp(loadConfig({ MODEL_DIR: `${ROOT}models`, LOG_LEVEL: 'silent', INFERENCE_WORKERS: '1' }));
-    await app.modelsLoaded;
+    app = await startApp({ LOG_LEVEL: 'silent' });
   });
   afterAll(async () => {
     await app?.close();
