@@ -30,7 +30,7 @@ export class RedisCache implements RemoteCache, SharedKeyValue {
   private readonly client: Redis;
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
 
-  constructor(options: RedisCacheOptions, private readonly events: RedisCacheEvents) {
+  constructor(options: RedisCacheOptions, events: RedisCacheEvents) {
     this.client = new Redis(options.url, {
       keyPrefix: options.keyPrefix,
       enableOfflineQueue: false,

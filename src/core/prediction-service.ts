@@ -58,15 +58,10 @@ export interface PredictionServiceDeps {
 export class PredictionService {
   private readonly flights = new SingleFlight<RowOutputs>();
   private readonly batcher: Batcher;
-  private readonly registry: ModelRegistry;
-  private readonly runtime: ModelRuntime;
-  private readonly observer: PredictionObserver;
-  private readonly cache?: PredictionCache;
   private readonly newId: () => string;
   private readonly now: () => number;
 
   constructor(private readonly deps: PredictionServiceDeps) {
-    ({ registry: this.registry, runtime: this.runtime, observer: this.observer, cache: this.cache } = deps);
     this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
     this.batcher = new Batcher(deps.runtime.workers, (spec, input) => this.inferRows(spec, input), deps.observer, this.now);
@@ -101,7 +96,7 @@ export class PredictionService {
   }
 
   private async serve(target: Target, encode: (entry: ModelEntry) => EncodedInput, single: boolean): Promise<PredictResponse> {
-    const entry = this.registry.resolve(target.model, target.version?.toString());
+    const entry = this.deps.registry.resolve(target.model, target.version?.toString());
     const spec = entry.spec!;
     const started = this.now();
     let status: PredictionStatus = 'error';
@@ -126,7 +121,7 @@ export class PredictionService {
       if (err instanceof ServiceError && err.code === 'INVALID_INPUT') status = 'invalid_input';
       throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
     } finally {
-      this.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
+      this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
     }
   }
 
@@ -136,7 +131,7 @@ export class PredictionService {
   }
 
   private cacheable(spec: ModelSpec): boolean {
-    return this.cache !== undefined && spec.config.cache?.enabled !== false;
+    return this.deps.cache !== undefined && spec.config.cache?.enabled !== false;
   }
 
   /**
@@ -145,7 +140,7 @@ export class PredictionService {
    * as one inference, and their outputs are written to the cache after the answer is sent.
    */
   private async throughCache(spec: ModelSpec, input: EncodedInput, timeoutMs: number): Promise<{ outputs: RowOutputs[]; cached: boolean }> {
-    const cache = this.cache!;
+    const cache = this.deps.cache!;
     const rowSize = input.data.length / input.rows;
     const rowDims = input.dims.slice(1);
     const keys = Array.from({ length: input.rows }, (_, r) => rowCacheKey(spec, input.dtype, rowDims, input.data.subarray(r * rowSize, (r + 1) * rowSize)));
@@ -198,8 +193,8 @@ export class PredictionService {
   private async infer(spec: ModelSpec, input: EncodedInput) {
     const name = (spec.input as { name: string }).name;
     const task = async (data: EncodedInput['data'], dims: number[]) => {
-      const result = await this.runtime.run({ key: spec.key, input: name, dtype: input.dtype, data, dims, fetch: spec.fetch });
-      this.observer.inferenceCost(spec.name, spec.version, result.seconds * this.runtime.threadsPerRun);
+      const result = await this.deps.runtime.run({ key: spec.key, input: name, dtype: input.dtype, data, dims, fetch: spec.fetch });
+      this.deps.observer.inferenceCost(spec.name, spec.version, result.seconds * this.deps.runtime.threadsPerRun);
       return result;
     };
     if (!spec.singleRowBatch || input.rows === 1) return (await task(input.data, input.dims)).outputs;

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp } from '../helpers/app.js';
-import { HAS_KUBECTL, K8S_DIR, kustomize, parseYamlDocs, readRepoFile, ROOT, type K8sObject } from './repo.js';
+import { HAS_KUBECTL, K8S_DIR, kustomize, parseYamlDocs, readRepoFile, type K8sObject } from './repo.js';
 import { schemaErrors } from './schemas.js';
 
 /** docs/deployment.md's examples work: the YAML validates, the overlay renders, the metrics exist. */

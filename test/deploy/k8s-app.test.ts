@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, loadConfig } from '../../src/config.js';
 import { startApp } from '../helpers/app.js';
 import { dockerUser } from './dockerfile-facts.js';
-import { cpuCores, findObject, loadManifests, ROOT } from './repo.js';
+import { cpuCores, findObject, loadManifests } from './repo.js';
 
 /** The manifests agree with the code they deploy: paths, ports, env names, timeouts, threads, uid. */
 
