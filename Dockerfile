@@ -27,7 +27,10 @@ RUN case "${TARGETARCH:-amd64}" in amd64) keep=x64 ;; arm64) keep=arm64 ;; *) ec
        done
 
 FROM ${NODE_IMAGE} AS runtime
+# MALLOC_ARENA_MAX=2: glibc gives each worker thread its own malloc arenas, and RSS crept up 17% over
+# a 10-minute soak without it; with it RSS stayed flat (-1%). See README, Performance.
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8000 \
     MODEL_DIR=/app/models
