@@ -49,7 +49,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const runtime =
     deps.runtime ??
-    new OnnxRuntime({ workers: config.INFERENCE_WORKERS, intraOpThreads: config.ORT_INTRA_OP_THREADS, interOpThreads: config.ORT_INTER_OP_THREADS });
+    new OnnxRuntime({
+      workers: config.INFERENCE_WORKERS,
+      intraOpThreads: config.ORT_INTRA_OP_THREADS,
+      interOpThreads: config.ORT_INTER_OP_THREADS,
+      inlineMaxRowMicros: config.INLINE_MAX_ROW_MICROS,
+    });
   await app.register(metricsPlugin);
   await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });

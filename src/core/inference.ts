@@ -33,6 +33,8 @@ export interface ModelRuntime {
   /** Starts the workers holding a session for each model; called once, after describe(). */
   start(models: WorkerModel[]): void;
   run(task: InferenceTask): Promise<InferenceResult>;
+  /** Where a model's inference runs now: tiny models may move from the workers to the main thread. */
+  placement?(key: string): 'workers' | 'main-thread';
   /** How many workers run inference; warm-up runs once on each. */
   readonly workers: number;
   /** onnxruntime threads one run may use: run time x this bounds its CPU time. */

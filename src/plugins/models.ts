@@ -11,6 +11,8 @@ declare module 'fastify' {
     models: ModelRegistry;
     predictions: PredictionService;
     monitoring: ModelMonitoring;
+    /** Where a model version's inference runs now. */
+    placement(key: string): 'workers' | 'main-thread';
     /** Settles when every model has been loaded (or has failed); the server listens before that. */
     modelsLoaded: Promise<void>;
     /** What /ready answers: models loaded and warmed, and no SIGTERM yet. */
@@ -64,6 +66,7 @@ export default fp<ModelsPluginOptions>(
     });
 
     app.decorate('models', registry);
+    app.decorate('placement', (key: string) => runtime.placement?.(key) ?? 'workers');
     app.decorate('modelsLoaded', loaded);
     app.decorate(
       'predictions',

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModelEntry } from '../core/model-registry.js';
 
-function describe(entry: ModelEntry) {
+function describe(entry: ModelEntry, placement: (key: string) => string) {
   const spec = entry.spec;
   return {
     version: entry.version,
@@ -9,6 +9,7 @@ function describe(entry: ModelEntry) {
     ...(entry.reason ? { reason: entry.reason } : {}),
     ...(spec && {
       task: spec.task,
+      runs_on: placement(spec.key),
       sha256: spec.sha256,
       inputs: spec.inputs,
       outputs: spec.outputs,
@@ -32,7 +33,7 @@ const models: FastifyPluginAsync = async (app) => {
           name,
           description: config?.description,
           dataset: config?.card?.dataset,
-          versions: entries.map(describe),
+          versions: entries.map((entry) => describe(entry, app.placement)),
         };
       }),
     };

@@ -1,19 +1,42 @@
+import ort from 'onnxruntime-node';
 import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../core/inference.js';
 import { InferencePool } from './inference-pool.js';
 import { describeOnnx } from './onnx-describe.js';
+import { sessionOptions } from './session-options.js';
 
-/** onnxruntime-node behind the core's ModelRuntime interface: metadata on the main thread, inference on workers. */
+export interface RuntimeOptions {
+  workers: number;
+  intraOpThreads: number;
+  interOpThreads: number;
+  /**
+   * A model whose rows take less than this on a worker (µs per row, measured on real traffic) is
+   * moved to a session on the main thread: for it, the hand-off to a worker and back costs more
+   * than the inference, and the event loop is blocked for at most a batch of such rows. 0: never.
+   */
+  inlineMaxRowMicros: number;
+}
+
+/** Runs seen on workers before a model may be moved to the main thread. */
+const SAMPLES_BEFORE_INLINE = 20;
+
+/**
+ * onnxruntime-node behind the core's ModelRuntime interface: metadata on the main thread,
+ * inference on workers, except tiny models, which move to the main thread once measured.
+ */
 export class OnnxRuntime implements ModelRuntime {
   private pool?: InferencePool;
+  private readonly paths = new Map<string, string>();
+  private readonly measured = new Map<string, { runs: number; seconds: number; rows: number }>();
+  private readonly inline = new Map<string, Promise<ort.InferenceSession | undefined>>();
 
-  constructor(private readonly threads: { workers: number; intraOpThreads: number; interOpThreads: number }) {}
+  constructor(private readonly options: RuntimeOptions) {}
 
   get workers(): number {
-    return this.threads.workers;
+    return this.options.workers;
   }
 
   get threadsPerRun(): number {
-    return this.threads.intraOpThreads;
+    return this.options.intraOpThreads;
   }
 
   describe(path: string) {
@@ -22,15 +45,53 @@ export class OnnxRuntime implements ModelRuntime {
 
   start(models: WorkerModel[]): void {
     if (this.pool) throw new Error('the inference pool is already started');
-    this.pool = InferencePool.start({ models, ...this.threads });
+    for (const model of models) this.paths.set(model.key, model.path);
+    this.pool = InferencePool.start({ models, ...this.options });
   }
 
-  run(task: InferenceTask): Promise<InferenceResult> {
-    if (!this.pool) return Promise.reject(new Error('the inference pool is not started'));
-    return this.pool.run(task);
+  async run(task: InferenceTask): Promise<InferenceResult> {
+    if (!this.pool) throw new Error('the inference pool is not started');
+    const session = await this.inline.get(task.key);
+    if (session) return runInline(session, task);
+    const rows = task.dims[0] ?? 1;
+    const result = await this.pool.run(task);
+    this.measure(task.key, result.seconds, rows);
+    return result;
+  }
+
+  placement(key: string): 'workers' | 'main-thread' {
+    return this.inline.has(key) ? 'main-thread' : 'workers';
+  }
+
+  private measure(key: string, seconds: number, rows: number): void {
+    if (this.options.inlineMaxRowMicros <= 0 || this.inline.has(key)) return;
+    const m = this.measured.get(key) ?? { runs: 0, seconds: 0, rows: 0 };
+    m.runs++;
+    m.seconds += seconds;
+    m.rows += rows;
+    this.measured.set(key, m);
+    if (m.runs < SAMPLES_BEFORE_INLINE) return;
+    if ((m.seconds / m.rows) * 1e6 < this.options.inlineMaxRowMicros) {
+      const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads);
+      // Until the session exists, runs keep going to the workers; a failure leaves them there.
+      this.inline.set(key, ort.InferenceSession.create(this.paths.get(key)!, options).catch(() => undefined));
+    } else {
+      this.measured.set(key, { runs: 0, seconds: 0, rows: 0 }); // measure again later: load changes
+    }
   }
 
   async close(): Promise<void> {
     await this.pool?.close();
+    for (const session of this.inline.values()) await (await session)?.release();
   }
+}
+
+async function runInline(session: ort.InferenceSession, task: InferenceTask): Promise<InferenceResult> {
+  const started = performance.now();
+  const input = new ort.Tensor(task.dtype as ort.Tensor.Type, task.data as never, task.dims);
+  const results = await session.run({ [task.input]: input }, task.fetch);
+  const seconds = (performance.now() - started) / 1000;
+  const outputs: InferenceResult['outputs'] = {};
+  for (const name of task.fetch) outputs[name] = { data: results[name]!.data as ArrayLike<number | bigint>, dims: [...results[name]!.dims] };
+  return { outputs, seconds };
 }

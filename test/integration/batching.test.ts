@@ -84,3 +84,37 @@ describe('overload and deadlines over HTTP', () => {
     expect((await busy).status).toBe(200);
   });
 });
+
+describe('tiny models move to the main thread once measured', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ CACHE_ENABLED: 'false', INLINE_MAX_ROW_MICROS: '10000' });
+  });
+  afterAll(() => app.close());
+
+  it('answers the same before and after the move, and /models says where each model runs', async () => {
+    const rows = holdout('iris');
+    const placement = async () =>
+      (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris').versions[0].runs_on as string;
+    expect(await placement()).toBe('workers');
+    const before = await oneAtATime(app, 'iris', rows.slice(0, 25)); // 25 measured runs on the workers
+    await new Promise((r) => setTimeout(r, 100)); // the main-thread session loads in the background
+    expect(await placement()).toBe('main-thread');
+    const after = await oneAtATime(app, 'iris', rows.slice(0, 25));
+    expect(after).toEqual(before);
+  });
+
+  it('keeps heavy models on the workers', async () => {
+    const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx'));
+    const heavyApp = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' }); // default threshold: 50 µs per row
+    try {
+      const row = Array.from({ length: 1024 }, (_, i) => Math.sin(i));
+      for (let i = 0; i < 22; i++) await postJson(heavyApp, '/predict', { model: 'heavy', instances: [row.map((v) => v + i)] });
+      const { models } = (await heavyApp.inject('/models')).json();
+      expect(models[0].versions[0].runs_on).toBe('workers');
+    } finally {
+      await heavyApp.close();
+      repo.remove();
+    }
+  });
+});
