@@ -7,7 +7,8 @@
  *      the naive server (one session.run per request on the main thread);
  *   3. cache hits vs the HTTP ceiling;
  *   4. /health latency and the service's event-loop delay while the heavy model saturates the CPU.
- * Every server runs in its own process; autocannon (as a library) drives them from this one.
+ * Every server runs in its own process (the service as built, dist/server.js, as in production);
+ * autocannon (as a library) drives them from this one.
  * BENCH_SECONDS (default 5) per run, BENCH_CONNECTIONS (default 1,16,64).
  */
 import { readFileSync } from 'node:fs';
@@ -45,8 +46,8 @@ const pair = (name: string, ceiling: LoadResult, service: LoadResult) =>
   });
 
 // 1 and 3: JSON against the HTTP ceiling (cache off, then cache on)
-const service = await ChildServer.start('src/server.ts', serviceEnv, '/ready');
-const cached = await ChildServer.start('src/server.ts', { MODEL_DIR: models }, '/ready');
+const service = await ChildServer.start('dist/server.js', serviceEnv, '/ready');
+const cached = await ChildServer.start('dist/server.js', { MODEL_DIR: models }, '/ready');
 const tabularAnswer = await answerOf(`${service.url}/predict`, tabularBody);
 const bare = await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: tabularAnswer });
 await answerOf(`${cached.url}/predict`, tabularBody); // fills the cache

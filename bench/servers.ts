@@ -20,7 +20,9 @@ export class ChildServer {
 
   static async start(script: string, env: Record<string, string>, readyPath = '/health'): Promise<ChildServer> {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    // Built JavaScript runs as production does; TypeScript sources need tsx's loader.
+    const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

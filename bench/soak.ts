@@ -27,7 +27,7 @@ function nextBody(n: number): string {
 const heavy = holdout('digits_large').slice(0, 50).map((row) => Buffer.from(new Float32Array(row).buffer));
 
 // As the image runs it (Dockerfile): without MALLOC_ARENA_MAX the RSS grew 17% in 10 minutes.
-const service = await ChildServer.start('src/server.ts', { MODEL_DIR: models, CACHE_MAX_ENTRIES: '2000', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }, '/ready');
+const service = await ChildServer.start('dist/server.js', { MODEL_DIR: models, CACHE_MAX_ENTRIES: '2000', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }, '/ready');
 const memory = async () => {
   const text = await (await fetch(`${service.url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
