@@ -1,4 +1,4 @@
-import { ServiceError, type ErrorBody, type ErrorCode } from './errors.js';
+import { ServiceError, type ErrorCode } from './errors.js';
 
 /** Fastify's own error codes that are the client's fault, mapped onto our table. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -30,4 +30,3 @@ function clientMessage(code: ErrorCode, message = ''): string {
   return message;
 }
 
-export type { ErrorBody };

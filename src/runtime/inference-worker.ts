@@ -1,6 +1,7 @@
 import { workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { InferenceResult, InferenceTask, WorkerInit } from '../core/inference.js';
+import { runSession } from './run-session.js';
 import { sessionOptions } from './session-options.js';
 
 /**
@@ -17,16 +18,7 @@ async function start(init: WorkerInit) {
   return async function infer(task: InferenceTask): Promise<InferenceResult> {
     const session = sessions.get(task.key);
     if (!session) throw new Error(`model ${task.key} is not loaded on this worker`);
-    const started = performance.now();
-    const input = new ort.Tensor(task.dtype as ort.Tensor.Type, task.data as never, task.dims);
-    const results = await session.run({ [task.input]: input }, task.fetch);
-    const seconds = (performance.now() - started) / 1000;
-    const outputs: InferenceResult['outputs'] = {};
-    for (const name of task.fetch) {
-      const tensor = results[name]!;
-      outputs[name] = { data: tensor.data as ArrayLike<number | bigint>, dims: [...tensor.dims] };
-    }
-    return { outputs, seconds };
+    return runSession(session, task);
   };
 }
 

@@ -2,6 +2,7 @@ import ort from 'onnxruntime-node';
 import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../core/inference.js';
 import { InferencePool } from './inference-pool.js';
 import { describeOnnx } from './onnx-describe.js';
+import { runSession } from './run-session.js';
 import { sessionOptions } from './session-options.js';
 
 export interface RuntimeOptions {
@@ -52,7 +53,7 @@ export class OnnxRuntime implements ModelRuntime {
   async run(task: InferenceTask): Promise<InferenceResult> {
     if (!this.pool) throw new Error('the inference pool is not started');
     const session = await this.inline.get(task.key);
-    if (session) return runInline(session, task);
+    if (session) return runSession(session, task);
     const rows = task.dims[0] ?? 1;
     const result = await this.pool.run(task);
     this.measure(task.key, result.seconds, rows);
@@ -84,14 +85,4 @@ export class OnnxRuntime implements ModelRuntime {
     await this.pool?.close();
     for (const session of this.inline.values()) await (await session)?.release();
   }
-}
-
-async function runInline(session: ort.InferenceSession, task: InferenceTask): Promise<InferenceResult> {
-  const started = performance.now();
-  const input = new ort.Tensor(task.dtype as ort.Tensor.Type, task.data as never, task.dims);
-  const results = await session.run({ [task.input]: input }, task.fetch);
-  const seconds = (performance.now() - started) / 1000;
-  const outputs: InferenceResult['outputs'] = {};
-  for (const name of task.fetch) outputs[name] = { data: results[name]!.data as ArrayLike<number | bigint>, dims: [...results[name]!.dims] };
-  return { outputs, seconds };
 }
