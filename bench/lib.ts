@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import autocannon from 'autocannon';
+import { coresBetween, sampleCpu } from './cpu.js';
 
 export interface LoadResult {
   name: string;
@@ -12,11 +13,26 @@ export interface LoadResult {
   errors: number;
   non2xx: number;
   rowsPerSec: number;
+  /** Cores the server used during the measured run: its main thread, and the whole process. */
+  serverCores?: { main: number; total: number };
+  /** Cores this process (autocannon, the load generator) used during the measured run. */
+  loadGeneratorCores: number;
+  /** What the figure is limited by, read off the CPU figures (see limitOf). */
+  limitedBy: string;
 }
 
-/** One autocannon run (as a library). A string body is sent as JSON, a Buffer as raw bytes; no body: GET. */
-export async function load(name: string, url: string, body: string | Buffer | undefined, connections: number, seconds: number, rowsPerRequest = 1): Promise<LoadResult> {
-  const result = await autocannon({
+export interface LoadOptions {
+  /** The server's process id, to read its CPU time from /proc. */
+  pid?: number;
+  /** An unmeasured run first, at the same concurrency, so the JIT and the caches are warm. */
+  warmupSeconds?: number;
+  rowsPerRequest?: number;
+}
+
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+
+async function autocannonRun(url: string, body: string | Buffer | undefined, connections: number, seconds: number) {
+  return autocannon({
     url,
     method: body === undefined ? 'GET' : 'POST',
     headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' },
@@ -24,6 +40,23 @@ export async function load(name: string, url: string, body: string | Buffer | un
     connections,
     duration: seconds,
   });
+}
+
+/**
+ * One autocannon run (as a library), after a warm-up. A string body is sent as JSON, a Buffer as
+ * raw bytes; no body: GET. With the server's pid, the CPU it and the load generator used.
+ */
+export async function load(name: string, url: string, body: string | Buffer | undefined, connections: number, seconds: number, options: LoadOptions = {}): Promise<LoadResult> {
+  const warmup = options.warmupSeconds ?? WARMUP_SECONDS;
+  if (warmup > 0) await autocannonRun(url, body, connections, warmup);
+  const serverBefore = sampleCpu(options.pid);
+  const ownBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await autocannonRun(url, body, connections, seconds);
+  const wallMs = performance.now() - started;
+  const own = process.cpuUsage(ownBefore);
+  const serverCores = coresBetween(serverBefore, sampleCpu(options.pid), wallMs);
+  const loadGeneratorCores = +((own.user + own.system) / 1000 / wallMs).toFixed(2);
   return {
     name,
     connections,
@@ -33,8 +66,25 @@ export async function load(name: string, url: string, body: string | Buffer | un
     p99Ms: result.latency.p99,
     errors: result.errors,
     non2xx: result.non2xx,
-    rowsPerSec: Math.round(result.requests.average * rowsPerRequest),
+    rowsPerSec: Math.round(result.requests.average * (options.rowsPerRequest ?? 1)),
+    serverCores,
+    loadGeneratorCores,
+    limitedBy: limitOf(serverCores, loadGeneratorCores, connections),
   };
+}
+
+/**
+ * The likeliest limit of a run on this machine: the server's event loop at a full core, every
+ * core busy (server and load generator together), the load generator at a full core, or else
+ * the round trips of too few connections (latency-bound).
+ */
+export function limitOf(server: { main: number; total: number } | undefined, loadGenerator: number, connections: number): string {
+  if (!server) return 'unknown (no /proc)';
+  const cores = availableParallelism();
+  if (server.main >= 0.9) return 'server event loop (1 core)';
+  if (server.total + loadGenerator >= 0.9 * cores) return `all ${cores} cores busy`;
+  if (loadGenerator >= 0.9) return 'load generator (1 core)';
+  return connections <= 1 ? 'round trips (1 connection)' : 'round trips';
 }
 
 export function machine() {
@@ -50,9 +100,15 @@ export function saveResults(file: string, data: unknown): string {
 }
 
 export function table(rows: LoadResult[]): string {
-  const head = '| run | connections | req/s | rows/s | p50 ms | p97.5 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- |';
+  const head =
+    '| run | connections | req/s | rows/s | p50 ms | p97.5 ms | p99 ms | errors | server cores (main / all) | load generator cores | limited by |\n' +
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |';
+  const cores = (r: LoadResult) => (r.serverCores ? `${r.serverCores.main} / ${r.serverCores.total}` : '');
   return [
     head,
-    ...rows.map((r) => `| ${r.name} | ${r.connections} | ${r.requestsPerSec} | ${r.rowsPerSec} | ${r.p50Ms} | ${r.p97_5Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.connections} | ${r.requestsPerSec} | ${r.rowsPerSec} | ${r.p50Ms} | ${r.p97_5Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} | ${cores(r)} | ${r.loadGeneratorCores} | ${r.limitedBy} |`,
+    ),
   ].join('\n');
 }

@@ -8,7 +8,10 @@
  *   3. cache hits vs the HTTP ceiling;
  *   4. /health latency and the service's event-loop delay while the heavy model saturates the CPU.
  * Every server runs in its own process (the service as built, dist/server.js, as in production);
- * autocannon (as a library) drives them from this one.
+ * autocannon (as a library) drives them from this one. Each measured run follows an unmeasured
+ * warm-up at the same concurrency (BENCH_WARMUP_SECONDS, default 1), and records the CPU the server
+ * (its main thread, and all its threads) and the load generator used, from which the table says
+ * what limited the figure (bench/cpu.ts, bench/lib.ts limitOf).
  * BENCH_SECONDS (default 5) per run, BENCH_CONNECTIONS (default 1,16,64).
  */
 import { readFileSync } from 'node:fs';
@@ -52,9 +55,9 @@ const tabularAnswer = await answerOf(`${service.url}/predict`, tabularBody);
 const bare = await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: tabularAnswer });
 await answerOf(`${cached.url}/predict`, tabularBody); // fills the cache
 for (const c of connectionSets) {
-  const ceiling = await load('bare Fastify, JSON (HTTP ceiling)', `${bare.url}/predict`, tabularBody, c, seconds);
-  const svc = await load('service, tabular JSON', `${service.url}/predict`, tabularBody, c, seconds);
-  const hit = await load('service, cache hit', `${cached.url}/predict`, tabularBody, c, seconds);
+  const ceiling = await load('bare Fastify, JSON (HTTP ceiling)', `${bare.url}/predict`, tabularBody, c, seconds, { pid: bare.pid });
+  const svc = await load('service, tabular JSON', `${service.url}/predict`, tabularBody, c, seconds, { pid: service.pid });
+  const hit = await load('service, cache hit', `${cached.url}/predict`, tabularBody, c, seconds, { pid: cached.pid });
   rows.push(ceiling, svc, hit);
   pair('tabular JSON / HTTP ceiling', ceiling, svc);
   pair('cache hit / HTTP ceiling', ceiling, hit);
@@ -67,8 +70,8 @@ const naive = await ChildServer.start('bench/naive-server.ts', { NAIVE_MODEL: `$
 const heavyConnections = connectionSets.map((c) => Math.max(c, 1));
 const heavyRuns: LoadResult[] = [];
 for (const c of heavyConnections) {
-  heavyRuns.push(await load('service, digits_large binary', `${service.url}${heavyQuery}`, heavyBody, c, seconds));
-  heavyRuns.push(await load('naive server, digits_large binary', `${naive.url}/predict`, heavyBody, c, seconds));
+  heavyRuns.push(await load('service, digits_large binary', `${service.url}${heavyQuery}`, heavyBody, c, seconds, { pid: service.pid }));
+  heavyRuns.push(await load('naive server, digits_large binary', `${naive.url}/predict`, heavyBody, c, seconds, { pid: naive.pid }));
 }
 rows.push(...heavyRuns);
 await naive.stop();
@@ -80,9 +83,9 @@ ratios.push({ comparison: 'heavy binary / compute ceiling (best of each)', throu
 ratios.push({ comparison: 'heavy binary / naive server (best of each)', throughput: +(bestService.rowsPerSec / bestNaive.rowsPerSec).toFixed(3) });
 
 // 4: /health while the heavy model saturates the service
-const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds);
+const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds, { pid: service.pid, warmupSeconds: 0 });
 await new Promise((r) => setTimeout(r, 500));
-const health = await load('/health during saturation', `${service.url}/health`, undefined, 1, Math.max(1, seconds - 1));
+const health = await load('/health during saturation', `${service.url}/health`, undefined, 1, Math.max(1, seconds - 1), { warmupSeconds: 0 });
 rows.push(await saturate, health);
 const metrics = await (await fetch(`${service.url}/metrics`)).text();
 const lag = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metrics.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2]);

@@ -37,6 +37,11 @@ export class ChildServer {
     return new ChildServer(child, url);
   }
 
+  /** For reading its CPU time (bench/cpu.ts). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = once(this.child, 'exit');
