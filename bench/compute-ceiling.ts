@@ -5,9 +5,9 @@ import { Worker } from 'node:worker_threads';
  * service's thread budget split the way the service splits it (`workers` sessions on worker
  * threads, `threads` intra-op threads each). The best batch size's rows/s is the ceiling.
  */
-export async function computeCeiling(model: string, workers: number, threads: number, seconds: number) {
+export async function computeCeiling(model: string, workers: number, threads: number, seconds: number, batches = [1, 8, 32, 64]) {
   const results: { batch: number; rowsPerSec: number }[] = [];
-  for (const batch of [1, 8, 32, 64]) {
+  for (const batch of batches) {
     const rates = await Promise.all(
       Array.from(
         { length: workers },

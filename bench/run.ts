@@ -12,7 +12,12 @@
  * warm-up at the same concurrency (BENCH_WARMUP_SECONDS, default 1), and records the CPU the server
  * (its main thread, and all its threads) and the load generator used, from which the table says
  * what limited the figure (bench/cpu.ts, bench/lib.ts limitOf).
- * BENCH_SECONDS (default 5) per run, BENCH_CONNECTIONS (default 1,16,64).
+ * The machine is shared and its speed drifts over minutes, so every comparison is measured in
+ * BENCH_ROUNDS (default 3) rounds, each round running the pair back to back; a ratio is the median
+ * of its rounds' ratios, with their range. The table shows each run's median round.
+ * Two bounds come from onnxruntime alone: its cost per tabular request (what even a zero-overhead
+ * service adds to the HTTP ceiling) and the naive server's in-process best (batch 1, all threads).
+ * BENCH_SECONDS (default 3) per run, BENCH_CONNECTIONS (default 1,16,64).
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -20,14 +25,17 @@ import { computeCeiling } from './compute-ceiling.js';
 import { load, machine, saveResults, table, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
 const cpus = availableParallelism();
 const models = new URL('../models/', import.meta.url).pathname;
 const serviceEnv = { MODEL_DIR: models, CACHE_ENABLED: 'false' };
+const workers = Number(process.env.INFERENCE_WORKERS ?? cpus);
 
 const tabularRow = (JSON.parse(readFileSync(`${models}breast_cancer/holdout.json`, 'utf8')) as { rows: number[][] }).rows[0]!;
 const tabularBody = JSON.stringify({ model: 'breast_cancer', instances: [tabularRow] });
+const heavyModel = `${models}digits_large/1/model.onnx`;
 const heavyRows = (JSON.parse(readFileSync(`${models}digits_large/holdout.json`, 'utf8')) as { rows: number[][] }).rows;
 const heavyBody = Buffer.from(new Float32Array(heavyRows[0]!).buffer);
 const heavyQuery = '/predict?model=digits_large&dtype=float32&shape=1,1,32,32';
@@ -38,64 +46,100 @@ async function answerOf(url: string, body: string | Buffer): Promise<string> {
   return response.text();
 }
 
-const rows: LoadResult[] = [];
-const ratios: Record<string, unknown>[] = [];
-const pair = (name: string, ceiling: LoadResult, service: LoadResult) =>
-  ratios.push({
-    comparison: name,
-    connections: service.connections,
-    throughput: +(service.requestsPerSec / ceiling.requestsPerSec).toFixed(3),
-    p99: +(service.p99Ms / Math.max(ceiling.p99Ms, 1)).toFixed(3),
-  });
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const round3 = (x: number) => +x.toFixed(3);
+/** The round with the median req/s of one run, for the table. */
+const medianRun = (runs: LoadResult[]) => [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec)[Math.floor((runs.length - 1) / 2)]!;
 
-// 1 and 3: JSON against the HTTP ceiling (cache off, then cache on)
+const runs = new Map<string, LoadResult[]>(); // `${name}@${connections}` -> one result per round
+const record = (result: LoadResult) => {
+  const key = `${result.name}@${result.connections}`;
+  runs.set(key, [...(runs.get(key) ?? []), result]);
+  return result;
+};
+const perRound = new Map<string, { throughput: number[]; p99: number[] }>();
+const compare = (name: string, ceiling: number, service: number, p99?: [number, number]) => {
+  const entry = perRound.get(name) ?? { throughput: [], p99: [] };
+  entry.throughput.push(service / ceiling);
+  if (p99) entry.p99.push(p99[0] / Math.max(p99[1], 1));
+  perRound.set(name, entry);
+};
+
 const service = await ChildServer.start('dist/server.js', serviceEnv, '/ready');
 const cached = await ChildServer.start('dist/server.js', { MODEL_DIR: models }, '/ready');
 const tabularAnswer = await answerOf(`${service.url}/predict`, tabularBody);
 const bare = await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: tabularAnswer });
+const naive = await ChildServer.start('bench/naive-server.ts', { NAIVE_MODEL: heavyModel, NAIVE_THREADS: String(cpus) });
 await answerOf(`${cached.url}/predict`, tabularBody); // fills the cache
-for (const c of connectionSets) {
-  const ceiling = await load('bare Fastify, JSON (HTTP ceiling)', `${bare.url}/predict`, tabularBody, c, seconds, { pid: bare.pid });
-  const svc = await load('service, tabular JSON', `${service.url}/predict`, tabularBody, c, seconds, { pid: service.pid });
-  const hit = await load('service, cache hit', `${cached.url}/predict`, tabularBody, c, seconds, { pid: cached.pid });
-  rows.push(ceiling, svc, hit);
-  pair('tabular JSON / HTTP ceiling', ceiling, svc);
-  pair('cache hit / HTTP ceiling', ceiling, hit);
-}
-await cached.stop();
-await bare.stop();
 
-// 2: the heavy model over binary input
-const naive = await ChildServer.start('bench/naive-server.ts', { NAIVE_MODEL: `${models}digits_large/1/model.onnx`, NAIVE_THREADS: String(cpus) });
-const heavyConnections = connectionSets.map((c) => Math.max(c, 1));
-const heavyRuns: LoadResult[] = [];
-for (const c of heavyConnections) {
-  heavyRuns.push(await load('service, digits_large binary', `${service.url}${heavyQuery}`, heavyBody, c, seconds, { pid: service.pid }));
-  heavyRuns.push(await load('naive server, digits_large binary', `${naive.url}/predict`, heavyBody, c, seconds, { pid: naive.pid }));
+const ceilings: Awaited<ReturnType<typeof computeCeiling>>[] = [];
+const naiveInProcess: number[] = [];
+const tabularInference: number[] = [];
+for (let round = 1; round <= rounds; round++) {
+  console.log(`round ${round} of ${rounds}`);
+  // 1 and 3: JSON against the HTTP ceiling (cache off, then cache on)
+  for (const c of connectionSets) {
+    const ceiling = record(await load('bare Fastify, JSON (HTTP ceiling)', `${bare.url}/predict`, tabularBody, c, seconds, { pid: bare.pid }));
+    const svc = record(await load('service, tabular JSON', `${service.url}/predict`, tabularBody, c, seconds, { pid: service.pid }));
+    const hit = record(await load('service, cache hit', `${cached.url}/predict`, tabularBody, c, seconds, { pid: cached.pid }));
+    compare(`tabular JSON / HTTP ceiling @${c}`, ceiling.requestsPerSec, svc.requestsPerSec, [svc.p99Ms, ceiling.p99Ms]);
+    compare(`cache hit / HTTP ceiling @${c}`, ceiling.requestsPerSec, hit.requestsPerSec, [hit.p99Ms, ceiling.p99Ms]);
+  }
+  // onnxruntime alone on the tabular model: one row per run, one thread (as on the main thread)
+  tabularInference.push((await computeCeiling(`${models}breast_cancer/1/model.onnx`, 1, 1, Math.min(seconds, 2), [1])).best.rowsPerSec);
+
+  // 2: the heavy model over binary input, and its two references
+  const heavy: LoadResult[] = [];
+  const naiveRuns: LoadResult[] = [];
+  for (const c of connectionSets) {
+    heavy.push(record(await load('service, digits_large binary', `${service.url}${heavyQuery}`, heavyBody, c, seconds, { pid: service.pid })));
+    naiveRuns.push(record(await load('naive server, digits_large binary', `${naive.url}/predict`, heavyBody, c, seconds, { pid: naive.pid })));
+  }
+  const ceiling = await computeCeiling(heavyModel, workers, Math.max(1, Math.floor(cpus / workers)), Math.min(seconds, 2));
+  ceilings.push(ceiling);
+  naiveInProcess.push((await computeCeiling(heavyModel, 1, cpus, Math.min(seconds, 2), [1])).best.rowsPerSec);
+  const best = (xs: LoadResult[]) => Math.max(...xs.map((r) => r.rowsPerSec));
+  compare('heavy binary / compute ceiling (best of each)', ceiling.best.rowsPerSec, best(heavy));
+  compare('heavy binary / naive server (best of each)', best(naiveRuns), best(heavy));
+  compare('bound: compute ceiling / naive in-process (batch 1, all threads)', naiveInProcess.at(-1)!, ceiling.best.rowsPerSec);
 }
-rows.push(...heavyRuns);
-await naive.stop();
-const workers = Number(process.env.INFERENCE_WORKERS ?? cpus);
-const ceiling = await computeCeiling(`${models}digits_large/1/model.onnx`, workers, Math.max(1, Math.floor(cpus / workers)), Math.min(seconds, 3));
-const bestService = heavyRuns.filter((r) => r.name.startsWith('service')).reduce((a, b) => (b.rowsPerSec > a.rowsPerSec ? b : a));
-const bestNaive = heavyRuns.filter((r) => r.name.startsWith('naive')).reduce((a, b) => (b.rowsPerSec > a.rowsPerSec ? b : a));
-ratios.push({ comparison: 'heavy binary / compute ceiling (best of each)', throughput: +(bestService.rowsPerSec / ceiling.best.rowsPerSec).toFixed(3) });
-ratios.push({ comparison: 'heavy binary / naive server (best of each)', throughput: +(bestService.rowsPerSec / bestNaive.rowsPerSec).toFixed(3) });
+await Promise.all([cached.stop(), bare.stop(), naive.stop()]);
 
 // 4: /health while the heavy model saturates the service
-const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds, { pid: service.pid, warmupSeconds: 0 });
+const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds + 1, { pid: service.pid, warmupSeconds: 0 });
 await new Promise((r) => setTimeout(r, 500));
-const health = await load('/health during saturation', `${service.url}/health`, undefined, 1, Math.max(1, seconds - 1), { warmupSeconds: 0 });
-rows.push(await saturate, health);
+const health = record(await load('/health during saturation', `${service.url}/health`, undefined, 1, seconds, { warmupSeconds: 0 }));
+record(await saturate);
 const metrics = await (await fetch(`${service.url}/metrics`)).text();
 const lag = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metrics.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2]);
 const eventLoop = { p50Ms: +(lag('nodejs_eventloop_lag_p50_seconds') * 1000).toFixed(2), p99Ms: +(lag('nodejs_eventloop_lag_p99_seconds') * 1000).toFixed(2) };
 await service.stop();
 
+const ratios = [...perRound].map(([comparison, r]) => ({
+  comparison,
+  throughput: round3(median(r.throughput)),
+  throughputRange: [round3(Math.min(...r.throughput)), round3(Math.max(...r.throughput))],
+  ...(r.p99.length > 0 ? { p99: round3(median(r.p99)), p99Range: [round3(Math.min(...r.p99)), round3(Math.max(...r.p99))] } : {}),
+}));
+// A zero-overhead service would add onnxruntime's own time per request to the bare route's CPU time.
+const bareMicros = [...runs].filter(([key]) => key.startsWith('bare')).map(([, rs]) => medianRun(rs)).filter((r) => r.limitedBy.startsWith('server event loop'));
+const inferenceMicros = 1e6 / median(tabularInference);
+const bounds = bareMicros.map((r) => {
+  const micros = (r.serverCores!.main * 1e6) / r.requestsPerSec;
+  return { connections: r.connections, bareMicrosPerRequest: +micros.toFixed(1), inferenceMicrosPerRow: +inferenceMicros.toFixed(1), bestRatio: round3(micros / (micros + inferenceMicros)) };
+});
+const rows = [...runs.values()].map(medianRun);
+
 console.log(`\n${table(rows)}\n`);
-console.log('compute ceiling (onnxruntime in-process, digits_large):', JSON.stringify(ceiling));
+console.log('compute ceiling (onnxruntime in-process, digits_large), per round:', JSON.stringify(ceilings.map((c) => c.results)));
+console.log('naive in-process (digits_large, batch 1, all threads), rows/s per round:', JSON.stringify(naiveInProcess));
+console.log('breast_cancer in-process, batch 1, one thread: rows/s per round', JSON.stringify(tabularInference));
+console.log('tabular bound (bare route CPU + inference alone, where the bare route saturated its event loop):', JSON.stringify(bounds));
 console.log('service event-loop delay over the run:', JSON.stringify(eventLoop));
 console.log('/health during saturation: p50', health.p50Ms, 'ms, p99', health.p99Ms, 'ms');
-console.log('\nratios:');
+console.log(`\nratios (median of ${rounds} rounds, [range]):`);
 for (const r of ratios) console.log(' ', JSON.stringify(r));
-console.log('\nwritten to', saveResults('bench.json', { machine: machine(), seconds, rows, ceiling, eventLoop, ratios }));
+console.log(
+  '\nwritten to',
+  saveResults('bench.json', { machine: machine(), seconds, rounds, rows, runs: Object.fromEntries(runs), ceilings, naiveInProcess, tabularInference, bounds, eventLoop, ratios }),
+);
