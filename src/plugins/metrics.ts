@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 import { Metrics } from '../adapters/prometheus.js';
+
+/** Skips building the access-log object when info lines are dropped anyway (LOG_LEVEL=warn). */
+const infoEnabled = (log: FastifyBaseLogger) => (log as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') ?? true;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,18 +32,22 @@ export default fp(
     );
     app.decorate('metrics', metrics);
 
-    app.addHook('onRequest', async (request, reply) => {
+    // Callback hooks, not async ones: they run on every request, and a promise each costs more.
+    app.addHook('onRequest', (request, reply, done) => {
       metrics.requestStarted();
       reply.header('x-request-id', request.id);
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      const seconds = reply.elapsedTime / 1000;
-      metrics.httpRequest(request.method, route, reply.statusCode, seconds);
-      request.log.info(
-        { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-        'request',
-      );
+      metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      if (infoEnabled(request.log)) {
+        request.log.info(
+          { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+          'request',
+        );
+      }
+      done();
     });
   },
   { name: 'metrics' },
