@@ -15,8 +15,9 @@
  * The machine is shared and its speed drifts over minutes, so every comparison is measured in
  * BENCH_ROUNDS (default 3) rounds, each round running the pair back to back; a ratio is the median
  * of its rounds' ratios, with their range. The table shows each run's median round.
- * Two bounds come from onnxruntime alone: its cost per tabular request (what even a zero-overhead
- * service adds to the HTTP ceiling) and the naive server's in-process best (batch 1, all threads).
+ * Two references come from onnxruntime alone: its cost per tabular row by batch size (what even a
+ * zero-overhead service adds to the HTTP ceiling) and the naive server's in-process best (batch 1,
+ * all threads), which bounds what batching can gain over it.
  * BENCH_SECONDS (default 3) per run, BENCH_CONNECTIONS (default 1,16,64).
  */
 import { readFileSync } from 'node:fs';
@@ -61,7 +62,7 @@ const perRound = new Map<string, { throughput: number[]; p99: number[] }>();
 const compare = (name: string, ceiling: number, service: number, p99?: [number, number]) => {
   const entry = perRound.get(name) ?? { throughput: [], p99: [] };
   entry.throughput.push(service / ceiling);
-  if (p99) entry.p99.push(p99[0] / Math.max(p99[1], 1));
+  if (p99) entry.p99.push(p99[0] / Math.max(p99[1], 0.01));
   perRound.set(name, entry);
 };
 
@@ -74,7 +75,7 @@ await answerOf(`${cached.url}/predict`, tabularBody); // fills the cache
 
 const ceilings: Awaited<ReturnType<typeof computeCeiling>>[] = [];
 const naiveInProcess: number[] = [];
-const tabularInference: number[] = [];
+const tabularInference: { batch: number; rowsPerSec: number }[][] = [];
 for (let round = 1; round <= rounds; round++) {
   console.log(`round ${round} of ${rounds}`);
   // 1 and 3: JSON against the HTTP ceiling (cache off, then cache on)
@@ -85,8 +86,8 @@ for (let round = 1; round <= rounds; round++) {
     compare(`tabular JSON / HTTP ceiling @${c}`, ceiling.requestsPerSec, svc.requestsPerSec, [svc.p99Ms, ceiling.p99Ms]);
     compare(`cache hit / HTTP ceiling @${c}`, ceiling.requestsPerSec, hit.requestsPerSec, [hit.p99Ms, ceiling.p99Ms]);
   }
-  // onnxruntime alone on the tabular model: one row per run, one thread (as on the main thread)
-  tabularInference.push((await computeCeiling(`${models}breast_cancer/1/model.onnx`, 1, 1, Math.min(seconds, 2), [1])).best.rowsPerSec);
+  // onnxruntime alone on the tabular model, one thread (as on the event loop): one row per run, and batched
+  tabularInference.push((await computeCeiling(`${models}breast_cancer/1/model.onnx`, 1, 1, 1, [1, 16, 64])).results);
 
   // 2: the heavy model over binary input, and its two references
   const heavy: LoadResult[] = [];
@@ -108,7 +109,7 @@ await Promise.all([cached.stop(), bare.stop(), naive.stop()]);
 // 4: /health while the heavy model saturates the service
 const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds + 1, { pid: service.pid, warmupSeconds: 0 });
 await new Promise((r) => setTimeout(r, 500));
-const health = record(await load('/health during saturation', `${service.url}/health`, undefined, 1, seconds, { warmupSeconds: 0 }));
+const health = record(await load('/health during saturation', `${service.url}/health`, undefined, 1, seconds, { pid: service.pid, warmupSeconds: 0 }));
 record(await saturate);
 const metrics = await (await fetch(`${service.url}/metrics`)).text();
 const lag = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metrics.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2]);
@@ -121,25 +122,28 @@ const ratios = [...perRound].map(([comparison, r]) => ({
   throughputRange: [round3(Math.min(...r.throughput)), round3(Math.max(...r.throughput))],
   ...(r.p99.length > 0 ? { p99: round3(median(r.p99)), p99Range: [round3(Math.min(...r.p99)), round3(Math.max(...r.p99))] } : {}),
 }));
-// A zero-overhead service would add onnxruntime's own time per request to the bare route's CPU time.
-const bareMicros = [...runs].filter(([key]) => key.startsWith('bare')).map(([, rs]) => medianRun(rs)).filter((r) => r.limitedBy.startsWith('server event loop'));
-const inferenceMicros = 1e6 / median(tabularInference);
-const bounds = bareMicros.map((r) => {
-  const micros = (r.serverCores!.main * 1e6) / r.requestsPerSec;
-  return { connections: r.connections, bareMicrosPerRequest: +micros.toFixed(1), inferenceMicrosPerRow: +inferenceMicros.toFixed(1), bestRatio: round3(micros / (micros + inferenceMicros)) };
-});
+// onnxruntime's own cost per tabular row, by batch size: what even a zero-overhead service adds to the bare route.
+const inferenceMicros = [1, 16, 64].map((batch) => ({
+  batch,
+  microsPerRow: +(1e6 / median(tabularInference.map((r) => r.find((x) => x.batch === batch)!.rowsPerSec))).toFixed(2),
+}));
+const batchRows = (model: string) => {
+  const value = (name: string) => Number(new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  return +(value('ml_batch_size_rows_sum') / value('ml_batch_size_rows_count')).toFixed(2);
+};
+const meanBatchRows = { breast_cancer: batchRows('breast_cancer'), digits_large: batchRows('digits_large') };
 const rows = [...runs.values()].map(medianRun);
 
 console.log(`\n${table(rows)}\n`);
 console.log('compute ceiling (onnxruntime in-process, digits_large), per round:', JSON.stringify(ceilings.map((c) => c.results)));
 console.log('naive in-process (digits_large, batch 1, all threads), rows/s per round:', JSON.stringify(naiveInProcess));
-console.log('breast_cancer in-process, batch 1, one thread: rows/s per round', JSON.stringify(tabularInference));
-console.log('tabular bound (bare route CPU + inference alone, where the bare route saturated its event loop):', JSON.stringify(bounds));
+console.log('onnxruntime alone on breast_cancer, one thread, µs per row by batch size (median of rounds):', JSON.stringify(inferenceMicros));
+console.log('mean rows per batch the service ran over the whole bench:', JSON.stringify(meanBatchRows));
 console.log('service event-loop delay over the run:', JSON.stringify(eventLoop));
 console.log('/health during saturation: p50', health.p50Ms, 'ms, p99', health.p99Ms, 'ms');
 console.log(`\nratios (median of ${rounds} rounds, [range]):`);
 for (const r of ratios) console.log(' ', JSON.stringify(r));
 console.log(
   '\nwritten to',
-  saveResults('bench.json', { machine: machine(), seconds, rounds, rows, runs: Object.fromEntries(runs), ceilings, naiveInProcess, tabularInference, bounds, eventLoop, ratios }),
+  saveResults('bench.json', { machine: machine(), seconds, rounds, rows, runs: Object.fromEntries(runs), ceilings, naiveInProcess, tabularInference, inferenceMicros, meanBatchRows, eventLoop, ratios }),
 );
