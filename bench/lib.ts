@@ -93,7 +93,7 @@ export async function load(name: string, url: string, body: string | Buffer | un
  * the round trips of too few connections (latency-bound).
  */
 export function limitOf(server: { main: number; total: number } | undefined, loadGenerator: number, connections: number): string {
-  if (!server) return 'unknown (no /proc)';
+  if (!server) return 'not measured (no server process id, or no /proc)';
   const cores = availableParallelism();
   if (server.main >= 0.9) return 'server event loop (1 core)';
   if (server.total + loadGenerator >= 0.9 * cores) return `all ${cores} cores busy`;
