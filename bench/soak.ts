@@ -5,6 +5,7 @@
  * RSS swings with garbage collection, so growth compares the median of the first half of the
  * post-warm-up samples with the median of the second half, against the 5% target. Bounded in time.
  * Distinct rows keep the cache, drift windows and feedback store turning over, as in production.
+ * Bounded in count too: SOAK_MAX_REQUESTS (default 10 M, about 5x what this 2-core VM sends in 10 min).
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -14,6 +15,8 @@ import { ChildServer } from './servers.js';
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const sampleSeconds = Number(process.env.SOAK_SAMPLE_SECONDS ?? 10);
 const warmupMinutes = Number(process.env.SOAK_WARMUP_MINUTES ?? minutes * 0.3);
+/** The count bound: the run stops at SOAK_MAX_REQUESTS requests sent even if time is left (a fast machine). */
+const maxRequests = Number(process.env.SOAK_MAX_REQUESTS ?? 10_000_000);
 const models = new URL('../models/', import.meta.url).pathname;
 const holdout = (name: string) => (JSON.parse(readFileSync(`${models}${name}/holdout.json`, 'utf8')) as { rows: number[][] }).rows;
 
@@ -35,7 +38,15 @@ const memory = async () => {
 };
 
 let counter = 0;
-const jsonLoad = autocannon({
+/** autocannon with its instance kept, so the run can be stopped once it has sent enough requests. */
+function start(options: autocannon.Options) {
+  let instance: autocannon.Instance | undefined;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+  return { stop: () => instance?.stop(), done };
+}
+const jsonLoad = start({
   url: `${service.url}/predict`,
   connections: 8,
   duration: minutes * 60,
@@ -47,7 +58,7 @@ const jsonLoad = autocannon({
     },
   ],
 });
-const heavyLoad = autocannon({
+const heavyLoad = start({
   url: `${service.url}/predict?model=digits_large&dtype=float32&shape=1,1,32,32`,
   connections: 2,
   duration: minutes * 60,
@@ -62,16 +73,22 @@ const heavyLoad = autocannon({
 
 const samples: { minute: number; rssMiB: number; heapUsedMiB: number }[] = [];
 const started = Date.now();
-while (Date.now() - started < minutes * 60_000) {
+while (Date.now() - started < minutes * 60_000 && counter < maxRequests) {
   await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
   const sample = { minute: +((Date.now() - started) / 60_000).toFixed(2), ...(await memory()) };
   samples.push(sample);
   console.log(`t=${sample.minute.toFixed(2)} min  rss=${sample.rssMiB} MiB  heap used=${sample.heapUsedMiB} MiB`);
 }
-const [json, bin] = await Promise.all([jsonLoad, heavyLoad]);
+if (counter >= maxRequests) [jsonLoad, heavyLoad].forEach((load) => load.stop());
+const [json, bin] = await Promise.all([jsonLoad.done, heavyLoad.done]);
 await service.stop();
 
+const ranMinutes = +((Date.now() - started) / 60_000).toFixed(2);
 const afterWarmup = samples.filter((s) => s.minute >= warmupMinutes);
+if (afterWarmup.length < 2) {
+  console.error(`only ${afterWarmup.length} sample(s) after ${warmupMinutes} min of warm-up: too few to judge growth (run longer, or raise SOAK_MAX_REQUESTS)`);
+  process.exit(1);
+}
 const half = Math.floor(afterWarmup.length / 2);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const early = { rssMiB: median(afterWarmup.slice(0, half).map((s) => s.rssMiB)), heapUsedMiB: median(afterWarmup.slice(0, half).map((s) => s.heapUsedMiB)) };
@@ -83,6 +100,6 @@ const heapFloor = { early: Math.min(...afterWarmup.slice(0, half).map((s) => s.h
 const range = { minRssMiB: Math.min(...afterWarmup.map((s) => s.rssMiB)), maxRssMiB: Math.max(...afterWarmup.map((s) => s.rssMiB)) };
 const requests = json.requests.total + bin.requests.total;
 const errors = json.errors + json.non2xx + bin.errors + bin.non2xx;
-console.log(`\n${requests} requests (${errors} errors) over ${minutes} min`);
+console.log(`\n${requests} requests (${errors} errors) over ${ranMinutes} min${counter >= maxRequests ? ` (stopped at SOAK_MAX_REQUESTS=${maxRequests})` : ''}`);
 console.log(`after ${warmupMinutes} min of warm-up, median of each half: RSS ${early.rssMiB} -> ${late.rssMiB} MiB (${(growth * 100).toFixed(1)}%, target < 5%), heap used ${early.heapUsedMiB} -> ${late.heapUsedMiB} MiB (${(heapGrowth * 100).toFixed(1)}%), heap floor ${heapFloor.early} -> ${heapFloor.late} MiB; RSS range ${range.minRssMiB}-${range.maxRssMiB} MiB`);
-console.log('written to', saveResults('soak.json', { machine: machine(), minutes, warmupMinutes, requests, errors, early, late, growth, heapGrowth, heapFloor, range, samples }));
+console.log('written to', saveResults('soak.json', { machine: machine(), minutes, ranMinutes, maxRequests, warmupMinutes, requests, errors, early, late, growth, heapGrowth, heapFloor, range, samples }));
