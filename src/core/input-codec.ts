@@ -66,7 +66,6 @@ export class InputCodec {
     const warnings: ErrorDetail[] = [];
     const where = (i: number, j: number) =>
       formatPath([...(root === 'features' ? ['features'] : ['instances', i]), ...this.positionPath(kinds[i]!, j, rowShape)]);
-    const bigint = data instanceof BigInt64Array;
     // The hot loop of every JSON request: plain loops, no closure or allocation per value.
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
@@ -86,8 +85,7 @@ export class InputCodec {
           warnings.push({ path: where(i, j), message: `${value} clamped to ${clamped} (${bounds.why})` });
           value = clamped;
         }
-        if (bigint) (data as BigInt64Array)[offset + j] = BigInt(value);
-        else (data as Float32Array)[offset + j] = value;
+        setElement(data, offset + j, value);
       }
     }
     if (details.length > 0) throw invalid(details);
@@ -100,10 +98,9 @@ export class InputCodec {
    * permissive clamps in place and warns). Paths read `tensor[row][...]`.
    */
   checkTensor(data: TypedArray, dims: number[], level: ValidationLevel): EncodedInput {
-    const expected = `[batch,${this.spec.rowShape.map((d) => d ?? '?').join(',')}]`;
     const rowShape = dims.slice(1);
     if (dims.length !== this.spec.rowShape.length + 1 || this.spec.rowShape.some((d, i) => d !== null && d !== rowShape[i]) || dims[0]! < 1) {
-      throw invalid([{ path: 'shape', message: `shape [${dims}] does not fit the model input ${expected}` }]);
+      throw invalid([{ path: 'shape', message: `shape [${dims}] does not fit the model input [batch,${this.shapeText().slice(1)}` }]);
     }
     const rows = dims[0]!;
     const rowSize = rowShape.reduce((a, b) => a * b, 1);
@@ -152,21 +149,25 @@ export class InputCodec {
   }
 
   private kindOf(row: unknown, prefix: (string | number)[], details: ErrorDetail[]): RowKind | undefined {
-    const shape = () => `[${this.spec.rowShape.map((d) => d ?? '?').join(',')}]`; // for messages only
     if (row !== null && typeof row === 'object' && !Array.isArray(row)) {
       if (this.spec.features) return 'named';
-      details.push({ path: formatPath(prefix), message: `this model has no named features; send an array shaped ${shape()}` });
+      details.push({ path: formatPath(prefix), message: `this model has no named features; send an array shaped ${this.shapeText()}` });
       return undefined;
     }
     if (Array.isArray(row)) {
       if (this.spec.rowShape.length <= 1 || Array.isArray(row[0])) return 'nested';
       if (this.spec.rowSize !== null) return 'flat';
-      details.push({ path: formatPath(prefix), message: `this model's row shape ${shape()} has open dims; send nested arrays` });
+      details.push({ path: formatPath(prefix), message: `this model's row shape ${this.shapeText()} has open dims; send nested arrays` });
       return undefined;
     }
-    const expected = this.spec.features ? 'an object of named features or an array' : `an array shaped ${shape()}`;
+    const expected = this.spec.features ? 'an object of named features or an array' : `an array shaped ${this.shapeText()}`;
     details.push({ path: formatPath(prefix), message: `expected ${expected}` });
     return undefined;
+  }
+
+  /** The model's row shape as messages write it, e.g. [1,8,8] or [?]. */
+  private shapeText(): string {
+    return `[${this.spec.rowShape.map((d) => d ?? '?').join(',')}]`;
   }
 
   private schema(kind: RowKind, level: ValidationLevel): z.ZodType {
