@@ -32,21 +32,28 @@ export interface LoadOptions {
 
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 
-/** One autocannon run, with every response's latency (autocannon's own percentiles are whole ms). */
-function autocannonRun(url: string, body: string | Buffer | undefined, connections: number, seconds: number) {
-  return new Promise<{ result: autocannon.Result; latencies: number[] }>((resolve, reject) => {
-    const latencies: number[] = [];
-    const options = {
-      url,
-      method: body === undefined ? ('GET' as const) : ('POST' as const),
-      headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' },
-      body,
-      connections,
-      duration: seconds,
-    };
-    const instance = autocannon(options, (err, result) => (err ? reject(err) : resolve({ result, latencies })));
-    instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
+/** autocannon with its instance at hand (for its events, or to stop it early) and its result as a promise. */
+export function startLoad(options: autocannon.Options): { instance: autocannon.Instance; done: Promise<autocannon.Result> } {
+  let instance!: autocannon.Instance;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
   });
+  return { instance, done };
+}
+
+/** One autocannon run, with every response's latency (autocannon's own percentiles are whole ms). */
+async function autocannonRun(url: string, body: string | Buffer | undefined, connections: number, seconds: number) {
+  const latencies: number[] = [];
+  const { instance, done } = startLoad({
+    url,
+    method: body === undefined ? 'GET' : 'POST',
+    headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
+  return { result: await done, latencies };
 }
 
 /** The p-th percentile (0-100) of the latencies, in ms to 0.01. */

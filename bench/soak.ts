@@ -8,8 +8,7 @@
  * Bounded in count too: SOAK_MAX_REQUESTS (default 10 M, about 5x what this 2-core VM sends in 10 min).
  */
 import { readFileSync } from 'node:fs';
-import autocannon from 'autocannon';
-import { machine, saveResults } from './lib.js';
+import { machine, saveResults, startLoad } from './lib.js';
 import { ChildServer } from './servers.js';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
@@ -38,15 +37,7 @@ const memory = async () => {
 };
 
 let counter = 0;
-/** autocannon with its instance kept, so the run can be stopped once it has sent enough requests. */
-function start(options: autocannon.Options) {
-  let instance: autocannon.Instance | undefined;
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-  return { stop: () => instance?.stop(), done };
-}
-const jsonLoad = start({
+const jsonLoad = startLoad({
   url: `${service.url}/predict`,
   connections: 8,
   duration: minutes * 60,
@@ -58,7 +49,7 @@ const jsonLoad = start({
     },
   ],
 });
-const heavyLoad = start({
+const heavyLoad = startLoad({
   url: `${service.url}/predict?model=digits_large&dtype=float32&shape=1,1,32,32`,
   connections: 2,
   duration: minutes * 60,
@@ -79,7 +70,7 @@ while (Date.now() - started < minutes * 60_000 && counter < maxRequests) {
   samples.push(sample);
   console.log(`t=${sample.minute.toFixed(2)} min  rss=${sample.rssMiB} MiB  heap used=${sample.heapUsedMiB} MiB`);
 }
-if (counter >= maxRequests) [jsonLoad, heavyLoad].forEach((load) => load.stop());
+if (counter >= maxRequests) [jsonLoad, heavyLoad].forEach((load) => load.instance.stop());
 const [json, bin] = await Promise.all([jsonLoad.done, heavyLoad.done]);
 await service.stop();
 
