@@ -7,25 +7,14 @@
  *   - a round trip through the worker pool with a tiny model (iris): wall time and the event loop's CPU.
  * Imports the sources through tsx (the worker pool then starts its workers through dev-worker.mjs).
  */
-import { readFileSync } from 'node:fs';
-import { InputCodec } from '../src/core/input-codec.js';
-import { modelConfigSchema } from '../src/core/model-config.js';
-import { buildModelSpec } from '../src/core/model-spec.js';
 import { predictRequestSchema } from '../src/core/predict-request.js';
 import { newPredictionId } from '../src/core/prediction-id.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
+import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
 import { sampleCpu } from './cpu.js';
 import { machine, saveResults } from './lib.js';
 
-const models = new URL('../models/', import.meta.url).pathname;
 const calls = Number(process.env.HOT_PATH_CALLS ?? 50_000);
-
-function codecOf(name: string, shape: (number | null)[], outputs: number) {
-  const config = modelConfigSchema.parse(JSON.parse(readFileSync(`${models}${name}/model.json`, 'utf8')));
-  const base = { name, version: '1', path: `${models}${name}/1/model.onnx`, sha256: 'unused' };
-  const spec = buildModelSpec(base, config, { inputs: [{ name: 'input', dtype: 'float32', shape }], outputs: [{ name: 'probabilities', dtype: 'float32', shape: [null, outputs] }] }, 'strict');
-  return new InputCodec(spec, () => {});
-}
 
 /** µs per call of fn, after as many unmeasured calls to warm the JIT. */
 function micros(fn: () => unknown): number {
@@ -35,12 +24,12 @@ function micros(fn: () => unknown): number {
   return +(((performance.now() - started) * 1000) / calls).toFixed(2);
 }
 
-const tabular = codecOf('breast_cancer', [null, 30], 2);
-const row = (JSON.parse(readFileSync(`${models}breast_cancer/holdout.json`, 'utf8')) as { rows: number[][] }).rows[0]!;
+const tabular = (await bundledModel('breast_cancer')).codec;
+const row = holdoutRow('breast_cancer');
 const body = { model: 'breast_cancer', instances: [row] };
 const rowSchema = (tabular as unknown as { schema(kind: string, level: string): { safeParse(v: unknown): unknown } }).schema('nested', 'strict');
-const image = codecOf('digits_large', [null, 1, 32, 32], 10);
-const pixels = new Float32Array((JSON.parse(readFileSync(`${models}digits_large/holdout.json`, 'utf8')) as { rows: number[][] }).rows[0]!);
+const image = (await bundledModel('digits_large')).codec;
+const pixels = new Float32Array(holdoutRow('digits_large'));
 
 const results: Record<string, number> = {
   'envelope (zod)': micros(() => predictRequestSchema.safeParse(body)),
@@ -51,7 +40,7 @@ const results: Record<string, number> = {
 };
 
 // One task at a time through the pool: the hand-off's wall time and what it costs the event loop.
-const pool = InferencePool.start({ models: [{ key: 'iris', path: `${models}iris/1/model.onnx` }], workers: 1, intraOpThreads: 1, interOpThreads: 1 });
+const pool = InferencePool.start({ models: [{ key: 'iris', path: `${MODELS}iris/1/model.onnx` }], workers: 1, intraOpThreads: 1, interOpThreads: 1 });
 const task = () => ({ key: 'iris', input: 'input', dtype: 'float32', data: new Float32Array([5.1, 3.5, 1.4, 0.2]), dims: [1, 4], fetch: ['probabilities'] });
 const trips = Math.min(calls, 20_000);
 for (let i = 0; i < 2_000; i++) await pool.run(task());

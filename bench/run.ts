@@ -5,7 +5,8 @@
  *   2. the heavy model (digits_large) over binary input, cache off: service vs onnxruntime
  *      in-process at its best batch size with the same thread budget (the compute ceiling), and vs
  *      the naive server (one session.run per request on the main thread);
- *   3. cache hits vs the HTTP ceiling;
+ *   3. cache hits vs the HTTP ceiling, and the floor route (bench/floor-server.ts: only the checks
+ *      and the session.run any server must do) vs the same ceiling;
  *   4. /health latency and the service's event-loop delay while the heavy model saturates the CPU.
  * Every server runs in its own process (the service as built, dist/server.js, as in production);
  * autocannon (as a library) drives them from this one. Each measured run follows an unmeasured
@@ -20,8 +21,8 @@
  * all threads), which bounds what batching can gain over it.
  * BENCH_SECONDS (default 3) per run, BENCH_CONNECTIONS (default 1,16,64).
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { holdoutRow, MODELS as models } from './bundled-model.js';
 import { computeCeiling } from './compute-ceiling.js';
 import { load, machine, saveResults, table, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
@@ -30,15 +31,12 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
 const cpus = availableParallelism();
-const models = new URL('../models/', import.meta.url).pathname;
 const serviceEnv = { MODEL_DIR: models, CACHE_ENABLED: 'false' };
 const workers = Number(process.env.INFERENCE_WORKERS ?? cpus);
 
-const tabularRow = (JSON.parse(readFileSync(`${models}breast_cancer/holdout.json`, 'utf8')) as { rows: number[][] }).rows[0]!;
-const tabularBody = JSON.stringify({ model: 'breast_cancer', instances: [tabularRow] });
+const tabularBody = JSON.stringify({ model: 'breast_cancer', instances: [holdoutRow('breast_cancer')] });
 const heavyModel = `${models}digits_large/1/model.onnx`;
-const heavyRows = (JSON.parse(readFileSync(`${models}digits_large/holdout.json`, 'utf8')) as { rows: number[][] }).rows;
-const heavyBody = Buffer.from(new Float32Array(heavyRows[0]!).buffer);
+const heavyBody = Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer);
 const heavyQuery = '/predict?model=digits_large&dtype=float32&shape=1,1,32,32';
 
 async function answerOf(url: string, body: string | Buffer): Promise<string> {
@@ -70,6 +68,8 @@ const service = await ChildServer.start('dist/server.js', serviceEnv, '/ready');
 const cached = await ChildServer.start('dist/server.js', { MODEL_DIR: models }, '/ready');
 const tabularAnswer = await answerOf(`${service.url}/predict`, tabularBody);
 const bare = await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: tabularAnswer });
+const floor = await ChildServer.start('bench/floor-server.ts', {});
+await answerOf(`${floor.url}/predict`, tabularBody);
 const naive = await ChildServer.start('bench/naive-server.ts', { NAIVE_MODEL: heavyModel, NAIVE_THREADS: String(cpus) });
 await answerOf(`${cached.url}/predict`, tabularBody); // fills the cache
 
@@ -83,8 +83,10 @@ for (let round = 1; round <= rounds; round++) {
     const ceiling = record(await load('bare Fastify, JSON (HTTP ceiling)', `${bare.url}/predict`, tabularBody, c, seconds, { pid: bare.pid }));
     const svc = record(await load('service, tabular JSON', `${service.url}/predict`, tabularBody, c, seconds, { pid: service.pid }));
     const hit = record(await load('service, cache hit', `${cached.url}/predict`, tabularBody, c, seconds, { pid: cached.pid }));
+    const least = record(await load('floor route: zod checks + session.run only', `${floor.url}/predict`, tabularBody, c, seconds, { pid: floor.pid }));
     compare(`tabular JSON / HTTP ceiling @${c}`, ceiling.requestsPerSec, svc.requestsPerSec, [svc.p99Ms, ceiling.p99Ms]);
     compare(`cache hit / HTTP ceiling @${c}`, ceiling.requestsPerSec, hit.requestsPerSec, [hit.p99Ms, ceiling.p99Ms]);
+    compare(`floor route / HTTP ceiling @${c}`, ceiling.requestsPerSec, least.requestsPerSec, [least.p99Ms, ceiling.p99Ms]);
   }
   // onnxruntime alone on the tabular model, one thread (as on the event loop): one row per run, and batched
   tabularInference.push((await computeCeiling(`${models}breast_cancer/1/model.onnx`, 1, 1, 1, [1, 16, 64])).results);
@@ -104,7 +106,7 @@ for (let round = 1; round <= rounds; round++) {
   compare('heavy binary / naive server (best of each)', best(naiveRuns), best(heavy));
   compare('bound: compute ceiling / naive in-process (batch 1, all threads)', naiveInProcess.at(-1)!, ceiling.best.rowsPerSec);
 }
-await Promise.all([cached.stop(), bare.stop(), naive.stop()]);
+await Promise.all([cached.stop(), bare.stop(), floor.stop(), naive.stop()]);
 
 // 4: /health while the heavy model saturates the service
 const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds + 1, { pid: service.pid, warmupSeconds: 0 });

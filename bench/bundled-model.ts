@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { InputCodec } from '../src/core/input-codec.js';
+import { modelConfigSchema } from '../src/core/model-config.js';
+import { buildModelSpec, type ModelSpec } from '../src/core/model-spec.js';
+import { describeOnnx } from '../src/runtime/onnx-describe.js';
+
+export const MODELS = new URL('../models/', import.meta.url).pathname;
+
+/** A bundled model's spec and input codec, built as the registry builds them (model.json + the ONNX file's metadata). */
+export async function bundledModel(name: string): Promise<{ spec: ModelSpec; codec: InputCodec; path: string }> {
+  const path = `${MODELS}${name}/1/model.onnx`;
+  const config = modelConfigSchema.parse(JSON.parse(readFileSync(`${MODELS}${name}/model.json`, 'utf8')));
+  const spec = buildModelSpec({ name, version: '1', path, sha256: 'unchecked' }, config, await describeOnnx(path), 'strict');
+  return { spec, codec: new InputCodec(spec, () => {}), path };
+}
+
+/** The first row of a bundled model's holdout set. */
+export function holdoutRow(name: string): number[] {
+  return (JSON.parse(readFileSync(`${MODELS}${name}/holdout.json`, 'utf8')) as { rows: number[][] }).rows[0]!;
+}
