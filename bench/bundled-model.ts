@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { InputCodec } from '../src/core/input-codec.js';
-import { modelConfigSchema } from '../src/core/model-config.js';
-import { buildModelSpec, type ModelSpec } from '../src/core/model-spec.js';
+import { InputCodec } from '../src/core/codec/input-codec.js';
+import { modelConfigSchema } from '../src/core/models/model-config.js';
+import { buildModelSpec, type ModelSpec } from '../src/core/models/model-spec.js';
 import { describeOnnx } from '../src/runtime/onnx-describe.js';
 
 export const MODELS = new URL('../models/', import.meta.url).pathname;

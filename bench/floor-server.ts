@@ -7,8 +7,8 @@
  */
 import Fastify from 'fastify';
 import ort from 'onnxruntime-node';
-import { predictRequestSchema } from '../src/core/predict-request.js';
-import { newPredictionId } from '../src/core/prediction-id.js';
+import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
+import { newPredictionId } from '../src/core/serving/prediction-id.js';
 import { bundledModel } from './bundled-model.js';
 
 const { spec, codec, path } = await bundledModel(process.env.FLOOR_MODEL ?? 'breast_cancer');

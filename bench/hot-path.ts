@@ -7,8 +7,8 @@
  *   - a round trip through the worker pool with a tiny model (iris): wall time and the event loop's CPU.
  * Imports the sources through tsx (the worker pool then starts its workers through dev-worker.mjs).
  */
-import { predictRequestSchema } from '../src/core/predict-request.js';
-import { newPredictionId } from '../src/core/prediction-id.js';
+import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
+import { newPredictionId } from '../src/core/serving/prediction-id.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
 import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
 import { sampleCpu } from './cpu.js';

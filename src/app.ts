@@ -1,18 +1,17 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
-import type { ModelRuntime } from './core/inference.js';
+import type { ModelRuntime } from './core/serving/model-runtime.js';
 import { ServiceError } from './errors.js';
-import { toServiceError } from './http-errors.js';
+import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
 import cachePlugin from './plugins/cache.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import modelsPlugin from './plugins/models.js';
-import feedbackRoutes from './routes/feedback.js';
-import healthRoutes from './routes/health.js';
-import metricsRoutes from './routes/metrics.js';
-import modelsRoutes from './routes/models.js';
-import predictRoutes from './routes/predict.js';
+import probes from './protocols/probes.js';
+import feedbackRoutes from './protocols/v1/feedback.js';
+import modelsRoutes from './protocols/v1/models.js';
+import predictRoutes from './protocols/v1/predict.js';
 import { OnnxRuntime } from './runtime/onnx-runtime.js';
 
 export interface AppDeps {
@@ -37,13 +36,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setErrorHandler((err, request, reply) => {
     const error = toServiceError(err);
     if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
-    app.metrics.httpError(error.statusCode, error.code);
+    app.metrics.http.error(error.statusCode, error.code);
     if (error.statusCode === 503) reply.header('retry-after', '1');
     return reply.status(error.statusCode).send(error.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ServiceError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
-    app.metrics.httpError(error.statusCode, error.code);
+    app.metrics.http.error(error.statusCode, error.code);
     return reply.status(404).send(error.toBody());
   });
 
@@ -59,10 +58,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });
 
-  await app.register(healthRoutes);
+  await app.register(probes);
   await app.register(predictRoutes);
   await app.register(feedbackRoutes);
   await app.register(modelsRoutes);
-  await app.register(metricsRoutes);
   return app;
 }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
-import type { SharedKeyValue } from '../core/feedback-store.js';
-import type { RemoteCache } from '../core/prediction-cache.js';
+import type { SharedKeyValue } from '../core/monitoring/feedback-store.js';
+import type { RemoteCache } from '../core/cache/prediction-cache.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 export type RedisErrorKind = 'error' | 'timeout' | 'rejected';

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { RedisCache } from '../adapters/redis-cache.js';
-import { PredictionCache } from '../core/prediction-cache.js';
+import { PredictionCache } from '../core/cache/prediction-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,7 +23,7 @@ export default fp<{ config: CacheConfig }>(
     const redis = config.REDIS_URL
       ? new RedisCache(
           { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: config.REDIS_TIMEOUT_MS, resetMs: config.REDIS_BREAKER_RESET_MS },
-          { redisError: (kind) => app.metrics.redisError(kind), log: app.log },
+          { redisError: (kind) => app.metrics.cache.redisError(kind), log: app.log },
         )
       : undefined;
     if (redis) {
@@ -33,11 +33,11 @@ export default fp<{ config: CacheConfig }>(
     if (!config.CACHE_ENABLED) return;
     const cache = new PredictionCache(
       { maxEntries: config.CACHE_MAX_ENTRIES, maxBytes: config.CACHE_MAX_BYTES, ttlSeconds: config.CACHE_TTL_SECONDS },
-      app.metrics,
+      app.metrics.cache,
       redis,
     );
     app.decorate('cache', cache);
-    app.metrics.watchCache(() => ({ entries: cache.entries, bytes: cache.bytes, circuit: redis?.state }));
+    app.metrics.cache.watch(() => ({ entries: cache.entries, bytes: cache.bytes, circuit: redis?.state }));
   },
   { name: 'cache', dependencies: ['metrics'] },
 );

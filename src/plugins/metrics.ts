@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
-import { Metrics } from '../adapters/prometheus.js';
+import { Metrics } from '../adapters/metrics/metrics.js';
 
 /** Skips building the access-log object when info lines are dropped anyway (LOG_LEVEL=warn). */
 const infoEnabled = (log: FastifyBaseLogger) => (log as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') ?? true;
@@ -34,13 +34,13 @@ export default fp(
 
     // Callback hooks, not async ones: they run on every request, and a promise each costs more.
     app.addHook('onRequest', (request, reply, done) => {
-      metrics.requestStarted();
+      metrics.http.started();
       reply.header('x-request-id', request.id);
       done();
     });
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      metrics.http.finished(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
       if (infoEnabled(request.log)) {
         request.log.info(
           { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },

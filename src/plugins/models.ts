@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
-import type { ModelRuntime } from '../core/inference.js';
-import { ModelRegistry } from '../core/model-registry.js';
-import { FeedbackStore } from '../core/feedback-store.js';
-import { ModelMonitoring } from '../core/model-monitoring.js';
-import { PredictionService } from '../core/prediction-service.js';
+import type { ModelRuntime } from '../core/serving/model-runtime.js';
+import { ModelRegistry } from '../core/models/model-registry.js';
+import { FeedbackStore } from '../core/monitoring/feedback-store.js';
+import { ModelMonitoring } from '../core/monitoring/model-monitoring.js';
+import { PredictionService } from '../core/serving/prediction-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -48,17 +48,17 @@ export interface ModelsPluginOptions {
 export default fp<ModelsPluginOptions>(
   async (app, { config, runtime }) => {
     const registry = new ModelRegistry(runtime, app.log, config.VALIDATION_LEVEL, (model, version, kind, count) =>
-      app.metrics.featureAnomaly(model, version, kind, count),
+      app.metrics.monitoring.featureAnomaly(model, version, kind, count),
     );
     const monitoring = new ModelMonitoring(
       { drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS }, accuracyWindow: config.ACCURACY_WINDOW },
       new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS }, app.redis),
-      app.metrics,
+      app.metrics.monitoring,
       (model, version) => registry.entries(model).find((e) => e.version === version)?.spec,
     );
     app.decorate('monitoring', monitoring);
-    app.metrics.watchMonitoring(() => monitoring.stats());
-    if (config.PRICE_PER_CPU_HOUR !== undefined) app.metrics.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
+    app.metrics.monitoring.watch(() => monitoring.stats());
+    if (config.PRICE_PER_CPU_HOUR !== undefined) app.metrics.predictions.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
     let draining = false;
     const loaded = registry.load(config.MODEL_DIR).catch((err: unknown) => {
       registry.error = `model loading failed: ${(err as Error).message}`;
@@ -73,14 +73,15 @@ export default fp<ModelsPluginOptions>(
       new PredictionService({
         registry,
         runtime,
-        observer: app.metrics,
+        observer: app.metrics.predictions,
+        batchObserver: app.metrics.batching,
         cache: app.cache,
         monitoring,
         batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
         timeoutMs: config.REQUEST_TIMEOUT_MS,
       }),
     );
-    app.metrics.watchBatches(() => app.predictions.batchStats());
+    app.metrics.batching.watch(() => app.predictions.batchStats());
     app.decorate('readiness', () => {
       if (draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { InferenceResult, InferenceTask, WorkerInit } from '../core/inference.js';
+import type { InferenceResult, InferenceTask, WorkerInit } from '../core/serving/model-runtime.js';
 
 /**
  * A fixed pool of worker threads (piscina), each holding one session per model. Under vitest

@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { InferenceResult, InferenceTask, WorkerInit } from '../core/inference.js';
+import type { InferenceResult, InferenceTask, WorkerInit } from '../core/serving/model-runtime.js';
 import { runSession } from './run-session.js';
 import { sessionOptions } from './session-options.js';
 

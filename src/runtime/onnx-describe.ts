@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import type { OnnxMetadata, TensorInfo } from '../core/model-spec.js';
+import type { OnnxMetadata, TensorInfo } from '../core/models/model-spec.js';
 
 /**
  * Reads inputs, outputs, dtypes and shapes from an ONNX file on the main thread, then releases

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../core/inference.js';
+import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../core/serving/model-runtime.js';
 import { InferencePool } from './inference-pool.js';
 import { describeOnnx } from './onnx-describe.js';
 import { runSession } from './run-session.js';

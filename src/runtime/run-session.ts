@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import type { InferenceResult, InferenceTask } from '../core/inference.js';
+import type { InferenceResult, InferenceTask } from '../core/serving/model-runtime.js';
 
 /** One task on one session: the same on a worker thread and, for tiny models, on the main thread. */
 export async function runSession(session: ort.InferenceSession, task: InferenceTask): Promise<InferenceResult> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
-import { modelConfigSchema } from '../../src/core/model-config.js';
+import { modelConfigSchema } from '../../src/core/models/model-config.js';
 
 /** Each bundled model, served through /predict, reproduces the holdout score its model card records. */
 const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large'];

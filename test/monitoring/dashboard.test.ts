@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_METRICS,
-  METRICS_SOURCE,
+  METRICS_SOURCE_DIR,
   SERVICE_METRICS,
   allPanels,
   dashboardExprs,
@@ -96,8 +96,8 @@ describe('monitoring/grafana-dashboard.json', () => {
 });
 
 describe('the metric list against the source and the alert rules', () => {
-  it('lists each service metric with the type src/adapters/prometheus.ts declares', () => {
-    const source = readFileSync(METRICS_SOURCE, 'utf8');
+  it('lists each service metric with the type src/adapters/metrics/ declares', () => {
+    const source = readdirSync(METRICS_SOURCE_DIR).map((file) => readFileSync(`${METRICS_SOURCE_DIR}${file}`, 'utf8')).join('\n');
     const declared = Object.fromEntries(
       [...source.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name:\s*'([^']+)'/g)].map((m) => [m[2]!, m[1]!.toLowerCase()]),
     );

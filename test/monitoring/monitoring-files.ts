@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 
 /** monitoring/ in the repository. */
 export const MONITORING_DIR = new URL('../../monitoring/', import.meta.url).pathname;
-export const METRICS_SOURCE = new URL('../../src/adapters/prometheus.ts', import.meta.url).pathname;
+/** Where the metrics are declared: one file per concern. */
+export const METRICS_SOURCE_DIR = new URL('../../src/adapters/metrics/', import.meta.url).pathname;
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 /**
  * Every metric the dashboard and the alert rules may reference, by type. A metric renamed in
- * src/adapters/prometheus.ts, or a typo in a panel or rule, breaks test/monitoring/dashboard.test.ts.
+ * src/adapters/metrics/, or a typo in a panel or rule, breaks test/monitoring/dashboard.test.ts.
  */
 export const SERVICE_METRICS: Record<string, MetricType> = {
   ml_predictions_total: 'counter',

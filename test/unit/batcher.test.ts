@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Batcher, type BatchPolicy } from '../../src/core/batcher.js';
-import type { EncodedInput } from '../../src/core/input-codec.js';
-import { modelConfigSchema } from '../../src/core/model-config.js';
-import { buildModelSpec } from '../../src/core/model-spec.js';
-import type { RowOutputs } from '../../src/core/row-outputs.js';
+import { Batcher, type BatchPolicy } from '../../src/core/serving/batcher.js';
+import type { EncodedInput } from '../../src/core/codec/input-codec.js';
+import { modelConfigSchema } from '../../src/core/models/model-config.js';
+import { buildModelSpec } from '../../src/core/models/model-spec.js';
+import type { RowOutputs } from '../../src/core/cache/row-outputs.js';
 import { ServiceError } from '../../src/errors.js';
 
 const spec = buildModelSpec(

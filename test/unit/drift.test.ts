@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DriftMonitor } from '../../src/core/drift-monitor.js';
-import { modelConfigSchema } from '../../src/core/model-config.js';
-import { buildModelSpec } from '../../src/core/model-spec.js';
-import { binOf, psi, SlidingHistogram } from '../../src/core/sliding-histogram.js';
+import { DriftMonitor } from '../../src/core/monitoring/drift-monitor.js';
+import { modelConfigSchema } from '../../src/core/models/model-config.js';
+import { buildModelSpec } from '../../src/core/models/model-spec.js';
+import { binOf, psi, SlidingHistogram } from '../../src/core/monitoring/sliding-histogram.js';
 import { BUNDLED_MODELS } from '../helpers/app.js';
 
 function bundledSpec(name: string) {

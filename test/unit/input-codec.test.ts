@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InputCodec } from '../../src/core/input-codec.js';
-import { modelConfigSchema } from '../../src/core/model-config.js';
-import { buildModelSpec, type TensorInfo } from '../../src/core/model-spec.js';
+import { InputCodec } from '../../src/core/codec/input-codec.js';
+import { modelConfigSchema } from '../../src/core/models/model-config.js';
+import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
 import { ServiceError } from '../../src/errors.js';
 
 const base = { name: 'm', version: '1', path: '/m.onnx', sha256: 'x' };

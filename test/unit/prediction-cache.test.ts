@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { rowCacheKey } from '../../src/core/cache-key.js';
-import { modelConfigSchema } from '../../src/core/model-config.js';
-import { buildModelSpec } from '../../src/core/model-spec.js';
-import { PredictionCache, type CacheObserver } from '../../src/core/prediction-cache.js';
-import { decodeStored, encodeStored } from '../../src/core/row-outputs.js';
+import { rowCacheKey } from '../../src/core/cache/cache-key.js';
+import { modelConfigSchema } from '../../src/core/models/model-config.js';
+import { buildModelSpec } from '../../src/core/models/model-spec.js';
+import { PredictionCache, type CacheObserver } from '../../src/core/cache/prediction-cache.js';
+import { decodeStored, encodeStored } from '../../src/core/cache/row-outputs.js';
 
 const spec = (over: { version?: string; sha256?: string; dtype?: string; shape?: (number | null)[] } = {}) =>
   buildModelSpec(

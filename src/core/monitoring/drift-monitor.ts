@@ -1,4 +1,4 @@
-import type { ModelSpec } from './model-spec.js';
+import type { ModelSpec } from '../models/model-spec.js';
 import { binOf, psi, SlidingHistogram } from './sliding-histogram.js';
 
 export interface DriftOptions {

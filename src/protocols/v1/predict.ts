@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { predictRequestSchema, tensorQuerySchema } from '../core/predict-request.js';
-import { ServiceError } from '../errors.js';
-import { parseEnvelope } from './envelope.js';
+import { predictRequestSchema, tensorQuerySchema } from './predict-request.js';
+import { ServiceError } from '../../errors.js';
+import { parseEnvelope } from '../envelope.js';
 
 /**
  * POST /predict. JSON: the envelope is checked here, rows by the model's own codec.

@@ -1,4 +1,4 @@
-import { ServiceError, type ErrorCode } from './errors.js';
+import { ServiceError, type ErrorCode } from '../errors.js';
 
 /** Fastify's own error codes that are the client's fault, mapped onto our table. */
 const fastifyCodes: Record<string, ErrorCode> = {

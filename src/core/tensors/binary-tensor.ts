@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { ServiceError } from '../errors.js';
+import { ServiceError } from '../../errors.js';
 import { dtypes, isSupportedDType, type DType, type TypedArray } from './dtypes.js';
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8 };

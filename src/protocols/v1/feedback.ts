@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { parseEnvelope } from './envelope.js';
+import { parseEnvelope } from '../envelope.js';
 
 /** Ground truth for a prediction, joined by the id /predict returned (never by time). */
 export const feedbackSchema = z

@@ -1,9 +1,9 @@
-import { ServiceError } from '../errors.js';
+import { ServiceError } from '../../errors.js';
 import { AccuracyWindow } from './accuracy-window.js';
 import { DriftMonitor, type DriftOptions } from './drift-monitor.js';
 import type { FeedbackStore, PredictionRecord, Unmatched } from './feedback-store.js';
-import type { ModelSpec } from './model-spec.js';
-import type { RowPrediction } from './output-codec.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { RowPrediction } from '../codec/output-codec.js';
 
 export type AnomalyKind = 'missing' | 'non_finite' | 'out_of_range';
 

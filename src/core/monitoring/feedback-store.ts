@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { predictionIdTime } from './prediction-id.js';
+import { predictionIdTime } from '../serving/prediction-id.js';
 
 /** What a prediction said, kept until ground truth arrives: per row, the label or the values. */
 const recordSchema = z.object({

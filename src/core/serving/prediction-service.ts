@@ -1,21 +1,21 @@
-import { ServiceError, type ErrorDetail } from '../errors.js';
-import { rowCacheKey } from './cache-key.js';
-import type { ModelRuntime } from './inference.js';
-import type { EncodedInput } from './input-codec.js';
-import type { ModelEntry, ModelRegistry } from './model-registry.js';
-import type { ModelSpec } from './model-spec.js';
-import { decodeRow, type RowPrediction } from './output-codec.js';
-import type { PredictRequest } from './predict-request.js';
-import type { PredictionCache } from './prediction-cache.js';
-import { splitRows, type RowOutputs } from './row-outputs.js';
-import { SingleFlight } from './single-flight.js';
+import { ServiceError, type ErrorDetail } from '../../errors.js';
+import { rowCacheKey } from '../cache/cache-key.js';
+import type { ModelRuntime } from './model-runtime.js';
+import type { EncodedInput } from '../codec/input-codec.js';
+import type { ModelEntry, ModelRegistry } from '../models/model-registry.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { decodeRow, type RowPrediction } from '../codec/output-codec.js';
+import type { PredictRequest } from '../../protocols/v1/predict-request.js';
+import type { PredictionCache } from '../cache/prediction-cache.js';
+import { splitRows, type RowOutputs } from '../cache/row-outputs.js';
+import { SingleFlight } from '../cache/single-flight.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
 import { Batcher, type BatchObserver, type BatchPolicy } from './batcher.js';
-import { tensorFromBytes, type TensorHeader } from './binary-tensor.js';
-import type { ModelMonitoring } from './model-monitoring.js';
+import { tensorFromBytes, type TensorHeader } from '../tensors/binary-tensor.js';
+import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { newPredictionId } from './prediction-id.js';
-import type { DType } from './dtypes.js';
-import type { ValidationLevel } from './input-schema.js';
+import type { DType } from '../tensors/dtypes.js';
+import type { ValidationLevel } from '../codec/input-schema.js';
 
 export interface PredictResponse {
   id: string;
@@ -45,7 +45,8 @@ export interface TensorRequest extends Target, TensorHeader {
 export interface PredictionServiceDeps {
   registry: ModelRegistry;
   runtime: ModelRuntime;
-  observer: PredictionObserver & BatchObserver;
+  observer: PredictionObserver;
+  batchObserver: BatchObserver;
   cache?: PredictionCache;
   monitoring?: ModelMonitoring;
   /** Batching defaults (model.json `batching` overrides per model) and the default deadline. */
@@ -64,7 +65,7 @@ export class PredictionService {
   constructor(private readonly deps: PredictionServiceDeps) {
     this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
-    this.batcher = new Batcher(deps.runtime.workers, (spec, input) => this.inferRows(spec, input), deps.observer, this.now);
+    this.batcher = new Batcher(deps.runtime.workers, (spec, input) => this.inferRows(spec, input), deps.batchObserver, this.now);
   }
 
   /** Resolves when no request is queued or running. */

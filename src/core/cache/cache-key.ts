@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { TypedArray } from './dtypes.js';
-import type { ModelSpec } from './model-spec.js';
+import type { TypedArray } from '../tensors/dtypes.js';
+import type { ModelSpec } from '../models/model-spec.js';
 
 /**
  * The cache key of one input row. It covers everything that changes the output tensors: the

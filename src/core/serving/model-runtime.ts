@@ -1,4 +1,4 @@
-import type { TypedArray } from './dtypes.js';
+import type { TypedArray } from '../tensors/dtypes.js';
 
 /** What crosses the thread boundary: plain data only, structured-cloneable. */
 export interface WorkerModel {
@@ -29,7 +29,7 @@ export interface InferenceResult {
 
 /** The core's view of the inference runtime; runtime/ implements it with onnxruntime-node. */
 export interface ModelRuntime {
-  describe(path: string): Promise<import('./model-spec.js').OnnxMetadata>;
+  describe(path: string): Promise<import('../models/model-spec.js').OnnxMetadata>;
   /** Starts the workers holding a session for each model; called once, after describe(). */
   start(models: WorkerModel[]): void;
   run(task: InferenceTask): Promise<InferenceResult>;

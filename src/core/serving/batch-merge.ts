@@ -1,5 +1,5 @@
-import { dtypes } from './dtypes.js';
-import type { EncodedInput } from './input-codec.js';
+import { dtypes } from '../tensors/dtypes.js';
+import type { EncodedInput } from '../codec/input-codec.js';
 
 /** Rows of several requests stacked into one input tensor; `offsets[i]` is where request i's rows start. */
 export interface MergedBatch {

@@ -1,6 +1,6 @@
-import { ServiceError } from '../errors.js';
-import type { ModelSpec } from './model-spec.js';
-import type { RowOutputs } from './row-outputs.js';
+import { ServiceError } from '../../errors.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { RowOutputs } from '../cache/row-outputs.js';
 
 export type RowPrediction =
   | { label: string; confidence: number; probabilities: Record<string, number> }

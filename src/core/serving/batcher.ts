@@ -1,8 +1,8 @@
-import { ServiceError } from '../errors.js';
+import { ServiceError } from '../../errors.js';
 import { batchKey, mergeInputs, splitBatch } from './batch-merge.js';
-import type { EncodedInput } from './input-codec.js';
-import type { ModelSpec } from './model-spec.js';
-import type { RowOutputs } from './row-outputs.js';
+import type { EncodedInput } from '../codec/input-codec.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { RowOutputs } from '../cache/row-outputs.js';
 
 export interface BatchPolicy {
   /** Rows per inference (a request with 5 instances counts 5); a larger request runs alone. */

@@ -1,8 +1,8 @@
-import { ServiceError } from '../errors.js';
-import { dtypes } from './dtypes.js';
-import type { ModelRuntime } from './inference.js';
-import { InputCodec } from './input-codec.js';
-import type { AnomalyKind } from './model-monitoring.js';
+import { ServiceError } from '../../errors.js';
+import { dtypes } from '../tensors/dtypes.js';
+import type { ModelRuntime } from '../serving/model-runtime.js';
+import { InputCodec } from '../codec/input-codec.js';
+import type { AnomalyKind } from '../monitoring/model-monitoring.js';
 import { scanRepository, sha256File, type RepositoryModel } from './model-repository.js';
 import { buildModelSpec, modelKey, type ModelSpec } from './model-spec.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { dtypes, type DType } from './dtypes.js';
-import type { FeatureConfig } from './model-config.js';
+import { dtypes, type DType } from '../tensors/dtypes.js';
+import type { FeatureConfig } from '../models/model-config.js';
 
 export type ValidationLevel = 'strict' | 'permissive';
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ModelEntry } from '../core/model-registry.js';
+import type { ModelEntry } from '../../core/models/model-registry.js';
 
 function describe(entry: ModelEntry, placement: (key: string) => string) {
   const spec = entry.spec;

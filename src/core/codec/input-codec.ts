@@ -1,9 +1,9 @@
 import type { z } from 'zod';
-import { dtypes, setElement, type DType, type TypedArray } from './dtypes.js';
-import { ServiceError, type ErrorDetail } from '../errors.js';
+import { dtypes, setElement, type DType, type TypedArray } from '../tensors/dtypes.js';
+import { ServiceError, type ErrorDetail } from '../../errors.js';
 import { arrayRowSchema, boundsOf, namedRowSchema, type Bounds, type ValidationLevel } from './input-schema.js';
-import type { ModelSpec } from './model-spec.js';
-import type { AnomalyKind } from './model-monitoring.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { AnomalyKind } from '../monitoring/model-monitoring.js';
 
 export interface EncodedInput {
   dtype: DType;

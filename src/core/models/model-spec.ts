@@ -1,4 +1,4 @@
-import { isSupportedDType, type DType } from './dtypes.js';
+import { isSupportedDType, type DType } from '../tensors/dtypes.js';
 import type { FeatureConfig, ModelConfig } from './model-config.js';
 
 /** What the ONNX file says about one input or output. */

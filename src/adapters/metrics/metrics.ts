@@ -1,0 +1,38 @@
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { BatchingMetrics } from './batching-metrics.js';
+import { CacheMetrics } from './cache-metrics.js';
+import { HttpMetrics } from './http-metrics.js';
+import { MonitoringMetrics } from './monitoring-metrics.js';
+import { PredictionMetrics, type ModelStateSample } from './prediction-metrics.js';
+
+/**
+ * Every metric the service exports, one registry, declared once per concern with its label set
+ * (these files are the only ones importing prom-client). Label values come from the model
+ * registry, route templates and the error table, never from raw user input, so the series count
+ * stays bounded whatever clients send.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly http: HttpMetrics;
+  readonly predictions: PredictionMetrics;
+  readonly batching: BatchingMetrics;
+  readonly cache: CacheMetrics;
+  readonly monitoring: MonitoringMetrics;
+
+  constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
+    collectDefaultMetrics({ register: this.registry });
+    this.http = new HttpMetrics(this.registry, ready);
+    this.predictions = new PredictionMetrics(this.registry, modelStates);
+    this.batching = new BatchingMetrics(this.registry);
+    this.cache = new CacheMetrics(this.registry);
+    this.monitoring = new MonitoringMetrics(this.registry);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
