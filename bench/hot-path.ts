@@ -1,13 +1,15 @@
 /**
  * npm run bench:hot-path: microbenchmarks of the per-request work on the event loop, without HTTP,
  * so a change to one piece can be measured on its own (µs per call, after a warm-up):
- *   - the /predict envelope (zod) and a breast_cancer row: zod check alone, then the whole encode;
+ *   - the /predict envelope (zod) and a breast_cancer row: zod check alone, the rows codec, then
+ *     the codec and the model's input checks together;
  *   - a prediction id;
  *   - a digits_large binary tensor's checks (1024 floats);
  *   - a round trip through the worker pool with a tiny model (iris): wall time and the event loop's CPU.
  * Imports the sources through tsx (the worker pool then starts its workers through dev-worker.mjs).
  */
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
+import { INSTANCES } from '../src/protocols/v1/rows-places.js';
 import { newPredictionId } from '../src/core/serving/prediction-id.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
 import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
@@ -24,24 +26,33 @@ function micros(fn: () => unknown): number {
   return +(((performance.now() - started) * 1000) / calls).toFixed(2);
 }
 
-const tabular = (await bundledModel('breast_cancer')).codec;
+const { codec: tabular, runner: tabularRunner } = await bundledModel('breast_cancer');
 const row = holdoutRow('breast_cancer');
 const body = { model: 'breast_cancer', instances: [row] };
 const rowSchema = (tabular as unknown as { schema(kind: string, level: string): { safeParse(v: unknown): unknown } }).schema('nested', 'strict');
-const image = (await bundledModel('digits_large')).codec;
+const image = (await bundledModel('digits_large')).runner;
 const pixels = new Float32Array(holdoutRow('digits_large'));
 
 const results: Record<string, number> = {
   'envelope (zod)': micros(() => predictRequestSchema.safeParse(body)),
   'breast_cancer row, zod check alone': micros(() => rowSchema.safeParse(row)),
-  'breast_cancer row, encode (zod check + typed array)': micros(() => tabular.encode(body.instances, 'instances', 'strict')),
+  'breast_cancer row, rows codec (zod check + typed array)': micros(() => tabular.decode(body.instances, INSTANCES, 'strict')),
+  'breast_cancer row, rows codec + input checks': micros(() => {
+    const decoded = tabular.decode(body.instances, INSTANCES, 'strict');
+    return tabularRunner.checks.check({ input: decoded.tensor }, 'strict', decoded.locator);
+  }),
   'prediction id': micros(() => newPredictionId()),
-  'digits_large tensor checks (1024 floats)': micros(() => image.checkTensor(pixels, [1, 1, 32, 32], 'strict')),
+  'digits_large tensor checks (1024 floats)': micros(() => image.checks.check({ input: { dtype: 'float32', shape: [1, 1, 32, 32], data: pixels } }, 'strict')),
 };
 
 // One task at a time through the pool: the hand-off's wall time and what it costs the event loop.
 const pool = InferencePool.start({ models: [{ key: 'iris', path: `${MODELS}iris/1/model.onnx` }], workers: 1, intraOpThreads: 1, interOpThreads: 1 });
-const task = () => ({ key: 'iris', input: 'input', dtype: 'float32', data: new Float32Array([5.1, 3.5, 1.4, 0.2]), dims: [1, 4], fetch: ['probabilities'] });
+const task = () => ({
+  key: 'iris',
+  inputs: { input: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) } },
+  fetch: ['probabilities'],
+  rows: 1,
+});
 const trips = Math.min(calls, 20_000);
 for (let i = 0; i < 2_000; i++) await pool.run(task());
 const cpuBefore = sampleCpu(process.pid);

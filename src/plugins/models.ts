@@ -1,15 +1,16 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
-import type { ModelRuntime } from '../core/serving/model-runtime.js';
 import { ModelRegistry } from '../core/models/model-registry.js';
 import { FeedbackStore } from '../core/monitoring/feedback-store.js';
 import { ModelMonitoring } from '../core/monitoring/model-monitoring.js';
-import { PredictionService } from '../core/serving/prediction-service.js';
+import { DataPlane } from '../core/serving/data-plane.js';
+import type { ModelRuntime } from '../core/serving/model-runtime.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     models: ModelRegistry;
-    predictions: PredictionService;
+    /** The protocol-neutral data plane every protocol calls. */
+    dataPlane: DataPlane;
     monitoring: ModelMonitoring;
     /** Where a model version's inference runs now. */
     placement(key: string): 'workers' | 'main-thread';
@@ -47,14 +48,16 @@ export interface ModelsPluginOptions {
  */
 export default fp<ModelsPluginOptions>(
   async (app, { config, runtime }) => {
-    const registry = new ModelRegistry(runtime, app.log, config.VALIDATION_LEVEL, (model, version, kind, count) =>
-      app.metrics.monitoring.featureAnomaly(model, version, kind, count),
-    );
+    const registry = new ModelRegistry(runtime, app.log, {
+      defaultValidation: config.VALIDATION_LEVEL,
+      batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
+      anomalies: (model, version, kind, count) => app.metrics.monitoring.featureAnomaly(model, version, kind, count),
+    });
     const monitoring = new ModelMonitoring(
       { drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS }, accuracyWindow: config.ACCURACY_WINDOW },
       new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS }, app.redis),
       app.metrics.monitoring,
-      (model, version) => registry.entries(model).find((e) => e.version === version)?.spec,
+      (model, version) => registry.entries(model).find((e) => e.version === version)?.runner?.spec,
     );
     app.decorate('monitoring', monitoring);
     app.metrics.monitoring.watch(() => monitoring.stats());
@@ -68,20 +71,17 @@ export default fp<ModelsPluginOptions>(
     app.decorate('models', registry);
     app.decorate('placement', (key: string) => runtime.placement?.(key) ?? 'workers');
     app.decorate('modelsLoaded', loaded);
-    app.decorate(
-      'predictions',
-      new PredictionService({
-        registry,
-        runtime,
-        observer: app.metrics.predictions,
-        batchObserver: app.metrics.batching,
-        cache: app.cache,
-        monitoring,
-        batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
-        timeoutMs: config.REQUEST_TIMEOUT_MS,
-      }),
-    );
-    app.metrics.batching.watch(() => app.predictions.batchStats());
+    const dataPlane = new DataPlane({
+      registry,
+      runtime,
+      observer: app.metrics.predictions,
+      batchObserver: app.metrics.batching,
+      cache: app.cache,
+      monitoring,
+      timeoutMs: config.REQUEST_TIMEOUT_MS,
+    });
+    app.decorate('dataPlane', dataPlane);
+    app.metrics.batching.watch(() => dataPlane.batchStats());
     app.decorate('readiness', () => {
       if (draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };
@@ -99,7 +99,7 @@ export default fp<ModelsPluginOptions>(
     });
     app.addHook('onClose', async () => {
       await loaded;
-      await app.predictions.drained(); // fastify has finished HTTP requests; batches may still be on the workers
+      await dataPlane.drained(); // fastify has finished HTTP requests; batches may still be on the workers
       await runtime.close();
     });
   },

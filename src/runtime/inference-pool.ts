@@ -32,7 +32,7 @@ export class InferencePool {
   }
 
   run(task: InferenceTask): Promise<InferenceResult> {
-    return this.pool.run(task, { transferList: [task.data.buffer as ArrayBuffer] });
+    return this.pool.run(task, { transferList: transferable(task) });
   }
 
   get threads(): number {
@@ -42,4 +42,17 @@ export class InferencePool {
   async close(): Promise<void> {
     await this.pool.close({ force: false });
   }
+}
+
+/**
+ * The input buffers the task owns outright (a typed array covering its whole buffer), moved to
+ * the worker instead of copied. A view into a larger buffer is copied: the rest is not ours.
+ */
+function transferable(task: InferenceTask): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const { data } of Object.values(task.inputs)) {
+    if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) continue;
+    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) buffers.add(data.buffer);
+  }
+  return [...buffers];
 }

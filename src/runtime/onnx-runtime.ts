@@ -54,9 +54,8 @@ export class OnnxRuntime implements ModelRuntime {
     if (!this.pool) throw new Error('the inference pool is not started');
     const session = await this.inline.get(task.key);
     if (session) return runSession(session, task);
-    const rows = task.dims[0] ?? 1;
     const result = await this.pool.run(task);
-    this.measure(task.key, result.seconds, rows);
+    this.measure(task.key, result.seconds, task.rows);
     return result;
   }
 

@@ -35,7 +35,7 @@ describe('model repository', () => {
     expect(states['tampered@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/sha256 mismatch/) });
     expect(states['badjson@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/model.json is not valid JSON/) });
     expect(states['mislabelled@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/2 labels/) });
-    expect(states['pair@1']).toMatchObject({ state: 'unsupported', reason: expect.stringMatching(/2 inputs/) });
+    expect(states['pair@1'].state).toBe('ready'); // two inputs: served over the Open Inference Protocol
   });
 
   it('serves a model with no model.json from the ONNX metadata, nested or flat rows', async () => {
@@ -67,9 +67,10 @@ describe('model repository', () => {
     expect(body.predictions.map((p: { outputs: { total: number } }) => p.outputs.total)).toEqual([6, 60]);
   });
 
-  it('answers 400 for a model with several inputs, 503 for a failed one', async () => {
+  it('answers 400 naming the /v2 URL for a model with several inputs, 503 for a failed one', async () => {
     const pair = await postJson(app, '/predict', { model: 'pair', instances: [[1, 2]] });
     expect(pair).toMatchObject({ status: 400, body: { code: 'UNSUPPORTED_MODEL' } });
+    expect(pair.body.error).toMatch(/2 inputs \(a, b\).*POST \/v2\/models\/pair\/infer/);
     const corrupt = await postJson(app, '/predict', { model: 'corrupt', instances: [[1]] });
     expect(corrupt).toMatchObject({ status: 503, body: { code: 'MODEL_FAILED' } });
   });
@@ -78,7 +79,10 @@ describe('model repository', () => {
     const { models } = (await app.inject('/models')).json();
     const image = models.find((m: { name: string }) => m.name === 'image');
     expect(image.versions.map((v: { version: string }) => v.version)).toEqual(['1', '3']);
-    expect(image.versions[0].inputs).toEqual([{ name: 'image', dtype: 'float32', shape: [null, 3, 4, 5] }]);
+    expect(image.versions[0].inputs).toEqual([{ name: 'image', dtype: 'float32', shape: ['batch', 3, 4, 5] }]);
+    expect(image.versions[0].batching).toEqual({ dim: 'batch', max_batch_size: 64 });
+    const pair = models.find((m: { name: string }) => m.name === 'pair').versions[0];
+    expect(pair.predict).toMatch(/use \/v2\/models\/pair\/infer/);
     expect(image.versions[0].outputs.map((o: { name: string }) => o.name)).toEqual(['scaled', 'mean']);
     expect(models.find((m: { name: string }) => m.name === 'corrupt').versions[0].state).toBe('failed');
   });

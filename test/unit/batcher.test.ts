@@ -1,36 +1,33 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type BatchPolicy } from '../../src/core/serving/batcher.js';
-import type { EncodedInput } from '../../src/core/codec/input-codec.js';
+import { buildRunner } from '../../src/core/serving/model-runner.js';
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec } from '../../src/core/models/model-spec.js';
-import type { RowOutputs } from '../../src/core/cache/row-outputs.js';
+import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
+import type { NamedTensors } from '../../src/core/tensors/tensor.js';
 import { ServiceError } from '../../src/errors.js';
 
-const spec = buildModelSpec(
-  { name: 'm', version: '1', path: '/m', sha256: 'x' },
-  modelConfigSchema.parse({}),
-  { inputs: [{ name: 'x', dtype: 'float32', shape: [null, 2] }], outputs: [{ name: 'y', dtype: 'float32', shape: [null, 1] }] },
-  'strict',
-);
+const specOf = (inputs: TensorInfo[], outputs: TensorInfo[]) =>
+  buildModelSpec({ name: 'm', version: '1', path: '/m', sha256: 'x' }, modelConfigSchema.parse({}), { inputs, outputs }, 'strict');
+const spec = specOf([{ name: 'x', dtype: 'float32', shape: ['batch', 2] }], [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }]);
 const policy: BatchPolicy = { maxBatchRows: 4, maxDelayMs: 5, maxQueueRows: 6 };
-const input = (...values: number[][]): EncodedInput => ({
-  dtype: 'float32',
-  data: new Float32Array(values.flat()),
-  dims: [values.length, 2],
+const runner = (overrides: Partial<BatchPolicy> = {}) => buildRunner(spec, { ...policy, ...overrides });
+const request = (...values: number[][]) => ({
+  tensors: { x: { dtype: 'float32' as const, shape: [values.length, 2], data: new Float32Array(values.flat()) } },
   rows: values.length,
-  warnings: [],
+  fetch: ['y'],
 });
 
-/** A stand-in for the worker pool: records every batch and answers when the test says so. */
+/** A stand-in for the worker pool: records every batch and answers (y = x0 + x1 per row) when the test says so. */
 function fakeRuns() {
-  const batches: { rows: number; data: number[]; finish(err?: Error): void }[] = [];
-  const run = (_: unknown, batch: EncodedInput) =>
-    new Promise<RowOutputs[]>((resolve, reject) => {
-      const data = [...batch.data] as number[];
+  const batches: { rows: number; inputs: NamedTensors; finish(err?: Error): void }[] = [];
+  const run = (_: unknown, inputs: NamedTensors, _fetch: string[], rows: number) =>
+    new Promise<NamedTensors>((resolve, reject) => {
+      const x = inputs.x!.data as Float32Array;
       batches.push({
-        rows: batch.rows,
-        data,
-        finish: (err) => (err ? reject(err) : resolve(Array.from({ length: batch.rows }, (_, r) => ({ y: { dims: [1], data: [data[r * 2]! + data[r * 2 + 1]!] } })))),
+        rows,
+        inputs,
+        finish: (err) =>
+          err ? reject(err) : resolve({ y: { dtype: 'float32', shape: [rows, 1], data: Float32Array.from({ length: rows }, (_, r) => x[r * 2]! + x[r * 2 + 1]!) } }),
       });
     });
   return { batches, run };
@@ -38,6 +35,7 @@ function fakeRuns() {
 
 const observer = { batch: vi.fn(), queueWait: vi.fn() };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+const ys = (outputs: NamedTensors) => [...(outputs.y!.data as Float32Array)];
 
 describe('Batcher', () => {
   afterEach(() => vi.useRealTimers());
@@ -45,9 +43,10 @@ describe('Batcher', () => {
   it('merges requests that arrive while the worker is busy into one batch, and splits the answers back', async () => {
     const { batches, run } = fakeRuns();
     const batcher = new Batcher(1, run, observer);
-    const first = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([1, 1]), 1000);
-    const second = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([2, 2], [3, 3]), 1000);
-    const third = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([4, 4]), 1000);
+    const now = runner({ maxDelayMs: 0 });
+    const first = batcher.submit(now, request([1, 1]), 1000);
+    const second = batcher.submit(now, request([2, 2], [3, 3]), 1000);
+    const third = batcher.submit(now, request([4, 4]), 1000);
     expect(batches).toHaveLength(1); // the worker is busy with the first request
     batches[0]!.finish();
     await first;
@@ -55,8 +54,9 @@ describe('Batcher', () => {
     expect(batches).toHaveLength(2);
     expect(batches[1]!.rows).toBe(3);
     batches[1]!.finish();
-    expect((await second).map((r) => r.y!.data[0])).toEqual([4, 6]);
-    expect((await third).map((r) => r.y!.data[0])).toEqual([8]);
+    expect(ys(await second)).toEqual([4, 6]);
+    expect(ys(await third)).toEqual([8]);
+    expect((await third).y!.shape).toEqual([1, 1]);
     expect(observer.batch).toHaveBeenLastCalledWith('m', '1', 3, 2);
   });
 
@@ -64,8 +64,8 @@ describe('Batcher', () => {
     vi.useFakeTimers();
     const { batches, run } = fakeRuns();
     const batcher = new Batcher(2, run, observer, () => Date.now());
-    void batcher.submit(spec, policy, input([1, 1]), 1000);
-    void batcher.submit(spec, policy, input([2, 2]), 1000);
+    void batcher.submit(runner(), request([1, 1]), 1000);
+    void batcher.submit(runner(), request([2, 2]), 1000);
     expect(batches).toHaveLength(0);
     vi.advanceTimersByTime(5);
     expect(batches.map((b) => b.rows)).toEqual([2]);
@@ -75,8 +75,8 @@ describe('Batcher', () => {
     vi.useFakeTimers();
     const { batches, run } = fakeRuns();
     const batcher = new Batcher(2, run, observer, () => Date.now());
-    void batcher.submit(spec, policy, input([1, 1], [1, 1], [1, 1]), 1000);
-    void batcher.submit(spec, policy, input([2, 2], [2, 2]), 1000);
+    void batcher.submit(runner(), request([1, 1], [1, 1], [1, 1]), 1000);
+    void batcher.submit(runner(), request([2, 2], [2, 2]), 1000);
     expect(batches.map((b) => b.rows)).toEqual([3]);
     vi.advanceTimersByTime(5);
     expect(batches.map((b) => b.rows)).toEqual([3, 2]);
@@ -85,9 +85,9 @@ describe('Batcher', () => {
   it('answers QUEUE_FULL at once when the queue holds max_queue_size rows', async () => {
     const { run } = fakeRuns();
     const batcher = new Batcher(1, run, observer);
-    void batcher.submit(spec, policy, input([0, 0]), 1000); // running
-    void batcher.submit(spec, policy, input([1, 1], [1, 1], [1, 1], [1, 1]), 1000); // queued: 4 rows
-    const full = batcher.submit(spec, policy, input([2, 2], [2, 2], [2, 2]), 1000);
+    void batcher.submit(runner(), request([0, 0]), 1000); // running
+    void batcher.submit(runner(), request([1, 1], [1, 1], [1, 1], [1, 1]), 1000); // queued: 4 rows
+    const full = batcher.submit(runner(), request([2, 2], [2, 2], [2, 2]), 1000);
     await expect(full).rejects.toMatchObject({ code: 'QUEUE_FULL' });
   });
 
@@ -95,8 +95,8 @@ describe('Batcher', () => {
     vi.useFakeTimers();
     const { batches, run } = fakeRuns();
     const batcher = new Batcher(1, run, observer, () => Date.now());
-    void batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([0, 0]), 10_000);
-    const late = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([9, 9]), 50);
+    void batcher.submit(runner({ maxDelayMs: 0 }), request([0, 0]), 10_000);
+    const late = batcher.submit(runner({ maxDelayMs: 0 }), request([9, 9]), 50);
     vi.advanceTimersByTime(60);
     await expect(late).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     batches[0]!.finish();
@@ -108,14 +108,54 @@ describe('Batcher', () => {
   it('gives every request in a failed batch the error', async () => {
     const { batches, run } = fakeRuns();
     const batcher = new Batcher(1, run, observer);
-    const running = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([0, 0]), 1000);
-    const a = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([1, 1]), 1000);
-    const b = batcher.submit(spec, { ...policy, maxDelayMs: 0 }, input([2, 2]), 1000);
+    const now = runner({ maxDelayMs: 0 });
+    const running = batcher.submit(now, request([0, 0]), 1000);
+    const a = batcher.submit(now, request([1, 1]), 1000);
+    const b = batcher.submit(now, request([2, 2]), 1000);
     batches[0]!.finish();
     await running;
     await tick();
     batches[1]!.finish(new ServiceError('INFERENCE_FAILED', 'boom'));
     await expect(a).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
     await expect(b).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+  });
+
+  it('merges only requests whose shared inputs are identical, and never those of a model without a batch dim', async () => {
+    const withScale = specOf(
+      [
+        { name: 'x', dtype: 'float32', shape: ['batch', 2] },
+        { name: 'scale', dtype: 'float32', shape: [] },
+      ],
+      [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }],
+    );
+    const scaled = (scale: number, ...values: number[][]) => {
+      const r = request(...values);
+      return { ...r, tensors: { ...r.tensors, scale: { dtype: 'float32' as const, shape: [], data: new Float32Array([scale]) } } };
+    };
+    const { batches, run } = fakeRuns();
+    const batcher = new Batcher(1, run, observer);
+    const shared = buildRunner(withScale, { ...policy, maxDelayMs: 0 });
+    void batcher.submit(shared, scaled(1, [0, 0]), 1000); // running
+    void batcher.submit(shared, scaled(2, [1, 1]), 1000);
+    void batcher.submit(shared, scaled(3, [2, 2]), 1000);
+    void batcher.submit(shared, scaled(2, [3, 3]), 1000);
+    batches[0]!.finish();
+    await tick();
+    await tick();
+    expect(batches[1]!.rows).toBe(2); // scale 2 twice; scale 3 waits for its own run
+    expect([...(batches[1]!.inputs.x!.data as Float32Array)]).toEqual([1, 1, 3, 3]);
+
+    const alone = buildRunner(specOf([{ name: 'x', dtype: 'float32', shape: [2, 2] }], [{ name: 'y', dtype: 'float32', shape: [2, 1] }]), { ...policy, maxDelayMs: 0 });
+    expect(alone.plan).toBeUndefined();
+    const solo = fakeRuns();
+    const soloBatcher = new Batcher(1, solo.run, observer);
+    for (let i = 0; i < 3; i++) void soloBatcher.submit(alone, request([i, i], [i, i]), 1000);
+    for (let i = 0; i < 3; i++) {
+      expect(solo.batches).toHaveLength(i + 1);
+      solo.batches[i]!.finish();
+      await tick();
+      await tick();
+    }
+    expect(solo.batches.map((b) => b.rows)).toEqual([2, 2, 2]);
   });
 });

@@ -6,6 +6,7 @@ import { modelConfigSchema } from '../../src/core/models/model-config.js';
 import { buildModelSpec } from '../../src/core/models/model-spec.js';
 import { binOf, psi, SlidingHistogram } from '../../src/core/monitoring/sliding-histogram.js';
 import { BUNDLED_MODELS } from '../helpers/app.js';
+import type { Tensor } from '../../src/core/tensors/tensor.js';
 
 function bundledSpec(name: string) {
   const config = modelConfigSchema.parse(JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'model.json'), 'utf8')));
@@ -40,13 +41,16 @@ describe('PSI building blocks', () => {
   });
 });
 
+/** Rows as the feature input tensor the model receives. */
+const features = (rows: number[][]): Tensor => ({ dtype: 'float32', shape: [rows.length, rows[0]!.length], data: new Float32Array(rows.flat()) });
+
 describe('DriftMonitor on the bundled breast_cancer reference', () => {
   const spec = bundledSpec('breast_cancer');
   const { rows, targets } = holdout('breast_cancer');
 
   it('says NaN below the minimum window, not a false alarm', () => {
     const monitor = new DriftMonitor(spec, { windowRows: 1000, minRows: 100 });
-    monitor.observeRows(new Float32Array(rows.slice(0, 50).flat()), 50);
+    monitor.observeRows(features(rows.slice(0, 50)), 50);
     expect(monitor.featureScores().every((f) => Number.isNaN(f.psi))).toBe(true);
   });
 
@@ -56,7 +60,7 @@ describe('DriftMonitor on the bundled breast_cancer reference', () => {
     let seed = 7;
     const draw = () => rows[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % rows.length]!;
     const sample = Array.from({ length: 1000 }, draw);
-    steady.observeRows(new Float32Array(sample.flat()), sample.length);
+    steady.observeRows(features(sample), sample.length);
     const calm = steady.featureScores();
     expect(calm).toHaveLength(30);
     expect(Math.max(...calm.map((f) => f.psi))).toBeLessThan(0.1);
@@ -65,7 +69,7 @@ describe('DriftMonitor on the bundled breast_cancer reference', () => {
     const malignant = rows.filter((_, i) => targets[i] === 'malignant');
     const shifted = new DriftMonitor(spec, { windowRows: 1000, minRows: 100 });
     const drawn = Array.from({ length: 1000 }, (_, i) => malignant[i % malignant.length]!);
-    shifted.observeRows(new Float32Array(drawn.flat()), drawn.length);
+    shifted.observeRows(features(drawn), drawn.length);
     const alarms = shifted.featureScores().filter((f) => f.psi > 0.25);
     expect(alarms.map((f) => f.feature)).toContain('mean_radius');
 

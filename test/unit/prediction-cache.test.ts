@@ -1,39 +1,64 @@
 import { describe, expect, it } from 'vitest';
-import { rowCacheKey } from '../../src/core/cache/cache-key.js';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec } from '../../src/core/models/model-spec.js';
+import { cacheKeys } from '../../src/core/cache/cache-key.js';
 import { PredictionCache, type CacheObserver } from '../../src/core/cache/prediction-cache.js';
-import { decodeStored, encodeStored } from '../../src/core/cache/row-outputs.js';
+import { decodeStored, encodeStored } from '../../src/core/cache/stored-outputs.js';
+import { modelConfigSchema } from '../../src/core/models/model-config.js';
+import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
+import { planBatching } from '../../src/core/serving/batch-plan.js';
+import type { DType } from '../../src/core/tensors/dtypes.js';
+import type { NamedTensors } from '../../src/core/tensors/tensor.js';
 
-const spec = (over: { version?: string; sha256?: string; dtype?: string; shape?: (number | null)[] } = {}) =>
+const spec = (over: { version?: string; sha256?: string; inputs?: TensorInfo[] } = {}) =>
   buildModelSpec(
     { name: 'm', version: over.version ?? '1', path: '/m', sha256: over.sha256 ?? 'a'.repeat(64) },
     modelConfigSchema.parse({}),
-    { inputs: [{ name: 'x', dtype: over.dtype ?? 'float32', shape: over.shape ?? [null, 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: [null, 1] }] },
+    { inputs: over.inputs ?? [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }] },
     'strict',
   );
+/** The keys of a request, per row where the model has a batch dim. */
+const keysOf = (s: ReturnType<typeof spec>, tensors: NamedTensors, rows: number, fetch = ['y']) => cacheKeys(s, planBatching(s.inputs, s.outputs), tensors, rows, fetch);
+const x = (values: number[], shape = [1, 4], dtype: DType = 'float32') => ({ x: { dtype, shape, data: dtype === 'int32' ? new Int32Array(new Float32Array(values).buffer) : new Float32Array(values) } });
 
 const lookups: string[] = [];
 const observer: CacheObserver = { cacheLookup: (tier, result, n) => lookups.push(`${tier}:${result}:${n}`) };
-const outputs = { y: { dims: [1], data: [0.5] } };
+const outputs: NamedTensors = { y: { dtype: 'float32', shape: [1, 1], data: new Float32Array([0.5]) } };
 
-describe('cache key', () => {
-  const row = new Float32Array([1, 2, 3, 4]);
-  const base = rowCacheKey(spec(), 'float32', [4], row);
+describe('cache keys', () => {
+  const base = keysOf(spec(), x([1, 2, 3, 4]), 1)[0]!;
 
-  it('is stable for the same row and model', () => {
-    expect(rowCacheKey(spec(), 'float32', [4], new Float32Array([1, 2, 3, 4]))).toBe(base);
+  it('are stable for the same row and model', () => {
+    expect(keysOf(spec(), x([1, 2, 3, 4]), 1)).toEqual([base]);
   });
 
-  it('differs for another shape, dtype, version, ONNX file or value', () => {
+  it('differ for another shape, dtype, version, ONNX file, value or set of outputs', () => {
     const others = [
-      rowCacheKey(spec({ shape: [null, 2, 2] }), 'float32', [2, 2], row),
-      rowCacheKey(spec({ dtype: 'int32' }), 'int32', [4], new Int32Array(row.buffer)), // the same bytes read as int32
-      rowCacheKey(spec({ version: '2' }), 'float32', [4], row),
-      rowCacheKey(spec({ sha256: 'b'.repeat(64) }), 'float32', [4], row),
-      rowCacheKey(spec(), 'float32', [4], new Float32Array([1, 2, 3, 4.0001])),
+      keysOf(spec({ inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 2, 2] }] }), x([1, 2, 3, 4], [1, 2, 2]), 1)[0],
+      keysOf(spec({ inputs: [{ name: 'x', dtype: 'int32', shape: ['batch', 4] }] }), x([1, 2, 3, 4], [1, 4], 'int32'), 1)[0], // the same bytes read as int32
+      keysOf(spec({ version: '2' }), x([1, 2, 3, 4]), 1)[0],
+      keysOf(spec({ sha256: 'b'.repeat(64) }), x([1, 2, 3, 4]), 1)[0],
+      keysOf(spec(), x([1, 2, 3, 4.0001]), 1)[0],
+      keysOf(spec(), x([1, 2, 3, 4]), 1, [])[0],
     ];
-    expect(new Set([base, ...others]).size).toBe(6);
+    expect(new Set([base, ...others]).size).toBe(7);
+  });
+
+  it('are one per row along the batch axis, wherever it is, and cover shared inputs', () => {
+    const stateful = spec({
+      inputs: [
+        { name: 'state', dtype: 'float32', shape: [2, 'batch', 1] },
+        { name: 'rate', dtype: 'int64', shape: [] },
+      ],
+    });
+    const request = (rate: bigint) => ({
+      state: { dtype: 'float32' as const, shape: [2, 3, 1], data: new Float32Array([1, 2, 3, 10, 20, 30]) },
+      rate: { dtype: 'int64' as const, shape: [], data: new BigInt64Array([rate]) },
+    });
+    const keys = keysOf(stateful, request(16000n), 3);
+    expect(new Set(keys).size).toBe(3);
+    // row 1 alone (state [2] and [20]) gets the key it had inside the batch of three
+    const row1 = { ...request(16000n), state: { dtype: 'float32' as const, shape: [2, 1, 1], data: new Float32Array([2, 20]) } };
+    expect(keysOf(stateful, row1, 1)).toEqual([keys[1]]);
+    expect(keysOf(stateful, request(8000n), 3)[1]).not.toBe(keys[1]);
   });
 });
 
@@ -55,7 +80,7 @@ describe('PredictionCache L1', () => {
     expect(byCount.entries).toBe(2);
     expect(await byCount.getMany(['a'])).toEqual([undefined]);
 
-    const big = { y: { dims: [1000], data: Array.from({ length: 1000 }, () => 1) } };
+    const big: NamedTensors = { y: { dtype: 'float64', shape: [1, 1000], data: new Float64Array(1000).fill(1) } };
     const byBytes = new PredictionCache({ maxEntries: 1000, maxBytes: 20_000, ttlSeconds: 60 }, observer);
     ['a', 'b', 'c', 'd'].forEach((k) => byBytes.set(k, big));
     expect(byBytes.bytes).toBeLessThanOrEqual(20_000);
@@ -64,20 +89,32 @@ describe('PredictionCache L1', () => {
 
   it('never caches non-finite results', () => {
     const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60 }, observer);
-    cache.set('nan', { y: { dims: [1], data: [Number.NaN] } });
-    cache.set('inf', { y: { dims: [1], data: [Infinity] } });
+    cache.set('nan', { y: { dtype: 'float32', shape: [1], data: new Float32Array([Number.NaN]) } });
+    cache.set('inf', { y: { dtype: 'float64', shape: [1], data: new Float64Array([Infinity]) } });
+    cache.set('half-inf', { y: { dtype: 'float16', shape: [1], data: new Uint16Array([0x7c00]) } });
     expect(cache.entries).toBe(0);
   });
 });
 
 describe('stored values', () => {
-  it('round-trip, and reject corrupt, foreign or malformed values', () => {
-    const stored = encodeStored('k1', outputs);
-    expect(decodeStored('k1', stored)).toEqual(outputs);
+  it('round-trip every dtype exactly, and reject corrupt, foreign or malformed values', () => {
+    const all: NamedTensors = {
+      ...outputs,
+      ids: { dtype: 'int64', shape: [1, 2], data: new BigInt64Array([2n ** 60n, -1n]) },
+      half: { dtype: 'float16', shape: [1], data: new Uint16Array([0x3c00]) },
+      text: { dtype: 'string', shape: [1, 2], data: ['a', 'ü'] },
+      flags: { dtype: 'bool', shape: [2], data: new Uint8Array([1, 0]) },
+    };
+    const stored = encodeStored('k1', all);
+    expect(decodeStored('k1', stored)).toEqual(all);
     expect(decodeStored('k2', stored)).toBeUndefined();
     expect(decodeStored('k1', stored.slice(0, -3))).toBeUndefined();
-    expect(decodeStored('k1', JSON.stringify({ v: 1, key: 'k1', outputs: { y: { dims: [2], data: [1] } } }))).toBeUndefined();
-    expect(decodeStored('k1', JSON.stringify({ v: 1, key: 'k1', outputs: { y: { dims: [1], data: ['1'] } } }))).toBeUndefined();
+    const bad = (y: unknown) => JSON.stringify({ v: 2, key: 'k1', outputs: { y } });
+    expect(decodeStored('k1', bad({ dtype: 'float32', shape: [2], data: Buffer.from(new Float32Array([1]).buffer).toString('base64') }))).toBeUndefined();
+    expect(decodeStored('k1', bad({ dtype: 'float32', shape: [1], data: ['1'] }))).toBeUndefined();
+    expect(decodeStored('k1', bad({ dtype: 'complex', shape: [1], data: 'AAAAAA==' }))).toBeUndefined();
+    expect(decodeStored('k1', bad({ dtype: 'float32', shape: [1], data: Buffer.from(new Float32Array([Number.NaN]).buffer).toString('base64') }))).toBeUndefined();
+    expect(decodeStored('k1', JSON.stringify({ v: 1, key: 'k1', outputs: { y: { dims: [1], data: [1] } } }))).toBeUndefined();
     expect(decodeStored('k1', '{"__proto__":{"polluted":true}}')).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });

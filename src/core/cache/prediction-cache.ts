@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { allFinite, decodeStored, encodeStored, rowBytes, type RowOutputs } from './row-outputs.js';
+import type { NamedTensors } from '../tensors/tensor.js';
+import { allFinite, decodeStored, encodeStored, storedBytes } from './stored-outputs.js';
 
 /** The shared tier (Redis). Implementations never throw and never hang: trouble reads as a miss. */
 export interface RemoteCache {
@@ -29,24 +30,24 @@ export interface CacheOptions {
  * Redis. A Redis hit fills the LRU. Writes go to the LRU at once and to Redis in the background.
  */
 export class PredictionCache {
-  private readonly l1: LRUCache<string, RowOutputs>;
+  private readonly l1: LRUCache<string, NamedTensors>;
 
   constructor(
     private readonly options: CacheOptions,
     private readonly observer: CacheObserver,
     private readonly remote?: RemoteCache,
   ) {
-    this.l1 = new LRUCache<string, RowOutputs>({
+    this.l1 = new LRUCache<string, NamedTensors>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
-      sizeCalculation: rowBytes,
+      sizeCalculation: storedBytes,
       ttl: options.ttlSeconds * 1000,
       ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     });
   }
 
   /** Looks every key up, L1 first, then one Redis round trip for the L1 misses. */
-  async getMany(keys: string[]): Promise<(RowOutputs | undefined)[]> {
+  async getMany(keys: string[]): Promise<(NamedTensors | undefined)[]> {
     const found = keys.map((key) => this.l1.get(key));
     const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
     this.record('l1', 'hit', keys.length - missing.length);
@@ -74,8 +75,8 @@ export class PredictionCache {
     return found;
   }
 
-  /** Stores one row's outputs; non-finite results are never cached. */
-  set(key: string, outputs: RowOutputs, ttlSeconds = this.options.ttlSeconds): void {
+  /** Stores one row's (or one request's) outputs; non-finite results are never cached. */
+  set(key: string, outputs: NamedTensors, ttlSeconds = this.options.ttlSeconds): void {
     if (!allFinite(outputs)) return;
     this.l1.set(key, outputs, { ttl: ttlSeconds * 1000 });
     this.remote?.set(key, encodeStored(key, outputs), ttlSeconds);

@@ -27,6 +27,10 @@ const versionCardSchema = z.object({
 
 /** Omitted keys take the BATCH_* environment defaults. */
 export const batchingSchema = z.object({
+  /** false: never merge requests, even where the inputs and outputs share a batch dim. */
+  enabled: z.boolean().default(true),
+  /** The symbolic dim to merge requests along, when the ONNX file has several candidates. */
+  dim: z.string().min(1).optional(),
   max_batch_size: z.number().int().min(1).max(65_536).optional(),
   max_queue_delay_ms: z.number().min(0).max(1000).optional(),
   max_queue_size: z.number().int().min(1).optional(),

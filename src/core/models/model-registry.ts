@@ -1,14 +1,15 @@
 import { ServiceError } from '../../errors.js';
-import { dtypes } from '../tensors/dtypes.js';
-import type { ModelRuntime } from '../serving/model-runtime.js';
-import { InputCodec } from '../codec/input-codec.js';
 import type { AnomalyKind } from '../monitoring/model-monitoring.js';
+import type { BatchPolicy } from '../serving/batcher.js';
+import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
+import type { ModelRuntime } from '../serving/model-runtime.js';
+import { emptyTensor } from '../tensors/tensor.js';
 import { scanRepository, sha256File, type RepositoryModel } from './model-repository.js';
-import { buildModelSpec, modelKey, type ModelSpec } from './model-spec.js';
+import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
 
 /**
- * loading: being checked and warmed; ready: served; unsupported: loaded but /predict cannot
- * feed it (several inputs); failed: could not load, with the reason.
+ * loading: being checked and warmed; ready: served; unsupported: loaded, but an input is not a
+ * tensor the service can feed; failed: could not load, with the reason.
  */
 export type ModelState = 'loading' | 'ready' | 'unsupported' | 'failed';
 
@@ -18,13 +19,22 @@ export interface ModelEntry {
   path: string;
   state: ModelState;
   reason?: string;
-  spec?: ModelSpec;
-  codec?: InputCodec;
+  /** Why the warm-up inference on zeros failed, when it did; the model is served all the same. */
+  warmup?: string;
+  runner?: ModelRunner;
 }
 
 export interface RegistryLog {
   info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+}
+
+export interface RegistryOptions {
+  defaultValidation: 'strict' | 'permissive';
+  /** Batching defaults; model.json `batching` overrides them per model. */
+  batching: BatchPolicy;
+  anomalies?: (model: string, version: string, kind: AnomalyKind, count: number) => void;
 }
 
 export type RegistryPhase = 'starting' | 'loaded';
@@ -39,8 +49,7 @@ export class ModelRegistry {
   constructor(
     private readonly runtime: ModelRuntime,
     private readonly log: RegistryLog,
-    private readonly defaultValidation: 'strict' | 'permissive' = 'strict',
-    private readonly anomalies?: (model: string, version: string, kind: AnomalyKind, count: number) => void,
+    private readonly options: RegistryOptions,
   ) {}
 
   /** Loads, checks and warms every model; a model that fails is recorded, never thrown. */
@@ -63,7 +72,7 @@ export class ModelRegistry {
 
     const servable = this.all().filter((e) => e.state === 'loading');
     if (servable.length > 0) {
-      this.runtime.start(servable.map((e) => ({ key: e.spec!.key, path: e.path })));
+      this.runtime.start(servable.map((e) => ({ key: e.runner!.spec.key, path: e.path })));
       await Promise.all(servable.map((e) => this.warmUp(e)));
     }
     this.phase = 'loaded';
@@ -81,43 +90,46 @@ export class ModelRegistry {
       const meta = await this.runtime.describe(entry.path).catch((err: Error) => {
         throw new Error(`cannot load the ONNX file: ${err.message.split('\n')[0]}`);
       });
-      entry.spec = buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.defaultValidation);
-      if (!('name' in entry.spec.input)) {
+      const spec = buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.options.defaultValidation);
+      const { name, version } = entry;
+      const anomalies = this.options.anomalies;
+      entry.runner = buildRunner(spec, this.options.batching, anomalies && ((kind, count) => anomalies(name, version, kind, count)));
+    } catch (err) {
+      if (err instanceof UnsupportedModel) {
         entry.state = 'unsupported';
-        entry.reason = entry.spec.input.unsupported;
+        entry.reason = err.message;
         return;
       }
-      const { name, version } = entry;
-      entry.codec = new InputCodec(entry.spec, this.anomalies && ((kind, count) => this.anomalies!(name, version, kind, count)));
-    } catch (err) {
       this.fail(entry, (err as Error).message);
     }
   }
 
-  /** One inference on every worker with a zero row, so the first real request pays no lazy cost. */
+  /**
+   * One inference on every worker with zeros (symbolic dims at 1), so the first real request pays
+   * no lazy cost. Some models refuse zeros (a sample rate must be 8000 or 16000): that is
+   * reported, and the model is served all the same, since its sessions did load.
+   */
   private async warmUp(entry: ModelEntry): Promise<void> {
-    const spec = entry.spec!;
-    if (!('name' in spec.input)) return;
-    const { name, dtype } = spec.input;
-    const dims = [1, ...spec.rowShape.map((d) => d ?? 1)];
-    const size = dims.reduce((a, b) => a * b, 1);
+    const { spec } = entry.runner!;
     try {
       await Promise.all(
-        Array.from({ length: this.runtime.workers }, () =>
-          this.runtime.run({ key: spec.key, input: name, dtype, data: dtypes[dtype].create(size), dims, fetch: spec.fetch }),
-        ),
+        Array.from({ length: this.runtime.workers }, () => {
+          const inputs = Object.fromEntries(spec.inputs.map((i) => [i.name, emptyTensor(i.dtype, i.shape.map((d) => (typeof d === 'number' ? d : 1)))]));
+          return this.runtime.run({ key: spec.key, inputs, fetch: spec.outputs.map((o) => o.name), rows: 1 });
+        }),
       );
-      entry.state = 'ready';
-      this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256 }, 'model ready');
     } catch (err) {
-      this.fail(entry, `warm-up inference failed: ${(err as Error).message.split('\n')[0]}`);
+      entry.warmup = `warm-up inference on zeros failed: ${(err as Error).message.split('\n')[0]}`;
+      this.log.warn({ model: entry.name, version: entry.version, reason: entry.warmup }, 'model warm-up failed; serving it anyway');
     }
+    entry.state = 'ready';
+    this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256 }, 'model ready');
   }
 
   private fail(entry: ModelEntry, reason: string): void {
     entry.state = 'failed';
     entry.reason = reason;
-    delete entry.codec;
+    delete entry.runner;
     this.log.error({ model: entry.name, version: entry.version, reason }, 'model failed to load');
   }
 
@@ -137,10 +149,16 @@ export class ModelRegistry {
     return served.length > 0 && (!requireAll || all.every((e) => e.state !== 'failed'));
   }
 
-  /** The requested version, or the highest ready one (the highest version when none is ready). */
+  /**
+   * The requested version, or the highest ready one (the highest version when none is ready).
+   * The one place "not ready while loading" is decided: every protocol resolves through here.
+   */
   resolve(name: string, version?: string): ModelEntry {
     const entries = this.models.get(name);
-    if (!entries) throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
+    if (!entries) {
+      if (this.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
+      throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
+    }
     const entry = version === undefined ? defaultVersion(entries) : entries.find((e) => e.version === String(Number(version)));
     if (!entry) {
       throw new ServiceError('VERSION_NOT_FOUND', `model "${name}" has no version ${version}`, [
@@ -149,7 +167,7 @@ export class ModelRegistry {
     }
     if (entry.state === 'loading') throw new ServiceError('MODEL_NOT_READY', `model ${modelKey(name, entry.version)} is still loading`);
     if (entry.state === 'failed') throw new ServiceError('MODEL_FAILED', `model ${modelKey(name, entry.version)} failed to load: ${entry.reason}`);
-    if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${modelKey(name, entry.version)} cannot be served by /predict: ${entry.reason}`);
+    if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${modelKey(name, entry.version)} cannot be served: ${entry.reason}`);
     return entry;
   }
 }

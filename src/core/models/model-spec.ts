@@ -1,13 +1,15 @@
-import { isSupportedDType, type DType } from '../tensors/dtypes.js';
+import { isDType, type DType } from '../tensors/dtypes.js';
 import type { FeatureConfig, ModelConfig } from './model-config.js';
+
+/** One dim of a tensor as the ONNX file declares it: a fixed size, a symbolic name, or unknown. */
+export type Dim = number | string | null;
 
 /** What the ONNX file says about one input or output. */
 export interface TensorInfo {
   name: string;
-  /** onnxruntime's element type name: float32, int64, ... ; 'non-tensor' for maps and sequences. */
+  /** onnxruntime's element type name: float32, int64, string, ...; 'non-tensor' for maps and sequences. */
   dtype: string;
-  /** Fixed sizes as numbers; symbolic or unknown dimensions as null. */
-  shape: (number | null)[];
+  shape: Dim[];
 }
 
 export interface OnnxMetadata {
@@ -15,9 +17,16 @@ export interface OnnxMetadata {
   outputs: TensorInfo[];
 }
 
+/** An input or output the service can feed or read: a tensor of a known element type. */
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  shape: Dim[];
+}
+
 export type Task = 'classification' | 'regression' | 'raw';
 
-/** Everything needed to validate, run and decode one model version; built once at load time. */
+/** Everything known about one model version before anything runs; built once at load time. */
 export interface ModelSpec {
   name: string;
   version: string;
@@ -25,20 +34,15 @@ export interface ModelSpec {
   path: string;
   sha256: string;
   task: Task;
-  inputs: TensorInfo[];
-  outputs: TensorInfo[];
-  /** The single input fed by /predict, or why the model cannot be fed by it. */
-  input: { name: string; dtype: DType } | { unsupported: string };
-  /** Dims of one row (the input's shape without the batch dim); null where the model leaves it open. */
-  rowShape: (number | null)[];
-  /** Elements per row when rowShape is fully known. */
-  rowSize: number | null;
-  /** The ONNX file fixes the batch dim at 1: rows must be run one at a time. */
-  singleRowBatch: boolean;
+  inputs: TensorSpec[];
+  /** Tensor outputs only: maps and sequences are never fetched. */
+  outputs: TensorSpec[];
+  /** The input model.json's features describe (one value per feature along its last axis). */
+  featureInput?: string;
   features?: FeatureConfig[];
   labels?: string[];
-  /** Outputs fetched from the session: the answer's output for classifiers/regressors, every tensor output for raw models. */
-  fetch: string[];
+  /** The output decoded into labels or values for classification and regression. */
+  taskOutput?: string;
   outputKind: 'probabilities' | 'logits' | 'values';
   validation: 'strict' | 'permissive';
   config: ModelConfig;
@@ -48,6 +52,9 @@ export function modelKey(name: string, version: string): string {
   return `${name}@${version}`;
 }
 
+/** Thrown when the model can be loaded but not fed: an input that is not a tensor of a known type. */
+export class UnsupportedModel extends Error {}
+
 /** Combines model.json with the ONNX file's own metadata; throws with a reason when they disagree. */
 export function buildModelSpec(
   base: { name: string; version: string; path: string; sha256: string },
@@ -55,62 +62,59 @@ export function buildModelSpec(
   meta: OnnxMetadata,
   defaultValidation: 'strict' | 'permissive',
 ): ModelSpec {
-  const tensorOutputs = meta.outputs.filter((o) => o.dtype !== 'non-tensor');
-  if (tensorOutputs.length === 0) throw new Error('the model has no tensor outputs');
-
-  const input = pickInput(config, meta.inputs);
-  const batched = 'name' in input ? meta.inputs.find((i) => i.name === input.name)?.shape ?? [] : [];
-  const rowShape = batched.slice(1);
-  const rowSize = rowShape.every((d): d is number => d !== null) ? rowShape.reduce((a, b) => a * b, 1) : null;
-
-  if (config.features && rowSize !== null && config.features.length !== rowSize) {
-    throw new Error(`model.json lists ${config.features.length} features but the input row holds ${rowSize} values`);
+  const outputs = meta.outputs.filter((o): o is TensorSpec => isDType(o.dtype));
+  if (outputs.length === 0) throw new Error('the model has no tensor outputs');
+  const inputs = meta.inputs.map((input): TensorSpec => {
+    if (!isDType(input.dtype)) throw new UnsupportedModel(`input "${input.name}" is ${input.dtype === 'non-tensor' ? 'not a tensor' : `of element type ${input.dtype}`}, which the service cannot feed`);
+    return { name: input.name, dtype: input.dtype, shape: input.shape };
+  });
+  if (config.input && !inputs.some((i) => i.name === config.input)) {
+    throw new Error(`model.json names input "${config.input}", the model has ${names(inputs)}`);
   }
-  if (config.features && rowSize === null && 'name' in input) {
-    throw new Error('named features need an input whose row shape is fixed');
-  }
+  const featureInput = config.features ? featureInputOf(config, inputs) : undefined;
 
   const task: Task = config.task ?? (config.labels ? 'classification' : 'raw');
-  let fetch = tensorOutputs.map((o) => o.name);
+  let taskOutput: string | undefined;
   if (task !== 'raw') {
-    const outputName = config.output ?? tensorOutputs[0]!.name;
-    const output = tensorOutputs.find((o) => o.name === outputName);
-    if (!output) throw new Error(`model.json names output "${outputName}", the model has ${fetch.join(', ')}`);
-    const width = output.shape.slice(1).reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);
+    taskOutput = config.output ?? outputs[0]!.name;
+    const output = outputs.find((o) => o.name === taskOutput);
+    if (!output) throw new Error(`model.json names output "${taskOutput}", the model has ${names(outputs)}`);
+    const width = output.shape.slice(1).reduce<number | null>((a, d) => (a === null || typeof d !== 'number' ? null : a * d), 1);
     if (task === 'classification' && width !== null && width !== config.labels!.length) {
-      throw new Error(`output "${outputName}" has ${width} values per row but model.json lists ${config.labels!.length} labels`);
+      throw new Error(`output "${taskOutput}" has ${width} values per row but model.json lists ${config.labels!.length} labels`);
     }
-    fetch = [outputName];
   }
 
   return {
     ...base,
     key: modelKey(base.name, base.version),
     task,
-    inputs: meta.inputs,
-    outputs: meta.outputs,
-    input,
-    rowShape,
-    rowSize,
-    singleRowBatch: batched[0] === 1,
+    inputs,
+    outputs,
+    featureInput,
     features: config.features,
     labels: config.labels,
-    fetch,
+    taskOutput,
     outputKind: config.output_kind ?? (task === 'classification' ? 'probabilities' : 'values'),
     validation: config.validation ?? defaultValidation,
     config,
   };
 }
 
-function pickInput(config: ModelConfig, inputs: TensorInfo[]): ModelSpec['input'] {
-  if (inputs.length !== 1) {
-    return { unsupported: `the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); /predict feeds single-input models` };
+/** Named features describe one input whose rows (everything after the batch dim) are fixed in size. */
+function featureInputOf(config: ModelConfig, inputs: TensorSpec[]): string {
+  const name = config.input ?? (inputs.length === 1 ? inputs[0]!.name : undefined);
+  if (!name) throw new Error(`model.json lists features but not the input they describe ("input"); the model has ${names(inputs)}`);
+  const input = inputs.find((i) => i.name === name)!;
+  const row = input.shape.slice(1);
+  if (input.shape.length === 0 || !row.every((d): d is number => typeof d === 'number')) {
+    throw new Error('named features need an input whose row shape is fixed');
   }
-  const only = inputs[0]!;
-  if (config.input && config.input !== only.name) throw new Error(`model.json names input "${config.input}", the model has "${only.name}"`);
-  if (!isSupportedDType(only.dtype)) return { unsupported: `input "${only.name}" has element type ${only.dtype}, which JSON cannot feed` };
-  if (only.shape.length === 0) return { unsupported: `input "${only.name}" has no batch dimension` };
-  const batch = only.shape[0];
-  if (batch !== null && batch !== 1) return { unsupported: `input "${only.name}" has a fixed batch of ${batch} rows` };
-  return { name: only.name, dtype: only.dtype };
+  const size = row.reduce((a, b) => a * b, 1);
+  if (size !== config.features!.length) throw new Error(`model.json lists ${config.features!.length} features but the input row holds ${size} values`);
+  return name;
+}
+
+function names(tensors: { name: string }[]): string {
+  return tensors.map((t) => `"${t.name}"`).join(', ');
 }

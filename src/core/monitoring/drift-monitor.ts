@@ -1,3 +1,5 @@
+import { getElement } from '../tensors/dtypes.js';
+import type { Tensor } from '../tensors/tensor.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { binOf, psi, SlidingHistogram } from './sliding-histogram.js';
 
@@ -34,7 +36,8 @@ export class DriftMonitor {
     if (!reference) return;
     // Values reach us as the model's float32; edges written as decimals must be compared in the
     // same precision, or a value equal to an edge (common: deciles of data with ties) changes bin.
-    const float32 = 'dtype' in spec.input && spec.input.dtype === 'float32';
+    const input = spec.inputs.find((i) => i.name === spec.featureInput);
+    const float32 = input?.dtype === 'float32';
     spec.features?.forEach((feature, index) => {
       const bins = reference.features[feature.name];
       const edges = bins && (float32 ? bins.edges.map(Math.fround) : bins.edges);
@@ -50,12 +53,12 @@ export class DriftMonitor {
     return this.features.length > 0 || this.classes !== undefined;
   }
 
-  /** Rows as the model received them, flattened. */
-  observeRows(data: ArrayLike<number | bigint>, rows: number): void {
+  /** The feature input's rows as the model received them. */
+  observeRows(tensor: Tensor, rows: number): void {
     if (this.features.length === 0) return;
-    const rowSize = data.length / rows;
+    const rowSize = tensor.data.length / rows;
     for (let r = 0; r < rows; r++) {
-      for (const f of this.features) f.window.add(binOf(f.edges, Number(data[r * rowSize + f.index])));
+      for (const f of this.features) f.window.add(binOf(f.edges, getElement(tensor.data, tensor.dtype, r * rowSize + f.index)));
     }
   }
 

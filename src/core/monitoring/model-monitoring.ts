@@ -4,6 +4,7 @@ import { DriftMonitor, type DriftOptions } from './drift-monitor.js';
 import type { FeedbackStore, PredictionRecord, Unmatched } from './feedback-store.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { RowPrediction } from '../codec/output-codec.js';
+import type { Tensor } from '../tensors/tensor.js';
 
 export type AnomalyKind = 'missing' | 'non_finite' | 'out_of_range';
 
@@ -52,13 +53,14 @@ export class ModelMonitoring {
     private readonly specOf: (model: string, version: string) => ModelSpec | undefined,
   ) {}
 
-  /** Feature drift sees every row the model receives, as it receives it (after clamping). */
-  observeInput(spec: ModelSpec, data: ArrayLike<number | bigint>, rows: number): void {
-    this.driftOf(spec)?.observeRows(data, rows);
+  /** Feature drift sees every row of the feature input the model receives, as it receives it (after clamping). */
+  observeInput(spec: ModelSpec, features: Tensor, rows: number): void {
+    this.driftOf(spec)?.observeRows(features, rows);
   }
 
   /** After an answer: class mix, confidence, and the record feedback will be joined to. */
-  observePredictions(spec: ModelSpec, id: string, predictions: RowPrediction[]): void {
+  observePredictions(spec: ModelSpec, id: string, rowPredictions: RowPrediction[] | undefined, rows: number): void {
+    const predictions = rowPredictions ?? Array.from({ length: rows }, (): RowPrediction => ({ outputs: {} }));
     const labels = predictions.flatMap((p) => ('label' in p ? [p.label] : []));
     this.driftOf(spec)?.observeLabels(labels);
     for (const p of predictions) this.observer.rowPredicted(spec.name, spec.version, 'label' in p ? p.label : undefined, 'confidence' in p ? p.confidence : undefined);

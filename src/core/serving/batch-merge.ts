@@ -1,35 +1,67 @@
-import { dtypes } from '../tensors/dtypes.js';
-import type { EncodedInput } from '../codec/input-codec.js';
+import { concatAlong, splitAlong } from '../tensors/batch-axis.js';
+import { tensorBytes, type NamedTensors, type Tensor } from '../tensors/tensor.js';
+import type { BatchPlan } from './batch-plan.js';
 
-/** Rows of several requests stacked into one input tensor; `offsets[i]` is where request i's rows start. */
-export interface MergedBatch {
-  input: EncodedInput;
-  offsets: number[];
-}
+/** Shared inputs up to this size go into the merge key; a request with a larger one runs alone. */
+const SHARED_KEY_BYTES = 1024;
 
-/** Requests can share a batch only when their rows have the same dtype and dims. */
-export function batchKey(input: EncodedInput): string {
-  return `${input.dtype}:${input.dims.slice(1).join('x')}`;
-}
-
-/** Stacks the inputs (all with one batchKey) along the batch dim. One input is passed through untouched. */
-export function mergeInputs(inputs: EncodedInput[]): MergedBatch {
-  if (inputs.length === 1) return { input: inputs[0]!, offsets: [0] };
-  const first = inputs[0]!;
-  const rows = inputs.reduce((sum, i) => sum + i.rows, 0);
-  const rowSize = first.data.length / first.rows;
-  const merged = dtypes[first.dtype].create(rows * rowSize);
-  const offsets: number[] = [];
-  let row = 0;
-  for (const input of inputs) {
-    offsets.push(row);
-    merged.set(input.data as never, row * rowSize);
-    row += input.rows;
+/**
+ * The key under which requests may share one inference: the same outputs fetched, the same dtype
+ * and dims (batch dim aside) for every batched input, and identical shared inputs.
+ * undefined: the request runs alone.
+ */
+export function mergeKey(plan: BatchPlan | undefined, tensors: NamedTensors, fetch: string[]): string | undefined {
+  if (!plan) return undefined;
+  const parts: unknown[] = [fetch];
+  for (const [name, t] of Object.entries(tensors)) {
+    const axis = plan.inputs[name];
+    if (axis !== undefined) {
+      parts.push([name, t.dtype, t.shape.map((d, i) => (i === axis ? '*' : d))]);
+      continue;
+    }
+    if (tensorBytes(t) > SHARED_KEY_BYTES) return undefined;
+    parts.push([name, t.dtype, t.shape, Array.isArray(t.data) ? t.data : Array.from(t.data as ArrayLike<number | bigint>, String)]);
   }
-  return { input: { ...first, data: merged, rows, dims: [rows, ...first.dims.slice(1)], warnings: [] }, offsets };
+  return JSON.stringify(parts);
 }
 
-/** The per-row results of a merged batch, cut back into one list per request. */
-export function splitBatch<T>(results: T[], inputs: EncodedInput[], offsets: number[]): T[][] {
-  return inputs.map((input, i) => results.slice(offsets[i]!, offsets[i]! + input.rows));
+/** Requests (all with one mergeKey) stacked along each batched input's axis; shared inputs taken from the first. */
+export function mergeRequests(plan: BatchPlan | undefined, requests: NamedTensors[]): NamedTensors {
+  if (requests.length === 1 || !plan) return requests[0]!;
+  return Object.fromEntries(
+    Object.keys(requests[0]!).map((name) => {
+      const axis = plan.inputs[name];
+      return [name, axis === undefined ? requests[0]![name]! : concatAlong(requests.map((r) => r[name]!), axis)];
+    }),
+  );
+}
+
+/** A merged run's outputs cut back into one set per request, along each output's batch axis. */
+export function splitOutputs(plan: BatchPlan | undefined, outputs: NamedTensors, sizes: number[]): NamedTensors[] {
+  if (sizes.length === 1 || !plan) return [outputs];
+  const parts = Object.entries(outputs).map(([name, t]) => [name, splitAlong(t, plan.outputs[name]!, sizes)] as const);
+  return sizes.map((_, i) => Object.fromEntries(parts.map(([name, split]) => [name, split[i]!])));
+}
+
+/** A request of many rows cut into consecutive parts of at most `size` rows; shared inputs copied into each. */
+export function chunkRequest(plan: BatchPlan, tensors: NamedTensors, rows: number, size: number): { tensors: NamedTensors; rows: number }[] {
+  const sizes: number[] = [];
+  for (let start = 0; start < rows; start += size) sizes.push(Math.min(size, rows - start));
+  const split = Object.fromEntries(
+    Object.entries(tensors).map(([name, t]) => {
+      const axis = plan.inputs[name];
+      return [name, axis === undefined ? sizes.map(() => copyOf(t)) : splitAlong(t, axis, sizes)];
+    }),
+  );
+  return sizes.map((chunkRows, i) => ({ rows: chunkRows, tensors: Object.fromEntries(Object.entries(split).map(([name, parts]) => [name, parts[i]!])) }));
+}
+
+/** Rows of a request's outputs (or several requests' rows) joined along each output's batch axis. */
+export function joinOutputs(plan: BatchPlan | undefined, parts: NamedTensors[]): NamedTensors {
+  if (parts.length === 1 || !plan) return parts[0]!;
+  return Object.fromEntries(Object.keys(parts[0]!).map((name) => [name, concatAlong(parts.map((p) => p[name]!), plan.outputs[name]!)]));
+}
+
+function copyOf(tensor: Tensor): Tensor {
+  return { ...tensor, shape: tensor.shape.slice(), data: tensor.data.slice() as Tensor['data'] };
 }

@@ -1,11 +1,10 @@
 import { ServiceError } from '../../errors.js';
-import { batchKey, mergeInputs, splitBatch } from './batch-merge.js';
-import type { EncodedInput } from '../codec/input-codec.js';
-import type { ModelSpec } from '../models/model-spec.js';
-import type { RowOutputs } from '../cache/row-outputs.js';
+import type { NamedTensors } from '../tensors/tensor.js';
+import { mergeKey, mergeRequests, splitOutputs } from './batch-merge.js';
+import type { ModelRunner } from './model-runner.js';
 
 export interface BatchPolicy {
-  /** Rows per inference (a request with 5 instances counts 5); a larger request runs alone. */
+  /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
   maxBatchRows: number;
   /** How long a batch may wait for more rows while a worker is free. */
   maxDelayMs: number;
@@ -18,21 +17,28 @@ export interface BatchObserver {
   queueWait(model: string, version: string, seconds: number): void;
 }
 
-export type RunBatch = (spec: ModelSpec, input: EncodedInput) => Promise<RowOutputs[]>;
+/** One inference over tensors already merged; resolves to the outputs of the whole batch. */
+export type RunBatch = (runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number) => Promise<NamedTensors>;
 
-interface Item {
-  input: EncodedInput;
-  key: string;
+/** A request as the batcher queues it: its tensors, its size along the batch dim, the outputs it wants. */
+export interface BatchRequest {
+  tensors: NamedTensors;
+  rows: number;
+  fetch: string[];
+}
+
+interface Item extends BatchRequest {
+  /** Requests with the same key may share an inference; undefined runs alone. */
+  key?: string;
   enqueued: number;
   state: 'queued' | 'running' | 'settled';
-  resolve(rows: RowOutputs[]): void;
+  resolve(outputs: NamedTensors): void;
   reject(err: unknown): void;
   timer?: NodeJS.Timeout;
 }
 
 interface ModelQueue {
-  spec: ModelSpec;
-  policy: BatchPolicy;
+  runner: ModelRunner;
   items: Item[];
   rows: number;
   inflight: number;
@@ -42,8 +48,9 @@ interface ModelQueue {
  * Dynamic batching across requests and models, sharing the worker pool's slots. A model's queue
  * is dispatched when it holds a full batch, or its oldest request has waited maxDelayMs; while no
  * worker is free, queues keep growing (up to a full batch) and the oldest goes first when one
- * frees. Every request in a failed batch gets the error. A request past its deadline is answered
- * 504 and, if still queued, never reaches a worker.
+ * frees. Only requests with one merge key share a run (see batch-merge.ts); the rest run one at a
+ * time, through the same queue, limits and deadlines. Every request in a failed batch gets the
+ * error. A request past its deadline is answered 504 and, if still queued, never reaches a worker.
  */
 export class Batcher {
   private readonly queues = new Map<string, ModelQueue>();
@@ -58,18 +65,20 @@ export class Batcher {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  submit(spec: ModelSpec, policy: BatchPolicy, input: EncodedInput, timeoutMs: number): Promise<RowOutputs[]> {
-    const queue = this.queueOf(spec, policy);
-    if (queue.rows > 0 && queue.rows + input.rows > policy.maxQueueRows) {
+  submit(runner: ModelRunner, request: BatchRequest, timeoutMs: number): Promise<NamedTensors> {
+    const queue = this.queueOf(runner);
+    const policy = runner.policy;
+    if (queue.rows > 0 && queue.rows + request.rows > policy.maxQueueRows) {
       return Promise.reject(
-        new ServiceError('QUEUE_FULL', `model ${spec.key} has ${queue.rows} rows queued (max_queue_size ${policy.maxQueueRows}); retry shortly`),
+        new ServiceError('QUEUE_FULL', `model ${runner.spec.key} has ${queue.rows} rows queued (max_queue_size ${policy.maxQueueRows}); retry shortly`),
       );
     }
-    return new Promise<RowOutputs[]>((resolve, reject) => {
-      const item: Item = { input, key: batchKey(input), enqueued: this.now(), state: 'queued', resolve, reject };
+    return new Promise<NamedTensors>((resolve, reject) => {
+      const key = mergeKey(runner.plan, request.tensors, request.fetch);
+      const item: Item = { ...request, key, enqueued: this.now(), state: 'queued', resolve, reject };
       item.timer = setTimeout(() => this.expire(queue, item, timeoutMs), timeoutMs);
       queue.items.push(item);
-      queue.rows += input.rows;
+      queue.rows += request.rows;
       this.pump();
     });
   }
@@ -86,14 +95,14 @@ export class Batcher {
 
   /** Rows waiting and batches running, per model version, for the gauges. */
   stats(): { model: string; version: string; queuedRows: number; inflightBatches: number }[] {
-    return [...this.queues.values()].map((q) => ({ model: q.spec.name, version: q.spec.version, queuedRows: q.rows, inflightBatches: q.inflight }));
+    return [...this.queues.values()].map((q) => ({ model: q.runner.spec.name, version: q.runner.spec.version, queuedRows: q.rows, inflightBatches: q.inflight }));
   }
 
-  private queueOf(spec: ModelSpec, policy: BatchPolicy): ModelQueue {
-    let queue = this.queues.get(spec.key);
+  private queueOf(runner: ModelRunner): ModelQueue {
+    let queue = this.queues.get(runner.spec.key);
     if (!queue) {
-      queue = { spec, policy, items: [], rows: 0, inflight: 0 };
-      this.queues.set(spec.key, queue);
+      queue = { runner, items: [], rows: 0, inflight: 0 };
+      this.queues.set(runner.spec.key, queue);
     }
     return queue;
   }
@@ -104,7 +113,7 @@ export class Batcher {
     while (this.inflight < this.slots) {
       const now = this.now();
       const ready = [...this.queues.values()]
-        .filter((q) => q.items.length > 0 && (q.rows >= q.policy.maxBatchRows || now - q.items[0]!.enqueued >= q.policy.maxDelayMs))
+        .filter((q) => q.items.length > 0 && (q.rows >= q.runner.policy.maxBatchRows || now - q.items[0]!.enqueued >= q.runner.policy.maxDelayMs))
         .sort((a, b) => a.items[0]!.enqueued - b.items[0]!.enqueued)[0];
       if (!ready) break;
       this.dispatch(ready);
@@ -116,37 +125,39 @@ export class Batcher {
   /** A worker is free but no queue is due yet: wake when the earliest one is. */
   private wakeForDelays(): void {
     const now = this.now();
-    const waits = [...this.queues.values()].filter((q) => q.items.length > 0).map((q) => q.policy.maxDelayMs - (now - q.items[0]!.enqueued));
+    const waits = [...this.queues.values()].filter((q) => q.items.length > 0).map((q) => q.runner.policy.maxDelayMs - (now - q.items[0]!.enqueued));
     if (waits.length === 0) return;
     this.wakeTimer = setTimeout(() => this.pump(), Math.max(0, Math.min(...waits)));
   }
 
   private dispatch(queue: ModelQueue): void {
-    const batch: Item[] = [];
-    let rows = 0;
-    const key = queue.items[0]!.key;
-    for (const item of queue.items) {
-      if (item.key !== key) continue;
-      if (batch.length > 0 && rows + item.input.rows > queue.policy.maxBatchRows) break;
-      batch.push(item);
-      rows += item.input.rows;
+    const first = queue.items[0]!;
+    const batch: Item[] = [first];
+    let rows = first.rows;
+    if (first.key !== undefined) {
+      for (const item of queue.items.slice(1)) {
+        if (item.key !== first.key) continue;
+        if (rows + item.rows > queue.runner.policy.maxBatchRows) break;
+        batch.push(item);
+        rows += item.rows;
+      }
     }
     queue.items = queue.items.filter((item) => !batch.includes(item));
     queue.rows -= rows;
+    const { spec, plan } = queue.runner;
     const now = this.now();
     for (const item of batch) {
       item.state = 'running';
-      this.observer.queueWait(queue.spec.name, queue.spec.version, (now - item.enqueued) / 1000);
+      this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000);
     }
-    this.observer.batch(queue.spec.name, queue.spec.version, rows, batch.length);
+    this.observer.batch(spec.name, spec.version, rows, batch.length);
 
     this.inflight++;
     queue.inflight++;
-    const inputs = batch.map((item) => item.input);
-    const merged = mergeInputs(inputs);
-    this.run(queue.spec, merged.input)
+    const merged = mergeRequests(plan, batch.map((item) => item.tensors));
+    this.run(queue.runner, merged, first.fetch, rows)
       .then(
-        (results) => splitBatch(results, inputs, merged.offsets).forEach((rowsOut, i) => settle(batch[i]!, () => batch[i]!.resolve(rowsOut))),
+        (outputs) => splitOutputs(plan, outputs, batch.map((item) => item.rows)).forEach((out, i) => settle(batch[i]!, () => batch[i]!.resolve(out))),
         (err) => batch.forEach((item) => settle(item, () => item.reject(err))),
       )
       .finally(() => {
@@ -160,7 +171,7 @@ export class Batcher {
     if (item.state === 'settled') return;
     if (item.state === 'queued') {
       queue.items = queue.items.filter((i) => i !== item);
-      queue.rows -= item.input.rows;
+      queue.rows -= item.rows;
     }
     settle(item, () => item.reject(new ServiceError('DEADLINE_EXCEEDED', `no answer within ${timeoutMs} ms`)));
     this.pump();

@@ -1,4 +1,5 @@
-import type { TypedArray } from '../tensors/dtypes.js';
+import type { OnnxMetadata } from '../models/model-spec.js';
+import type { NamedTensors } from '../tensors/tensor.js';
 
 /** What crosses the thread boundary: plain data only, structured-cloneable. */
 export interface WorkerModel {
@@ -12,24 +13,27 @@ export interface WorkerInit {
   interOpThreads: number;
 }
 
+/**
+ * One inference. The runtime owns the tensors from here on: their buffers may be transferred to
+ * a worker thread, after which the caller must not read them.
+ */
 export interface InferenceTask {
   key: string;
-  input: string;
-  dtype: string;
-  data: TypedArray;
-  dims: number[];
+  inputs: NamedTensors;
   fetch: string[];
+  /** Rows in the run, for per-row timing. */
+  rows: number;
 }
 
 export interface InferenceResult {
-  outputs: Record<string, { data: ArrayLike<number | bigint>; dims: number[] }>;
-  /** Time session.run() took on the worker, without queueing or thread hand-off. */
+  outputs: NamedTensors;
+  /** Time session.run() took, without queueing or thread hand-off. */
   seconds: number;
 }
 
 /** The core's view of the inference runtime; runtime/ implements it with onnxruntime-node. */
 export interface ModelRuntime {
-  describe(path: string): Promise<import('../models/model-spec.js').OnnxMetadata>;
+  describe(path: string): Promise<OnnxMetadata>;
   /** Starts the workers holding a session for each model; called once, after describe(). */
   start(models: WorkerModel[]): void;
   run(task: InferenceTask): Promise<InferenceResult>;

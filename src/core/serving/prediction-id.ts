@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
  * A UUIDv7: the first 48 bits are the Unix time in ms, the rest random. Feedback for an id the
  * store no longer holds can then be told apart: expired (older than the TTL) or unknown.
  * The random bits come from randomUUID() (a v4, whose variant bits v7 shares), which draws from a
- * pooled entropy buffer: a fresh randomBytes(16) per request cost a few µs on every /predict.
+ * pooled entropy buffer: a fresh randomBytes(16) per request cost a few µs on every prediction.
  */
 export function newPredictionId(now = Date.now()): string {
   const v4 = randomUUID(); // xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx

@@ -2,22 +2,27 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ModelEntry } from '../../core/models/model-registry.js';
 
 function describe(entry: ModelEntry, placement: (key: string) => string) {
-  const spec = entry.spec;
+  const runner = entry.runner;
+  const spec = runner?.spec;
   return {
     version: entry.version,
     state: entry.state,
     ...(entry.reason ? { reason: entry.reason } : {}),
-    ...(spec && {
-      task: spec.task,
-      runs_on: placement(spec.key),
-      sha256: spec.sha256,
-      inputs: spec.inputs,
-      outputs: spec.outputs,
-      features: spec.features,
-      labels: spec.labels,
-      validation: spec.validation,
-      card: spec.config.card?.versions[entry.version],
-    }),
+    ...(entry.warmup ? { warmup: entry.warmup } : {}),
+    ...(runner &&
+      spec && {
+        task: spec.task,
+        runs_on: placement(spec.key),
+        sha256: spec.sha256,
+        inputs: spec.inputs,
+        outputs: spec.outputs,
+        features: spec.features,
+        labels: spec.labels,
+        validation: spec.validation,
+        batching: runner.plan ? { dim: runner.plan.dim, max_batch_size: runner.policy.maxBatchRows } : null,
+        predict: 'refusal' in runner.rows ? `not by /predict: ${runner.rows.refusal}; use /v2/models/${spec.name}/infer` : 'rows',
+        card: spec.config.card?.versions[entry.version],
+      }),
   };
 }
 
@@ -28,7 +33,7 @@ const models: FastifyPluginAsync = async (app) => {
     return {
       models: names.map((name) => {
         const entries = app.models.entries(name);
-        const config = entries.find((e) => e.spec)?.spec?.config;
+        const config = entries.find((e) => e.runner)?.runner?.spec.config;
         return {
           name,
           description: config?.description,

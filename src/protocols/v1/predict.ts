@@ -1,27 +1,85 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { predictRequestSchema, tensorQuerySchema } from './predict-request.js';
+import { rawRows } from '../../core/codec/output-codec.js';
+import { formatPath, unravel, type Locator } from '../../core/codec/paths.js';
+import type { InferResult } from '../../core/serving/data-plane.js';
+import type { ModelRunner } from '../../core/serving/model-runner.js';
+import { isDType } from '../../core/tensors/dtypes.js';
+import { tensorFromBytes } from '../../core/tensors/binary.js';
+import { invalidAt } from '../../core/tensors/tensor-errors.js';
 import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
+import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
+import { FEATURES, INSTANCES } from './rows-places.js';
+
+/** Binary input names positions as tensor[row][...] and the tensor as a whole by its shape. */
+const binaryLocator: Locator = {
+  element: (_input, flat, shape) => formatPath(['tensor', ...unravel(flat, shape)]),
+  tensor: () => 'shape',
+};
+
+/** /predict feeds one input with rows; other models are served over the Open Inference Protocol. */
+function rowsInput(runner: ModelRunner) {
+  if ('refusal' in runner.rows) {
+    const { name } = runner.spec;
+    throw new ServiceError('UNSUPPORTED_MODEL', `model ${runner.spec.key} cannot be fed rows by /predict: ${runner.rows.refusal}; call POST /v2/models/${name}/infer`, [
+      { path: 'model', message: `use POST /v2/models/${name}/infer (Open Inference Protocol)` },
+    ]);
+  }
+  return runner.rows;
+}
+
+/** The /predict answer: the id, and per row the label and probabilities, the values, or the raw outputs. */
+function answer(result: InferResult, single: boolean) {
+  const { spec } = result.runner;
+  const predictions = result.predictions ?? rawRows(result.outputs, spec.outputs.map((o) => o.name), result.rows);
+  const head = { id: result.id, model: spec.name, version: spec.version, cached: result.cached };
+  const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
+  return single ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
+}
+
+/** The outputs /predict answers with: the task's output, or every tensor output of a raw model. */
+function outputsOf(runner: ModelRunner): string[] | undefined {
+  return runner.spec.taskOutput ? [runner.spec.taskOutput] : undefined;
+}
 
 /**
- * POST /predict. JSON: the envelope is checked here, rows by the model's own codec.
- * application/octet-stream: the body is a raw little-endian tensor, described by the query
- * string (?model=digits&dtype=float32&shape=4,1,8,8).
+ * POST /predict, the friendly API for models with named features. JSON: one `features` object
+ * or an `instances` list of rows. application/octet-stream: the body is a raw little-endian
+ * tensor, described by the query string (?model=digits&dtype=float32&shape=4,1,8,8).
  */
 const predict: FastifyPluginAsync = async (app) => {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.post('/predict', async (request) => {
-    const binary = Buffer.isBuffer(request.body);
-    const model = binary ? (request.query as { model?: unknown }).model : (request.body as { model?: unknown } | null)?.model;
-    if (app.models.phase !== 'loaded' && (typeof model !== 'string' || app.models.entries(model).length === 0)) {
-      throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
-    }
-    if (binary) {
+    if (Buffer.isBuffer(request.body)) {
       const query = parseEnvelope(tensorQuerySchema, request.query, 'query');
-      return app.predictions.predictTensor({ ...query, body: request.body as Buffer });
+      const body = request.body;
+      const result = await app.dataPlane.infer(
+        query,
+        (runner) => {
+          const { input } = rowsInput(runner);
+          const dtype = runner.spec.inputs[0]!.dtype;
+          if (!isDType(query.dtype)) throw invalidAt('dtype', `unknown dtype "${query.dtype}"`);
+          if (query.dtype !== dtype) throw invalidAt('dtype', `the model input is ${dtype}, the body says ${query.dtype}`);
+          return { tensors: { [input]: tensorFromBytes(body, dtype, query.shape, 'body') }, outputs: outputsOf(runner), locator: binaryLocator };
+        },
+        { validation: query.validation, timeoutMs: query.timeout_ms },
+      );
+      return answer(result, false);
     }
-    return app.predictions.predict(parseEnvelope(predictRequestSchema, request.body, ''));
+    const envelope: PredictRequest = parseEnvelope(predictRequestSchema, request.body, '');
+    const single = envelope.features !== undefined;
+    const result = await app.dataPlane.infer(
+      { model: envelope.model, version: envelope.version?.toString() },
+      (runner) => {
+        const { input, codec } = rowsInput(runner);
+        const level = envelope.validation ?? runner.spec.validation;
+        const decoded = single ? codec.decode([envelope.features], FEATURES, level) : codec.decode(envelope.instances!, INSTANCES, level);
+        return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: decoded.locator };
+      },
+      { validation: envelope.validation, timeoutMs: envelope.timeout_ms },
+    );
+    return answer(result, single);
   });
 };
 

@@ -1,18 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { InputCodec } from '../../src/core/codec/input-codec.js';
+import type { ValidationLevel } from '../../src/core/codec/input-checks.js';
+
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
 import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
+import { buildRunner } from '../../src/core/serving/model-runner.js';
 import { ServiceError } from '../../src/errors.js';
+import { FEATURES, INSTANCES } from '../../src/protocols/v1/rows-places.js';
 
 const base = { name: 'm', version: '1', path: '/m.onnx', sha256: 'x' };
 
+/** JSON rows through the rows codec, then the model's input checks: what /predict does with them. */
 function codec(input: TensorInfo, config: unknown = {}) {
-  const outputs: TensorInfo[] = [{ name: 'out', dtype: 'float32', shape: [null, 3] }];
-  return new InputCodec(buildModelSpec(base, modelConfigSchema.parse(config), { inputs: [input], outputs }, 'strict'));
+  const outputs: TensorInfo[] = [{ name: 'out', dtype: 'float32', shape: ['batch', 3] }];
+  const runner = buildRunner(buildModelSpec(base, modelConfigSchema.parse(config), { inputs: [input], outputs }, 'strict'), { maxBatchRows: 64, maxDelayMs: 0, maxQueueRows: 100 });
+  if ('refusal' in runner.rows) throw new Error(runner.rows.refusal);
+  const rows = runner.rows;
+  return {
+    encode(values: unknown[], root: 'features' | 'instances', level: ValidationLevel) {
+      const decoded = rows.codec.decode(values, root === 'features' ? FEATURES : INSTANCES, level);
+      const checked = runner.checks.check({ [rows.input]: decoded.tensor }, level, decoded.locator);
+      const tensor = checked.tensors[rows.input]!;
+      return { data: tensor.data, dims: tensor.shape, warnings: [...decoded.warnings, ...checked.warnings] };
+    },
+  };
 }
 
 const iris = codec(
-  { name: 'input', dtype: 'float32', shape: [null, 4] },
+  { name: 'input', dtype: 'float32', shape: ['batch', 4] },
   {
     task: 'classification',
     labels: ['a', 'b', 'c'],
@@ -24,8 +38,8 @@ const iris = codec(
     ],
   },
 );
-const image = codec({ name: 'image', dtype: 'float32', shape: [null, 3, 4, 5] });
-const ids = codec({ name: 'ids', dtype: 'int64', shape: [null, null] });
+const image = codec({ name: 'image', dtype: 'float32', shape: ['batch', 3, 4, 5] });
+const ids = codec({ name: 'ids', dtype: 'int64', shape: ['batch', 'length'] });
 
 function failure(fn: () => unknown): ServiceError {
   try {
@@ -39,7 +53,7 @@ function failure(fn: () => unknown): ServiceError {
 
 const row = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
-describe('InputCodec', () => {
+describe('JSON rows: the rows codec and the input checks', () => {
   it('puts named features in the model input order', () => {
     const out = iris.encode([{ petal_width: 0.2, petal_length: 1.4, sepal_width: 3.5, sepal_length: 5.1 }], 'features', 'strict');
     expect(out.dims).toEqual([1, 4]);
@@ -74,7 +88,8 @@ describe('InputCodec', () => {
     const out = iris.encode([{ ...wide, petal_width: '0.3' }], 'instances', 'permissive');
     expect(out.data[0]).toBe(8);
     expect(out.data[3]).toBeCloseTo(0.3);
-    expect(out.warnings.map((w) => w.path)).toEqual(['instances[0].sepal_length', 'instances[0].petal_width']);
+    // the rows codec's warnings (numeric strings) come before the input checks' (clamps)
+    expect(out.warnings.map((w) => w.path)).toEqual(['instances[0].petal_width', 'instances[0].sepal_length']);
   });
 
   it('permissive still rejects strings that are not numbers', () => {

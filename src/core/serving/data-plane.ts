@@ -1,0 +1,206 @@
+import { ServiceError, type ErrorDetail } from '../../errors.js';
+import { cacheKeys } from '../cache/cache-key.js';
+import type { PredictionCache } from '../cache/prediction-cache.js';
+import { SingleFlight } from '../cache/single-flight.js';
+import type { ValidationLevel } from '../codec/input-checks.js';
+import { decodeTaskRows, type RowPrediction } from '../codec/output-codec.js';
+import type { Locator } from '../codec/paths.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
+import { takeAlong } from '../tensors/batch-axis.js';
+import type { NamedTensors } from '../tensors/tensor.js';
+import { MAX_DETAILS } from '../tensors/tensor-errors.js';
+import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
+import { Batcher, type BatchObserver, type BatchPolicy } from './batcher.js';
+import type { ModelRunner } from './model-runner.js';
+import type { ModelRuntime } from './model-runtime.js';
+import { newPredictionId } from './prediction-id.js';
+import type { PredictionObserver, PredictionStatus } from './telemetry.js';
+
+/** Which model a request is for; no version means the highest ready one. */
+export interface InferTarget {
+  model: string;
+  version?: string;
+}
+
+export interface InferOptions {
+  /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
+  timeoutMs?: number;
+  validation?: ValidationLevel;
+}
+
+/** What a protocol decoded from its request: the input tensors (now owned by the data plane). */
+export interface DecodedInputs {
+  tensors: NamedTensors;
+  /** Outputs to fetch; all tensor outputs when absent. */
+  outputs?: string[];
+  /** Decoding warnings (numeric strings read as numbers), ahead of the input checks' own. */
+  warnings?: ErrorDetail[];
+  /** How the protocol names positions in its request, for error messages. */
+  locator?: Locator;
+}
+
+export interface InferResult {
+  /** The prediction id (a UUIDv7) ground-truth feedback is joined by. */
+  id: string;
+  runner: ModelRunner;
+  /** The fetched outputs, the batch dim as the request sent it. */
+  outputs: NamedTensors;
+  /** Size along the batch dim; 1 for a model that runs requests alone. */
+  rows: number;
+  /** Per row, where model.json describes the task. */
+  predictions?: RowPrediction[];
+  /** True when every row came from the cache. */
+  cached: boolean;
+  warnings: ErrorDetail[];
+}
+
+export interface DataPlaneDeps {
+  registry: ModelRegistry;
+  runtime: ModelRuntime;
+  observer: PredictionObserver;
+  batchObserver: BatchObserver;
+  cache?: PredictionCache;
+  monitoring?: ModelMonitoring;
+  timeoutMs: number;
+  newId?: () => string;
+  now?: () => number;
+}
+
+/**
+ * The protocol-neutral data plane, one infer() for every protocol: resolve the model, decode
+ * (the protocol's part), check every input, look up the cache, batch, run, decode the task's
+ * answer. Protocols in src/protocols/ only translate their wire shape to and from named tensors.
+ */
+export class DataPlane {
+  private readonly flights = new SingleFlight<NamedTensors>();
+  private readonly batcher: Batcher;
+  private readonly newId: () => string;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: DataPlaneDeps) {
+    this.newId = deps.newId ?? (() => newPredictionId());
+    this.now = deps.now ?? (() => performance.now());
+    this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows) => this.run(runner, inputs, fetch, rows), deps.batchObserver, this.now);
+  }
+
+  /** Resolves when no request is queued or running. */
+  drained(): Promise<void> {
+    return this.batcher.idle();
+  }
+
+  /** Queue depth and running batches per model, for the gauges. */
+  batchStats() {
+    return this.batcher.stats();
+  }
+
+  /** The runner a request would use: 404 unknown, 503 loading or failed. */
+  resolve(target: InferTarget): ModelRunner {
+    return this.deps.registry.resolve(target.model, target.version).runner!;
+  }
+
+  async infer(target: InferTarget, decode: (runner: ModelRunner) => DecodedInputs, options: InferOptions = {}): Promise<InferResult> {
+    const runner = this.resolve(target);
+    const { spec } = runner;
+    const started = this.now();
+    let status: PredictionStatus = 'error';
+    let rows = 0;
+    try {
+      const decoded = decode(runner);
+      const checked = runner.checks.check(decoded.tensors, options.validation ?? spec.validation, decoded.locator);
+      rows = checked.rows;
+      const fetch = this.fetchOf(runner, decoded.outputs);
+      if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows); // before a worker owns the data
+      const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
+      const { outputs, cached } =
+        this.deps.cache && runner.cache.enabled
+          ? await this.throughCache(runner, checked.tensors, rows, fetch, timeoutMs)
+          : { outputs: await this.execute(runner, checked.tensors, rows, fetch, timeoutMs), cached: false };
+      const predictions = decodeTaskRows(spec, outputs, rows);
+      status = 'success';
+      const id = this.newId();
+      const monitoring = this.deps.monitoring;
+      if (monitoring) setImmediate(() => monitoring.observePredictions(spec, id, predictions, rows));
+      const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
+      return { id, runner, outputs, rows, predictions, cached, warnings };
+    } catch (err) {
+      if (err instanceof ServiceError && err.statusCode === 400) status = 'invalid_input';
+      throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+    } finally {
+      this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
+    }
+  }
+
+  /** The outputs to fetch: those asked for (all by default), plus the task's output, in the model's order. */
+  private fetchOf(runner: ModelRunner, requested: string[] | undefined): string[] {
+    const outputs = runner.spec.outputs.map((o) => o.name);
+    if (!requested) return outputs;
+    const unknown = requested.filter((name) => !outputs.includes(name));
+    if (unknown.length > 0) {
+      throw new ServiceError('INVALID_REQUEST', `unknown output "${unknown[0]}"; the model has ${outputs.join(', ')}`, [{ path: 'outputs', message: `outputs: ${outputs.join(', ')}` }]);
+    }
+    return outputs.filter((name) => requested.includes(name) || name === runner.spec.taskOutput);
+  }
+
+  /**
+   * Each row is looked up on its own, so a row seen before hits whatever batch it arrives in.
+   * Misses already being computed by another request are joined (single flight); the rest run
+   * as one inference, and their outputs are written to the cache after the answer is sent.
+   */
+  private async throughCache(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number) {
+    const cache = this.deps.cache!;
+    const { plan } = runner;
+    const keys = cacheKeys(runner.spec, plan, tensors, rows, fetch);
+    const found = await cache.getMany(keys);
+
+    const pending = new Map<string, Promise<NamedTensors>>();
+    const leaders = new Map<string, number>(); // key -> the row that computes it
+    keys.forEach((key, r) => {
+      if (found[r] || pending.has(key) || leaders.has(key)) return;
+      const flight = this.flights.joinable(key);
+      if (flight) pending.set(key, flight);
+      else leaders.set(key, r);
+    });
+    let whole: NamedTensors | undefined; // every row computed here in one run: answered as it came
+    if (leaders.size > 0) {
+      const leadKeys = [...leaders.keys()];
+      const leadRows = [...leaders.values()];
+      const subset = plan ? Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name]!, leadRows)])) : tensors;
+      const ttl = runner.cache.ttlSeconds;
+      const promises = this.flights.lead(leadKeys, async () => {
+        const outputs = await this.execute(runner, subset, leadRows.length, fetch, timeoutMs);
+        if (leadRows.length === rows) whole = outputs;
+        const perRow = splitOutputs(plan, outputs, leadRows.map(() => 1));
+        setImmediate(() => perRow.forEach((row, i) => cache.set(leadKeys[i]!, row, ttl)));
+        return perRow;
+      });
+      leadKeys.forEach((key, i) => pending.set(key, promises[i]!));
+    }
+    const resolved = new Map<string, NamedTensors>();
+    await Promise.all([...pending].map(async ([key, promise]) => resolved.set(key, await promise)));
+    const outputs = whole ?? joinOutputs(plan, keys.map((key, r) => found[r] ?? resolved.get(key)!));
+    return { outputs, cached: pending.size === 0 };
+  }
+
+  /** Through the batcher; a request larger than the model's batch runs in parts, joined back in order. */
+  private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number): Promise<NamedTensors> {
+    const max = runner.policy.maxBatchRows;
+    if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch }, timeoutMs);
+    const parts = chunkRequest(runner.plan, tensors, rows, max);
+    const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch }, timeoutMs)));
+    return joinOutputs(runner.plan, outputs);
+  }
+
+  private async run(runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number): Promise<NamedTensors> {
+    const { spec } = runner;
+    try {
+      const result = await this.deps.runtime.run({ key: spec.key, inputs, fetch, rows });
+      this.deps.observer.inferenceCost(spec.name, spec.version, result.seconds * this.deps.runtime.threadsPerRun);
+      return result.outputs;
+    } catch (err) {
+      throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+    }
+  }
+}
+
+export type { BatchPolicy };

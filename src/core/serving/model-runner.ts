@@ -1,0 +1,50 @@
+import { InputChecks } from '../codec/input-checks.js';
+import { RowsCodec } from '../codec/rows-codec.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { AnomalyKind } from '../monitoring/model-monitoring.js';
+import type { BatchPolicy } from './batcher.js';
+import { planBatching, type BatchPlan } from './batch-plan.js';
+
+/**
+ * Everything a request needs about one model version, built once when it loads: the spec, the
+ * compiled input checks, where its batch dim is, its batching and cache policy, and the codec for
+ * JSON rows where one input takes them. A request only looks it up.
+ */
+export interface ModelRunner {
+  spec: ModelSpec;
+  /** undefined: nothing proves rows independent, so each request runs alone. */
+  plan?: BatchPlan;
+  checks: InputChecks;
+  /** JSON rows for the model's one batched input; undefined with the reason when rows cannot feed it. */
+  rows: { input: string; codec: RowsCodec } | { refusal: string };
+  policy: BatchPolicy;
+  cache: { enabled: boolean; ttlSeconds?: number };
+}
+
+export function buildRunner(spec: ModelSpec, defaults: BatchPolicy, onAnomaly?: (kind: AnomalyKind, count: number) => void): ModelRunner {
+  const options = spec.config.batching;
+  const plan = planBatching(spec.inputs, spec.outputs, options);
+  return {
+    spec,
+    plan,
+    checks: new InputChecks(spec, plan, onAnomaly),
+    rows: rowsOf(spec, plan, onAnomaly),
+    policy: {
+      maxBatchRows: plan?.fixedOne ? 1 : (options?.max_batch_size ?? defaults.maxBatchRows),
+      maxDelayMs: options?.max_queue_delay_ms ?? defaults.maxDelayMs,
+      maxQueueRows: options?.max_queue_size ?? defaults.maxQueueRows,
+    },
+    cache: { enabled: spec.config.cache?.enabled !== false, ttlSeconds: spec.config.cache?.ttl_seconds },
+  };
+}
+
+/** Rows stack into a model's only input along its first dim, and each output's first dim is the row again. */
+function rowsOf(spec: ModelSpec, plan: BatchPlan | undefined, onAnomaly?: (kind: AnomalyKind, count: number) => void): ModelRunner['rows'] {
+  if (spec.inputs.length !== 1) return { refusal: `the model has ${spec.inputs.length} inputs (${spec.inputs.map((i) => i.name).join(', ')})` };
+  const input = spec.inputs[0]!;
+  if (input.dtype === 'string') return { refusal: `input "${input.name}" holds strings` };
+  if (plan?.inputs[input.name] !== 0 || !Object.values(plan.outputs).every((axis) => axis === 0)) {
+    return { refusal: `input "${input.name}" has no batch dim first that its outputs share` };
+  }
+  return { input: input.name, codec: new RowsCodec(input, spec.config.features, onAnomaly) };
+}

@@ -1,0 +1,79 @@
+import { endianness } from 'node:os';
+import { dtypes, type DType, type TypedArray } from './dtypes.js';
+import { elementCount, type Tensor } from './tensor.js';
+import { invalidAt } from './tensor-errors.js';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Raw bytes into a tensor, as the binary tensor data extension lays them out: little-endian,
+ * row-major, no padding; BOOL one byte (0 or 1); BYTES each element a 4-byte little-endian
+ * length then the bytes (UTF-8 text: onnxruntime-node's string tensors hold JS strings).
+ * The bytes are copied: a body's buffer may be unaligned for the element size, and is not ours.
+ * `where` names the tensor in messages.
+ */
+export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[], where: string): Tensor {
+  const count = elementCount(shape);
+  if (dtype === 'string') return { dtype, shape, data: stringsFromBytes(bytes, count, where) };
+  const width = dtypes[dtype].bytes;
+  if (bytes.byteLength !== count * width) {
+    throw invalidAt(where, `shape [${shape}] of ${dtype} needs ${count * width} bytes, got ${bytes.byteLength}`);
+  }
+  const data = dtypes[dtype].create(count) as TypedArray;
+  const view = new Uint8Array(data.buffer);
+  view.set(bytes);
+  if (!LITTLE_ENDIAN && width > 1) swapBytes(view, width);
+  if (dtype === 'bool') {
+    const bad = view.findIndex((b) => b > 1);
+    if (bad >= 0) throw invalidAt(`${where}[${bad}]`, `a BOOL element is one byte, 0 or 1; got ${view[bad]}`);
+  }
+  return { dtype, shape, data };
+}
+
+function stringsFromBytes(bytes: Uint8Array, count: number, where: string): string[] {
+  const out = new Array<string>(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > bytes.byteLength) throw invalidAt(where, `the bytes end at element ${i} of ${count}`);
+    const length = view.getUint32(at, true);
+    at += 4;
+    if (at + length > bytes.byteLength) throw invalidAt(`${where}[${i}]`, `element ${i} says ${length} bytes, ${bytes.byteLength - at} are left`);
+    try {
+      out[i] = utf8.decode(bytes.subarray(at, at + length));
+    } catch {
+      throw invalidAt(`${where}[${i}]`, 'not valid UTF-8 (onnxruntime-node string tensors hold text)');
+    }
+    at += length;
+  }
+  if (at !== bytes.byteLength) throw invalidAt(where, `${count} elements take ${at} bytes, got ${bytes.byteLength}`);
+  return out;
+}
+
+/** A tensor's values as binary data, the inverse of tensorFromBytes. No copy on little-endian hosts. */
+export function tensorToBytes(tensor: Tensor): Uint8Array {
+  if (Array.isArray(tensor.data)) {
+    const parts = tensor.data.map((s) => encoder.encode(s));
+    const out = new Uint8Array(parts.reduce((sum, p) => sum + 4 + p.length, 0));
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const part of parts) {
+      view.setUint32(at, part.length, true);
+      out.set(part, at + 4);
+      at += 4 + part.length;
+    }
+    return out;
+  }
+  const data = tensor.data as TypedArray;
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (LITTLE_ENDIAN || dtypes[tensor.dtype].bytes === 1) return bytes;
+  const copy = bytes.slice();
+  swapBytes(copy, dtypes[tensor.dtype].bytes);
+  return copy;
+}
+
+function swapBytes(bytes: Uint8Array, width: number): void {
+  for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+}

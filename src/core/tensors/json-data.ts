@@ -1,0 +1,72 @@
+import { dtypes, setElement, type DType, type TypedArray } from './dtypes.js';
+import { elementCount, type Tensor } from './tensor.js';
+import { describeValue, invalidAt } from './tensor-errors.js';
+
+/**
+ * A tensor's values sent as JSON, flat or nested (row-major either way), written straight into
+ * its typed array. Nested arrays are walked with an explicit stack, never by recursion, so no
+ * depth of nesting can overflow the call stack. The element count must match the shape.
+ * Numbers must fit the type exactly (integers) or finitely (floats; JSON's 1e999, which parses to
+ * Infinity, is left for the finite check to name); BOOL takes true/false, BYTES strings.
+ * `where` names the tensor's data in messages: `${where}[i]` is its i-th element in row-major order.
+ */
+export function tensorFromJson(value: unknown, dtype: DType, shape: number[], where: string): Tensor {
+  const count = elementCount(shape);
+  const data = dtypes[dtype].create(count);
+  const write = writerOf(dtype, data, where);
+  let written = 0;
+  forEachLeaf(value, (item) => {
+    if (written >= count) throw invalidAt(where, `shape [${shape}] holds ${count} elements; the data has more`);
+    write(item, written++);
+  });
+  if (written !== count) throw invalidAt(where, `shape [${shape}] holds ${count} elements; the data has ${written}`);
+  return { dtype, shape, data };
+}
+
+/** Every non-array value inside nested arrays, in row-major order, walked with an explicit stack. */
+export function forEachLeaf(value: unknown, visit: (leaf: unknown) => void): void {
+  if (!Array.isArray(value)) return visit(value);
+  const stack: { items: unknown[]; next: number }[] = [{ items: value, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const item = top.items[top.next++];
+    if (Array.isArray(item)) stack.push({ items: item, next: 0 });
+    else visit(item);
+  }
+}
+
+type Writer = (value: unknown, index: number) => void;
+
+function writerOf(dtype: DType, data: Tensor['data'], where: string): Writer {
+  const info = dtypes[dtype];
+  const fail = (index: number, message: string): never => {
+    throw invalidAt(`${where}[${index}]`, message);
+  };
+  switch (info.kind) {
+    case 'string':
+      return (value, i) => {
+        if (typeof value !== 'string') fail(i, `expected a string for ${dtype}, got ${describeValue(value)}`);
+        (data as string[])[i] = value as string;
+      };
+    case 'bool':
+      return (value, i) => {
+        if (typeof value !== 'boolean') fail(i, `expected true or false, got ${describeValue(value)}`);
+        (data as Uint8Array)[i] = value ? 1 : 0;
+      };
+    default: {
+      const integer = info.kind === 'int' || info.kind === 'bigint';
+      const array = data as TypedArray;
+      return (value, i) => {
+        if (typeof value !== 'number') fail(i, `expected a number for ${dtype}, got ${describeValue(value)}`);
+        const n = value as number;
+        if (integer && !Number.isInteger(n)) fail(i, `expected an integer for ${dtype}, got ${n}`);
+        if (Number.isFinite(n) && (n < info.min || n > info.max)) fail(i, `${n} is outside the range of ${dtype} (${info.min} to ${info.max})`);
+        setElement(array, dtype, i, n);
+      };
+    }
+  }
+}
