@@ -12,6 +12,7 @@ import probes from './protocols/probes.js';
 import feedbackRoutes from './protocols/v1/feedback.js';
 import modelsRoutes from './protocols/v1/models.js';
 import predictRoutes from './protocols/v1/predict.js';
+import openInference from './protocols/v2/routes.js';
 import { OnnxRuntime } from './runtime/onnx-runtime.js';
 
 export interface AppDeps {
@@ -62,5 +63,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(predictRoutes);
   await app.register(feedbackRoutes);
   await app.register(modelsRoutes);
+  await app.register(openInference);
   return app;
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { formatPath } from '../core/codec/paths.js';
+import { formatPath } from '../core/tensors/paths.js';
 import { ServiceError } from '../errors.js';
 
 /** An envelope checked by its zod schema; the first problem leads the message, all are in details. */

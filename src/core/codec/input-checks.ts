@@ -7,7 +7,7 @@ import { dtypes, fromHalf, isFloating, setElement, type TypedArray } from '../te
 import { elementCount, type NamedTensors, type Tensor } from '../tensors/tensor.js';
 import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { boundsOf, type Bounds } from './bounds.js';
-import { tensorLocator, type Locator } from './paths.js';
+import { tensorLocator, type Locator } from '../tensors/paths.js';
 
 export type ValidationLevel = 'strict' | 'permissive';
 

@@ -9,7 +9,7 @@ import type { Tensor } from '../tensors/tensor.js';
 import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { boundsOf, type Bounds } from './bounds.js';
 import type { ValidationLevel } from './input-checks.js';
-import { formatPath, unravel, type Locator } from './paths.js';
+import { formatPath, unravel, type Locator } from '../tensors/paths.js';
 import { arrayRowSchema, namedRowSchema } from './rows-schema.js';
 
 /** How a protocol names where its rows are: the path of row i, and of the rows as a whole. */

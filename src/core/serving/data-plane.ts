@@ -4,7 +4,7 @@ import type { PredictionCache } from '../cache/prediction-cache.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import type { ValidationLevel } from '../codec/input-checks.js';
 import { decodeTaskRows, type RowPrediction } from '../codec/output-codec.js';
-import type { Locator } from '../codec/paths.js';
+import type { Locator } from '../tensors/paths.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';

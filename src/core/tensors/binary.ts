@@ -1,5 +1,6 @@
 import { endianness } from 'node:os';
 import { dtypes, type DType, type TypedArray } from './dtypes.js';
+import { formatPath, unravel } from './paths.js';
 import { elementCount, type Tensor } from './tensor.js';
 import { invalidAt } from './tensor-errors.js';
 
@@ -27,12 +28,13 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   if (!LITTLE_ENDIAN && width > 1) swapBytes(view, width);
   if (dtype === 'bool') {
     const bad = view.findIndex((b) => b > 1);
-    if (bad >= 0) throw invalidAt(`${where}[${bad}]`, `a BOOL element is one byte, 0 or 1; got ${view[bad]}`);
+    if (bad >= 0) throw invalidAt(formatPath([where, ...unravel(bad, shape)]), `a BOOL element is one byte, 0 or 1; got ${view[bad]}`);
   }
   return { dtype, shape, data };
 }
 
 function stringsFromBytes(bytes: Uint8Array, count: number, where: string): string[] {
+  if (count * 4 > bytes.byteLength) throw invalidAt(where, `${count} BYTES elements take at least ${count * 4} bytes, got ${bytes.byteLength}`);
   const out = new Array<string>(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;

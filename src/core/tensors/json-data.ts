@@ -1,4 +1,5 @@
 import { dtypes, setElement, type DType, type TypedArray } from './dtypes.js';
+import { formatPath, unravel } from './paths.js';
 import { elementCount, type Tensor } from './tensor.js';
 import { describeValue, invalidAt } from './tensor-errors.js';
 
@@ -8,12 +9,14 @@ import { describeValue, invalidAt } from './tensor-errors.js';
  * depth of nesting can overflow the call stack. The element count must match the shape.
  * Numbers must fit the type exactly (integers) or finitely (floats; JSON's 1e999, which parses to
  * Infinity, is left for the finite check to name); BOOL takes true/false, BYTES strings.
- * `where` names the tensor's data in messages: `${where}[i]` is its i-th element in row-major order.
+ * `where` names the tensor in messages, and `${where}[i][j]` an element by its position in the shape.
+ * No more than `maxElements` are allocated: a shape cannot ask for more than the body could hold.
  */
-export function tensorFromJson(value: unknown, dtype: DType, shape: number[], where: string): Tensor {
+export function tensorFromJson(value: unknown, dtype: DType, shape: number[], where: string, maxElements = Infinity): Tensor {
   const count = elementCount(shape);
+  if (count > maxElements) throw invalidAt(where, `shape [${shape}] holds ${count} elements, more than the body could carry`);
   const data = dtypes[dtype].create(count);
-  const write = writerOf(dtype, data, where);
+  const write = writerOf(dtype, data, (i) => formatPath([where, ...unravel(i, shape)]));
   let written = 0;
   forEachLeaf(value, (item) => {
     if (written >= count) throw invalidAt(where, `shape [${shape}] holds ${count} elements; the data has more`);
@@ -41,10 +44,10 @@ export function forEachLeaf(value: unknown, visit: (leaf: unknown) => void): voi
 
 type Writer = (value: unknown, index: number) => void;
 
-function writerOf(dtype: DType, data: Tensor['data'], where: string): Writer {
+function writerOf(dtype: DType, data: Tensor['data'], pathOf: (index: number) => string): Writer {
   const info = dtypes[dtype];
   const fail = (index: number, message: string): never => {
-    throw invalidAt(`${where}[${index}]`, message);
+    throw invalidAt(pathOf(index), message);
   };
   switch (info.kind) {
     case 'string':

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { rawRows } from '../../core/codec/output-codec.js';
-import { formatPath, unravel, type Locator } from '../../core/codec/paths.js';
+import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
 import type { InferResult } from '../../core/serving/data-plane.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { isDType } from '../../core/tensors/dtypes.js';

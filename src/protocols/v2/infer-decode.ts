@@ -1,0 +1,85 @@
+import type { DecodedInputs } from '../../core/serving/data-plane.js';
+import type { ModelRunner } from '../../core/serving/model-runner.js';
+import { tensorFromBytes } from '../../core/tensors/binary.js';
+import { tensorFromJson } from '../../core/tensors/json-data.js';
+import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
+import type { NamedTensors } from '../../core/tensors/tensor.js';
+import { invalidAt } from '../../core/tensors/tensor-errors.js';
+import { ServiceError } from '../../errors.js';
+import { parseEnvelope } from '../envelope.js';
+import { dtypeOf, OIP_DATATYPE } from './datatypes.js';
+import { inferRequestSchema, type InferRequest } from './infer-request.js';
+
+/** An infer body split into its JSON header and the binary tensor data that follows it. */
+export interface InferBody {
+  request: InferRequest;
+  binary: Buffer;
+  /** The whole body's size: no tensor may claim more elements than it could carry. */
+  bytes: number;
+}
+
+/**
+ * The body of POST .../infer. Without Inference-Header-Content-Length it is all JSON; with it, the
+ * first that many bytes are the JSON header and the rest the inputs' binary data (binary tensor
+ * data extension). The format never depends on Content-Type: Triton's own client sends none.
+ */
+export function parseInferBody(body: Buffer, headerLength: string | string[] | undefined): InferBody {
+  let jsonBytes = body.length;
+  if (headerLength !== undefined) {
+    const value = Array.isArray(headerLength) ? headerLength[0] : headerLength;
+    jsonBytes = /^\d{1,10}$/.test(value ?? '') ? Number(value) : Number.NaN;
+    if (!(jsonBytes <= body.length)) {
+      throw new ServiceError('INVALID_REQUEST', `Inference-Header-Content-Length is ${value}; the body has ${body.length} bytes`, [
+        { path: 'Inference-Header-Content-Length', message: 'the byte length of the JSON header at the start of the body' },
+      ]);
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.subarray(0, jsonBytes).toString('utf8'));
+  } catch (err) {
+    throw new ServiceError('INVALID_JSON', `the inference header is not valid JSON: ${(err as Error).message}`);
+  }
+  return { request: parseEnvelope(inferRequestSchema, json, ''), binary: body.subarray(jsonBytes), bytes: body.length };
+}
+
+/** OIP names an input by its name: inputs.state, inputs.state[1][0][6]. */
+const oipLocator: Locator = {
+  element: (input, flat, shape) => formatPath(['inputs', input, ...unravel(flat, shape)]),
+  tensor: (input) => formatPath(['inputs', input]),
+};
+
+/** The request's tensors, each from its JSON data or its slice of the binary data, checked against the declared datatype. */
+export function decodeInputs(body: InferBody, runner: ModelRunner): DecodedInputs {
+  const { request, binary } = body;
+  const tensors: NamedTensors = {};
+  let offset = 0;
+  for (const input of request.inputs) {
+    const where = oipLocator.tensor(input.name);
+    if (Object.hasOwn(tensors, input.name)) throw invalidAt(where, `input "${input.name}" is sent twice`);
+    const dtype = dtypeOf(input.datatype);
+    if (!dtype) throw invalidAt(`${where}.datatype`, `unknown datatype "${input.datatype}"; one of ${Object.values(OIP_DATATYPE).join(', ')}`);
+    const expected = runner.spec.inputs.find((i) => i.name === input.name);
+    if (expected && expected.dtype !== dtype) {
+      throw invalidAt(`${where}.datatype`, `the model input "${input.name}" is ${OIP_DATATYPE[expected.dtype]}, the request says ${input.datatype}`);
+    }
+    const size = input.parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (input.data !== undefined) throw invalidAt(`${where}.data`, 'send data or parameters.binary_data_size, not both');
+      if (offset + size > binary.length) throw invalidAt(`${where}.parameters.binary_data_size`, `${size} bytes from byte ${offset} of the binary data, which holds ${binary.length}`);
+      tensors[input.name] = tensorFromBytes(binary.subarray(offset, offset + size), dtype, input.shape, where);
+      offset += size;
+    } else {
+      if (input.data === undefined) throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
+      tensors[input.name] = tensorFromJson(input.data, dtype, input.shape, where, body.bytes);
+    }
+  }
+  if (offset !== binary.length) {
+    throw new ServiceError('INVALID_REQUEST', `${binary.length} bytes follow the JSON header, but the inputs' binary_data_size add up to ${offset}`, [
+      { path: 'Inference-Header-Content-Length', message: 'the byte length of the JSON header at the start of the body' },
+    ]);
+  }
+  const outputs = request.outputs?.map((o) => o.name);
+  if (outputs && new Set(outputs).size !== outputs.length) throw new ServiceError('INVALID_REQUEST', 'an output is requested twice', [{ path: 'outputs', message: outputs.join(', ') }]);
+  return { tensors, outputs, locator: oipLocator };
+}

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import type { ModelRunner } from '../../core/serving/model-runner.js';
+import { metadataShape, OIP_DATATYPE } from './datatypes.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+/** The extensions this server implements, as GET /v2 lists them. */
+export const EXTENSIONS = ['binary_tensor_data', 'classification'];
+
+export function serverMetadata() {
+  return { name: pkg.name, version: pkg.version, extensions: EXTENSIONS };
+}
+
+/** A model version's metadata: every version of the model, the platform, and each tensor's datatype and shape (-1 where it varies). */
+export function modelMetadata(runner: ModelRunner, versions: string[]) {
+  const { spec } = runner;
+  const tensor = (t: (typeof spec.inputs)[number]) => ({ name: t.name, datatype: OIP_DATATYPE[t.dtype], shape: metadataShape(t.shape) });
+  return {
+    name: spec.name,
+    versions,
+    platform: 'onnxruntime_onnx',
+    inputs: spec.inputs.map(tensor),
+    outputs: spec.outputs.map(tensor),
+  };
+}

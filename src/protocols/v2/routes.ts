@@ -1,0 +1,73 @@
+import compress from '@fastify/compress';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceError } from '../../errors.js';
+import { decodeInputs, parseInferBody } from './infer-decode.js';
+import { encodeInferResponse } from './infer-encode.js';
+import { modelMetadata, serverMetadata } from './metadata.js';
+
+interface ModelParams {
+  model: string;
+  version?: string;
+}
+
+/**
+ * The Open Inference Protocol v2 over REST (KServe v2, Triton, MLServer): server and model
+ * metadata, health, model readiness and inference, with the binary tensor data and
+ * classification extensions. A thin adapter: decode into named tensors, call the data plane,
+ * encode. Request bodies may be gzip or deflate (bounded by BODY_LIMIT_BYTES once inflated), and
+ * answers are compressed when the client accepts it, as Triton does.
+ */
+const v2: FastifyPluginAsync = async (app) => {
+  await app.register(compress, { global: true, encodings: ['gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'], threshold: 1024 });
+  // Every body is read as bytes, whatever its Content-Type, or with none (Triton's client sends none):
+  // Inference-Header-Content-Length, not the content type, says whether binary data follows the JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.get('/v2', async () => serverMetadata());
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_request, reply) => {
+    const { ready } = app.readiness();
+    return reply.status(ready ? 200 : 503).send({ ready });
+  });
+
+  const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
+    const { model, version } = request.params;
+    const runner = app.dataPlane.resolve({ model, version });
+    return modelMetadata(runner, app.models.entries(model).map((e) => e.version));
+  };
+  app.get('/v2/models/:model', metadata);
+  app.get('/v2/models/:model/versions/:version', metadata);
+
+  const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const { model, version } = request.params;
+    try {
+      const runner = app.dataPlane.resolve({ model, version });
+      return { name: model, version: runner.spec.version, ready: true };
+    } catch (err) {
+      if (!(err instanceof ServiceError) || err.statusCode === 404) throw err;
+      return reply.status(503).send({ name: model, ...(version ? { version } : {}), ready: false, error: err.message, code: err.code });
+    }
+  };
+  app.get('/v2/models/:model/ready', ready);
+  app.get('/v2/models/:model/versions/:version/ready', ready);
+
+  const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const { model, version } = request.params;
+    const body = parseInferBody(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), request.headers['inference-header-content-length']);
+    const parameters = body.request.parameters;
+    const result = await app.dataPlane.infer({ model, version }, (runner) => decodeInputs(body, runner), {
+      validation: parameters?.validation,
+      timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
+    });
+    const answer = encodeInferResponse(result, body.request);
+    if (answer.binary.length === 0) return answer.header;
+    const json = Buffer.from(JSON.stringify(answer.header));
+    reply.header('inference-header-content-length', json.length).type('application/octet-stream');
+    return reply.send(Buffer.concat([json, ...answer.binary]));
+  };
+  app.post('/v2/models/:model/infer', infer);
+  app.post('/v2/models/:model/versions/:version/infer', infer);
+};
+
+export default v2;
