@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -29,6 +30,22 @@ export async function startApp(
   const app = await buildApp(config, { logStream: stream, ...deps });
   if (deps.waitForModels !== false) await app.modelsLoaded;
   return Object.assign(app, { logs });
+}
+
+/**
+ * The app for a describe block: started in beforeAll, closed in afterAll, and the throw-away
+ * repository it serves (if any) removed then.
+ */
+export function appFor(env: Record<string, string>, repo?: { dir: string; remove(): void }): () => FastifyInstance & { logs: CapturedLogs } {
+  let app: FastifyInstance & { logs: CapturedLogs };
+  beforeAll(async () => {
+    app = await startApp({ ...(repo ? { MODEL_DIR: repo.dir } : {}), ...env });
+  });
+  afterAll(async () => {
+    await app?.close();
+    repo?.remove();
+  });
+  return () => app;
 }
 
 export async function postJson(app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {

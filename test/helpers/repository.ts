@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { BUNDLED_MODELS } from './app.js';
 
 export const FIXTURES = new URL('../fixtures/onnx/', import.meta.url).pathname;
+/** The fixture model repository: multi-input models of every kind (test/fixtures/build_fixtures.py). */
+export const FIXTURE_MODELS = new URL('../fixtures/models/', import.meta.url).pathname;
 
 /** A throw-away model repository laid out as the server expects; remove() when done. */
 export class TempRepository {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { postJson, startApp } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { TempRepository, bundled } from '../helpers/repository.js';
+import { FIXTURE_MODELS, TempRepository, bundled } from '../helpers/repository.js';
 import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 
 const irisConfig = {
@@ -26,6 +26,8 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 
 describe('prediction cache with a real Redis', () => {
   const repo = new TempRepository()
+    .addOnnx('stateful', '1', `${FIXTURE_MODELS}stateful/1/model.onnx`)
+    .addOnnx('vocab', '1', `${FIXTURE_MODELS}vocab/1/model.onnx`)
     .addOnnx('iris', '1', bundled('iris'), irisConfig)
     .addOnnx('iris', '2', bundled('iris'))
     .addOnnx('plain', '1', bundled('iris'))
@@ -75,6 +77,45 @@ describe('prediction cache with a real Redis', () => {
     expect(sample(metrics, 'ml_cache_lookups_total', { tier: 'l1', result: 'hit' })).toBe(1);
     expect(sample(metrics, 'ml_cache_l1_entries')).toBe(1);
     expect(sample(metrics, 'ml_cache_redis_circuit', { state: 'closed' })).toBe(1);
+  });
+
+  it('keys multi-input requests by every input and the outputs asked for, per row along the batch axis, and shares them through Redis', async () => {
+    const a = await start();
+    const infer = async (app: FastifyInstance, sr: number, states: number[][], outputs?: string[]) => {
+      const inputs = [
+        { name: 'audio', datatype: 'FP32', shape: [states.length, 2], data: states.flatMap((_, i) => [i, -i]) },
+        { name: 'sr', datatype: 'INT64', shape: [], data: [sr] },
+        { name: 'state', datatype: 'FP32', shape: [2, states.length, 4], data: [0, 1].flatMap((layer) => states.flatMap((s) => s.map((v) => v + layer))) },
+      ];
+      const response = await app.inject({ method: 'POST', url: '/v2/models/stateful/infer', payload: JSON.stringify({ inputs, outputs: outputs?.map((name) => ({ name })) }) });
+      expect(response.statusCode).toBe(200);
+      return response.json();
+    };
+    const s1 = [0.1, 0.2, 0.3, 0.4];
+    const s2 = [0.5, 0.6, 0.7, 0.8];
+    const first = await infer(a, 16000, [s1, s2]);
+    expect(first.parameters.cached).toBe(false);
+    expect((await infer(a, 16000, [s1, s2])).parameters.cached).toBe(true);
+    expect((await infer(a, 8000, [s1, s2])).parameters.cached).toBe(false); // the shared scalar is in the key
+    expect((await infer(a, 16000, [s1, s2], ['prob'])).parameters.cached).toBe(false); // so are the outputs
+    const r1 = await infer(a, 16000, [s1]);
+    const r2 = await infer(a, 16000, [s2]);
+    expect(r1.parameters.cached).toBe(true); // row 0 of the batch of two, alone
+    expect(r2.parameters.cached).toBe(false); // row 1 alone has audio [0, -0], not [1, -1]: another row
+    const b = await start();
+    await waitFor(async () => (await keys()).some((k) => k.startsWith(`${PREFIX}pred:stateful:`)), 'the rows in Redis');
+    await waitFor(async () => (await keys()).filter((k) => k.startsWith(`${PREFIX}pred:stateful:`)).length >= 6, 'every row in Redis');
+    const shared = await infer(b, 16000, [s1, s2]);
+    expect(shared.parameters.cached).toBe(true);
+    expect(shared.outputs).toEqual(first.outputs);
+
+    const words = { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['cat', 'zebra'] }] };
+    const post = (app: FastifyInstance) => app.inject({ method: 'POST', url: '/v2/models/vocab/infer', payload: JSON.stringify(words) }).then((r) => r.json());
+    const truth = await post(a);
+    await waitFor(async () => (await keys()).filter((k) => k.startsWith(`${PREFIX}pred:vocab:`)).length === 2, 'the strings in Redis');
+    const fromRedis = await post(b);
+    expect(fromRedis.parameters.cached).toBe(true);
+    expect(fromRedis.outputs).toEqual(truth.outputs);
   });
 
   it('never shares an entry across model versions, and honours the model TTL', async () => {

@@ -4,7 +4,7 @@ import type { ValidationLevel } from '../../src/core/codec/input-checks.js';
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
 import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
 import { buildRunner } from '../../src/core/serving/model-runner.js';
-import { ServiceError } from '../../src/errors.js';
+import { thrownServiceError } from '../helpers/errors.js';
 import { FEATURES, INSTANCES } from '../../src/protocols/v1/rows-places.js';
 
 const base = { name: 'm', version: '1', path: '/m.onnx', sha256: 'x' };
@@ -41,15 +41,7 @@ const iris = codec(
 const image = codec({ name: 'image', dtype: 'float32', shape: ['batch', 3, 4, 5] });
 const ids = codec({ name: 'ids', dtype: 'int64', shape: ['batch', 'length'] });
 
-function failure(fn: () => unknown): ServiceError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ServiceError);
-    return err as ServiceError;
-  }
-  throw new Error('expected the codec to reject the input');
-}
+const failure = thrownServiceError;
 
 const row = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 

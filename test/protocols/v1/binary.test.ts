@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
+import { BUNDLED_MODELS, postJson, startApp } from '../../helpers/app.js';
 
 const digits = (JSON.parse(readFileSync(join(BUNDLED_MODELS, 'digits', 'holdout.json'), 'utf8')) as { rows: number[][] }).rows;
 
