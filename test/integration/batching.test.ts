@@ -81,6 +81,10 @@ describe('overload and deadlines over HTTP', () => {
     const late = await postJson(app, '/predict', { model: 'heavy', instances: [row(5)], timeout_ms: 1 });
     expect(late.status).toBe(504);
     expect(late.body.code).toBe('DEADLINE_EXCEEDED');
+    // the Open Inference Protocol takes Triton's parameters.timeout, in microseconds
+    const oip = await postJson(app, '/v2/models/heavy/infer', { parameters: { timeout: 1000 }, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1024], data: row(6) }] });
+    expect(oip.status).toBe(504);
+    expect(oip.body.code).toBe('DEADLINE_EXCEEDED');
     expect((await busy).status).toBe(200);
   });
 });

@@ -117,3 +117,49 @@ describe('model monitoring through the HTTP API', () => {
     expect(sample(metrics, 'ml_prediction_cost_dollars_total', { model: 'iris' })).toBeCloseTo((cpu / 3600) * 0.05, 12);
   });
 });
+
+describe('monitoring and metrics cover the Open Inference Protocol too', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ DRIFT_WINDOW_ROWS: '100', DRIFT_MIN_ROWS: '20', CACHE_ENABLED: 'false' });
+  });
+  afterAll(() => app.close());
+
+  const inferIris = async (rows: number[][]) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v2/models/iris/infer',
+      payload: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [rows.length, 4], data: rows }] }),
+    });
+    expect(response.statusCode).toBe(200);
+    return response.json();
+  };
+
+  it('feeds drift, class counts and confidence from v2 requests, and joins feedback by parameters.prediction_id', async () => {
+    const onlySetosa = iris.rows.filter((_, i) => iris.targets[i] === 'setosa');
+    for (let i = 0; i < 10; i++) await inferIris(onlySetosa);
+    await settle();
+    const metrics = await scrape(app);
+    expect(sample(metrics, 'ml_feature_drift_score', { model: 'iris', feature: 'petal_length' })).toBeGreaterThan(0.25);
+    expect(sample(metrics, 'ml_predicted_class_total', { model: 'iris', class: 'setosa' })).toBeGreaterThanOrEqual(100);
+    expect(sample(metrics, 'ml_prediction_rows_total', { model: 'iris' })).toBe(10 * onlySetosa.length);
+
+    const answer = await inferIris([iris.rows[0]!, iris.rows[1]!]);
+    await settle();
+    const feedback = await postJson(app, '/feedback', { id: answer.parameters.prediction_id, row: 1, label: iris.targets[1] });
+    expect(feedback).toMatchObject({ status: 200, body: { model: 'iris', row: 1, correct: true } });
+  });
+
+  it('counts v2 predictions by outcome and v2 routes by template, with no series per model name or version in a URL', async () => {
+    for (const data of [[1, 2, 3, 4], [40, 3, 1, 1]]) {
+      const refused = await app.inject({ method: 'POST', url: '/v2/models/iris/infer', payload: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data }] }) });
+      expect(refused.statusCode).toBe(400); // out of the feature ranges: counted as invalid input
+    }
+    for (let i = 0; i < 5; i++) await app.inject(`/v2/models/random-${i}/versions/${i}/ready`);
+    const metrics = await scrape(app);
+    expect(sample(metrics, 'ml_predictions_total', { model: 'iris', status: 'invalid_input' })).toBe(2);
+    expect(sample(metrics, 'http_request_duration_seconds_count', { route: '/v2/models/:model/infer', status_code: '200' })).toBeGreaterThan(10);
+    expect(sample(metrics, 'http_request_duration_seconds_count', { route: '/v2/models/:model/versions/:version/ready', status_code: '404' })).toBe(5);
+    expect(metrics).not.toMatch(/random-/);
+  });
+});
