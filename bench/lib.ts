@@ -28,6 +28,8 @@ export interface LoadOptions {
   /** An unmeasured run first, at the same concurrency, so the JIT and the caches are warm. */
   warmupSeconds?: number;
   rowsPerRequest?: number;
+  /** Request headers instead of the content type the body implies (an OIP client sends none). */
+  headers?: Record<string, string>;
 }
 
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -42,12 +44,12 @@ export function startLoad(options: autocannon.Options): { instance: autocannon.I
 }
 
 /** One autocannon run, with every response's latency (autocannon's own percentiles are whole ms). */
-async function autocannonRun(url: string, body: string | Buffer | undefined, connections: number, seconds: number) {
+async function autocannonRun(url: string, body: string | Buffer | undefined, connections: number, seconds: number, headers?: Record<string, string>) {
   const latencies: number[] = [];
   const { instance, done } = startLoad({
     url,
     method: body === undefined ? 'GET' : 'POST',
-    headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' },
+    headers: headers ?? (body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' }),
     body,
     connections,
     duration: seconds,
@@ -68,11 +70,11 @@ function percentile(sorted: number[], p: number): number {
  */
 export async function load(name: string, url: string, body: string | Buffer | undefined, connections: number, seconds: number, options: LoadOptions = {}): Promise<LoadResult> {
   const warmup = options.warmupSeconds ?? WARMUP_SECONDS;
-  if (warmup > 0) await autocannonRun(url, body, connections, warmup);
+  if (warmup > 0) await autocannonRun(url, body, connections, warmup, options.headers);
   const serverBefore = sampleCpu(options.pid);
   const ownBefore = process.cpuUsage();
   const started = performance.now();
-  const { result, latencies } = await autocannonRun(url, body, connections, seconds);
+  const { result, latencies } = await autocannonRun(url, body, connections, seconds, options.headers);
   latencies.sort((a, b) => a - b);
   const wallMs = performance.now() - started;
   const own = process.cpuUsage(ownBefore);

@@ -1,10 +1,12 @@
 /**
  * npm run bench: the service against the limits of this machine, side by side in one run.
- *   1. tabular JSON (breast_cancer, cache off): service vs a bare Fastify route with the same body
- *      and a same-size response (the HTTP ceiling);
+ *   1. tabular JSON (breast_cancer, cache off): service (/predict, and OIP JSON) vs a bare Fastify
+ *      route with the same body and a same-size response (the HTTP ceiling);
  *   2. the heavy model (digits_large) over binary input, cache off: service vs onnxruntime
  *      in-process at its best batch size with the same thread budget (the compute ceiling), and vs
- *      the naive server (one session.run per request on the main thread);
+ *      the naive server (one session.run per request on the main thread); and the same image over
+ *      the Open Inference Protocol as Triton's client sends it (binary in and out, no Content-Type)
+ *      against /predict's binary path, and as OIP JSON;
  *   3. cache hits vs the HTTP ceiling, and the floor route (bench/floor-server.ts: only the checks
  *      and the session.run any server must do) vs the same ceiling;
  *   4. /health latency and the service's event-loop delay while the heavy model saturates the CPU.
@@ -25,6 +27,7 @@ import { availableParallelism } from 'node:os';
 import { holdoutRow, MODELS as models } from './bundled-model.js';
 import { computeCeiling } from './compute-ceiling.js';
 import { load, machine, saveResults, table, type LoadResult } from './lib.js';
+import { oipBinaryRequest } from './oip-body.js';
 import { ChildServer } from './servers.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -35,9 +38,13 @@ const serviceEnv = { MODEL_DIR: models, CACHE_ENABLED: 'false' };
 const workers = Number(process.env.INFERENCE_WORKERS ?? cpus);
 
 const tabularBody = JSON.stringify({ model: 'breast_cancer', instances: [holdoutRow('breast_cancer')] });
+const tabularOip = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 30], data: holdoutRow('breast_cancer') }], outputs: [{ name: 'probabilities' }] });
 const heavyModel = `${models}digits_large/1/model.onnx`;
 const heavyBody = Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer);
 const heavyQuery = '/predict?model=digits_large&dtype=float32&shape=1,1,32,32';
+const heavyOip = oipBinaryRequest({ name: 'input', datatype: 'FP32', shape: [1, 1, 32, 32], bytes: heavyBody }, ['probabilities']);
+const heavyOipJson = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 32, 32], data: holdoutRow('digits_large') }] });
+const heavyOipUrl = '/v2/models/digits_large/infer';
 
 async function answerOf(url: string, body: string | Buffer): Promise<string> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' }, body: typeof body === 'string' ? body : new Uint8Array(body) });
@@ -82,9 +89,11 @@ for (let round = 1; round <= rounds; round++) {
   for (const c of connectionSets) {
     const ceiling = record(await load('bare Fastify, JSON (HTTP ceiling)', `${bare.url}/predict`, tabularBody, c, seconds, { pid: bare.pid }));
     const svc = record(await load('service, tabular JSON', `${service.url}/predict`, tabularBody, c, seconds, { pid: service.pid }));
+    const oip = record(await load('service, tabular OIP JSON', `${service.url}/v2/models/breast_cancer/infer`, tabularOip, c, seconds, { pid: service.pid }));
     const hit = record(await load('service, cache hit', `${cached.url}/predict`, tabularBody, c, seconds, { pid: cached.pid }));
     const least = record(await load('floor route: zod checks + session.run only', `${floor.url}/predict`, tabularBody, c, seconds, { pid: floor.pid }));
     compare(`tabular JSON / HTTP ceiling @${c}`, ceiling.requestsPerSec, svc.requestsPerSec, [svc.p99Ms, ceiling.p99Ms]);
+    compare(`tabular OIP JSON / HTTP ceiling @${c}`, ceiling.requestsPerSec, oip.requestsPerSec, [oip.p99Ms, ceiling.p99Ms]);
     compare(`cache hit / HTTP ceiling @${c}`, ceiling.requestsPerSec, hit.requestsPerSec, [hit.p99Ms, ceiling.p99Ms]);
     compare(`floor route / HTTP ceiling @${c}`, ceiling.requestsPerSec, least.requestsPerSec, [least.p99Ms, ceiling.p99Ms]);
   }
@@ -95,7 +104,11 @@ for (let round = 1; round <= rounds; round++) {
   const heavy: LoadResult[] = [];
   const naiveRuns: LoadResult[] = [];
   for (const c of connectionSets) {
-    heavy.push(record(await load('service, digits_large binary', `${service.url}${heavyQuery}`, heavyBody, c, seconds, { pid: service.pid })));
+    const predictBinary = record(await load('service, digits_large binary', `${service.url}${heavyQuery}`, heavyBody, c, seconds, { pid: service.pid }));
+    heavy.push(predictBinary);
+    const oip = record(await load('service, digits_large OIP binary', `${service.url}${heavyOipUrl}`, heavyOip.body, c, seconds, { pid: service.pid, headers: heavyOip.headers }));
+    record(await load('service, digits_large OIP JSON', `${service.url}${heavyOipUrl}`, heavyOipJson, c, seconds, { pid: service.pid }));
+    compare(`OIP binary / predict binary (digits_large) @${c}`, predictBinary.requestsPerSec, oip.requestsPerSec, [oip.p99Ms, predictBinary.p99Ms]);
     naiveRuns.push(record(await load('naive server, digits_large binary', `${naive.url}/predict`, heavyBody, c, seconds, { pid: naive.pid })));
   }
   const ceiling = await computeCeiling(heavyModel, workers, Math.max(1, Math.floor(cpus / workers)), Math.min(seconds, 2));

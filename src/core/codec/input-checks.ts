@@ -2,7 +2,6 @@ import type { ErrorDetail } from '../../errors.js';
 import type { AnomalyKind } from '../monitoring/model-monitoring.js';
 import type { ModelSpec, TensorSpec } from '../models/model-spec.js';
 import type { BatchPlan } from '../serving/batch-plan.js';
-import { rowsOf } from '../serving/batch-plan.js';
 import { dtypes, fromHalf, isFloating, setElement, type TypedArray } from '../tensors/dtypes.js';
 import { elementCount, type NamedTensors, type Tensor } from '../tensors/tensor.js';
 import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
@@ -28,6 +27,9 @@ export interface CheckedInputs {
  */
 export class InputChecks {
   private readonly takes: string;
+  private readonly names: Set<string>;
+  /** The input and axis a request's row count is read from. */
+  private readonly rowsFrom?: [string, number];
   /** Per position of a feature row: the feature's range within the dtype's. */
   private readonly featureBounds?: Bounds[];
 
@@ -38,14 +40,17 @@ export class InputChecks {
     private readonly onAnomaly?: (kind: AnomalyKind, count: number) => void,
   ) {
     this.takes = spec.inputs.map((i) => `${i.name} ${i.dtype}${shapeText(i.shape)}`).join(', ');
+    this.names = new Set(spec.inputs.map((i) => i.name));
+    const first = plan && Object.entries(plan.inputs)[0];
+    if (first) this.rowsFrom = first;
     const feature = spec.inputs.find((i) => i.name === spec.featureInput);
     if (feature) this.featureBounds = spec.features!.map((f) => boundsOf(feature.dtype, f));
   }
 
   check(tensors: NamedTensors, level: ValidationLevel, at: Locator = tensorLocator): CheckedInputs {
     const details: ErrorDetail[] = [];
-    for (const name of Object.keys(tensors)) {
-      if (!this.spec.inputs.some((i) => i.name === name)) details.push({ path: at.tensor(name), message: `unknown input "${name}"; the model takes ${this.takes}` });
+    for (const name in tensors) {
+      if (!this.names.has(name)) details.push({ path: at.tensor(name), message: `unknown input "${name}"; the model takes ${this.takes}` });
     }
     for (const input of this.spec.inputs) {
       if (tensors[input.name] === undefined) details.push({ path: at.tensor(input.name), message: `missing input "${input.name}" (${input.dtype}${shapeText(input.shape)})` });
@@ -66,10 +71,13 @@ export class InputChecks {
       const bounds = input.name === this.spec.featureInput ? this.featureBounds : undefined;
       if (bounds || isFloating(input.dtype)) this.checkValues(checked[input.name]!, input.name, bounds, level, at, { details, warnings, counts });
     }
-    if (this.onAnomaly) for (const [kind, count] of Object.entries(counts)) if (count > 0) this.onAnomaly(kind as AnomalyKind, count);
+    if (this.onAnomaly) {
+      if (counts.non_finite > 0) this.onAnomaly('non_finite', counts.non_finite);
+      if (counts.out_of_range > 0) this.onAnomaly('out_of_range', counts.out_of_range);
+    }
     if (details.length > 0) throw invalidInput(details);
-    const shapes = Object.fromEntries(Object.entries(checked).map(([name, t]) => [name, t.shape]));
-    return { tensors: checked, rows: rowsOf(this.plan, shapes), warnings: warnings.slice(0, MAX_DETAILS) };
+    const rows = this.rowsFrom ? checked[this.rowsFrom[0]]!.shape[this.rowsFrom[1]]! : 1;
+    return { tensors: checked, rows, warnings: warnings.length > MAX_DETAILS ? warnings.slice(0, MAX_DETAILS) : warnings };
   }
 
   private checkShape(input: TensorSpec, tensor: Tensor, symbols: Map<string, { size: number; input: string }>, at: Locator, details: ErrorDetail[]): Tensor | undefined {

@@ -12,17 +12,20 @@ const SHARED_KEY_BYTES = 1024;
  */
 export function mergeKey(plan: BatchPlan | undefined, tensors: NamedTensors, fetch: string[]): string | undefined {
   if (!plan) return undefined;
-  const parts: unknown[] = [fetch];
-  for (const [name, t] of Object.entries(tensors)) {
+  // Built by concatenation: this runs on every request, and JSON.stringify of nested arrays costs more.
+  let key = fetch.join(',');
+  for (const name in tensors) {
+    const t = tensors[name]!;
     const axis = plan.inputs[name];
+    key += `|${name}:${t.dtype}:`;
     if (axis !== undefined) {
-      parts.push([name, t.dtype, t.shape.map((d, i) => (i === axis ? '*' : d))]);
+      for (let i = 0; i < t.shape.length; i++) key += i === axis ? '*,' : `${t.shape[i]},`;
       continue;
     }
     if (tensorBytes(t) > SHARED_KEY_BYTES) return undefined;
-    parts.push([name, t.dtype, t.shape, Array.isArray(t.data) ? t.data : Array.from(t.data as ArrayLike<number | bigint>, String)]);
+    key += `${t.shape}:${Array.isArray(t.data) ? JSON.stringify(t.data) : Array.prototype.join.call(t.data, ',')}`;
   }
-  return JSON.stringify(parts);
+  return key;
 }
 
 /** Requests (all with one mergeKey) stacked along each batched input's axis; shared inputs taken from the first. */

@@ -64,13 +64,3 @@ function firstAxisPlan(inputs: TensorSpec[], outputs: TensorSpec[]): BatchPlan |
   const axes = (tensors: TensorSpec[]) => Object.fromEntries(tensors.map((t) => [t.name, 0]));
   return { dim: 'axis 0', inputs: axes(inputs), outputs: axes(outputs), fixedOne: all.some((t) => t.shape[0] === 1) };
 }
-
-/** Rows in a request: its size along the batch dim (1 for a model that runs requests alone). */
-export function rowsOf(plan: BatchPlan | undefined, shapes: Record<string, number[]>): number {
-  if (!plan) return 1;
-  for (const [name, axis] of Object.entries(plan.inputs)) {
-    const shape = shapes[name];
-    if (shape) return shape[axis]!;
-  }
-  return 1;
-}

@@ -74,6 +74,8 @@ export interface DataPlaneDeps {
  */
 export class DataPlane {
   private readonly flights = new SingleFlight<NamedTensors>();
+  /** Output selections already checked, per model version. */
+  private readonly fetchLists = new WeakMap<ModelRunner, Map<string, string[]>>();
   private readonly batcher: Batcher;
   private readonly newId: () => string;
   private readonly now: () => number;
@@ -133,13 +135,19 @@ export class DataPlane {
 
   /** The outputs to fetch: those asked for (all by default), plus the task's output, in the model's order. */
   private fetchOf(runner: ModelRunner, requested: string[] | undefined): string[] {
+    let known = this.fetchLists.get(runner);
+    if (!known) this.fetchLists.set(runner, (known = new Map()));
+    const key = requested ? requested.join('\0') : '\0all';
+    const cached = known.get(key);
+    if (cached) return cached;
     const outputs = runner.spec.outputs.map((o) => o.name);
-    if (!requested) return outputs;
-    const unknown = requested.filter((name) => !outputs.includes(name));
+    const unknown = (requested ?? []).filter((name) => !outputs.includes(name));
     if (unknown.length > 0) {
       throw new ServiceError('INVALID_REQUEST', `unknown output "${unknown[0]}"; the model has ${outputs.join(', ')}`, [{ path: 'outputs', message: `outputs: ${outputs.join(', ')}` }]);
     }
-    return outputs.filter((name) => requested.includes(name) || name === runner.spec.taskOutput);
+    const fetch = requested ? outputs.filter((name) => requested.includes(name) || name === runner.spec.taskOutput) : outputs;
+    if (known.size < 64) known.set(key, fetch); // the selections a model's clients make are few
+    return fetch;
   }
 
   /**
