@@ -28,7 +28,7 @@ RUN case "${TARGETARCH:-amd64}" in amd64) keep=x64 ;; arm64) keep=arm64 ;; *) ec
 
 FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX=2: glibc gives each worker thread its own malloc arenas, and RSS crept up 17% over
-# a 10-minute soak without it; with it RSS stayed flat (-1%). See README, Performance.
+# a 10-minute soak without it; with it RSS stayed flat (-1%). See bench/README.md.
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
