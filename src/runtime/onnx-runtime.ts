@@ -1,9 +1,23 @@
 import ort from 'onnxruntime-node';
 import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../core/serving/model-runtime.js';
+import { ServiceError } from '../errors.js';
 import { InferencePool } from './inference-pool.js';
 import { describeOnnx } from './onnx-describe.js';
 import { runSession } from './run-session.js';
 import { sessionOptions } from './session-options.js';
+
+/**
+ * A kernel that fails on the values it was given, after the input checks passed (a token id past
+ * the vocabulary, a Range with delta 0), is the input's fault: a 400 naming onnxruntime's reason.
+ */
+const KERNEL_FAILURE = /Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: (.*)/s;
+
+function rejectedInput(err: unknown): ServiceError | undefined {
+  const match = KERNEL_FAILURE.exec((err as Error)?.message ?? '');
+  if (!match) return undefined;
+  const [, op, node, reason] = match;
+  return new ServiceError('MODEL_REJECTED_INPUT', `the model could not run on this input: ${op}${node ? ` node ${node}` : ''}: ${reason!.trim()}`, undefined, { cause: err });
+}
 
 export interface RuntimeOptions {
   workers: number;
@@ -52,11 +66,15 @@ export class OnnxRuntime implements ModelRuntime {
 
   async run(task: InferenceTask): Promise<InferenceResult> {
     if (!this.pool) throw new Error('the inference pool is not started');
-    const session = await this.inline.get(task.key);
-    if (session) return runSession(session, task);
-    const result = await this.pool.run(task);
-    this.measure(task.key, result.seconds, task.rows);
-    return result;
+    try {
+      const session = await this.inline.get(task.key);
+      if (session) return await runSession(session, task);
+      const result = await this.pool.run(task);
+      this.measure(task.key, result.seconds, task.rows);
+      return result;
+    } catch (err) {
+      throw rejectedInput(err) ?? err;
+    }
   }
 
   placement(key: string): 'workers' | 'main-thread' {

@@ -101,6 +101,30 @@ describe('batching across OIP requests: merged only where provably right, and ne
   });
 });
 
+describe('a value the model refuses fails only its own request, merged or not', () => {
+  const served = appFor({ MODEL_DIR: FIXTURE_MODELS, CACHE_ENABLED: 'false', BATCH_MAX_DELAY_MS: '5' });
+
+  it('answers 400 MODEL_REJECTED_INPUT with onnxruntime\'s reason to the request with a token id past the vocabulary, 200 to the rest', async () => {
+    const app = served();
+    const ids = (id: number) => ({
+      inputs: [
+        { name: 'input_ids', datatype: 'INT64', shape: [1, 3], data: [1, 2, id] },
+        { name: 'attention_mask', datatype: 'INT64', shape: [1, 3], data: [1, 1, 1] },
+      ],
+    });
+    const alone = await postJson(app, '/v2/models/text_classifier/infer', ids(7));
+    const answers = await Promise.all([7, 8, 60, 9, 7].map((id) => postJson(app, '/v2/models/text_classifier/infer', ids(id))));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 400, 200, 200]);
+    expect(answers[2]!.body).toMatchObject({ code: 'MODEL_REJECTED_INPUT', error: expect.stringMatching(/Gather: indices element out of data bounds, idx=60/) });
+    expect(answers[0]!.body.outputs).toEqual(alone.body.outputs);
+    expect(answers[4]!.body.outputs).toEqual(alone.body.outputs);
+    const metrics = await scrape(app);
+    expect(sample(metrics, 'ml_predictions_total', { model: 'text_classifier', status: 'invalid_input' })).toBe(1);
+    // the bad request did share a run with good ones, which were then run again alone
+    expect(sample(metrics, 'ml_batch_size_requests_sum', { model: 'text_classifier' })!).toBeGreaterThan(sample(metrics, 'ml_batch_size_requests_count', { model: 'text_classifier' })!);
+  });
+});
+
 describe('requests larger than a batch run in parts', () => {
   const repo = new TempRepository()
     .addOnnx('mixer', '1', `${FIXTURE_MODELS}mixer/1/model.onnx`, { batching: { max_batch_size: 4 } })

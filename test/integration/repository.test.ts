@@ -10,6 +10,7 @@ describe('model repository', () => {
     .addOnnx('image', '3', fixture('image_scaler.onnx'))
     .addOnnx('ids', '1', fixture('int64_counter.onnx'))
     .addOnnx('pair', '1', fixture('two_inputs.onnx'))
+    .addOnnx('arange', '1', fixture('arange.onnx'))
     .addBytes('corrupt', '1', 'this is not an onnx file')
     .addOnnx('tampered', '1', fixture('image_scaler.onnx'), { card: { versions: { '1': { sha256: '0'.repeat(64) } } } })
     .addOnnx('badjson', '1', fixture('image_scaler.onnx'), '{"task": "classification"')
@@ -36,6 +37,16 @@ describe('model repository', () => {
     expect(states['badjson@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/model.json is not valid JSON/) });
     expect(states['mislabelled@1']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/2 labels/) });
     expect(states['pair@1'].state).toBe('ready'); // two inputs: served over the Open Inference Protocol
+  });
+
+  it('serves a model that refuses the warm-up zeros, and says why its warm-up failed', async () => {
+    const arange = (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'arange').versions[0];
+    expect(arange).toMatchObject({ state: 'ready', warmup: expect.stringMatching(/warm-up inference on zeros failed/), batching: null });
+    const response = await postJson(app, '/v2/models/arange/infer', { inputs: [{ name: 'limit', datatype: 'INT64', shape: [], data: [7] }, { name: 'delta', datatype: 'INT64', shape: [], data: [3] }] });
+    expect(response.body.outputs).toEqual([{ name: 'values', datatype: 'INT64', shape: [3], data: [0, 3, 6] }]);
+    const zero = await postJson(app, '/v2/models/arange/infer', { inputs: [{ name: 'limit', datatype: 'INT64', shape: [], data: [7] }, { name: 'delta', datatype: 'INT64', shape: [], data: [0] }] });
+    expect(zero.status).toBe(400); // the input checks pass; onnxruntime refuses the value, and says why
+    expect(zero.body).toMatchObject({ code: 'MODEL_REJECTED_INPUT', error: 'the model could not run on this input: Range: delta in Range operator can not be zero!' });
   });
 
   it('serves a model with no model.json from the ONNX metadata, nested or flat rows', async () => {

@@ -120,6 +120,28 @@ describe('Batcher', () => {
     await expect(b).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
   });
 
+  it('runs a merged batch the model refused again request by request, so only the one at fault gets the error', async () => {
+    const { batches, run } = fakeRuns();
+    const batcher = new Batcher(1, run, observer);
+    const now = runner({ maxDelayMs: 0 });
+    const running = batcher.submit(now, request([0, 0]), 1000);
+    const good = batcher.submit(now, request([1, 1]), 1000);
+    const bad = batcher.submit(now, request([-1, -1]), 1000);
+    batches[0]!.finish();
+    await running;
+    await tick();
+    expect(batches[1]!.rows).toBe(2);
+    batches[1]!.finish(new ServiceError('MODEL_REJECTED_INPUT', 'the model could not run on this input: Gather: idx=-1'));
+    await tick();
+    expect(batches.map((b) => b.rows)).toEqual([1, 2, 1]); // the first of the two, alone
+    batches[2]!.finish();
+    expect(ys(await good)).toEqual([2]);
+    await tick();
+    batches[3]!.finish(new ServiceError('MODEL_REJECTED_INPUT', 'the model could not run on this input: Gather: idx=-1'));
+    await expect(bad).rejects.toMatchObject({ code: 'MODEL_REJECTED_INPUT' });
+    expect(batches).toHaveLength(4);
+  });
+
   it('merges only requests whose shared inputs are identical, and never those of a model without a batch dim', async () => {
     const withScale = specOf(
       [

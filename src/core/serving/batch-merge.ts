@@ -28,13 +28,17 @@ export function mergeKey(plan: BatchPlan | undefined, tensors: NamedTensors, fet
   return key;
 }
 
-/** Requests (all with one mergeKey) stacked along each batched input's axis; shared inputs taken from the first. */
+/**
+ * Requests (all with one mergeKey) stacked along each batched input's axis; shared inputs copied
+ * from the first (small, by mergeKey's rule). Every buffer is new, so the requests' own tensors
+ * stay whole after the merged ones move to a worker, to be run again alone if need be.
+ */
 export function mergeRequests(plan: BatchPlan | undefined, requests: NamedTensors[]): NamedTensors {
   if (requests.length === 1 || !plan) return requests[0]!;
   return Object.fromEntries(
     Object.keys(requests[0]!).map((name) => {
       const axis = plan.inputs[name];
-      return [name, axis === undefined ? requests[0]![name]! : concatAlong(requests.map((r) => r[name]!), axis)];
+      return [name, axis === undefined ? copyOf(requests[0]![name]!) : concatAlong(requests.map((r) => r[name]!), axis)];
     }),
   );
 }

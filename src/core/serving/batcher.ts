@@ -158,13 +158,27 @@ export class Batcher {
     this.run(queue.runner, merged, first.fetch, rows)
       .then(
         (outputs) => splitOutputs(plan, outputs, batch.map((item) => item.rows)).forEach((out, i) => settle(batch[i]!, () => batch[i]!.resolve(out))),
-        (err) => batch.forEach((item) => settle(item, () => item.reject(err))),
+        (err) => (batch.length > 1 && rejectsInput(err) ? this.isolate(queue.runner, batch) : batch.forEach((item) => settle(item, () => item.reject(err)))),
       )
       .finally(() => {
         this.inflight--;
         queue.inflight--;
         this.pump();
       });
+  }
+
+  /**
+   * The model refused a merged batch's values: one request's bad value must not fail the others,
+   * so each runs again alone, in the same slot, and only the one at fault gets the error.
+   */
+  private async isolate(runner: ModelRunner, batch: Item[]): Promise<void> {
+    for (const item of batch) {
+      if (item.state === 'settled') continue;
+      await this.run(runner, item.tensors, item.fetch, item.rows).then(
+        (outputs) => settle(item, () => item.resolve(outputs)),
+        (err) => settle(item, () => item.reject(err)),
+      );
+    }
   }
 
   private expire(queue: ModelQueue, item: Item, timeoutMs: number): void {
@@ -176,6 +190,10 @@ export class Batcher {
     settle(item, () => item.reject(new ServiceError('DEADLINE_EXCEEDED', `no answer within ${timeoutMs} ms`)));
     this.pump();
   }
+}
+
+function rejectsInput(err: unknown): boolean {
+  return err instanceof ServiceError && err.code === 'MODEL_REJECTED_INPUT';
 }
 
 function settle(item: Item, action: () => void): void {
