@@ -13,8 +13,8 @@ export async function bundledModel(name: string): Promise<{ spec: ModelSpec; run
   const config = modelConfigSchema.parse(JSON.parse(readFileSync(`${MODELS}${name}/model.json`, 'utf8')));
   const spec = buildModelSpec({ name, version: '1', path, sha256: 'unchecked' }, config, await describeOnnx(path), 'strict');
   const runner = buildRunner(spec, { maxBatchRows: 64, maxDelayMs: 0, maxQueueRows: 4096 }, () => {});
-  if ('refusal' in runner.rows) throw new Error(`${name}: ${runner.rows.refusal}`);
-  return { spec, runner, codec: runner.rows.codec, path };
+  if ('refusal' in runner.rowInput) throw new Error(`${name}: ${runner.rowInput.refusal}`);
+  return { spec, runner, codec: runner.rowInput.codec, path };
 }
 
 /** The first row of a bundled model's holdout set. */

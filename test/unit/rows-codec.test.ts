@@ -13,8 +13,8 @@ const base = { name: 'm', version: '1', path: '/m.onnx', sha256: 'x' };
 function codec(input: TensorInfo, config: unknown = {}) {
   const outputs: TensorInfo[] = [{ name: 'out', dtype: 'float32', shape: ['batch', 3] }];
   const runner = buildRunner(buildModelSpec(base, modelConfigSchema.parse(config), { inputs: [input], outputs }, 'strict'), { maxBatchRows: 64, maxDelayMs: 0, maxQueueRows: 100 });
-  if ('refusal' in runner.rows) throw new Error(runner.rows.refusal);
-  const rows = runner.rows;
+  if ('refusal' in runner.rowInput) throw new Error(runner.rowInput.refusal);
+  const rows = runner.rowInput;
   return {
     encode(values: unknown[], root: 'features' | 'instances', level: ValidationLevel) {
       const decoded = rows.codec.decode(values, root === 'features' ? FEATURES : INSTANCES, level);

@@ -15,8 +15,8 @@ export interface ModelRunner {
   /** undefined: nothing proves rows independent, so each request runs alone. */
   plan?: BatchPlan;
   checks: InputChecks;
-  /** JSON rows for the model's one batched input; undefined with the reason when rows cannot feed it. */
-  rows: { input: string; codec: RowsCodec } | { refusal: string };
+  /** The one input rows feed (batch dim first), with the codec of JSON rows; or why rows cannot feed the model. */
+  rowInput: { input: string; codec: RowsCodec } | { refusal: string };
   policy: BatchPolicy;
   cache: { enabled: boolean; ttlSeconds?: number };
 }
@@ -28,7 +28,7 @@ export function buildRunner(spec: ModelSpec, defaults: BatchPolicy, onAnomaly?: 
     spec,
     plan,
     checks: new InputChecks(spec, plan, onAnomaly),
-    rows: rowsOf(spec, plan, onAnomaly),
+    rowInput: rowInputOf(spec, plan, onAnomaly),
     policy: {
       maxBatchRows: plan?.fixedOne ? 1 : (options?.max_batch_size ?? defaults.maxBatchRows),
       maxDelayMs: options?.max_queue_delay_ms ?? defaults.maxDelayMs,
@@ -39,7 +39,7 @@ export function buildRunner(spec: ModelSpec, defaults: BatchPolicy, onAnomaly?: 
 }
 
 /** Rows stack into a model's only input along its first dim, and each output's first dim is the row again. */
-function rowsOf(spec: ModelSpec, plan: BatchPlan | undefined, onAnomaly?: (kind: AnomalyKind, count: number) => void): ModelRunner['rows'] {
+function rowInputOf(spec: ModelSpec, plan: BatchPlan | undefined, onAnomaly?: (kind: AnomalyKind, count: number) => void): ModelRunner['rowInput'] {
   if (spec.inputs.length !== 1) return { refusal: `the model has ${spec.inputs.length} inputs (${spec.inputs.map((i) => i.name).join(', ')})` };
   const input = spec.inputs[0]!;
   if (input.dtype === 'string') return { refusal: `input "${input.name}" holds strings` };

@@ -20,7 +20,7 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
         labels: spec.labels,
         validation: spec.validation,
         batching: runner.plan ? { dim: runner.plan.dim, max_batch_size: runner.policy.maxBatchRows } : null,
-        predict: 'refusal' in runner.rows ? `not by /predict: ${runner.rows.refusal}; use /v2/models/${spec.name}/infer` : 'rows',
+        predict: 'refusal' in runner.rowInput ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer` : 'rows',
         card: spec.config.card?.versions[entry.version],
       }),
   };

@@ -19,13 +19,13 @@ const binaryLocator: Locator = {
 
 /** /predict feeds one input with rows; other models are served over the Open Inference Protocol. */
 function rowsInput(runner: ModelRunner) {
-  if ('refusal' in runner.rows) {
+  if ('refusal' in runner.rowInput) {
     const { name } = runner.spec;
-    throw new ServiceError('UNSUPPORTED_MODEL', `model ${runner.spec.key} cannot be fed rows by /predict: ${runner.rows.refusal}; call POST /v2/models/${name}/infer`, [
+    throw new ServiceError('UNSUPPORTED_MODEL', `model ${runner.spec.key} cannot be fed rows by /predict: ${runner.rowInput.refusal}; call POST /v2/models/${name}/infer`, [
       { path: 'model', message: `use POST /v2/models/${name}/infer (Open Inference Protocol)` },
     ]);
   }
-  return runner.rows;
+  return runner.rowInput;
 }
 
 /** The /predict answer: the id, and per row the label and probabilities, the values, or the raw outputs. */
