@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { ErrorDetail } from '../../errors.js';
 import type { FeatureConfig } from '../models/model-config.js';
 import type { TensorSpec } from '../models/model-spec.js';
@@ -10,7 +9,7 @@ import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { boundsOf, type Bounds } from './bounds.js';
 import type { ValidationLevel } from './input-checks.js';
 import { formatPath, unravel, type Locator } from '../tensors/paths.js';
-import { arrayRowSchema, namedRowSchema } from './rows-schema.js';
+import { compileArrayRowCheck, compileNamedRowCheck, type RowCheck, type RowIssue } from './row-checks.js';
 
 /** How a protocol names where its rows are: the path of row i, and of the rows as a whole. */
 export interface RowsPlace {
@@ -31,10 +30,10 @@ export interface DecodedRows {
  * JSON rows (named features, flat arrays or nested arrays) stacked into the tensor of a model's
  * one batched input. It checks what only the rows can tell (shape of each row, value types,
  * numeric strings, a value that does not fit the dtype); ranges and finiteness are the model's
- * input checks' job, for every protocol alike. Schemas are built once per row kind and level.
+ * input checks' job, for every protocol alike. Row checks are compiled once per row kind and level.
  */
 export class RowsCodec {
-  private readonly schemas = new Map<string, z.ZodType>();
+  private readonly checks = new Map<string, RowCheck>();
   private readonly dtype: DType;
   /** Dims of one row; null where the model leaves a dim open. */
   private readonly rowShape: (number | null)[];
@@ -58,16 +57,17 @@ export class RowsCodec {
   decode(rows: unknown[], place: RowsPlace, level: ValidationLevel): DecodedRows {
     const details: ErrorDetail[] = [];
     const kinds: RowKind[] = [];
-    rows.forEach((row, i) => {
-      const prefix = place.row(i);
-      const kind = this.kindOf(row, prefix, details);
+    const issues: RowIssue[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const kind = this.kindOf(rows[i], place, i, details);
       kinds.push(kind ?? 'nested');
-      if (!kind || details.length >= MAX_DETAILS) return;
-      const result = this.schema(kind, level).safeParse(row);
-      if (!result.success) {
-        for (const issue of result.error.issues) details.push({ path: formatPath([...prefix, ...issue.path]), message: issue.message });
-      }
-    });
+      if (!kind || details.length >= MAX_DETAILS) continue;
+      this.check(kind, level)(rows[i], issues);
+      if (issues.length === 0) continue;
+      const prefix = place.row(i);
+      for (const issue of issues) details.push({ path: formatPath([...prefix, ...issue.path]), message: issue.message });
+      issues.length = 0;
+    }
     if (details.length > 0) throw this.rejected(rows, kinds, details);
 
     const rowShape = this.resolveRowShape(rows, kinds, place);
@@ -129,20 +129,20 @@ export class RowsCodec {
     return invalidInput(details);
   }
 
-  private kindOf(row: unknown, prefix: (string | number)[], details: ErrorDetail[]): RowKind | undefined {
+  private kindOf(row: unknown, place: RowsPlace, i: number, details: ErrorDetail[]): RowKind | undefined {
     if (row !== null && typeof row === 'object' && !Array.isArray(row)) {
       if (this.features) return 'named';
-      details.push({ path: formatPath(prefix), message: `this model has no named features; send an array shaped ${this.shapeText()}` });
+      details.push({ path: formatPath(place.row(i)), message: `this model has no named features; send an array shaped ${this.shapeText()}` });
       return undefined;
     }
     if (Array.isArray(row)) {
       if (this.rowShape.length <= 1 || Array.isArray(row[0])) return 'nested';
       if (this.rowSize !== null) return 'flat';
-      details.push({ path: formatPath(prefix), message: `this model's row shape ${this.shapeText()} has open dims; send nested arrays` });
+      details.push({ path: formatPath(place.row(i)), message: `this model's row shape ${this.shapeText()} has open dims; send nested arrays` });
       return undefined;
     }
     const expected = this.features ? 'an object of named features or an array' : `an array shaped ${this.shapeText()}`;
-    details.push({ path: formatPath(prefix), message: `expected ${expected}` });
+    details.push({ path: formatPath(place.row(i)), message: `expected ${expected}` });
     return undefined;
   }
 
@@ -151,17 +151,17 @@ export class RowsCodec {
     return `[${this.rowShape.map((d) => d ?? '?').join(',')}]`;
   }
 
-  private schema(kind: RowKind, level: ValidationLevel): z.ZodType {
+  private check(kind: RowKind, level: ValidationLevel): RowCheck {
     const key = `${kind}:${level}`;
-    let schema = this.schemas.get(key);
-    if (!schema) {
-      schema =
+    let check = this.checks.get(key);
+    if (!check) {
+      check =
         kind === 'named'
-          ? namedRowSchema(this.dtype, this.features!, level)
-          : arrayRowSchema(this.dtype, kind === 'flat' ? [this.rowSize!] : this.rowShape, this.features, level);
-      this.schemas.set(key, schema);
+          ? compileNamedRowCheck(this.dtype, this.features!, level)
+          : compileArrayRowCheck(this.dtype, kind === 'flat' ? [this.rowSize!] : this.rowShape, this.features, level);
+      this.checks.set(key, check);
     }
-    return schema;
+    return check;
   }
 
   /** Fills open dims from the first row and checks every row agrees, so the rows stack into one tensor. */

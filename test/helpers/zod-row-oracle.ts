@@ -1,8 +1,13 @@
+/**
+ * The zod row schemas the service used before its row checks were compiled
+ * (src/core/codec/row-checks.ts), kept as the oracle those checks are tested against: the same
+ * paths and messages, except where zod leaked its internals (see test/unit/row-checks.test.ts).
+ */
 import { z } from 'zod';
-import { dtypes, type DType } from '../tensors/dtypes.js';
-import { describeValue } from '../tensors/tensor-errors.js';
-import type { FeatureConfig } from '../models/model-config.js';
-import type { ValidationLevel } from './input-checks.js';
+import { dtypes, type DType } from '../../src/core/tensors/dtypes.js';
+import { describeValue } from '../../src/core/tensors/tensor-errors.js';
+import type { FeatureConfig } from '../../src/core/models/model-config.js';
+import type { ValidationLevel } from '../../src/core/codec/input-checks.js';
 
 const NUMERIC_STRING = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 
