@@ -43,14 +43,18 @@ export function startLoad(options: autocannon.Options): { instance: autocannon.I
   return { instance, done };
 }
 
+/** A request body: JSON text, raw bytes, or several of one kind sent in turn (distinct inputs). */
+export type Body = string | Buffer | (string | Buffer)[];
+
 /** One autocannon run, with every response's latency (autocannon's own percentiles are whole ms). */
-async function autocannonRun(url: string, body: string | Buffer | undefined, connections: number, seconds: number, headers?: Record<string, string>) {
+async function autocannonRun(url: string, body: Body | undefined, connections: number, seconds: number, headers?: Record<string, string>) {
   const latencies: number[] = [];
+  const first = Array.isArray(body) ? body[0] : body;
   const { instance, done } = startLoad({
     url,
     method: body === undefined ? 'GET' : 'POST',
-    headers: headers ?? (body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'application/json' : 'application/octet-stream' }),
-    body,
+    headers: headers ?? (first === undefined ? {} : { 'content-type': typeof first === 'string' ? 'application/json' : 'application/octet-stream' }),
+    ...(Array.isArray(body) ? { requests: body.map((b) => ({ body: b })) } : { body }),
     connections,
     duration: seconds,
   });
@@ -66,9 +70,9 @@ function percentile(sorted: number[], p: number): number {
 
 /**
  * One autocannon run (as a library), after a warm-up. A string body is sent as JSON, a Buffer as
- * raw bytes; no body: GET. With the server's pid, the CPU it and the load generator used.
+ * raw bytes, a list of them in turn; no body: GET. With the server's pid, the CPU it and the load generator used.
  */
-export async function load(name: string, url: string, body: string | Buffer | undefined, connections: number, seconds: number, options: LoadOptions = {}): Promise<LoadResult> {
+export async function load(name: string, url: string, body: Body | undefined, connections: number, seconds: number, options: LoadOptions = {}): Promise<LoadResult> {
   const warmup = options.warmupSeconds ?? WARMUP_SECONDS;
   if (warmup > 0) await autocannonRun(url, body, connections, warmup, options.headers);
   const serverBefore = sampleCpu(options.pid);

@@ -7,6 +7,7 @@ import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
 import cachePlugin from './plugins/cache.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
+import jsonOffloadPlugin from './plugins/json-offload.js';
 import modelsPlugin from './plugins/models.js';
 import probes from './protocols/probes.js';
 import feedbackRoutes from './protocols/v1/feedback.js';
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(metricsPlugin);
   await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });
+  await app.register(jsonOffloadPlugin, { config });
 
   await app.register(probes);
   await app.register(predictRoutes);

@@ -17,11 +17,13 @@ export interface RowsPlace {
   whole: string;
 }
 
-type RowKind = 'named' | 'flat' | 'nested';
+export type RowKind = 'named' | 'flat' | 'nested';
 
 export interface DecodedRows {
   tensor: Tensor;
   warnings: ErrorDetail[];
+  /** How each row was sent; with the tensor's shape, all locatorOf needs. */
+  kinds: RowKind[];
   /** Names positions of the tensor the way the rows were sent: rows[0].petal_width. */
   locator: Locator;
 }
@@ -74,7 +76,7 @@ export class RowsCodec {
     const rowSize = rowShape.reduce((a, b) => a * b, 1);
     const data = dtypes[this.dtype].create(rows.length * rowSize) as TypedArray;
     const warnings: ErrorDetail[] = [];
-    const locator = this.locator(place, kinds, rowShape);
+    const locator = this.locatorOf(place, kinds, rowShape);
     const shape = [rows.length, ...rowShape];
     // The hot loop of every JSON request: plain loops, no closure or allocation per value.
     for (let i = 0; i < rows.length; i++) {
@@ -98,7 +100,7 @@ export class RowsCodec {
       }
     }
     if (details.length > 0) throw invalidInput(details);
-    return { tensor: { dtype: this.dtype, shape, data }, warnings: warnings.slice(0, MAX_DETAILS), locator };
+    return { tensor: { dtype: this.dtype, shape, data }, warnings: warnings.slice(0, MAX_DETAILS), kinds, locator };
   }
 
   private valuesOf(row: unknown, kind: RowKind): unknown[] {
@@ -182,7 +184,7 @@ export class RowsCodec {
   }
 
   /** Positions named as the client sent them: rows[2].sepal_length, rows[0][1][2]. */
-  private locator(place: RowsPlace, kinds: RowKind[], rowShape: number[]): Locator {
+  locatorOf(place: RowsPlace, kinds: RowKind[], rowShape: number[]): Locator {
     const rowSize = rowShape.reduce((a, b) => a * b, 1);
     return {
       element: (_input, flat) => {

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { rawRows } from '../../core/codec/output-codec.js';
 import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
-import type { InferResult } from '../../core/serving/data-plane.js';
+import type { DecodedInputs, InferResult } from '../../core/serving/data-plane.js';
+import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { isDType } from '../../core/tensors/dtypes.js';
 import { tensorFromBytes } from '../../core/tensors/binary.js';
@@ -10,6 +11,8 @@ import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
 import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
+import { parseJson as parseBody, serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
+import { LargeBody } from '../offload/large-body.js';
 
 /** Binary input names positions as tensor[row][...] and the tensor as a whole by its shape. */
 const binaryLocator: Locator = {
@@ -49,6 +52,32 @@ function outputsOf(runner: ModelRunner): string[] | undefined {
  */
 const predict: FastifyPluginAsync = async (app) => {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // JSON parsed as a decode worker parses it (secure-json-parse, as fastify does, with the parser's
+  // reason in the message), except bodies large enough to be parsed on a decode worker instead.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    if (app.jsonOffload.wants(body.length)) return done(null, new LargeBody(body));
+    try {
+      done(null, parseBody(body));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  /** Rows already decoded into a tensor (by a decode worker), checked and run. */
+  const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer) =>
+    app.dataPlane.infer(
+      { model: envelope.model, version: envelope.version?.toString() },
+      (runner) => {
+        const { input, codec } = rowsInput(runner);
+        for (const [kind, count] of Object.entries(decoded.anomalies ?? {})) app.metrics.monitoring.featureAnomaly(runner.spec.name, runner.spec.version, kind as AnomalyKind, count);
+        if (decoded.kind === 'error') throw serviceError(decoded.error);
+        if (decoded.key !== runner.spec.key || !decoded.tensor) return decodeRows(runner, parseEnvelope(predictRequestSchema, parseBody(bytes), ''));
+        const place = envelope.single ? FEATURES : INSTANCES;
+        return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)) };
+      },
+      { validation: envelope.validation, timeoutMs: envelope.timeout_ms },
+    );
 
   app.post('/predict', async (request) => {
     if (Buffer.isBuffer(request.body)) {
@@ -67,20 +96,29 @@ const predict: FastifyPluginAsync = async (app) => {
       );
       return answer(result, false);
     }
+    if (request.body instanceof LargeBody) {
+      const bytes = request.body.bytes;
+      const decoded = await app.jsonOffload.decode({ kind: 'predict', body: bytes });
+      if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
+      if (decoded.kind !== 'predict' && decoded.kind !== 'error') throw new Error(`unexpected decode result ${decoded.kind}`);
+      const envelope = decoded.envelope!;
+      return answer(await inferDecoded(envelope, decoded, bytes), envelope.single);
+    }
     const envelope: PredictRequest = parseEnvelope(predictRequestSchema, request.body, '');
-    const single = envelope.features !== undefined;
-    const result = await app.dataPlane.infer(
-      { model: envelope.model, version: envelope.version?.toString() },
-      (runner) => {
-        const { input, codec } = rowsInput(runner);
-        const level = envelope.validation ?? runner.spec.validation;
-        const decoded = single ? codec.decode([envelope.features], FEATURES, level) : codec.decode(envelope.instances!, INSTANCES, level);
-        return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: decoded.locator };
-      },
-      { validation: envelope.validation, timeoutMs: envelope.timeout_ms },
-    );
-    return answer(result, single);
+    const result = await app.dataPlane.infer({ model: envelope.model, version: envelope.version?.toString() }, (runner) => decodeRows(runner, envelope), {
+      validation: envelope.validation,
+      timeoutMs: envelope.timeout_ms,
+    });
+    return answer(result, envelope.features !== undefined);
   });
 };
+
+/** JSON rows decoded on this thread by the model's rows codec. */
+function decodeRows(runner: ModelRunner, envelope: PredictRequest): DecodedInputs {
+  const { input, codec } = rowsInput(runner);
+  const level = envelope.validation ?? runner.spec.validation;
+  const decoded = envelope.features !== undefined ? codec.decode([envelope.features], FEATURES, level) : codec.decode(envelope.instances!, INSTANCES, level);
+  return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: decoded.locator };
+}
 
 export default predict;

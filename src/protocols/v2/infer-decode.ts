@@ -1,5 +1,5 @@
 import type { DecodedInputs } from '../../core/serving/data-plane.js';
-import type { ModelRunner } from '../../core/serving/model-runner.js';
+import type { TensorSpec } from '../../core/models/model-spec.js';
 import { tensorFromBytes } from '../../core/tensors/binary.js';
 import { tensorFromJson } from '../../core/tensors/json-data.js';
 import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
@@ -44,13 +44,13 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
 }
 
 /** OIP names an input by its name: inputs.state, inputs.state[1][0][6]. */
-const oipLocator: Locator = {
+export const oipLocator: Locator = {
   element: (input, flat, shape) => formatPath(['inputs', input, ...unravel(flat, shape)]),
   tensor: (input) => formatPath(['inputs', input]),
 };
 
 /** The request's tensors, each from its JSON data or its slice of the binary data, checked against the declared datatype. */
-export function decodeInputs(body: InferBody, runner: ModelRunner): DecodedInputs {
+export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): DecodedInputs {
   const { request, binary } = body;
   const tensors: NamedTensors = {};
   let offset = 0;
@@ -59,7 +59,7 @@ export function decodeInputs(body: InferBody, runner: ModelRunner): DecodedInput
     if (Object.hasOwn(tensors, input.name)) throw invalidAt(where, `input "${input.name}" is sent twice`);
     const dtype = dtypeOf(input.datatype);
     if (!dtype) throw invalidAt(`${where}.datatype`, `unknown datatype "${input.datatype}"; one of ${Object.values(OIP_DATATYPE).join(', ')}`);
-    const expected = runner.spec.inputs.find((i) => i.name === input.name);
+    const expected = inputs.find((i) => i.name === input.name);
     if (expected && expected.dtype !== dtype) {
       throw invalidAt(`${where}.datatype`, `the model input "${input.name}" is ${OIP_DATATYPE[expected.dtype]}, the request says ${input.datatype}`);
     }

@@ -1,7 +1,10 @@
 import compress from '@fastify/compress';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
-import { decodeInputs, parseInferBody } from './infer-decode.js';
+import type { ModelRunner } from '../../core/serving/model-runner.js';
+import { serviceError } from '../offload/decode-tasks.js';
+import { decodeInputs, oipLocator, parseInferBody } from './infer-decode.js';
+import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
 
@@ -52,15 +55,33 @@ const v2: FastifyPluginAsync = async (app) => {
   app.get('/v2/models/:model/ready', ready);
   app.get('/v2/models/:model/versions/:version/ready', ready);
 
+  /** The request, decoded here or, when large, on a decode worker (see plugins/json-offload.ts). */
+  const decode = async (model: string, version: string | undefined, bytes: Buffer, headerLength: string | string[] | undefined) => {
+    if (app.jsonOffload.wants(bytes.length)) {
+      const { spec } = app.dataPlane.resolve({ model, version });
+      const decoded = await app.jsonOffload.decode({ kind: 'infer', key: spec.key, body: bytes, headerLength });
+      if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
+      if (decoded.kind === 'infer') return { request: decoded.request, decode: () => ({ tensors: decoded.tensors, outputs: decoded.outputs, locator: oipLocator }) };
+      if (decoded.kind === 'error') {
+        const error = serviceError(decoded.error);
+        // the envelope was good: the prediction is counted as refused, and answered without its id
+        return { request: { inputs: [] } as InferRequest, decode: () => { throw error; } };
+      }
+    }
+    const body = parseInferBody(bytes, headerLength);
+    return { request: body.request, decode: (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs) };
+  };
+
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model, version } = request.params;
-    const body = parseInferBody(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), request.headers['inference-header-content-length']);
-    const parameters = body.request.parameters;
-    const result = await app.dataPlane.infer({ model, version }, (runner) => decodeInputs(body, runner), {
+    const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const { request: inferRequest, decode: decodeTensors } = await decode(model, version, bytes, request.headers['inference-header-content-length']);
+    const parameters = inferRequest.parameters;
+    const result = await app.dataPlane.infer({ model, version }, decodeTensors, {
       validation: parameters?.validation,
       timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
     });
-    const answer = encodeInferResponse(result, body.request);
+    const answer = encodeInferResponse(result, inferRequest);
     if (answer.binary.length === 0) return answer.header;
     const json = Buffer.from(JSON.stringify(answer.header));
     reply.header('inference-header-content-length', json.length).type('application/octet-stream');

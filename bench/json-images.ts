@@ -1,0 +1,71 @@
+/**
+ * Large JSON tensors against binary: an image CNN (x [N,3,48,192] -> [N,2], ~1.5 ms per image,
+ * test/fixtures/onnx/image_cnn.onnx), each request 4 distinct images, as nested JSON `instances`
+ * (~760 KB) and as the same images in binary, the cache off, while /health is sampled every 20 ms
+ * from a process of its own. Reports rows/s, the JSON/binary ratio, and /health p50/p99/max for
+ * both runs. Part of `npm run bench`; alone: `npx tsx bench/json-images.ts` after `npm run build`.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { load, type LoadResult } from './lib.js';
+import { ChildServer } from './servers.js';
+
+const IMAGES_PER_REQUEST = 4;
+const PIXELS = 3 * 48 * 192;
+
+/** A repository holding only the benchmark CNN. */
+export function imageRepository(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cnn-'));
+  mkdirSync(join(dir, 'image_cnn', '1'), { recursive: true });
+  copyFileSync(new URL('../test/fixtures/onnx/image_cnn.onnx', import.meta.url), join(dir, 'image_cnn', '1', 'model.onnx'));
+  return dir;
+}
+
+/** 8 distinct requests of 4 images each (pixels in [0, 1) to 6 decimals, as a client's JSON holds them). */
+function bodies() {
+  return Array.from({ length: 8 }, (_, b) => {
+    const pixels = Float32Array.from({ length: IMAGES_PER_REQUEST * PIXELS }, (_, i) => Math.round(((Math.sin((b + 1) * 0.37 * (i + 1)) + 1) / 2) * 1e6) / 1e6);
+    const image = (n: number) => [0, 1, 2].map((c) => Array.from({ length: 48 }, (_, y) => Array.from(pixels.subarray(n * PIXELS + c * 9216 + y * 192, n * PIXELS + c * 9216 + (y + 1) * 192))));
+    return {
+      json: JSON.stringify({ model: 'image_cnn', instances: Array.from({ length: IMAGES_PER_REQUEST }, (_, n) => image(n)) }),
+      binary: Buffer.from(pixels.buffer),
+    };
+  });
+}
+
+function sampleHealth(url: string, seconds: number): Promise<{ samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [new URL('./health-sampler.mjs', import.meta.url).pathname, `${url}/health`, String(seconds), '20'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', () => (out ? resolve(JSON.parse(out)) : reject(new Error('the health sampler printed nothing'))));
+  });
+}
+
+export interface ImageRun {
+  load: LoadResult;
+  health: Awaited<ReturnType<typeof sampleHealth>>;
+}
+
+/** One JSON run and one binary run, each with /health sampled through it. */
+export async function jsonAgainstBinary(service: ChildServer, connections: number, seconds: number): Promise<{ json: ImageRun; binary: ImageRun }> {
+  const requests = bodies();
+  const run = async (name: string, url: string, payloads: (string | Buffer)[]) => {
+    const health = sampleHealth(service.url, seconds + 1);
+    const result = await load(name, url, payloads, connections, seconds, { pid: service.pid, rowsPerRequest: IMAGES_PER_REQUEST });
+    return { load: result, health: await health };
+  };
+  const json = await run('service, image CNN, nested JSON (4 images, ~760 KB)', `${service.url}/predict`, requests.map((r) => r.json));
+  const binary = await run('service, image CNN, binary (the same 4 images)', `${service.url}/predict?model=image_cnn&dtype=float32&shape=${IMAGES_PER_REQUEST},3,48,192`, requests.map((r) => r.binary));
+  return { json, binary };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const service = await ChildServer.start('dist/server.js', { MODEL_DIR: imageRepository(), CACHE_ENABLED: 'false' }, '/ready');
+  const { json, binary } = await jsonAgainstBinary(service, Number(process.env.BENCH_CONNECTIONS ?? 16), Number(process.env.BENCH_SECONDS ?? 5));
+  await service.stop();
+  for (const r of [json, binary]) console.log(r.load.name, `${r.load.rowsPerSec} rows/s`, `errors ${r.load.errors + r.load.non2xx}`, 'main cores', r.load.serverCores?.main, '/health', JSON.stringify(r.health));
+  console.log('JSON / binary rows/s:', +(json.load.rowsPerSec / binary.load.rowsPerSec).toFixed(3));
+}

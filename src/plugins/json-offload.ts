@@ -1,0 +1,87 @@
+import { fileURLToPath } from 'node:url';
+import fp from 'fastify-plugin';
+import { Piscina } from 'piscina';
+import type { Config } from '../config.js';
+import type { DecodeResult, DecodeTask, OffloadModel } from '../protocols/offload/decode-tasks.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    jsonOffload: JsonOffload;
+  }
+}
+
+/**
+ * Large JSON bodies are parsed and decoded on decode worker threads (piscina), never on the event
+ * loop that answers probes: a 760 KB body of nested arrays costs the thread that parses it tens of
+ * ms of parse, walk and garbage collection. Bodies below JSON_OFFLOAD_BYTES stay on the main
+ * thread, where a round trip to a worker would cost more than the parse. The workers start once
+ * the models have loaded (they decode with the models' input specs); until then nothing is
+ * offloaded.
+ */
+export class JsonOffload {
+  private pool?: Piscina;
+
+  constructor(
+    readonly thresholdBytes: number,
+    private readonly workers: number,
+  ) {}
+
+  /** Whether a body of this many bytes is decoded off the event loop. */
+  wants(bytes: number): boolean {
+    return this.pool !== undefined && this.thresholdBytes > 0 && bytes >= this.thresholdBytes;
+  }
+
+  start(models: OffloadModel[]): void {
+    if (this.thresholdBytes === 0 || this.workers === 0) return;
+    const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
+    this.pool = new Piscina({
+      filename: fileURLToPath(new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url)),
+      workerData: { models },
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      idleTimeout: Infinity,
+    });
+    this.pool.on('error', () => {}); // a worker that dies fails its task; piscina replaces it
+  }
+
+  decode(task: DecodeTask): Promise<DecodeResult> {
+    const body = task.body;
+    // A body that owns its whole buffer moves to the worker; a view into a larger one is copied.
+    const transferList = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer ? [body.buffer] : [];
+    return this.pool!.run(task, { transferList });
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close({ force: false });
+  }
+}
+
+export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS'> }>(
+  async (app, { config }) => {
+    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS);
+    app.decorate('jsonOffload', offload);
+    void app.modelsLoaded.then(() => {
+      const models: OffloadModel[] = [];
+      for (const name of new Set(app.models.all().map((e) => e.name))) {
+        const entries = app.models.entries(name).filter((e) => e.state === 'ready' && e.runner);
+        const latest = entries.at(-1);
+        for (const entry of entries) {
+          const { spec, rowInput } = entry.runner!;
+          models.push({
+            key: spec.key,
+            name: spec.name,
+            version: spec.version,
+            isDefault: entry === latest,
+            inputs: spec.inputs,
+            rowInput: 'input' in rowInput ? rowInput.input : undefined,
+            features: spec.features,
+            validation: spec.validation,
+          });
+        }
+      }
+      offload.start(models);
+    });
+    app.addHook('onClose', () => offload.close());
+  },
+  { name: 'json-offload', dependencies: ['models'] },
+);

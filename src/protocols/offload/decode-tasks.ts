@@ -1,0 +1,149 @@
+import secureJson from 'secure-json-parse';
+import type { RowKind } from '../../core/codec/rows-codec.js';
+import { RowsCodec } from '../../core/codec/rows-codec.js';
+import type { FeatureConfig } from '../../core/models/model-config.js';
+import type { TensorSpec } from '../../core/models/model-spec.js';
+import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
+import type { NamedTensors, Tensor } from '../../core/tensors/tensor.js';
+import { ServiceError, type ErrorCode, type ErrorDetail } from '../../errors.js';
+import { parseEnvelope } from '../envelope.js';
+import { predictRequestSchema, type PredictRequest } from '../v1/predict-request.js';
+import { FEATURES, INSTANCES } from '../v1/rows-places.js';
+import { decodeInputs, parseInferBody } from '../v2/infer-decode.js';
+import type { InferRequest } from '../v2/infer-request.js';
+
+/**
+ * What a decode worker needs of a model version to decode a large JSON body into tensors: plain
+ * data, built from the registry when the models have loaded.
+ */
+export interface OffloadModel {
+  key: string;
+  name: string;
+  version: string;
+  /** The version a request without one gets. */
+  isDefault: boolean;
+  inputs: TensorSpec[];
+  /** The input /predict rows feed, when there is one. */
+  rowInput?: string;
+  features?: FeatureConfig[];
+  validation: 'strict' | 'permissive';
+}
+
+export type DecodeTask =
+  | { kind: 'predict'; body: Uint8Array }
+  | { kind: 'infer'; key: string; body: Uint8Array; headerLength?: string | string[] };
+
+/** A ServiceError as it crosses threads. */
+export interface PlainError {
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetail[];
+}
+
+export type PredictEnvelope = Omit<PredictRequest, 'features' | 'instances'> & { single: boolean };
+
+export type DecodeResult =
+  /** /predict: the rows decoded for model `key`; or no key when this worker does not know the model (the main thread decides). */
+  | { kind: 'predict'; envelope: PredictEnvelope; key?: string; tensor?: Tensor; warnings?: ErrorDetail[]; kinds?: RowKind[]; anomalies?: Partial<Record<AnomalyKind, number>> }
+  /** OIP: the request without its tensors' data, and the tensors. */
+  | { kind: 'infer'; request: InferRequest; tensors: NamedTensors; outputs?: string[] }
+  /** OIP: this worker does not know the model version (it loaded after the worker started): the main thread decodes. */
+  | { kind: 'unknown' }
+  /** refused: in the envelope (before any model is involved) or in the tensors (a prediction that failed). */
+  | { kind: 'error'; stage: 'envelope' | 'tensors'; error: PlainError; envelope?: PredictEnvelope; key?: string; anomalies?: Partial<Record<AnomalyKind, number>> };
+
+/** The models a worker decodes for, each with its rows codec built once. */
+export class OffloadModels {
+  private readonly codecs = new Map<string, RowsCodec>();
+  private readonly anomalies: Partial<Record<AnomalyKind, number>> = {};
+
+  constructor(private readonly models: OffloadModel[]) {}
+
+  find(name: string, version?: string): OffloadModel | undefined {
+    return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === String(Number(version))));
+  }
+
+  byKey(key: string): OffloadModel | undefined {
+    return this.models.find((m) => m.key === key);
+  }
+
+  codec(model: OffloadModel): RowsCodec {
+    let codec = this.codecs.get(model.key);
+    if (!codec) {
+      const input = model.inputs.find((i) => i.name === model.rowInput)!;
+      codec = new RowsCodec(input, model.features, (kind, count) => (this.anomalies[kind] = (this.anomalies[kind] ?? 0) + count));
+      this.codecs.set(model.key, codec);
+    }
+    return codec;
+  }
+
+  /** The anomalies counted since the last call. */
+  takeAnomalies(): Partial<Record<AnomalyKind, number>> | undefined {
+    const counts = { ...this.anomalies };
+    for (const kind of Object.keys(this.anomalies) as AnomalyKind[]) delete this.anomalies[kind];
+    return Object.keys(counts).length > 0 ? counts : undefined;
+  }
+}
+
+/** A /predict JSON body: parsed, its envelope checked, and its rows decoded where the model is known here. */
+export function decodePredict(body: Uint8Array, models: OffloadModels): DecodeResult {
+  let envelope: PredictEnvelope;
+  let rows: { single: boolean; values: unknown[] };
+  try {
+    const request = parseEnvelope(predictRequestSchema, parseJson(body), '');
+    const { features, instances, ...rest } = request;
+    envelope = { ...rest, single: features !== undefined };
+    rows = { single: features !== undefined, values: features !== undefined ? [features] : instances! };
+  } catch (err) {
+    return { kind: 'error', stage: 'envelope', error: plain(err) };
+  }
+  const model = models.find(envelope.model, envelope.version?.toString());
+  if (!model?.rowInput) return { kind: 'predict', envelope };
+  try {
+    const decoded = models.codec(model).decode(rows.values, rows.single ? FEATURES : INSTANCES, envelope.validation ?? model.validation);
+    return { kind: 'predict', envelope, key: model.key, tensor: decoded.tensor, warnings: decoded.warnings, kinds: decoded.kinds };
+  } catch (err) {
+    return { kind: 'error', stage: 'tensors', error: plain(err), envelope, key: model.key, anomalies: models.takeAnomalies() };
+  }
+}
+
+/** An OIP infer body (JSON, or a JSON header and binary data): parsed, and its tensors decoded. */
+export function decodeInfer(task: Extract<DecodeTask, { kind: 'infer' }>, models: OffloadModels): DecodeResult {
+  const model = models.byKey(task.key);
+  if (!model) return { kind: 'unknown' };
+  let body;
+  try {
+    body = parseInferBody(Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength);
+  } catch (err) {
+    return { kind: 'error', stage: 'envelope', error: plain(err) };
+  }
+  try {
+    const decoded = decodeInputs(body, model.inputs);
+    // The answer needs the request's id, parameters and outputs, never its data.
+    const request: InferRequest = { ...body.request, inputs: body.request.inputs.map(({ data: _data, ...input }) => input) };
+    return { kind: 'infer', request, tensors: decoded.tensors, outputs: decoded.outputs };
+  } catch (err) {
+    return { kind: 'error', stage: 'tensors', error: plain(err) };
+  }
+}
+
+/** JSON as fastify's own parser reads it: prototype poisoning refused, not silently dropped. */
+export function parseJson(body: Uint8Array): unknown {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (text.trim() === '') throw new ServiceError('INVALID_JSON', 'the body is empty: send a JSON object');
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    throw new ServiceError('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function plain(err: unknown): PlainError {
+  if (err instanceof ServiceError) return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+  throw err;
+}
+
+/** The error a worker refused with, as the main thread throws it. */
+export function serviceError(error: PlainError): ServiceError {
+  return new ServiceError(error.code, error.message, error.details);
+}
