@@ -47,7 +47,7 @@ const results: Record<string, number> = {
 };
 
 // One task at a time through the pool: the hand-off's wall time and what it costs the event loop.
-const pool = InferencePool.start({ models: [{ key: 'iris', path: `${MODELS}iris/1/model.onnx` }], workers: 1, intraOpThreads: 1, interOpThreads: 1 });
+const pool = InferencePool.start({ models: [{ key: 'iris', path: `${MODELS}iris/1/model.onnx` }], workers: 1, intraOpThreads: 1, interOpThreads: 1, nice: 0 });
 const task = () => ({
   key: 'iris',
   inputs: { input: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) } },

@@ -55,6 +55,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       intraOpThreads: config.ORT_INTRA_OP_THREADS,
       interOpThreads: config.ORT_INTER_OP_THREADS,
       inlineMaxRowMicros: config.INLINE_MAX_ROW_MICROS,
+      nice: config.WORKER_NICE,
     });
   await app.register(metricsPlugin);
   await app.register(cachePlugin, { config });

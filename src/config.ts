@@ -21,6 +21,8 @@ export const configSchema = z.object({
   /** onnxruntime intra-op threads per worker; default: CPU budget / workers, at least 1. */
   ORT_INTRA_OP_THREADS: int(1, 256).optional(),
   ORT_INTER_OP_THREADS: int(1, 256).default(1),
+  /** How much lower the inference and decode threads' priority is than the event loop's (Linux nice, per thread); 0 keeps them equal. */
+  WORKER_NICE: int(0, 19).default(10),
   /** Models faster than this per row (µs, measured on workers) move to the main thread; 0 keeps all on workers. */
   INLINE_MAX_ROW_MICROS: int(0, 10_000).default(50),
   /** Default validation level when neither the model nor the request chooses one. */

@@ -24,6 +24,7 @@ export class JsonOffload {
   constructor(
     readonly thresholdBytes: number,
     private readonly workers: number,
+    private readonly nice: number,
   ) {}
 
   /** Whether a body of this many bytes is decoded off the event loop. */
@@ -36,7 +37,7 @@ export class JsonOffload {
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
     this.pool = new Piscina({
       filename: fileURLToPath(new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url)),
-      workerData: { models },
+      workerData: { models, nice: this.nice },
       minThreads: this.workers,
       maxThreads: this.workers,
       idleTimeout: Infinity,
@@ -56,9 +57,9 @@ export class JsonOffload {
   }
 }
 
-export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS'> }>(
+export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE'> }>(
   async (app, { config }) => {
-    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS);
+    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE);
     app.decorate('jsonOffload', offload);
     void app.modelsLoaded.then(() => {
       const models: OffloadModel[] = [];

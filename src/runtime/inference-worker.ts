@@ -1,6 +1,7 @@
 import { workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { InferenceResult, InferenceTask, WorkerInit } from '../core/serving/model-runtime.js';
+import { lowerPriority } from './priority.js';
 import { runSession } from './run-session.js';
 import { sessionOptions } from './session-options.js';
 
@@ -11,6 +12,7 @@ import { sessionOptions } from './session-options.js';
  * the worker takes a task.
  */
 async function start(init: WorkerInit) {
+  lowerPriority(init.nice); // before the sessions exist: onnxruntime's own threads inherit it
   const options = sessionOptions(init.intraOpThreads, init.interOpThreads);
   const sessions = new Map<string, ort.InferenceSession>();
   for (const model of init.models) sessions.set(model.key, await ort.InferenceSession.create(model.path, options));

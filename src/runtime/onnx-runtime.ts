@@ -29,6 +29,8 @@ export interface RuntimeOptions {
    * than the inference, and the event loop is blocked for at most a batch of such rows. 0: never.
    */
   inlineMaxRowMicros: number;
+  /** How much lower than the event loop's the worker threads' priority is (Linux nice). */
+  nice: number;
 }
 
 /** Runs seen on workers before a model may be moved to the main thread. */

@@ -218,7 +218,7 @@ describe('prediction cache with a real Redis', () => {
   });
 
   it('runs one inference for concurrent identical misses', async () => {
-    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0 });
+    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 10 });
     const run = runtime.run.bind(runtime);
     let runs = 0;
     runtime.run = (task) => {

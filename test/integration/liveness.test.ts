@@ -59,3 +59,26 @@ describe('liveness under saturating inference', () => {
     );
   });
 });
+
+describe('worker threads yield to the event loop', () => {
+  it('runs inference and decode threads at WORKER_NICE below the event loop (Linux nice is per thread)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    /** The nice value of every thread of this process: field 19 of /proc/self/task/<tid>/stat. */
+    const niceValues = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = niceValues().filter((n) => n === 7).length;
+    const app = await startApp({ INFERENCE_WORKERS: '2', WORKER_NICE: '7', JSON_DECODE_WORKERS: '1' });
+    try {
+      // the decode worker starts once the models have loaded, and sets its priority as it starts
+      const lowered = () => niceValues().filter((n) => n === 7).length - before;
+      for (let i = 0; i < 100 && lowered() < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(lowered()).toBeGreaterThanOrEqual(3); // 2 inference workers (and their onnxruntime threads), 1 decoder
+      expect(niceValues()[0]).toBe(0); // the main thread keeps its priority
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -132,7 +132,7 @@ describe('while models load', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     // The real runtime, held at the metadata step until the test lets it go.
     const { OnnxRuntime } = await import('../../src/runtime/onnx-runtime.js');
-    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0 });
+    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 10 });
     const describe = runtime.describe.bind(runtime);
     runtime.describe = async (path) => {
       await gate;

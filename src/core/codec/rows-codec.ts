@@ -2,7 +2,7 @@ import type { ErrorDetail } from '../../errors.js';
 import type { FeatureConfig } from '../models/model-config.js';
 import type { TensorSpec } from '../models/model-spec.js';
 import type { AnomalyKind } from '../monitoring/model-monitoring.js';
-import { dtypes, setElement, type DType, type TypedArray } from '../tensors/dtypes.js';
+import { dtypes, setElement, type DType, type NumericArray, type TypedArray } from '../tensors/dtypes.js';
 import { forEachLeaf } from '../tensors/json-data.js';
 import type { Tensor } from '../tensors/tensor.js';
 import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
@@ -57,6 +57,8 @@ export class RowsCodec {
   }
 
   decode(rows: unknown[], place: RowsPlace, level: ValidationLevel): DecodedRows {
+    const fast = this.tryFill(rows);
+    if (fast) return { tensor: fast.tensor, warnings: [], kinds: fast.kinds, locator: this.locatorOf(place, fast.kinds, this.rowShape as number[]) };
     const details: ErrorDetail[] = [];
     const kinds: RowKind[] = [];
     const issues: RowIssue[] = [];
@@ -101,6 +103,49 @@ export class RowsCodec {
     }
     if (details.length > 0) throw invalidInput(details);
     return { tensor: { dtype: this.dtype, shape, data }, warnings: warnings.slice(0, MAX_DETAILS), kinds, locator };
+  }
+
+  /**
+   * The common case in one pass: rows of a fixed shape whose every value is a number that fits the
+   * dtype, written straight into the tensor. undefined as soon as anything is not so (a string, a
+   * missing or unknown feature, a wrong length, a value to clamp): the checking path then runs
+   * from the start, and says what and where.
+   */
+  private tryFill(rows: unknown[]): { tensor: Tensor; kinds: RowKind[] } | undefined {
+    const rowSize = this.rowSize;
+    if (rowSize === null) return undefined;
+    const data = dtypes[this.dtype].create(rows.length * rowSize) as TypedArray;
+    const write = writerOf(this.dtype, data, this.dtypeBounds);
+    const kinds: RowKind[] = new Array(rows.length);
+    const names = this.features?.map((f) => f.name);
+    const shape = this.rowShape as number[];
+    let at = 0;
+    // Nested rows: the recursion goes as deep as the model's rank, never deeper.
+    const nested = (value: unknown, depth: number): boolean => {
+      if (depth === shape.length) return write(value, at++);
+      if (!Array.isArray(value) || value.length !== shape[depth]) return false;
+      for (let i = 0; i < value.length; i++) if (!nested(value[i], depth + 1)) return false;
+      return true;
+    };
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r];
+      if (Array.isArray(row)) {
+        if (this.rowShape.length > 1 && !Array.isArray(row[0])) {
+          kinds[r] = 'flat';
+          if (row.length !== rowSize) return undefined;
+          for (let j = 0; j < rowSize; j++) if (!write(row[j], at++)) return undefined;
+        } else {
+          kinds[r] = 'nested';
+          if (!nested(row, 0)) return undefined;
+        }
+      } else if (names && row !== null && typeof row === 'object') {
+        kinds[r] = 'named';
+        const object = row as Record<string, unknown>;
+        if (Object.keys(object).length !== names.length) return undefined; // missing or unknown names: the checking path says which
+        for (const name of names) if (!Object.hasOwn(object, name) || !write(object[name], at++)) return undefined;
+      } else return undefined;
+    }
+    return { tensor: { dtype: this.dtype, shape: [rows.length, ...shape], data }, kinds };
   }
 
   private valuesOf(row: unknown, kind: RowKind): unknown[] {
@@ -197,6 +242,27 @@ export class RowsCodec {
       tensor: () => place.whole,
     };
   }
+}
+
+/** Writes a value that is a number fitting the dtype exactly; false for anything else. */
+function writerOf(dtype: DType, data: TypedArray, bounds: Bounds): (value: unknown, index: number) => boolean {
+  const kind = dtypes[dtype].kind;
+  const integer = kind === 'int' || kind === 'bigint' || kind === 'bool';
+  const { low, high } = bounds;
+  const fits = (v: unknown): v is number => typeof v === 'number' && v >= low && v <= high && (!integer || Number.isInteger(v));
+  if (kind === 'float' || kind === 'int' || kind === 'bool') {
+    const array = data as NumericArray;
+    return (value, index) => {
+      if (!fits(value)) return false;
+      array[index] = value;
+      return true;
+    };
+  }
+  return (value, index) => {
+    if (!fits(value)) return false;
+    setElement(data, dtype, index, value);
+    return true;
+  };
 }
 
 /** Nested arrays flattened in order, iteratively: no depth of nesting overflows the stack. */

@@ -11,6 +11,8 @@ export interface WorkerInit {
   models: WorkerModel[];
   intraOpThreads: number;
   interOpThreads: number;
+  /** How much lower than the event loop's the worker threads' priority is (Linux nice). */
+  nice: number;
 }
 
 /**

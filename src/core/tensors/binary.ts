@@ -12,8 +12,11 @@ const encoder = new TextEncoder();
  * Raw bytes into a tensor, as the binary tensor data extension lays them out: little-endian,
  * row-major, no padding; BOOL one byte (0 or 1); BYTES each element a 4-byte little-endian
  * length then the bytes (UTF-8 text: onnxruntime-node's string tensors hold JS strings).
- * The bytes are copied: a body's buffer may be unaligned for the element size, and is not ours.
- * `where` names the tensor in messages.
+ * On a little-endian host, bytes that are a whole buffer of their own (a raw tensor body) become
+ * the tensor without a copy: nothing else holds that memory, and it can move to a worker thread.
+ * Bytes inside a larger buffer (one of several tensors in a body, a pooled small Buffer) are copied,
+ * so the tensor never keeps the rest alive nor drags it along to a worker. `where` names the tensor
+ * in messages.
  */
 export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[], where: string): Tensor {
   const count = elementCount(shape);
@@ -22,10 +25,17 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   if (bytes.byteLength !== count * width) {
     throw invalidAt(where, `shape [${shape}] of ${dtype} needs ${count * width} bytes, got ${bytes.byteLength}`);
   }
-  const data = dtypes[dtype].create(count) as TypedArray;
-  const view = new Uint8Array(data.buffer);
-  view.set(bytes);
-  if (!LITTLE_ENDIAN && width > 1) swapBytes(view, width);
+  let data: TypedArray;
+  if (LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
+    const Constructor = (dtypes[dtype].create(0) as TypedArray).constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => TypedArray;
+    data = new Constructor(bytes.buffer, bytes.byteOffset, count);
+  } else {
+    data = dtypes[dtype].create(count) as TypedArray;
+    const view = new Uint8Array(data.buffer);
+    view.set(bytes);
+    if (!LITTLE_ENDIAN && width > 1) swapBytes(view, width);
+  }
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (dtype === 'bool') {
     const bad = view.findIndex((b) => b > 1);
     if (bad >= 0) throw invalidAt(formatPath([where, ...unravel(bad, shape)]), `a BOOL element is one byte, 0 or 1; got ${view[bad]}`);

@@ -1,5 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { lowerPriority } from '../../runtime/priority.js';
 import { decodeInfer, decodePredict, OffloadModels, type DecodeResult, type DecodeTask, type OffloadModel } from './decode-tasks.js';
 
 /**
@@ -7,7 +8,9 @@ import { decodeInfer, decodePredict, OffloadModels, type DecodeResult, type Deco
  * their tensors filled here, so the main thread's event loop only routes. The tensors' buffers
  * move back to the main thread, not copied.
  */
-const models = new OffloadModels((workerData as { models: OffloadModel[] }).models);
+const init = workerData as { models: OffloadModel[]; nice: number };
+lowerPriority(init.nice);
+const models = new OffloadModels(init.models);
 
 export default function decode(task: DecodeTask): unknown {
   const result = task.kind === 'predict' ? decodePredict(task.body, models) : decodeInfer(task, models);
