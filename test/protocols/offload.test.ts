@@ -21,6 +21,7 @@ const requests: [string, string, string][] = [
   ['/predict', 'an unknown version', JSON.stringify({ model: 'iris', version: '7', instances: [[5.1, 3.5, 1.4, 0.2]], timeout_ms: 1000 })],
   ['/predict', 'malformed JSON', `{"model":"iris","instances":[[5.1,3.5,1.4,0.2]]${' '.repeat(80)}`],
   ['/predict', 'prototype pollution', `{"model":"iris","instances":[[5.1,3.5,1.4,0.2]],"__proto__":{"x":1}${' '.repeat(60)}}`],
+  ['/predict', 'prototype pollution, escaped', `{"model":"iris","instances":[[5.1,3.5,1.4,0.2]],"\\u005f\\u005fproto__":{"x":1}${' '.repeat(60)}}`],
   ['/predict', 'nesting 10,000 deep', `{"model":"digits","instances":[${'['.repeat(10_000)}1${']'.repeat(10_000)}]}`],
   ['/v2/models/iris/infer', 'OIP JSON', JSON.stringify({ id: '7', inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] }], outputs: [{ name: 'probabilities', parameters: { classification: 2 } }] })],
   ['/v2/models/iris/infer', 'OIP JSON out of range', JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 40] }] })],
@@ -53,6 +54,7 @@ describe('large JSON bodies decoded on a decode worker answer exactly what the m
     const [a, b] = await Promise.all([send(onMain), send(offloaded)]);
     expect(b.statusCode).toBe(a.statusCode);
     expect(comparable(b.json())).toEqual(comparable(a.json()));
+    if (_name.startsWith('prototype')) expect(a.json().code).toBe('INVALID_JSON');
   });
 
   it('counts the anomalies of rows a worker refused, and offloads binary OIP bodies too', async () => {

@@ -127,11 +127,16 @@ export function decodeInfer(task: Extract<DecodeTask, { kind: 'infer' }>, models
   }
 }
 
-/** JSON as fastify's own parser reads it: prototype poisoning refused, not silently dropped. */
+/**
+ * JSON as fastify's own parser reads it: prototype poisoning refused, not silently dropped. A text
+ * that cannot hold "__proto__" or "constructor" (not even \u-escaped) goes straight to JSON.parse:
+ * for a body of numbers that skips secure-json-parse's regex scan (0.6 ms of 4.2 on 800 KB).
+ */
 export function parseJson(body: Uint8Array): unknown {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   if (text.trim() === '') throw new ServiceError('INVALID_JSON', 'the body is empty: send a JSON object');
   try {
+    if (!text.includes('__proto__') && !text.includes('constructor') && !text.includes('\\u')) return JSON.parse(text);
     return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     throw new ServiceError('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
