@@ -43,6 +43,8 @@ export const SERVICE_METRICS: Record<string, MetricType> = {
   ml_feature_anomalies_total: 'counter',
   ml_inference_cpu_seconds_total: 'counter',
   ml_prediction_cost_dollars_total: 'counter',
+  // the event loop (issue 11)
+  nodejs_eventloop_utilization_ratio: 'gauge',
 };
 
 /** prom-client defaults the dashboard uses (collectDefaultMetrics), and Prometheus's own `up`. */
@@ -52,6 +54,7 @@ export const DEFAULT_METRICS: Record<string, MetricType> = {
   nodejs_heap_size_used_bytes: 'gauge',
   nodejs_heap_size_total_bytes: 'gauge',
   nodejs_eventloop_lag_p99_seconds: 'gauge',
+  nodejs_gc_duration_seconds: 'histogram',
 };
 export const PROMETHEUS_SYNTHETIC = new Set(['up']);
 

@@ -1,13 +1,15 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
+import { EventLoopMetrics } from './event-loop-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
 import { MonitoringMetrics } from './monitoring-metrics.js';
 import { PredictionMetrics, type ModelStateSample } from './prediction-metrics.js';
 
 /**
  * Every metric the service exports, one registry, declared once per concern with its label set
- * (these files are the only ones importing prom-client). Label values come from the model
+ * (these files are the only ones importing prom-client): HTTP, predictions, batching, cache, model
+ * monitoring and the event loop, beside prom-client's process, GC and event-loop-lag defaults. Label values come from the model
  * registry, route templates and the error table, never from raw user input, so the series count
  * stays bounded whatever clients send.
  */
@@ -26,6 +28,7 @@ export class Metrics {
     this.batching = new BatchingMetrics(this.registry);
     this.cache = new CacheMetrics(this.registry);
     this.monitoring = new MonitoringMetrics(this.registry);
+    new EventLoopMetrics(this.registry);
   }
 
   get contentType(): string {
