@@ -42,6 +42,13 @@ describe('cache keys', () => {
     expect(new Set([base, ...others]).size).toBe(7);
   });
 
+  it('hold small rows exactly (their bytes) and hash large ones', () => {
+    expect(base.endsWith(`=${Buffer.from(new Float32Array([1, 2, 3, 4]).buffer).toString('base64')}|`)).toBe(true);
+    const wide = spec({ inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 64] }] });
+    const [key] = keysOf(wide, x(Array.from({ length: 64 }, (_, i) => i), [1, 64]), 1);
+    expect(key).toMatch(/#[A-Za-z0-9_-]{43}\|$/);
+  });
+
   it('are one per row along the batch axis, wherever it is, and cover shared inputs', () => {
     const stateful = spec({
       inputs: [

@@ -46,15 +46,28 @@ export class PredictionCache {
     });
   }
 
-  /** Looks every key up, L1 first, then one Redis round trip for the L1 misses. */
-  async getMany(keys: string[]): Promise<(NamedTensors | undefined)[]> {
-    const found = keys.map((key) => this.l1.get(key));
-    const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
-    this.record('l1', 'hit', keys.length - missing.length);
-    this.record('l1', 'miss', missing.length);
-    if (!this.remote || missing.length === 0) return found;
+  /**
+   * Looks every key up, L1 first, then one Redis round trip for the L1 misses. Synchronous when
+   * L1 answers it all (or there is no Redis): a hit costs no turn of the event loop.
+   */
+  lookup(keys: string[]): (NamedTensors | undefined)[] | Promise<(NamedTensors | undefined)[]> {
+    const found = new Array<NamedTensors | undefined>(keys.length);
+    let misses = 0;
+    for (let i = 0; i < keys.length; i++) if ((found[i] = this.l1.get(keys[i]!)) === undefined) misses++;
+    this.record('l1', 'hit', keys.length - misses);
+    this.record('l1', 'miss', misses);
+    if (!this.remote || misses === 0) return found;
+    return this.fromRemote(keys, found);
+  }
 
-    const values = await this.remote.getMany(missing.map((i) => keys[i]!));
+  /** lookup(), always as a promise. */
+  async getMany(keys: string[]): Promise<(NamedTensors | undefined)[]> {
+    return this.lookup(keys);
+  }
+
+  private async fromRemote(keys: string[], found: (NamedTensors | undefined)[]): Promise<(NamedTensors | undefined)[]> {
+    const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
+    const values = await this.remote!.getMany(missing.map((i) => keys[i]!));
     let hits = 0;
     let corrupt = 0;
     missing.forEach((index, j) => {
