@@ -1,7 +1,7 @@
 /**
  * Large JSON tensors against binary: an image CNN (x [N,3,48,192] -> [N,2], ~1.5 ms per image,
  * test/fixtures/onnx/image_cnn.onnx), each request 4 distinct images, as nested JSON `instances`
- * (~760 KB) and as the same images in binary, the cache off, while /health is sampled every 20 ms
+ * (~800 KB) and as the same images in binary, the cache off, while /health is sampled every 20 ms
  * from a process of its own. Reports rows/s, the JSON/binary ratio, and /health p50/p99/max for
  * both runs. Part of `npm run bench`; alone: `npx tsx bench/json-images.ts` after `npm run build`.
  */
@@ -13,6 +13,7 @@ import { load, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
 const IMAGES_PER_REQUEST = 4;
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const PIXELS = 3 * 48 * 192;
 
 /** A repository holding only the benchmark CNN. */
@@ -52,15 +53,22 @@ export interface ImageRun {
   health: Awaited<ReturnType<typeof sampleHealth>>;
 }
 
-/** One JSON run and one binary run, each with /health sampled through it. */
-export async function jsonAgainstBinary(service: ChildServer, connections: number, seconds: number): Promise<{ json: ImageRun; binary: ImageRun }> {
+/** One JSON run and one binary run (unless jsonOnly), each with /health sampled through it after the warm-up. */
+export async function jsonAgainstBinary(
+  service: ChildServer,
+  connections: number,
+  seconds: number,
+  options: { jsonOnly?: boolean; label?: string } = {},
+): Promise<{ json: ImageRun; binary: ImageRun }> {
   const requests = bodies();
   const run = async (name: string, url: string, payloads: (string | Buffer)[]) => {
-    const health = sampleHealth(service.url, seconds + 1);
-    const result = await load(name, url, payloads, connections, seconds, { pid: service.pid, rowsPerRequest: IMAGES_PER_REQUEST });
+    await load(name, url, payloads, connections, WARMUP_SECONDS, { warmupSeconds: 0 });
+    const health = sampleHealth(service.url, seconds);
+    const result = await load(name, url, payloads, connections, seconds, { pid: service.pid, rowsPerRequest: IMAGES_PER_REQUEST, warmupSeconds: 0 });
     return { load: result, health: await health };
   };
-  const json = await run('service, image CNN, nested JSON (4 images, ~760 KB)', `${service.url}/predict`, requests.map((r) => r.json));
+  const json = await run(`service, image CNN, nested JSON (4 images, ~800 KB)${options.label ?? ''}`, `${service.url}/predict`, requests.map((r) => r.json));
+  if (options.jsonOnly) return { json, binary: json };
   const binary = await run('service, image CNN, binary (the same 4 images)', `${service.url}/predict?model=image_cnn&dtype=float32&shape=${IMAGES_PER_REQUEST},3,48,192`, requests.map((r) => r.binary));
   return { json, binary };
 }

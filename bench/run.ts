@@ -9,7 +9,11 @@
  *      against /predict's binary path, and as OIP JSON;
  *   3. cache hits vs the HTTP ceiling, and the floor route (bench/floor-server.ts: only the checks
  *      and the session.run any server must do) vs the same ceiling;
- *   4. /health latency and the service's event-loop delay while the heavy model saturates the CPU.
+ *   4. /health latency and the service's event-loop delay while the heavy model saturates the CPU;
+ *   5. large JSON tensors: an image CNN fed 4 images per request as nested JSON (~800 KB) against the
+ *      same images in binary, 16 connections, with /health sampled every 20 ms from a process of its
+ *      own through each run (bench/json-images.ts); JSON also with the decode workers off
+ *      (JSON_OFFLOAD_BYTES=0), which shows what parsing on the event loop costs the probes.
  * Every server runs in its own process (the service as built, dist/server.js, as in production);
  * autocannon (as a library) drives them from this one. Each measured run follows an unmeasured
  * warm-up at the same concurrency (BENCH_WARMUP_SECONDS, default 1), and records the CPU the server
@@ -27,6 +31,7 @@ import { availableParallelism } from 'node:os';
 import { holdoutRow, MODELS as models } from './bundled-model.js';
 import { computeCeiling } from './compute-ceiling.js';
 import { load, machine, saveResults, table, type LoadResult } from './lib.js';
+import { imageRepository, jsonAgainstBinary, type ImageRun } from './json-images.js';
 import { oipBinaryRequest } from './oip-body.js';
 import { ChildServer } from './servers.js';
 
@@ -73,6 +78,10 @@ const compare = (name: string, ceiling: number, service: number, p99?: [number, 
 
 const service = await ChildServer.start('dist/server.js', serviceEnv, '/ready');
 const cached = await ChildServer.start('dist/server.js', { MODEL_DIR: models }, '/ready');
+const images = imageRepository();
+const imageService = await ChildServer.start('dist/server.js', { MODEL_DIR: images, CACHE_ENABLED: 'false' }, '/ready');
+const imageOnMain = await ChildServer.start('dist/server.js', { MODEL_DIR: images, CACHE_ENABLED: 'false', JSON_OFFLOAD_BYTES: '0' }, '/ready');
+const imageRuns: { json: ImageRun; binary: ImageRun; jsonOnMain: ImageRun }[] = [];
 const tabularAnswer = await answerOf(`${service.url}/predict`, tabularBody);
 const bare = await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: tabularAnswer });
 const floor = await ChildServer.start('bench/floor-server.ts', {});
@@ -118,8 +127,15 @@ for (let round = 1; round <= rounds; round++) {
   compare('heavy binary / compute ceiling (best of each)', ceiling.best.rowsPerSec, best(heavy));
   compare('heavy binary / naive server (best of each)', best(naiveRuns), best(heavy));
   compare('bound: compute ceiling / naive in-process (batch 1, all threads)', naiveInProcess.at(-1)!, ceiling.best.rowsPerSec);
+
+  // 5: large JSON tensors against binary, /health sampled through each run
+  const { json, binary } = await jsonAgainstBinary(imageService, 16, seconds);
+  const { json: jsonOnMain } = await jsonAgainstBinary(imageOnMain, 16, seconds, { jsonOnly: true, label: ' (decode workers off)' });
+  for (const run of [json, binary, jsonOnMain]) record(run.load);
+  imageRuns.push({ json, binary, jsonOnMain });
+  compare('image CNN: nested JSON / binary rows/s', binary.load.rowsPerSec, json.load.rowsPerSec);
 }
-await Promise.all([cached.stop(), bare.stop(), floor.stop(), naive.stop()]);
+await Promise.all([cached.stop(), bare.stop(), floor.stop(), naive.stop(), imageService.stop(), imageOnMain.stop()]);
 
 // 4: /health while the heavy model saturates the service
 const saturate = load('service, digits_large binary (saturating)', `${service.url}${heavyQuery}`, heavyBody, 64, seconds + 1, { pid: service.pid, warmupSeconds: 0 });
@@ -156,9 +172,12 @@ console.log('onnxruntime alone on breast_cancer, one thread, µs per row by batc
 console.log('mean rows per batch the service ran over the whole bench:', JSON.stringify(meanBatchRows));
 console.log('service event-loop delay over the run:', JSON.stringify(eventLoop));
 console.log('/health during saturation: p50', health.p50Ms, 'ms, p99', health.p99Ms, 'ms');
+for (const [name, pick] of [['image CNN JSON', (r: (typeof imageRuns)[number]) => r.json], ['image CNN binary', (r: (typeof imageRuns)[number]) => r.binary], ['image CNN JSON, decode workers off', (r: (typeof imageRuns)[number]) => r.jsonOnMain]] as const) {
+  console.log(`/health every 20 ms through ${name}, per round:`, JSON.stringify(imageRuns.map((r) => ({ rowsPerSec: pick(r).load.rowsPerSec, ...pick(r).health }))));
+}
 console.log(`\nratios (median of ${rounds} rounds, [range]):`);
 for (const r of ratios) console.log(' ', JSON.stringify(r));
 console.log(
   '\nwritten to',
-  saveResults('bench.json', { machine: machine(), seconds, rounds, rows, runs: Object.fromEntries(runs), ceilings, naiveInProcess, tabularInference, inferenceMicros, meanBatchRows, eventLoop, ratios }),
+  saveResults('bench.json', { machine: machine(), seconds, rounds, rows, runs: Object.fromEntries(runs), ceilings, naiveInProcess, tabularInference, inferenceMicros, meanBatchRows, eventLoop, imageRuns, ratios }),
 );
