@@ -74,18 +74,18 @@ describe('PredictionCache L1', () => {
     let now = 1_000;
     const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60, now: () => now }, observer);
     cache.set('k', outputs);
-    expect(await cache.getMany(['k'])).toEqual([outputs]);
+    expect(await cache.lookup(['k'])).toEqual([outputs]);
     now += 59_000;
-    expect(await cache.getMany(['k'])).toEqual([outputs]);
+    expect(await cache.lookup(['k'])).toEqual([outputs]);
     now += 2_000;
-    expect(await cache.getMany(['k'])).toEqual([undefined]);
+    expect(await cache.lookup(['k'])).toEqual([undefined]);
   });
 
   it('is bounded by entries and by bytes', async () => {
     const byCount = new PredictionCache({ maxEntries: 2, maxBytes: 1e6, ttlSeconds: 60 }, observer);
     ['a', 'b', 'c'].forEach((k) => byCount.set(k, outputs));
     expect(byCount.entries).toBe(2);
-    expect(await byCount.getMany(['a'])).toEqual([undefined]);
+    expect(await byCount.lookup(['a'])).toEqual([undefined]);
 
     const big: NamedTensors = { y: { dtype: 'float64', shape: [1, 1000], data: new Float64Array(1000).fill(1) } };
     const byBytes = new PredictionCache({ maxEntries: 1000, maxBytes: 20_000, ttlSeconds: 60 }, observer);

@@ -60,11 +60,6 @@ export class PredictionCache {
     return this.fromRemote(keys, found);
   }
 
-  /** lookup(), always as a promise. */
-  async getMany(keys: string[]): Promise<(NamedTensors | undefined)[]> {
-    return this.lookup(keys);
-  }
-
   private async fromRemote(keys: string[], found: (NamedTensors | undefined)[]): Promise<(NamedTensors | undefined)[]> {
     const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
     const values = await this.remote!.getMany(missing.map((i) => keys[i]!));
