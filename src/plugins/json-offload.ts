@@ -84,7 +84,11 @@ export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WOR
       }
       offload.start(models);
     });
-    app.addHook('onClose', () => offload.close());
+    // After loading has settled, so a pool started by the callback above is never left running.
+    app.addHook('onClose', async () => {
+      await app.modelsLoaded;
+      await offload.close();
+    });
   },
   { name: 'json-offload', dependencies: ['models'] },
 );

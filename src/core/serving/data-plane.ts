@@ -11,7 +11,7 @@ import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
-import { Batcher, type BatchObserver, type BatchPolicy } from './batcher.js';
+import { Batcher, type BatchObserver } from './batcher.js';
 import type { ModelRunner } from './model-runner.js';
 import type { ModelRuntime } from './model-runtime.js';
 import { newPredictionId } from './prediction-id.js';
@@ -220,4 +220,3 @@ export class DataPlane {
   }
 }
 
-export type { BatchPolicy };
