@@ -10,6 +10,7 @@ import { invalidAt } from '../../core/tensors/tensor-errors.js';
 import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
 import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
+import { predictResponseJsonSchema } from './predict-response.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
 import { parseJson as parseBody, serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
 import { LargeBody } from '../offload/large-body.js';
@@ -79,7 +80,7 @@ const predict: FastifyPluginAsync = async (app) => {
       { validation: envelope.validation, timeoutMs: envelope.timeout_ms },
     );
 
-  app.post('/predict', async (request) => {
+  app.post('/predict', { schema: { response: { 200: predictResponseJsonSchema } } }, async (request) => {
     if (Buffer.isBuffer(request.body)) {
       const query = parseEnvelope(tensorQuerySchema, request.query, 'query');
       const body = request.body;
