@@ -5,7 +5,9 @@ import type { ModelRuntime } from './core/serving/model-runtime.js';
 import { ServiceError } from './errors.js';
 import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
+import { httpServerOptions } from './http-timeouts.js';
 import cachePlugin from './plugins/cache.js';
+import drainPlugin from './plugins/drain.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import jsonOffloadPlugin from './plugins/json-offload.js';
 import modelsPlugin from './plugins/models.js';
@@ -31,6 +33,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // One access-log line per request comes from the metrics plugin, not fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req) => requestId(req.headers['x-request-id']),
+    ...httpServerOptions(config),
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
@@ -59,6 +62,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       inlineMaxRowMicros: config.INLINE_MAX_ROW_MICROS,
       nice: config.WORKER_NICE,
     });
+  await app.register(drainPlugin);
   await app.register(metricsPlugin);
   await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cpuBudget } from './runtime/cpu-budget.js';
+import { httpTimeoutIssues } from './http-timeouts.js';
 
 /** Environment variables as strings, turned into typed values by one schema. */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -31,6 +32,15 @@ export const configSchema = z.object({
   READY_REQUIRES_ALL_MODELS: bool.default(false),
   /** Time allowed for in-flight requests to finish after SIGTERM before the process is forced out. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** After SIGTERM, /ready answers 503 but the listener serves this long, while endpoints are removed (src/shutdown.ts). */
+  SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
+  /** HTTP timeouts (src/http-timeouts.ts checks their relations): headers, then the whole request (the slow-body limit), 408 past either. */
+  HTTP_HEADERS_TIMEOUT_MS: int(1, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
+  /** An idle keep-alive connection is closed after this; above common load balancers' 60 s, so they close first. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1, 3_600_000).default(72_000),
+  /** A socket with no traffic either way (a client that stops reading the answer) is destroyed after this; above REQUEST_TIMEOUT_MS. */
+  HTTP_IDLE_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
 
   /** Dynamic batching defaults; a model's model.json `batching` overrides them. */
   BATCH_MAX_ROWS: int(1, 65_536).default(64),
@@ -96,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudge
       parsed.error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(known[String(issue.path[0])])}: ${issue.message}`),
     );
   }
+  const timeoutIssues = httpTimeoutIssues(parsed.data);
+  if (timeoutIssues.length > 0) throw new ConfigError(timeoutIssues);
   const workers = parsed.data.INFERENCE_WORKERS ?? cpus;
   return {
     ...parsed.data,

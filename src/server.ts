@@ -1,8 +1,9 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { drainAndClose, hardDeadlineMs } from './shutdown.js';
 
-/** The only file that listens. SIGTERM: /ready turns 503, in-flight requests finish, exit 0. */
+/** The only file that listens. SIGTERM: /ready turns 503, the drain of src/shutdown.ts, exit 0. */
 async function main(): Promise<void> {
   let config;
   try {
@@ -14,10 +15,14 @@ async function main(): Promise<void> {
   }
   const app = await buildApp(config);
 
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
+  // close-with-grace owns the signals, a second signal and uncaught errors, and a last-resort
+  // deadline (exit 1) past the drain's own, which destroys stalled connections and exits 0.
+  const times = { delayMs: config.SHUTDOWN_DELAY_MS, timeoutMs: config.SHUTDOWN_TIMEOUT_MS };
+  closeWithGrace({ delay: hardDeadlineMs(times), logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an uncaught error');
-    else app.log.info({ signal }, 'shutting down: draining in-flight requests');
-    await app.close();
+    else app.log.info({ signal, ...times }, 'shutting down: draining in-flight requests');
+    // A broken process does not wait for endpoints to be removed.
+    await drainAndClose(app, err ? { ...times, delayMs: 0 } : times);
     app.log.info('shut down cleanly');
   });
 

@@ -63,7 +63,6 @@ export default fp<ModelsPluginOptions>(
     app.decorate('monitoring', monitoring);
     app.metrics.monitoring.watch(() => monitoring.stats());
     if (config.PRICE_PER_CPU_HOUR !== undefined) app.metrics.predictions.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
-    let draining = false;
     const loaded = registry.load(config.MODEL_DIR).catch((err: unknown) => {
       registry.error = `model loading failed: ${(err as Error).message}`;
       app.log.error({ err }, registry.error);
@@ -88,25 +87,17 @@ export default fp<ModelsPluginOptions>(
     app.metrics.batching.watch(() => dataPlane.batchStats());
     app.metrics.cache.watchUsage(() => registry.all().flatMap((e) => (e.runner && e.runner.cache.enabled && app.cache ? [{ model: e.name, version: e.version, using: dataPlane.usageOf(e.runner).using }] : [])));
     app.decorate('readiness', () => {
-      if (draining) return { ready: false, status: 'draining' as const };
+      if (app.draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };
       const ready = registry.isReady(config.READY_REQUIRES_ALL_MODELS);
       return { ready, status: ready ? ('ready' as const) : ('not_ready' as const) };
     });
 
-    app.addHook('preClose', async () => {
-      draining = true;
-    });
-    // A keep-alive socket whose request finishes during the drain would hold close() open until
-    // its idle timeout; answering with Connection: close lets it go as soon as the answer is out.
-    app.addHook('onSend', async (_request, reply) => {
-      if (draining) reply.header('connection', 'close');
-    });
     app.addHook('onClose', async () => {
       await loaded;
       await dataPlane.drained(); // fastify has finished HTTP requests; batches may still be on the workers
       await runtime.close();
     });
   },
-  { name: 'models', dependencies: ['metrics', 'cache'] },
+  { name: 'models', dependencies: ['metrics', 'cache', 'drain'] },
 );

@@ -35,6 +35,14 @@ describe('config', () => {
     }
   });
 
+  it('refuses HTTP timeouts that contradict each other', () => {
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
+      'HTTP_HEADERS_TIMEOUT_MS=5000: must be at most HTTP_REQUEST_TIMEOUT_MS (4000)',
+    );
+    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '30000' })).toThrow('HTTP_IDLE_TIMEOUT_MS=30000: must be above REQUEST_TIMEOUT_MS (30000)');
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000', HTTP_IDLE_TIMEOUT_MS: '30001' })).not.toThrow();
+  });
+
   it('makes the server exit 1 with a clear message on a bad value', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: '70000' },
