@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { ModelRuntime } from './core/serving/model-runtime.js';
 import { ServiceError } from './errors.js';
 import { refuseForeignCharsets } from './protocols/body-encoding.js';
-import { answerClientError } from './protocols/client-errors.js';
+import { answerClientError, requireHost } from './protocols/client-errors.js';
 import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
 import cachePlugin from './plugins/cache.js';
@@ -36,9 +36,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Node's and fastify's own refusals answer in our error shape too (see protocols/client-errors.ts).
     clientErrorHandler: answerClientError,
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    http: { requireHostHeader: false },
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
+  app.addHook('onRequest', requireHost);
   app.addHook('preParsing', refuseForeignCharsets);
 
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply) => {

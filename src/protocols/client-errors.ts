@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { ServiceError } from '../errors.js';
 
 /**
@@ -42,3 +42,14 @@ export function answerClientError(this: FastifyInstance, err: Error & { code?: s
   }
   socket.destroy(err);
 }
+
+/**
+ * HTTP/1.1 requires Host (RFC 9112 §3.2). Node refuses a request without one itself, with an empty
+ * 400, unless `requireHostHeader` is off; app.ts turns it off so the refusal is ours.
+ */
+export const requireHost: onRequestHookHandler = (request, _reply, done) => {
+  if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+    return done(new ServiceError('INVALID_REQUEST', 'an HTTP/1.1 request needs a Host header', [{ path: 'Host', message: 'missing' }]));
+  }
+  done();
+};
