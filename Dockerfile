@@ -4,7 +4,8 @@
 #   docker run --rm -p 8000:8000 onnx-serve
 # Both stages use the same slim Debian base: the build stage's native modules (onnxruntime-node)
 # then match the runtime's glibc, and the runtime keeps /bin/sleep for the Kubernetes preStop hook.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the current LTS (package.json engines names the lines the suite runs on).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -46,7 +47,7 @@ COPY --from=build /app/dist ./dist
 COPY models ./models
 USER 10001:10001
 EXPOSE 8000
-# No curl in the image: Node 20's fetch does the check.
+# No curl in the image: Node's own fetch does the check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form, node as PID 1 (not npm, not a shell): SIGTERM reaches the server, which drains

@@ -19,5 +19,10 @@ export async function bundledModel(name: string): Promise<{ spec: ModelSpec; run
 
 /** The first row of a bundled model's holdout set. */
 export function holdoutRow(name: string): number[] {
-  return (JSON.parse(readFileSync(`${MODELS}${name}/holdout.json`, 'utf8')) as { rows: number[][] }).rows[0]!;
+  return holdoutRows(name)[0]!;
+}
+
+/** Every row of a bundled model's holdout set. */
+export function holdoutRows(name: string): number[][] {
+  return (JSON.parse(readFileSync(`${MODELS}${name}/holdout.json`, 'utf8')) as { rows: number[][] }).rows;
 }

@@ -48,7 +48,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
     app.metrics.http.error(error.statusCode, error.code);
     if (error.statusCode === 503) reply.header('retry-after', '1');
-    return reply.status(error.statusCode).send(error.toBody());
+    const body = error.toBody();
+    body.error = app.models.redact(body.error); // onnxruntime's messages may name a model file by its absolute path
+    return reply.status(error.statusCode).send(body);
   };
   app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => {

@@ -56,6 +56,8 @@ export const configSchema = z.object({
   CACHE_ENABLED: bool.default(true),
   CACHE_MAX_ENTRIES: int(1, 100_000_000).default(100_000),
   CACHE_MAX_BYTES: int(1024, 64 * 1024 ** 3).default(64 * 1024 * 1024),
+  /** A model version whose looked-up rows hit less often than this skips the cache (probing 1 request in 32); 0: always use it. */
+  CACHE_MIN_HIT_RATE: z.coerce.number().min(0).max(1).default(0.1),
   /** Default TTL; a model's model.json cache.ttl_seconds overrides it. */
   CACHE_TTL_SECONDS: int(1, 30 * 24 * 3600).default(300),
   /** redis://[:password@]host:port[/db] or rediss:// for TLS. */

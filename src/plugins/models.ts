@@ -37,6 +37,7 @@ export interface ModelsPluginOptions {
     | 'FEEDBACK_MAX_PREDICTIONS'
     | 'ACCURACY_WINDOW'
     | 'PRICE_PER_CPU_HOUR'
+    | 'CACHE_MIN_HIT_RATE'
   >;
   runtime: ModelRuntime;
 }
@@ -79,9 +80,13 @@ export default fp<ModelsPluginOptions>(
       cache: app.cache,
       monitoring,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
+      cacheMinHitRate: config.CACHE_MIN_HIT_RATE,
+      onCacheUsage: (spec, using, hitRate) =>
+        app.log.info({ model: spec.name, version: spec.version, hitRate: +hitRate.toFixed(3), minHitRate: config.CACHE_MIN_HIT_RATE }, using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit'),
     });
     app.decorate('dataPlane', dataPlane);
     app.metrics.batching.watch(() => dataPlane.batchStats());
+    app.metrics.cache.watchUsage(() => registry.all().flatMap((e) => (e.runner && e.runner.cache.enabled && app.cache ? [{ model: e.name, version: e.version, using: dataPlane.usageOf(e.runner).using }] : [])));
     app.decorate('readiness', () => {
       if (draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,9 +26,11 @@ describe('Dockerfile', () => {
     expect(validate(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
   });
 
-  it('is multi-stage, every stage on a slim Node 20 image', () => {
+  it('is multi-stage, every stage on a slim image of Node 24 (the current LTS), a line package.json supports', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of stages) expect(stage.image, stage.name).toMatch(/^node:20([.\d]*)?-(\w+-)?slim(@sha256:[0-9a-f]{64})?$/);
+    for (const stage of stages) expect(stage.image, stage.name).toMatch(/^node:24([.\d]*)?-(\w+-)?slim(@sha256:[0-9a-f]{64})?$/);
+    const engines = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines.split('||').map((range) => range.trim().match(/^\^(\d+)\./)?.[1])).toContain('24');
   });
 
   it('runs npm ci with the onnxruntime CUDA download skipped, then prunes dev dependencies', () => {

@@ -16,6 +16,7 @@ interface Step {
 }
 interface Job {
   steps: Step[];
+  strategy?: { matrix?: Record<string, unknown[]> };
   services?: Record<string, { image: string }>;
   env?: Record<string, string>;
 }
@@ -30,7 +31,7 @@ const FILE = '.github/workflows/ci.yml';
 const source = readRepoFile(FILE);
 // GitHub reads workflows as YAML 1.2: `on` is a key, not the boolean YAML 1.1 would make it.
 const workflow = parseYamlDocs(source, FILE)[0] as Workflow;
-const pkg = JSON.parse(readRepoFile('package.json')) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readRepoFile('package.json')) as { scripts: Record<string, string>; devDependencies: Record<string, string>; engines: { node: string } };
 const jobs = Object.entries(workflow.jobs);
 const allSteps = jobs.flatMap(([job, j]) => j.steps.map((step, index) => ({ job, index, step, run: step.run ?? '', env: { ...workflow.env, ...j.env, ...step.env } })));
 const runLines = (job?: string) => allSteps.filter((s) => !job || s.job === job).flatMap((s) => s.run.split('\n').map((l) => l.trim()));
@@ -44,6 +45,16 @@ describe('.github/workflows', () => {
 
   it('the schema check catches a broken workflow (so a pass means something)', () => {
     expect(validateWorkflow(source.replace(/runs-on:/, 'runs_on:')).errors.length).toBeGreaterThan(0);
+  });
+
+  it("runs the README's test command on every Node line package.json's engines names", () => {
+    const lines = pkg.engines.node.split('||').map((range) => Number(range.trim().match(/^\^(\d+)\./)![1]));
+    expect(lines).toContain(24);
+    const test = allSteps.find((s) => s.run.split('\n').some((l) => l.trim() === 'npm test'))!;
+    const job = workflow.jobs[test.job]!;
+    const setup = job.steps.find((s) => s.uses?.startsWith('actions/setup-node'))!;
+    expect(setup.with?.['node-version']).toBe('${{ matrix.node }}');
+    expect([...(job.strategy?.matrix?.node ?? [])].sort()).toEqual([...lines].sort());
   });
 
   it('runs on push and pull request', () => {

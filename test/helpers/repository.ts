@@ -1,6 +1,6 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BUNDLED_MODELS } from './app.js';
 
 export const FIXTURES = new URL('../fixtures/onnx/', import.meta.url).pathname;
@@ -19,8 +19,20 @@ export class TempRepository {
   }
 
   addBytes(name: string, version: string, bytes: Buffer | string): this {
-    mkdirSync(join(this.dir, name, version), { recursive: true });
-    writeFileSync(join(this.dir, name, version, 'model.onnx'), bytes);
+    return this.write(`${name}/${version}/model.onnx`, bytes);
+  }
+
+  /** A symlink at `at` (relative to the repository) pointing at `target`, as given: absolute or relative. */
+  symlink(at: string, target: string): this {
+    mkdirSync(dirname(join(this.dir, at)), { recursive: true });
+    symlinkSync(target, join(this.dir, at));
+    return this;
+  }
+
+  /** A file at `at` (relative to the repository), its folders made as needed. */
+  write(at: string, bytes: Buffer | string = ''): this {
+    mkdirSync(dirname(join(this.dir, at)), { recursive: true });
+    writeFileSync(join(this.dir, at), bytes);
     return this;
   }
 

@@ -1,7 +1,10 @@
+import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { postJson, startApp } from '../helpers/app.js';
-import { TempRepository, fixture } from '../helpers/repository.js';
+import { ServiceError } from '../../src/errors.js';
+import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
+import { TempRepository, bundled, fixture } from '../helpers/repository.js';
 
 /** Real ONNX sessions on a repository holding every awkward case at once: the good still serve. */
 describe('model repository', () => {
@@ -118,7 +121,8 @@ describe('readiness when every model must load', () => {
     try {
       const ready = await app.inject('/ready');
       expect(ready.statusCode).toBe(503);
-      expect(ready.json().error).toMatch(/cannot read the model repository/);
+      expect(ready.json().error).toBe('cannot read the model repository (MODEL_DIR): ENOENT');
+      expect(app.logs.lines.find((l) => l.msg === ready.json().error)).toMatchObject({ level: 50, dir: '/nonexistent/models' });
     } finally {
       await app.close();
     }
@@ -154,6 +158,128 @@ describe('while models load', () => {
       expect(later.statusCode).toBe(200);
     } finally {
       release();
+      await app.close();
+      repo.remove();
+    }
+  });
+});
+
+/**
+ * The repository as a trust boundary, on the bundled models: a symlink out of MODEL_DIR is refused
+ * at every level while the good models serve, misspelt version folders are reported instead of
+ * colliding, and no answer of any route names a file by its absolute path.
+ */
+describe('a hostile model repository', () => {
+  const outside = new TempRepository().addOnnx('stolen', '1', bundled('iris'));
+  const iris = readFileSync(join(BUNDLED_MODELS, 'iris/model.json'), 'utf8');
+  const repo = new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'), iris)
+    .addOnnx('iris', '01', bundled('iris'))
+    .addOnnx('iris', '1.0', bundled('iris'))
+    .addOnnx('diabetes', '1', bundled('diabetes'), readFileSync(join(BUNDLED_MODELS, 'diabetes/model.json'), 'utf8'))
+    .symlink('alias/1/model.onnx', '../../diabetes/1/model.onnx')
+    .symlink('escape/1/model.onnx', join(outside.dir, 'stolen/1/model.onnx'))
+    .symlink('escape-version/1', join(outside.dir, 'stolen/1'))
+    .symlink('escape-model', join(outside.dir, 'stolen'))
+    .addBytes('corrupt', '1', 'this is not an onnx file')
+    .write('README.md', 'not a model')
+    .write('digits.onnx', 'misplaced');
+  let app: Awaited<ReturnType<typeof startApp>>;
+  const irisRow = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+
+  beforeAll(async () => {
+    app = await startApp({ MODEL_DIR: repo.dir });
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.remove();
+    outside.remove();
+  });
+
+  it('refuses every symlink out of MODEL_DIR with its reason, and serves the good models', async () => {
+    const ready = await app.inject('/ready');
+    expect(ready.statusCode).toBe(200);
+    const states = Object.fromEntries(ready.json().models.map((m: { name: string; version: string }) => [`${m.name}@${m.version}`, m]));
+    expect(states).toEqual({
+      'alias@1': { name: 'alias', version: '1', state: 'ready' },
+      'corrupt@1': { name: 'corrupt', version: '1', state: 'failed', reason: 'cannot load the ONNX file: Load model from corrupt/1/model.onnx failed:Protobuf parsing failed.' },
+      'diabetes@1': { name: 'diabetes', version: '1', state: 'ready' },
+      'escape-model@0': { name: 'escape-model', version: '0', state: 'failed', reason: 'escape-model is a symlink to outside MODEL_DIR: refused' },
+      'escape-version@1': { name: 'escape-version', version: '1', state: 'failed', reason: 'escape-version/1 is a symlink to outside MODEL_DIR: refused' },
+      'escape@1': { name: 'escape', version: '1', state: 'failed', reason: 'escape/1/model.onnx is a symlink to outside MODEL_DIR: refused' },
+      'iris@1': { name: 'iris', version: '1', state: 'ready' },
+    });
+    const refused = await postJson(app, '/predict', { model: 'escape', features: irisRow });
+    expect(refused).toMatchObject({ status: 503, body: { code: 'MODEL_FAILED', error: 'model escape@1 failed to load: escape/1/model.onnx is a symlink to outside MODEL_DIR: refused' } });
+
+    expect(await postJson(app, '/predict', { model: 'iris', features: irisRow })).toMatchObject({ status: 200, body: { label: 'setosa', version: '1' } });
+    const alias = await postJson(app, '/predict', { model: 'alias', instances: [Array(10).fill(0)] });
+    const diabetes = await postJson(app, '/predict', { model: 'diabetes', instances: [Array(10).fill(0)] });
+    expect(alias.status).toBe(200); // a symlink inside MODEL_DIR keeps working (without model.json: raw outputs)
+    expect(alias.body.predictions[0].outputs.value).toEqual(diabetes.body.predictions[0].values);
+  });
+
+  it('reports 01 beside 1 and the other entries it skipped on /models, instead of a silent collision', async () => {
+    const { models, skipped } = (await app.inject('/models')).json();
+    const iris = models.find((m: { name: string }) => m.name === 'iris');
+    expect(iris.versions.map((v: { version: string; file: string }) => [v.version, v.file])).toEqual([['1', 'iris/1/model.onnx']]);
+    expect(iris.skipped).toEqual([
+      { entry: 'iris/01', reason: 'not the canonical spelling of version 1: it collides with iris/1' },
+      { entry: 'iris/1.0', reason: 'not a version folder: versions are positive integers (1, 2, 10)' },
+    ]);
+    expect(models.find((m: { name: string }) => m.name === 'diabetes').skipped).toEqual([]);
+    expect(skipped).toEqual([{ entry: 'digits.onnx', reason: 'an ONNX file at the top level is not served: put it at digits/1/model.onnx' }]);
+    const warned = app.logs.lines.filter((l) => l.msg === 'model repository entry skipped').map((l) => l.entry);
+    expect(warned.sort()).toEqual(['digits.onnx', 'iris/01', 'iris/1.0']);
+  });
+
+  it('names no absolute path in any answer of any route, and logs the full paths instead', async () => {
+    const secrets = [repo.dir, realpathSync(repo.dir), outside.dir, realpathSync(outside.dir)];
+    const names = ['iris', 'alias', 'diabetes', 'escape', 'escape-version', 'escape-model', 'corrupt', 'missing'];
+    const oip = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] };
+    const requests = [
+      ...['/health', '/ready', '/models', '/metrics', '/v2', '/v2/health/live', '/v2/health/ready'].map((url) => ({ method: 'GET' as const, url })),
+      ...names.flatMap((m) => [
+        ...[`/v2/models/${m}`, `/v2/models/${m}/ready`, `/v2/models/${m}/versions/1`, `/v2/models/${m}/versions/1/ready`].map((url) => ({ method: 'GET' as const, url })),
+        { method: 'POST' as const, url: `/v2/models/${m}/infer`, payload: oip },
+        { method: 'POST' as const, url: `/v2/models/${m}/versions/1/infer`, payload: oip },
+        { method: 'POST' as const, url: '/predict', payload: { model: m, features: irisRow } },
+        { method: 'POST' as const, url: '/predict', payload: { model: m, version: '0', instances: [[1, 2, 3, 4]] } },
+      ]),
+      { method: 'POST' as const, url: '/feedback', payload: { id: 'nope', label: 'setosa' } },
+    ];
+    const statuses = new Set<number>();
+    for (const request of requests) {
+      const response = await app.inject(request);
+      statuses.add(response.statusCode);
+      for (const secret of secrets) expect(response.body, `${request.method} ${request.url}`).not.toContain(secret);
+    }
+    expect([...statuses].sort()).toEqual([200, 400, 404, 503]); // served, refused input, unknown, failed: every kind of answer was read
+
+    const failed = app.logs.lines.find((l) => l.msg === 'model failed to load' && l.model === 'corrupt');
+    expect(failed).toMatchObject({ path: join(realpathSync(repo.dir), 'corrupt/1/model.onnx') });
+    const refused = app.logs.lines.find((l) => l.msg === 'model repository entry refused' && l.entry === 'escape/1/model.onnx');
+    expect(refused!.detail).toContain(realpathSync(outside.dir));
+  });
+});
+
+describe('an answer built from an onnxruntime message', () => {
+  it('names the model file relative to MODEL_DIR', async () => {
+    const repo = new TempRepository().addOnnx('iris', '1', bundled('iris'), readFileSync(join(BUNDLED_MODELS, 'iris/model.json'), 'utf8'));
+    const { OnnxRuntime } = await import('../../src/runtime/onnx-runtime.js');
+    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 10 });
+    // The real runtime; a run fails as a kernel that names its model file would (a missing external-data file, say).
+    const file = join(realpathSync(repo.dir), 'iris/1/model.onnx');
+    const run = runtime.run.bind(runtime);
+    runtime.run = async (task) => {
+      if (task.rows === 1 && task.inputs.input?.data[0] === 7) throw new ServiceError('MODEL_REJECTED_INPUT', `the model could not run on this input: cannot open ${file}.data`);
+      return run(task);
+    };
+    const app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' }, { runtime });
+    try {
+      const answer = await postJson(app, '/predict', { model: 'iris', features: { sepal_length: 7, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } });
+      expect(answer).toMatchObject({ status: 400, body: { code: 'MODEL_REJECTED_INPUT', error: 'the model could not run on this input: cannot open iris/1/model.onnx.data' } });
+    } finally {
       await app.close();
       repo.remove();
     }

@@ -2,6 +2,12 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CacheObserver, CacheResult, CacheTier } from '../../core/cache/prediction-cache.js';
 import type { CircuitState, RedisErrorKind } from '../redis-cache.js';
 
+export interface CacheUsageSample {
+  model: string;
+  version: string;
+  using: boolean;
+}
+
 export interface CacheStats {
   entries: number;
   bytes: number;
@@ -14,6 +20,7 @@ export class CacheMetrics implements CacheObserver {
   private readonly lookups: Counter<'tier' | 'result'>;
   private readonly redisErrors: Counter<'kind'>;
   private source?: () => CacheStats;
+  private usage?: () => CacheUsageSample[];
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -30,6 +37,17 @@ export class CacheMetrics implements CacheObserver {
       registers,
     });
     const stats = () => this.source?.();
+    const usage = () => this.usage?.() ?? [];
+    new Gauge({
+      name: 'ml_cache_in_use',
+      help: '1 while a model version goes through the prediction cache, 0 while it skips it because its rows rarely hit (CACHE_MIN_HIT_RATE).',
+      labelNames: ['model', 'version'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const u of usage()) this.set({ model: u.model, version: u.version }, u.using ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'ml_cache_l1_entries',
       help: 'Rows held in the in-process prediction cache.',
@@ -62,6 +80,11 @@ export class CacheMetrics implements CacheObserver {
   /** Where the cache gauges read from, once the cache exists. */
   watch(source: () => CacheStats): void {
     this.source = source;
+  }
+
+  /** Where ml_cache_in_use reads from: each cached model version and whether it uses the cache now. */
+  watchUsage(source: () => CacheUsageSample[]): void {
+    this.usage = source;
   }
 
   cacheLookup(tier: CacheTier, result: CacheResult, count: number): void {

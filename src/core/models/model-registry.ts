@@ -4,7 +4,8 @@ import type { BatchPolicy } from '../serving/batcher.js';
 import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
 import type { ModelRuntime } from '../serving/model-runtime.js';
 import { emptyTensor } from '../tensors/tensor.js';
-import { scanRepository, sha256File, type RepositoryModel } from './model-repository.js';
+import { scanRepository, sha256File, type Repository, type RepositoryModel, type SkippedEntry } from './model-repository.js';
+import { PathRedactor } from './repository-root.js';
 import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
 
 /**
@@ -16,6 +17,9 @@ export type ModelState = 'loading' | 'ready' | 'unsupported' | 'failed';
 export interface ModelEntry {
   name: string;
   version: string;
+  /** The file relative to the repository (`iris/1/model.onnx`), as answers name it; '' when there is none. */
+  file: string;
+  /** Its absolute path, symlinks resolved: what is loaded. Logged, never answered. */
   path: string;
   state: ModelState;
   reason?: string;
@@ -45,6 +49,10 @@ export class ModelRegistry {
   phase: RegistryPhase = 'starting';
   /** Set when the repository itself could not be read. */
   error?: string;
+  /** Top-level entries of the repository that are not models, and why. */
+  skipped: SkippedEntry[] = [];
+  private readonly skippedIn = new Map<string, SkippedEntry[]>();
+  private redactor: { redact(text: string): string } = new PathRedactor([]);
 
   constructor(
     private readonly runtime: ModelRuntime,
@@ -54,21 +62,35 @@ export class ModelRegistry {
 
   /** Loads, checks and warms every model; a model that fails is recorded, never thrown. */
   async load(dir: string): Promise<void> {
-    let repository: RepositoryModel[] = [];
+    // Answers name files relative to the repository; the log has the absolute paths.
+    this.redactor = new PathRedactor([dir]);
+    let repository: Repository | undefined;
+    let failure: unknown;
     try {
-      repository = await scanRepository(dir);
-      if (repository.length === 0) this.error = `no models found in ${dir}`;
+      repository = await scanRepository(dir, this.log);
+      this.redactor = repository.root;
+      if (repository.models.length === 0) this.error = 'no models found in MODEL_DIR';
     } catch (err) {
-      this.error = `cannot read the model repository ${dir}: ${(err as Error).message}`;
+      failure = err;
+      this.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? this.redact((err as Error).message)}`;
     }
-    if (this.error) this.log.error({ dir }, this.error);
+    if (this.error) this.log.error({ dir, err: failure }, this.error);
+    const models = repository?.models ?? [];
+    this.skipped = repository?.skipped ?? [];
 
-    for (const model of repository) {
-      const entries: ModelEntry[] = model.versions.map((v) => ({ name: model.name, version: v.version, path: v.path, state: 'loading' }));
-      if (entries.length === 0) entries.push({ name: model.name, version: '0', path: '', state: 'failed', reason: 'no <version>/model.onnx found' });
+    for (const model of models) {
+      this.skippedIn.set(model.name, model.skipped);
+      const entries: ModelEntry[] = model.versions.map((v) => ({
+        name: model.name,
+        version: v.version,
+        file: v.file,
+        path: v.path,
+        ...(v.refused ? { state: 'failed' as const, reason: v.refused } : { state: 'loading' as const }),
+      }));
+      if (entries.length === 0) entries.push({ name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) });
       this.models.set(model.name, entries);
     }
-    await Promise.all(repository.flatMap((model) => this.entries(model.name).map((entry) => this.inspect(model, entry))));
+    await Promise.all(models.flatMap((model) => this.entries(model.name).map((entry) => this.inspect(model, entry))));
 
     const servable = this.all().filter((e) => e.state === 'loading');
     if (servable.length > 0) {
@@ -80,7 +102,7 @@ export class ModelRegistry {
 
   private async inspect(model: RepositoryModel, entry: ModelEntry): Promise<void> {
     if (entry.state === 'failed') return this.fail(entry, entry.reason!);
-    if (model.configError) return this.fail(entry, model.configError);
+    if (model.error) return this.fail(entry, model.error);
     try {
       const sha256 = await sha256File(entry.path);
       const expected = model.config.card?.versions[entry.version]?.sha256;
@@ -88,7 +110,7 @@ export class ModelRegistry {
         return this.fail(entry, `sha256 mismatch: the file has ${sha256}, model.json expects ${expected}`);
       }
       const meta = await this.runtime.describe(entry.path).catch((err: Error) => {
-        throw new Error(`cannot load the ONNX file: ${err.message.split('\n')[0]}`);
+        throw new Error(`cannot load the ONNX file: ${this.redact(err.message.split('\n')[0]!)}`);
       });
       const spec = buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.options.defaultValidation);
       const { name, version } = entry;
@@ -100,7 +122,7 @@ export class ModelRegistry {
         entry.reason = err.message;
         return;
       }
-      this.fail(entry, (err as Error).message);
+      this.fail(entry, this.redact((err as Error).message));
     }
   }
 
@@ -119,22 +141,32 @@ export class ModelRegistry {
         }),
       );
     } catch (err) {
-      entry.warmup = `warm-up inference on zeros failed: ${(err as Error).message.split('\n')[0]}`;
-      this.log.warn({ model: entry.name, version: entry.version, reason: entry.warmup }, 'model warm-up failed; serving it anyway');
+      entry.warmup = `warm-up inference on zeros failed: ${this.redact((err as Error).message.split('\n')[0]!)}`;
+      this.log.warn({ model: entry.name, version: entry.version, reason: entry.warmup, err }, 'model warm-up failed; serving it anyway');
     }
     entry.state = 'ready';
-    this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256 }, 'model ready');
+    this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256, path: entry.path }, 'model ready');
   }
 
   private fail(entry: ModelEntry, reason: string): void {
     entry.state = 'failed';
     entry.reason = reason;
     delete entry.runner;
-    this.log.error({ model: entry.name, version: entry.version, reason }, 'model failed to load');
+    this.log.error({ model: entry.name, version: entry.version, reason, path: entry.path || undefined }, 'model failed to load');
+  }
+
+  /** Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's messages name the file). */
+  redact(text: string): string {
+    return this.redactor.redact(text);
   }
 
   entries(name: string): ModelEntry[] {
     return this.models.get(name) ?? [];
+  }
+
+  /** Entries of a model's folder that are not served (`iris/01`, `iris/v2`), and why. */
+  skippedEntries(name: string): SkippedEntry[] {
+    return this.skippedIn.get(name) ?? [];
   }
 
   all(): ModelEntry[] {
@@ -170,6 +202,11 @@ export class ModelRegistry {
     if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${modelKey(name, entry.version)} cannot be served: ${entry.reason}`);
     return entry;
   }
+}
+
+function noVersion(model: RepositoryModel): string {
+  const skipped = model.skipped.map((s) => s.entry);
+  return `no <version>/model.onnx found${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`;
 }
 
 function defaultVersion(entries: ModelEntry[]): ModelEntry {

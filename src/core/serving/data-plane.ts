@@ -1,9 +1,11 @@
 import { ServiceError, type ErrorDetail } from '../../errors.js';
 import { cacheKeys } from '../cache/cache-key.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
+import { CacheUsage } from '../cache/cache-usage.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import type { ValidationLevel } from '../codec/input-checks.js';
 import { decodeTaskRows, type RowPrediction } from '../codec/output-codec.js';
+import type { ModelSpec } from '../models/model-spec.js';
 import type { Locator } from '../tensors/paths.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
@@ -63,6 +65,10 @@ export interface DataPlaneDeps {
   cache?: PredictionCache;
   monitoring?: ModelMonitoring;
   timeoutMs: number;
+  /** Below this hit rate a model version skips the cache (CacheUsage); 0: always use it. */
+  cacheMinHitRate?: number;
+  /** Told when a model version starts or stops skipping the cache. */
+  onCacheUsage?: (spec: ModelSpec, using: boolean, hitRate: number) => void;
   newId?: () => string;
   now?: () => number;
 }
@@ -76,6 +82,8 @@ export class DataPlane {
   private readonly flights = new SingleFlight<NamedTensors>();
   /** Output selections already checked, per model version. */
   private readonly fetchLists = new WeakMap<ModelRunner, Map<string, string[]>>();
+  /** Whether the cache pays for itself, per model version. */
+  private readonly cacheUsage = new WeakMap<ModelRunner, CacheUsage>();
   private readonly batcher: Batcher;
   private readonly newId: () => string;
   private readonly now: () => number;
@@ -115,7 +123,7 @@ export class DataPlane {
       if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows); // before a worker owns the data
       const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
       const { outputs, cached } =
-        this.deps.cache && runner.cache.enabled
+        this.deps.cache && runner.cache.enabled && this.usageOf(runner).use()
           ? await this.throughCache(runner, checked.tensors, rows, fetch, timeoutMs)
           : { outputs: await this.execute(runner, checked.tensors, rows, fetch, timeoutMs), cached: false };
       const predictions = decodeTaskRows(spec, outputs, rows);
@@ -131,6 +139,17 @@ export class DataPlane {
     } finally {
       this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
     }
+  }
+
+  /** Whether cache lookups are worth it for this model version, as measured so far. */
+  usageOf(runner: ModelRunner): CacheUsage {
+    let usage = this.cacheUsage.get(runner);
+    if (!usage) {
+      const onCacheUsage = this.deps.onCacheUsage;
+      usage = new CacheUsage(this.deps.cacheMinHitRate ?? 0, onCacheUsage && ((using, rate) => onCacheUsage(runner.spec, using, rate)));
+      this.cacheUsage.set(runner, usage);
+    }
+    return usage;
   }
 
   /** The outputs to fetch: those asked for (all by default), plus the task's output, in the model's order. */
@@ -161,7 +180,10 @@ export class DataPlane {
     const keys = cacheKeys(runner.spec, plan, tensors, rows, fetch);
     const looked = cache.lookup(keys);
     const found = Array.isArray(looked) ? looked : await looked;
-    if (found.every((f) => f !== undefined)) {
+    let hits = 0;
+    for (const f of found) if (f !== undefined) hits++;
+    this.usageOf(runner).record(rows, hits);
+    if (hits === rows) {
       // Answered in the check phase, after the poll phase has read every request that arrived, as
       // a batched miss is: answering each hit the moment it is read made the event loop turn once
       // per request, and hits ran at 8-9k req/s against 14k for misses (iris, 32 connections);

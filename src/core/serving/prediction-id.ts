@@ -8,8 +8,21 @@ import { randomUUID } from 'node:crypto';
  */
 export function newPredictionId(now = Date.now()): string {
   const v4 = randomUUID(); // xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx
-  const time = now.toString(16).padStart(12, '0').slice(-12);
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${v4.slice(15)}`;
+  return timePrefix(now) + v4.slice(15);
+}
+
+// The time part changes once per millisecond, and thousands of ids share it at load.
+let prefixMs = -1;
+let prefix = '';
+
+/** "tttttttt-tttt-7": the 48-bit millisecond time and the version digit. */
+function timePrefix(now: number): string {
+  if (now !== prefixMs) {
+    const time = now.toString(16).padStart(12, '0').slice(-12);
+    prefixMs = now;
+    prefix = `${time.slice(0, 8)}-${time.slice(8)}-7`;
+  }
+  return prefix;
 }
 
 /** The time a v7 id was made, or undefined for anything else. */

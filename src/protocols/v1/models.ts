@@ -6,6 +6,7 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
   const spec = runner?.spec;
   return {
     version: entry.version,
+    ...(entry.file ? { file: entry.file } : {}),
     state: entry.state,
     ...(entry.reason ? { reason: entry.reason } : {}),
     ...(entry.warmup ? { warmup: entry.warmup } : {}),
@@ -26,7 +27,10 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
   };
 }
 
-/** GET /models: every model with its versions, state, tensors, features and labels. */
+/**
+ * GET /models: every model with its versions, state, tensors, features and labels, and the
+ * repository entries that are not served (`skipped`, per model and at the top), with why.
+ */
 const models: FastifyPluginAsync = async (app) => {
   app.get('/models', async () => {
     const names = [...new Set(app.models.all().map((e) => e.name))];
@@ -39,8 +43,10 @@ const models: FastifyPluginAsync = async (app) => {
           description: config?.description,
           dataset: config?.card?.dataset,
           versions: entries.map((entry) => describe(entry, app.placement)),
+          skipped: app.models.skippedEntries(name),
         };
       }),
+      skipped: app.models.skipped,
     };
   });
 };

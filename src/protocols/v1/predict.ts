@@ -11,6 +11,7 @@ import { ServiceError } from '../../errors.js';
 import { inflateRequestBodies } from '../body-encoding.js';
 import { parseEnvelope } from '../envelope.js';
 import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
+import { predictResponseJsonSchema } from './predict-response.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
 import { parseJson as parseBody, serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
 import { LargeBody } from '../offload/large-body.js';
@@ -81,7 +82,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
       { validation: envelope.validation, timeoutMs: envelope.timeout_ms },
     );
 
-  app.post('/predict', async (request) => {
+  app.post('/predict', { schema: { response: { 200: predictResponseJsonSchema } } }, async (request) => {
     if (Buffer.isBuffer(request.body)) {
       const query = parseEnvelope(tensorQuerySchema, request.query, 'query');
       const body = request.body;

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * The onnx-serve command (package.json "bin"):
+ *   onnx-serve serve [--model-dir DIR] [--port N] [--host H]   run the server (src/server.ts)
+ *   onnx-serve check [DIR] [--strict] [--json]                 load a model repository and report it
+ * Flags override the environment variables of the same meaning (docs/configuration.md); every
+ * other setting is read from the environment as the server reads it.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkRepository, printReport } from './cli/check-repository.js';
+
+const USAGE = `onnx-serve: an ONNX model server (Open Inference Protocol v2, /predict, Prometheus metrics)
+
+Usage:
+  onnx-serve serve [--model-dir DIR] [--port N] [--host H]
+  onnx-serve check [DIR] [--strict] [--json]
+  onnx-serve --help | --version
+`;
+
+const SERVE_HELP = `onnx-serve serve: serve every model in a model repository.
+
+  --model-dir DIR   the repository: <model>/<version>/model.onnx (+ <model>/model.json); env MODEL_DIR, default ./models
+  --port N          env PORT, default 8000
+  --host H          env HOST, default 0.0.0.0
+  -h, --help        this text
+
+Every other setting comes from the environment (REDIS_URL, INFERENCE_WORKERS, ...; see docs/configuration.md).
+SIGTERM drains in-flight requests and exits 0.
+`;
+
+const CHECK_HELP = `onnx-serve check: load every model of a repository the way the server does, and report.
+
+  DIR          the repository (default: env MODEL_DIR, else ./models)
+  --strict     also fail on warnings: skipped entries, a failed warm-up inference
+  --json       print the report as JSON (what GET /models answers, plus the verdict)
+  -h, --help   this text
+
+For each model version: its state, inputs and outputs, task, features and labels, and
+model.json findings. Exit status: 0 when every version can be served, 1 when one cannot (or,
+with --strict, when there is a warning), 2 on a usage error.
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`onnx-serve: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command === '-v' || command === '--version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  if (command === 'serve') return serve(rest);
+  if (command === 'check') return check(rest);
+  fail(`unknown command "${command}"`);
+}
+
+/** parseArgs, with a bad flag as a usage error. */
+function parse<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+const help = { type: 'boolean', short: 'h' } as const;
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parse(() => parseArgs({ args, options: { help, 'model-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true }));
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return;
+  }
+  if (typeof values['model-dir'] === 'string') process.env.MODEL_DIR = values['model-dir'];
+  if (typeof values.port === 'string') process.env.PORT = values.port;
+  if (typeof values.host === 'string') process.env.HOST = values.host;
+  await import('./server.js'); // reads the config from the environment, listens, handles SIGTERM
+}
+
+async function check(args: string[]): Promise<void> {
+  const { values, positionals } = parse(() => parseArgs({ args, options: { help, strict: { type: 'boolean' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true }));
+  if (values.help) {
+    process.stdout.write(CHECK_HELP);
+    return;
+  }
+  if (positionals.length > 1) fail('check takes one repository');
+  const dir = positionals[0] ?? process.env.MODEL_DIR ?? './models';
+  const report = await checkRepository(dir, { strict: values.strict === true });
+  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else printReport(report, process.stdout);
+  process.exitCode = report.ok ? 0 : 1;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`onnx-serve: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/servers.js';
+
+const run = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname;
+const npm = (args: string[], cwd: string) => run('npm', args, { cwd, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 16 * 1024 * 1024 });
+
+/**
+ * The package as a user gets it: `npm pack` (its prepack builds dist/), the tarball installed in an
+ * empty folder with production dependencies only, then the `onnx-serve` bin run from there.
+ * Packed from a copy of the sources, so the working tree's dist/ is left alone.
+ */
+describe('the packed onnx-serve, installed from its tarball', () => {
+  const work = mkdtempSync(join(tmpdir(), 'onnx-serve-pack-'));
+  const installed = join(work, 'app');
+  const bin = join(installed, 'node_modules/.bin/onnx-serve');
+  const models = join(installed, 'node_modules/onnx-serve/models');
+
+  beforeAll(async () => {
+    const source = join(work, 'source');
+    mkdirSync(source);
+    for (const entry of ['src', 'models', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', '.npmrc']) {
+      cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
+    await npm(['pack', '--pack-destination', work], source);
+    const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
+    mkdirSync(installed);
+    await npm(['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', join(work, tarball)], installed);
+  }, 240_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('ships dist/ and the bundled models, and no sources or tests', () => {
+    const files = readdirSync(join(installed, 'node_modules/onnx-serve'));
+    expect(files).toEqual(expect.arrayContaining(['dist', 'models', 'package.json', 'README.md']));
+    expect(files).not.toContain('src');
+    expect(files).not.toContain('test');
+  });
+
+  it('onnx-serve check passes the bundled models', async () => {
+    const { stdout } = await run(bin, ['check', models]);
+    expect(stdout).toMatch(/^OK: 5 models/m);
+  }, 60_000);
+
+  it('onnx-serve serve answers /predict, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const server = spawn(bin, ['serve', '--model-dir', models, '--port', String(port), '--host', '127.0.0.1'], { stdio: 'ignore' });
+    try {
+      let ready = 0;
+      for (let i = 0; i < 300 && ready !== 200; i++) {
+        ready = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0);
+        if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready).toBe(200);
+      const response = await fetch(`http://127.0.0.1:${port}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'iris', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } }),
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { label: string }).label).toBe('setosa');
+    } finally {
+      const exited = once(server, 'exit');
+      server.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+    }
+  }, 60_000);
+});
