@@ -1,8 +1,10 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { ModelRuntime } from './core/serving/model-runtime.js';
 import { ServiceError } from './errors.js';
+import { refuseForeignCharsets } from './protocols/body-encoding.js';
+import { answerClientError, requireHost } from './protocols/client-errors.js';
 import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
 import { httpServerOptions } from './http-timeouts.js';
@@ -27,18 +29,25 @@ export interface AppDeps {
 
 /** Builds the whole service without listening: server.ts listens, tests use app.inject. */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const server = httpServerOptions(config);
   const app = Fastify({
     logger: { ...loggerOptions(config), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     bodyLimit: config.BODY_LIMIT_BYTES,
     // One access-log line per request comes from the metrics plugin, not fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req) => requestId(req.headers['x-request-id']),
-    ...httpServerOptions(config),
+    ...server,
+    // Node's and fastify's own refusals answer in our error shape too (see protocols/client-errors.ts).
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    http: { ...server.http, requireHostHeader: false },
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
+  app.addHook('onRequest', requireHost);
+  app.addHook('preParsing', refuseForeignCharsets);
 
-  app.setErrorHandler((err, request, reply) => {
+  const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const error = toServiceError(err);
     if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
     app.metrics.http.error(error.statusCode, error.code);
@@ -46,7 +55,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const body = error.toBody();
     body.error = app.models.redact(body.error); // onnxruntime's messages may name a model file by its absolute path
     return reply.status(error.statusCode).send(body);
-  });
+  };
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => {
     const error = new ServiceError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
     app.metrics.http.error(error.statusCode, error.code);
@@ -69,9 +79,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(jsonOffloadPlugin, { config });
 
   await app.register(probes);
-  await app.register(predictRoutes);
-  await app.register(feedbackRoutes);
+  const json = { maxJsonDepth: config.MAX_JSON_DEPTH };
+  await app.register(predictRoutes, json);
+  await app.register(feedbackRoutes, json);
   await app.register(modelsRoutes);
-  await app.register(openInference);
+  await app.register(openInference, json);
   return app;
 }

@@ -13,6 +13,8 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest request body accepted; a 3x48x192 float image is ~500 KB as JSON. */
   BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
+  /** JSON bodies nested deeper than this many levels are refused (400); OIP data of rank 32 needs 35. */
+  MAX_JSON_DEPTH: int(8, 10_000).default(64),
   /** JSON bodies from this size on are parsed and decoded on a decode worker, off the event loop; 0: never. */
   JSON_OFFLOAD_BYTES: int(0, 1024 ** 3).default(64 * 1024),
   /** Threads decoding large JSON bodies. */

@@ -25,6 +25,7 @@ export class JsonOffload {
     readonly thresholdBytes: number,
     private readonly workers: number,
     private readonly nice: number,
+    private readonly maxJsonDepth: number,
   ) {}
 
   /** Whether a body of this many bytes is decoded off the event loop. */
@@ -37,7 +38,7 @@ export class JsonOffload {
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
     this.pool = new Piscina({
       filename: fileURLToPath(new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url)),
-      workerData: { models, nice: this.nice },
+      workerData: { models, nice: this.nice, maxJsonDepth: this.maxJsonDepth },
       minThreads: this.workers,
       maxThreads: this.workers,
       idleTimeout: Infinity,
@@ -59,9 +60,9 @@ export class JsonOffload {
   }
 }
 
-export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE'> }>(
+export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE' | 'MAX_JSON_DEPTH'> }>(
   async (app, { config }) => {
-    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE);
+    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE, config.MAX_JSON_DEPTH);
     app.decorate('jsonOffload', offload);
     void app.modelsLoaded.then(() => {
       const models: OffloadModel[] = [];

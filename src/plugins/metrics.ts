@@ -33,8 +33,11 @@ export default fp(
     app.decorate('metrics', metrics);
 
     // Callback hooks, not async ones: they run on every request, and a promise each costs more.
+    const ended = () => metrics.http.ended();
     app.addHook('onRequest', (request, reply, done) => {
       metrics.http.started();
+      // 'close', not onResponse: a request whose client stops mid-body is never answered, and would stay in flight forever.
+      reply.raw.once('close', ended);
       reply.header('x-request-id', request.id);
       done();
     });

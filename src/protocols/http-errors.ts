@@ -7,8 +7,10 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  // @fastify/compress, inflating gzip and deflate bodies on /v2
-  FST_CP_ERR_INVALID_CONTENT_ENCODING: 'UNSUPPORTED_MEDIA_TYPE',
+  // routing, through the frameworkErrors option: a URL that does not decode, a path parameter over maxParamLength
+  FST_ERR_BAD_URL: 'INVALID_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
+  // @fastify/compress, inflating gzip and deflate bodies (an unknown encoding is refused by body-encoding.ts)
   FST_CP_ERR_INVALID_CONTENT: 'INVALID_REQUEST',
 };
 
@@ -28,10 +30,11 @@ export function toServiceError(err: unknown): ServiceError {
 }
 
 function clientMessage(fastifyCode: string, code: ErrorCode, message = ''): string {
-  if (fastifyCode === 'FST_CP_ERR_INVALID_CONTENT_ENCODING') return `${message}; send gzip, deflate or identity`;
   if (fastifyCode === 'FST_CP_ERR_INVALID_CONTENT') return 'the body could not be inflated with its Content-Encoding';
   if (code === 'UNSUPPORTED_MEDIA_TYPE') return 'send application/json (rows) or application/octet-stream (a raw tensor)';
   if (code === 'PAYLOAD_TOO_LARGE') return 'the body is larger than BODY_LIMIT_BYTES allows';
+  if (fastifyCode === 'FST_ERR_BAD_URL') return 'the URL is not valid: a percent-escape does not decode';
+  if (code === 'URI_TOO_LONG') return 'a path segment is longer than 100 characters';
   return message;
 }
 

@@ -1,6 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS } from './buckets.js';
 
+/**
+ * The methods a `method` label may hold; any other (PROPFIND, MKCOL, a client's own) is `other`, so
+ * no client can add series by inventing methods. Unmatched URLs share one route label the same way.
+ */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+
 /** What every HTTP request costs, labelled by route template (never the raw URL), and readiness. */
 export class HttpMetrics {
   private readonly duration: Histogram<'method' | 'route' | 'status_code'>;
@@ -41,9 +47,13 @@ export class HttpMetrics {
     this.inFlight.inc();
   }
 
-  finished(method: string, route: string, statusCode: number, seconds: number): void {
+  /** The request's connection is done with it: answered, or closed by a client that gave up mid-body. */
+  ended(): void {
     this.inFlight.dec();
-    this.duration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  finished(method: string, route: string, statusCode: number, seconds: number): void {
+    this.duration.observe({ method: METHODS.has(method) ? method : 'other', route, status_code: String(statusCode) }, seconds);
   }
 
   error(statusCode: number, code: string): void {

@@ -8,9 +8,9 @@ import { decodeInfer, decodePredict, OffloadModels, type DecodeResult, type Deco
  * their tensors filled here, so the main thread's event loop only routes. The tensors' buffers
  * move back to the main thread, not copied.
  */
-const init = workerData as { models: OffloadModel[]; nice: number };
+const init = workerData as { models: OffloadModel[]; nice: number; maxJsonDepth: number };
 lowerPriority(init.nice);
-const models = new OffloadModels(init.models);
+const models = new OffloadModels(init.models, init.maxJsonDepth);
 
 export default function decode(task: DecodeTask): unknown {
   const result = task.kind === 'predict' ? decodePredict(task.body, models) : decodeInfer(task, models);

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { inflateRequestBodies } from '../body-encoding.js';
 import { parseEnvelope } from '../envelope.js';
+import { parseJson } from '../offload/decode-tasks.js';
 
 /** Ground truth for a prediction, joined by the id /predict returned (never by time). */
 export const feedbackSchema = z
@@ -17,7 +19,17 @@ export const feedbackSchema = z
   });
 
 /** POST /feedback: 200 with whether the prediction was right; 404 unknown id, 410 expired, 409 duplicate, 400 bad body. */
-const feedback: FastifyPluginAsync = async (app) => {
+const feedback: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDepth }) => {
+  await inflateRequestBodies(app);
+  // The same JSON reading as /predict: prototype poisoning and bodies deeper than MAX_JSON_DEPTH refused.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    try {
+      done(null, parseJson(body, maxJsonDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.post('/feedback', async (request) => app.monitoring.feedback(parseEnvelope(feedbackSchema, request.body, '')));
 };
 

@@ -8,6 +8,7 @@ import { isDType } from '../../core/tensors/dtypes.js';
 import { tensorFromBytes } from '../../core/tensors/binary.js';
 import { invalidAt } from '../../core/tensors/tensor-errors.js';
 import { ServiceError } from '../../errors.js';
+import { inflateRequestBodies } from '../body-encoding.js';
 import { parseEnvelope } from '../envelope.js';
 import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
 import { predictResponseJsonSchema } from './predict-response.js';
@@ -51,7 +52,8 @@ function outputsOf(runner: ModelRunner): string[] | undefined {
  * or an `instances` list of rows. application/octet-stream: the body is a raw little-endian
  * tensor, described by the query string (?model=digits&dtype=float32&shape=4,1,8,8).
  */
-const predict: FastifyPluginAsync = async (app) => {
+const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDepth }) => {
+  await inflateRequestBodies(app);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // JSON parsed as a decode worker parses it (secure-json-parse, as fastify does, with the parser's
   // reason in the message), except bodies large enough to be parsed on a decode worker instead.
@@ -59,7 +61,7 @@ const predict: FastifyPluginAsync = async (app) => {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
     if (app.jsonOffload.wants(body.length)) return done(null, new LargeBody(body));
     try {
-      done(null, parseBody(body));
+      done(null, parseBody(body, maxJsonDepth));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -73,7 +75,7 @@ const predict: FastifyPluginAsync = async (app) => {
         const { input, codec } = rowsInput(runner);
         for (const [kind, count] of Object.entries(decoded.anomalies ?? {})) app.metrics.monitoring.featureAnomaly(runner.spec.name, runner.spec.version, kind as AnomalyKind, count);
         if (decoded.kind === 'error') throw serviceError(decoded.error);
-        if (decoded.key !== runner.spec.key || !decoded.tensor) return decodeRows(runner, parseEnvelope(predictRequestSchema, parseBody(bytes), ''));
+        if (decoded.key !== runner.spec.key || !decoded.tensor) return decodeRows(runner, parseEnvelope(predictRequestSchema, parseBody(bytes, maxJsonDepth), ''));
         const place = envelope.single ? FEATURES : INSTANCES;
         return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)) };
       },

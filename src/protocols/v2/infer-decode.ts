@@ -7,6 +7,7 @@ import type { NamedTensors } from '../../core/tensors/tensor.js';
 import { invalidAt } from '../../core/tensors/tensor-errors.js';
 import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
+import { checkJsonDepth } from '../json-depth.js';
 import { dtypeOf, OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema, type InferRequest } from './infer-request.js';
 
@@ -22,8 +23,9 @@ export interface InferBody {
  * The body of POST .../infer. Without Inference-Header-Content-Length it is all JSON; with it, the
  * first that many bytes are the JSON header and the rest the inputs' binary data (binary tensor
  * data extension). The format never depends on Content-Type: Triton's own client sends none.
+ * A header nested deeper than maxDepth is refused.
  */
-export function parseInferBody(body: Buffer, headerLength: string | string[] | undefined): InferBody {
+export function parseInferBody(body: Buffer, headerLength: string | string[] | undefined, maxDepth: number): InferBody {
   let jsonBytes = body.length;
   if (headerLength !== undefined) {
     const value = Array.isArray(headerLength) ? headerLength[0] : headerLength;
@@ -40,6 +42,7 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
   } catch (err) {
     throw new ServiceError('INVALID_JSON', `the inference header is not valid JSON: ${(err as Error).message}`);
   }
+  checkJsonDepth(json, maxDepth);
   return { request: parseEnvelope(inferRequestSchema, json, ''), binary: body.subarray(jsonBytes), bytes: body.length };
 }
 

@@ -1,4 +1,5 @@
 import compress from '@fastify/compress';
+import { requestDecompression } from '../body-encoding.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
@@ -20,8 +21,8 @@ interface ModelParams {
  * encode. Request bodies may be gzip or deflate (bounded by BODY_LIMIT_BYTES once inflated), and
  * answers are compressed when the client accepts it, as Triton does.
  */
-const v2: FastifyPluginAsync = async (app) => {
-  await app.register(compress, { global: true, encodings: ['gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'], threshold: 1024 });
+const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDepth }) => {
+  await app.register(compress, { global: true, encodings: ['gzip', 'deflate'], threshold: 1024, ...requestDecompression });
   // Every body is read as bytes, whatever its Content-Type, or with none (Triton's client sends none):
   // Inference-Header-Content-Length, not the content type, says whether binary data follows the JSON.
   app.removeAllContentTypeParsers();
@@ -68,7 +69,7 @@ const v2: FastifyPluginAsync = async (app) => {
         return { request: { inputs: [] } as InferRequest, decode: () => { throw error; } };
       }
     }
-    const body = parseInferBody(bytes, headerLength);
+    const body = parseInferBody(bytes, headerLength, maxJsonDepth);
     return { request: body.request, decode: (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs) };
   };
 

@@ -1,0 +1,55 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import { ServiceError } from '../errors.js';
+
+/**
+ * Requests Node's HTTP parser refuses before fastify sees them (headers too large, an invalid
+ * method, a bad Content-Length, a request line that is not HTTP, a request timeout) as our error.
+ */
+export function clientError(err: Error & { code?: string; reason?: string }): ServiceError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ServiceError('HEADERS_TOO_LARGE', 'the request headers are larger than the server accepts (16 KB)');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ServiceError('REQUEST_TIMEOUT', 'the request was not received in time');
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return new ServiceError('INVALID_REQUEST', 'the Content-Length header is not valid', [{ path: 'Content-Length', message: err.reason ?? 'not valid' }]);
+    default:
+      return new ServiceError('INVALID_REQUEST', `the request is not valid HTTP/1.1${err.reason ? `: ${err.reason}` : ''}`);
+  }
+}
+
+/**
+ * fastify's clientErrorHandler: answers in our JSON shape on the raw socket and closes it, as
+ * Node's own handler does: only when no answer on this connection has begun, so a pipelined
+ * answer is never corrupted (Node's `_httpMessage`; were it gone, we answer, as fastify does).
+ */
+export function answerClientError(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error = clientError(err);
+  this.log.debug({ err, code: error.code }, 'client error');
+  if (this.hasDecorator('metrics')) this.metrics.http.error(error.statusCode, error.code);
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(error.toBody());
+    socket.write(
+      `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+/**
+ * HTTP/1.1 requires Host (RFC 9112 §3.2). Node refuses a request without one itself, with an empty
+ * 400, unless `requireHostHeader` is off; app.ts turns it off so the refusal is ours.
+ */
+export const requireHost: onRequestHookHandler = (request, _reply, done) => {
+  if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+    return done(new ServiceError('INVALID_REQUEST', 'an HTTP/1.1 request needs a Host header', [{ path: 'Host', message: 'missing' }]));
+  }
+  done();
+};
