@@ -36,7 +36,9 @@ describe('prediction cache with a real Redis', () => {
   let peek: Redis;
   const apps: FastifyInstance[] = [];
   const start = async (env: Record<string, string> = {}) => {
-    const app = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_BREAKER_RESET_MS: '500', ...env });
+    // A generous command timeout: these tests check what is shared, and on a loaded machine a Redis
+    // round trip can outlast the 50 ms default, which turns a hit into a (correct, but unexpected) miss.
+    const app = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_BREAKER_RESET_MS: '500', REDIS_TIMEOUT_MS: '1000', ...env });
     apps.push(app);
     return app;
   };
