@@ -175,15 +175,20 @@ describe('RedisCache breaker (the adapter alone)', () => {
     } finally {
       redis.resume();
     }
-    await waitFor(() => cache.state === 'half_open', 'half-open again');
+    // the next probe that gets an answer within the timeout closes it (a loaded machine may need more than one)
+    await waitFor(async () => {
+      if (cache.state === 'half_open') await cache.getMany(['k']);
+      return cache.state === 'closed';
+    }, 'a probe to succeed');
     expect(await cache.getMany(['k'])).toEqual(['v']);
-    expect(cache.state).toBe('closed');
-    expect(lines.filter((l) => l.startsWith('redis circuit'))).toEqual([
+    const circuitLog = lines.filter((l) => l.startsWith('redis circuit'));
+    expect(circuitLog.slice(0, 4)).toEqual([
       'redis circuit open: not calling redis',
       'redis circuit half-open: probing',
       'redis circuit open: not calling redis',
       'redis circuit half-open: probing',
-      'redis circuit closed: cache shared again',
     ]);
+    expect(circuitLog.at(-1)).toBe('redis circuit closed: cache shared again');
+    expect(circuitLog.some((line, i) => line === circuitLog[i - 1])).toBe(false);
   });
 });
