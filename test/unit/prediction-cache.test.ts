@@ -101,6 +101,25 @@ describe('PredictionCache L1', () => {
     cache.set('half-inf', { y: { dtype: 'float16', shape: [1], data: new Uint16Array([0x7c00]) } });
     expect(cache.entries).toBe(0);
   });
+
+  it('asks the shared tier for L1 misses only, and stays synchronous while the shared tier turns calls away', async () => {
+    const asked: string[][] = [];
+    let open = false;
+    const remote = {
+      getMany: (keys: string[]) => (asked.push(keys), open ? undefined : Promise.resolve(keys.map((k) => (k === 'r' ? encodeStored('r', outputs) : null)))),
+      set: () => {},
+    };
+    const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60 }, observer, remote);
+    cache.set('l', outputs);
+    const found = cache.lookup(['l', 'r', 'x']);
+    expect(found).toBeInstanceOf(Promise);
+    expect(await found).toEqual([outputs, outputs, undefined]);
+    expect(asked).toEqual([['r', 'x']]);
+
+    open = true;
+    expect(cache.lookup(['l', 'y'])).toEqual([outputs, undefined]); // an array, not a promise
+    expect(lookups.slice(-3)).toEqual(['l1:hit:1', 'l1:miss:1', 'l2:miss:1']);
+  });
 });
 
 describe('stored values', () => {

@@ -4,8 +4,11 @@ import { allFinite, decodeStored, encodeStored, storedBytes } from './stored-out
 
 /** The shared tier (Redis). Implementations never throw and never hang: trouble reads as a miss. */
 export interface RemoteCache {
-  /** One value (or null) per key, in order. */
-  getMany(keys: string[]): Promise<(string | null)[]>;
+  /**
+   * One value (or null) per key, in order; undefined, at once, while the shared tier is not being
+   * called (its circuit is open), so the lookup stays synchronous and costs what it costs without one.
+   */
+  getMany(keys: string[]): Promise<(string | null)[]> | undefined;
   /** Fire and forget. */
   set(key: string, value: string, ttlSeconds: number): void;
 }
@@ -57,12 +60,22 @@ export class PredictionCache {
     this.record('l1', 'hit', keys.length - misses);
     this.record('l1', 'miss', misses);
     if (!this.remote || misses === 0) return found;
-    return this.fromRemote(keys, found);
+    const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
+    const pending = this.remote.getMany(missing.map((i) => keys[i]!));
+    if (!pending) {
+      this.record('l2', 'miss', missing.length);
+      return found;
+    }
+    return this.fromRemote(keys, found, missing, pending);
   }
 
-  private async fromRemote(keys: string[], found: (NamedTensors | undefined)[]): Promise<(NamedTensors | undefined)[]> {
-    const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
-    const values = await this.remote!.getMany(missing.map((i) => keys[i]!));
+  private async fromRemote(
+    keys: string[],
+    found: (NamedTensors | undefined)[],
+    missing: number[],
+    pending: Promise<(string | null)[]>,
+  ): Promise<(NamedTensors | undefined)[]> {
+    const values = await pending;
     let hits = 0;
     let corrupt = 0;
     missing.forEach((index, j) => {
