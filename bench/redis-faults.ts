@@ -3,7 +3,7 @@
  * BENCH_CONNECTIONS (16) connections of /predict requests that all miss (every request has its own
  * feature value), without Redis, with a healthy Redis, with Redis frozen (SIGSTOP) for
  * BENCH_FREEZE_SECONDS (10) mid-run, and with Redis killed mid-run and started again. Prints req/s
- * and p99 before the fault, during it until the breaker opened, with the breaker open, and after,
+ * and p99 (the cache always asked: CACHE_MIN_HIT_RATE=0) before the fault, during it until the breaker opened, with the breaker open, and after,
  * the time to open and to close again, and "frozen, after open / no Redis" (target >= 0.8x).
  * Writes bench/results/redis-faults.json.
  *   npm run build && npx tsx bench/redis-faults.ts
@@ -127,7 +127,9 @@ function windowOf(name: string, { responses, samples }: { responses: Response[];
 const firstState = (samples: Sample[], fromMs: number, state: Circuit) => samples.find((c) => c.at >= fromMs && c.state === state)?.at;
 
 async function withService<T>(env: Record<string, string>, use: (service: ChildServer) => Promise<T>): Promise<T> {
-  const service = await ChildServer.start('dist/server.js', { MODEL_DIR: models, MALLOC_ARENA_MAX: '2', ...env }, '/ready');
+  // CACHE_MIN_HIT_RATE=0: every request misses, and the default policy would stop looking rows up
+  // (and so calling Redis) after ~512 of them; the faults are measured with the cache always asked.
+  const service = await ChildServer.start('dist/server.js', { MODEL_DIR: models, MALLOC_ARENA_MAX: '2', CACHE_MIN_HIT_RATE: '0', ...env }, '/ready');
   try {
     await drive(service, 2); // warm-up: JIT, connections, the first Redis round trips
     return await use(service);
