@@ -1,9 +1,12 @@
 import { join } from 'node:path';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import ts from 'typescript';
+import { isKServe, kserveErrors } from './kserve-schema.js';
 import { ROOT } from './repo.js';
 
 /** Kubernetes objects against the API's schemas: types and required fields, then unknown fields. */
@@ -16,10 +19,16 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
   'v1/Service': Service,
+  // The add-ons' kinds (k8s/overlays/), from their CRDs.
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
 };
 
 export function schemaErrors(object: unknown): string | undefined {
   const { apiVersion, kind } = object as { apiVersion?: string; kind?: string };
+  // KServe publishes no models package: a structural check of its own (strict, so no strictFieldErrors).
+  if (isKServe(object)) return kserveErrors(object);
   const Model = MODELS[`${apiVersion}/${kind}`];
   if (!Model) return `no schema for ${apiVersion}/${kind}: add its kubernetes-models class to MODELS`;
   try {
@@ -42,6 +51,10 @@ const INTERFACES: Record<string, [module: string, name: string]> = {
   'v1/ConfigMap': ['kubernetes-models/v1', 'IConfigMap'],
   'v1/Secret': ['kubernetes-models/v1', 'ISecret'],
   'v1/Service': ['kubernetes-models/v1', 'IService'],
+  'v1/Pod': ['kubernetes-models/v1', 'IPod'],
+  'monitoring.coreos.com/v1/ServiceMonitor': ['@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1', 'IServiceMonitor'],
+  'monitoring.coreos.com/v1/PrometheusRule': ['@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1', 'IPrometheusRule'],
+  'keda.sh/v1alpha1/ScaledObject': ['@kubernetes-models/keda/keda.sh/v1alpha1', 'IScaledObject'],
 };
 
 /** One message per problem, each naming the object (by its index in `objects`) and the field. */
