@@ -15,7 +15,7 @@ export async function runSession(session: ort.InferenceSession, task: InferenceT
     const tensor = results[name]!;
     outputs[name] = { dtype: tensor.type as DType, shape: [...tensor.dims], data: plainData(tensor) };
   }
-  return { outputs, seconds };
+  return { outputs, seconds, startedAt: performance.timeOrigin + started };
 }
 
 function toOrtTensor(t: Tensor): ort.Tensor {

@@ -2,6 +2,7 @@ import { ServiceError } from '../../errors.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { mergeKey, mergeRequests, splitOutputs } from './batch-merge.js';
 import type { ModelRunner } from './model-runner.js';
+import { TRACE_ATTR, type TraceSpan } from './trace-span.js';
 
 export interface BatchPolicy {
   /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
@@ -17,14 +18,16 @@ export interface BatchObserver {
   queueWait(model: string, version: string, seconds: number): void;
 }
 
-/** One inference over tensors already merged; resolves to the outputs of the whole batch. */
-export type RunBatch = (runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number) => Promise<NamedTensors>;
+/** One inference over tensors already merged; resolves to the outputs of the whole batch. `traces`: the traced requests in it. */
+export type RunBatch = (runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[]) => Promise<NamedTensors>;
 
 /** A request as the batcher queues it: its tensors, its size along the batch dim, the outputs it wants. */
 export interface BatchRequest {
   tensors: NamedTensors;
   rows: number;
   fetch: string[];
+  /** The request's trace, when it is traced: its queue wait and inference are recorded there. */
+  trace?: TraceSpan;
 }
 
 interface Item extends BatchRequest {
@@ -146,16 +149,21 @@ export class Batcher {
     queue.rows -= rows;
     const { spec, plan } = queue.runner;
     const now = this.now();
+    let traces: TraceSpan[] | undefined;
     for (const item of batch) {
       item.state = 'running';
       this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000);
+      if (item.trace) {
+        item.trace.child('queue wait', item.enqueued, { [TRACE_ATTR.batchRows]: rows, [TRACE_ATTR.batchRequests]: batch.length }).end(now);
+        (traces ??= []).push(item.trace);
+      }
     }
     this.observer.batch(spec.name, spec.version, rows, batch.length);
 
     this.inflight++;
     queue.inflight++;
     const merged = mergeRequests(plan, batch.map((item) => item.tensors));
-    this.run(queue.runner, merged, first.fetch, rows)
+    this.run(queue.runner, merged, first.fetch, rows, traces)
       .then(
         (outputs) => splitOutputs(plan, outputs, batch.map((item) => item.rows)).forEach((out, i) => settle(batch[i]!, () => batch[i]!.resolve(out))),
         (err) => (batch.length > 1 && rejectsInput(err) ? this.isolate(queue.runner, batch) : batch.forEach((item) => settle(item, () => item.reject(err)))),
@@ -174,7 +182,7 @@ export class Batcher {
   private async isolate(runner: ModelRunner, batch: Item[]): Promise<void> {
     for (const item of batch) {
       if (item.state === 'settled') continue;
-      await this.run(runner, item.tensors, item.fetch, item.rows).then(
+      await this.run(runner, item.tensors, item.fetch, item.rows, item.trace && [item.trace]).then(
         (outputs) => settle(item, () => item.resolve(outputs)),
         (err) => settle(item, () => item.reject(err)),
       );

@@ -18,6 +18,7 @@ import type { ModelRunner } from './model-runner.js';
 import type { ModelRuntime } from './model-runtime.js';
 import { newPredictionId } from './prediction-id.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
+import { TRACE_ATTR, traceCacheLookup, traceInference, type TraceSpan } from './trace-span.js';
 
 /** Which model a request is for; no version means the highest ready one. */
 export interface InferTarget {
@@ -29,6 +30,8 @@ export interface InferOptions {
   /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
   timeoutMs?: number;
   validation?: ValidationLevel;
+  /** The request's span when it is traced: validation, cache, queue and inference are recorded under it. */
+  trace?: TraceSpan | null;
 }
 
 /** What a protocol decoded from its request: the input tensors (now owned by the data plane). */
@@ -91,7 +94,7 @@ export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {
     this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
-    this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows) => this.run(runner, inputs, fetch, rows), deps.batchObserver, this.now);
+    this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows, traces) => this.run(runner, inputs, fetch, rows, traces), deps.batchObserver, this.now);
   }
 
   /** Resolves when no request is queued or running. */
@@ -115,17 +118,22 @@ export class DataPlane {
     const started = this.now();
     let status: PredictionStatus = 'error';
     let rows = 0;
+    const trace = options.trace ?? undefined;
+    let validated = false;
     try {
       const decoded = decode(runner);
       const checked = runner.checks.check(decoded.tensors, options.validation ?? spec.validation, decoded.locator);
       rows = checked.rows;
       const fetch = this.fetchOf(runner, decoded.outputs);
+      validated = true;
+      trace?.child('validate', started).end(this.now());
       if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows); // before a worker owns the data
       const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
       const { outputs, cached } =
         this.deps.cache && runner.cache.enabled && this.usageOf(runner).use()
-          ? await this.throughCache(runner, checked.tensors, rows, fetch, timeoutMs)
-          : { outputs: await this.execute(runner, checked.tensors, rows, fetch, timeoutMs), cached: false };
+          ? await this.throughCache(runner, checked.tensors, rows, fetch, timeoutMs, trace)
+          : { outputs: await this.execute(runner, checked.tensors, rows, fetch, timeoutMs, trace), cached: false };
+      trace?.set({ [TRACE_ATTR.cached]: cached });
       const predictions = decodeTaskRows(spec, outputs, rows);
       status = 'success';
       const id = this.newId();
@@ -134,9 +142,12 @@ export class DataPlane {
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
       return { id, runner, outputs, rows, predictions, cached, warnings };
     } catch (err) {
-      if (err instanceof ServiceError && err.statusCode === 400) status = 'invalid_input';
-      throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+      const error = err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+      if (error.statusCode === 400) status = 'invalid_input';
+      if (trace && !validated) trace.child('validate', started).fail(error.code, error.message).end(this.now());
+      throw error;
     } finally {
+      trace?.set({ [TRACE_ATTR.model]: spec.name, [TRACE_ATTR.version]: spec.version, [TRACE_ATTR.rows]: rows });
       this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
     }
   }
@@ -174,14 +185,17 @@ export class DataPlane {
    * Misses already being computed by another request are joined (single flight); the rest run
    * as one inference, and their outputs are written to the cache after the answer is sent.
    */
-  private async throughCache(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number) {
+  private async throughCache(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan) {
     const cache = this.deps.cache!;
     const { plan } = runner;
+    const lookupStart = trace && this.now();
     const keys = cacheKeys(runner.spec, plan, tensors, rows, fetch);
     const looked = cache.lookup(keys);
+    const remoteStart = trace && !Array.isArray(looked) ? this.now() : undefined;
     const found = Array.isArray(looked) ? looked : await looked;
     let hits = 0;
     for (const f of found) if (f !== undefined) hits++;
+    if (trace) traceCacheLookup(trace, lookupStart!, remoteStart, this.now(), rows, hits);
     this.usageOf(runner).record(rows, hits);
     if (hits === rows) {
       // Answered in the check phase, after the poll phase has read every request that arrived, as
@@ -207,7 +221,7 @@ export class DataPlane {
       const subset = plan ? Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name]!, leadRows)])) : tensors;
       const ttl = runner.cache.ttlSeconds;
       const promises = this.flights.lead(leadKeys, async () => {
-        const outputs = await this.execute(runner, subset, leadRows.length, fetch, timeoutMs);
+        const outputs = await this.execute(runner, subset, leadRows.length, fetch, timeoutMs, trace);
         if (leadRows.length === rows) whole = outputs;
         const perRow = splitOutputs(plan, outputs, leadRows.map(() => 1));
         setImmediate(() => perRow.forEach((row, i) => cache.set(leadKeys[i]!, row, ttl)));
@@ -222,22 +236,27 @@ export class DataPlane {
   }
 
   /** Through the batcher; a request larger than the model's batch runs in parts, joined back in order. */
-  private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number): Promise<NamedTensors> {
+  private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan): Promise<NamedTensors> {
     const max = runner.policy.maxBatchRows;
-    if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch }, timeoutMs);
+    if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch, trace }, timeoutMs);
     const parts = chunkRequest(runner.plan, tensors, rows, max);
-    const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch }, timeoutMs)));
+    const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch, trace }, timeoutMs)));
     return joinOutputs(runner.plan, outputs);
   }
 
-  private async run(runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number): Promise<NamedTensors> {
+  private async run(runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[]): Promise<NamedTensors> {
     const { spec } = runner;
+    const started = traces && this.now();
+    const traced = traces && { [TRACE_ATTR.batchRows]: rows, [TRACE_ATTR.runsOn]: this.deps.runtime.placement?.(spec.key) ?? 'workers' };
     try {
       const result = await this.deps.runtime.run({ key: spec.key, inputs, fetch, rows });
       this.deps.observer.inferenceCost(spec.name, spec.version, result.seconds * this.deps.runtime.threadsPerRun);
+      if (traces) traceInference(traces, started!, this.now(), traced!, result);
       return result.outputs;
     } catch (err) {
-      throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+      const error = err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+      if (traces) traceInference(traces, started!, this.now(), traced!, undefined, error);
+      throw error;
     }
   }
 }

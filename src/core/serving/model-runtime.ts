@@ -31,6 +31,8 @@ export interface InferenceResult {
   outputs: NamedTensors;
   /** Time session.run() took, without queueing or thread hand-off. */
   seconds: number;
+  /** When session.run() started, in epoch ms (performance.timeOrigin + now on the thread that ran it): the inference span's child. */
+  startedAt?: number;
 }
 
 /** The core's view of the inference runtime; runtime/ implements it with onnxruntime-node. */
