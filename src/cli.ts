@@ -6,9 +6,9 @@
  * Flags override the environment variables of the same meaning (docs/configuration.md); every
  * other setting is read from the environment as the server reads it.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkRepository, printReport } from './cli/check-repository.js';
+import { packageInfo } from './package-info.js';
 
 const USAGE = `onnx-serve: an ONNX model server (Open Inference Protocol v2, /predict, Prometheus metrics)
 
@@ -53,8 +53,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === '-v' || command === '--version') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${packageInfo.version}\n`);
     return;
   }
   if (command === 'serve') return serve(rest);

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
+import { packageInfo as pkg } from '../../package-info.js';
 import { metadataShape, OIP_DATATYPE } from './datatypes.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
 /** The extensions this server implements, as GET /v2 lists them. */
 export const EXTENSIONS = ['binary_tensor_data', 'classification'];
