@@ -13,6 +13,7 @@ import drainPlugin from './plugins/drain.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import jsonOffloadPlugin from './plugins/json-offload.js';
 import modelsPlugin from './plugins/models.js';
+import tracingPlugin from './plugins/tracing.js';
 import probes from './protocols/probes.js';
 import feedbackRoutes from './protocols/v1/feedback.js';
 import modelsRoutes from './protocols/v1/models.js';
@@ -51,6 +52,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const error = toServiceError(err);
     if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
     app.metrics.http.error(error.statusCode, error.code);
+    request.trace?.fail(error.code, error.message);
     if (error.statusCode === 503) reply.header('retry-after', '1');
     const body = error.toBody();
     body.error = app.models.redact(body.error); // onnxruntime's messages may name a model file by its absolute path
@@ -60,6 +62,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setNotFoundHandler((request, reply) => {
     const error = new ServiceError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
     app.metrics.http.error(error.statusCode, error.code);
+    request.trace?.fail(error.code, error.message);
     return reply.status(404).send(error.toBody());
   });
 
@@ -72,6 +75,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       inlineMaxRowMicros: config.INLINE_MAX_ROW_MICROS,
       nice: config.WORKER_NICE,
     });
+  await app.register(tracingPlugin, { config }); // first, so the server span starts before the other hooks run
   await app.register(drainPlugin);
   await app.register(metricsPlugin);
   await app.register(cachePlugin, { config });

@@ -80,6 +80,20 @@ export const configSchema = z.object({
   REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
   /** How long the circuit breaker keeps a failing Redis out before probing it again. */
   REDIS_BREAKER_RESET_MS: int(100, 600_000).default(5_000),
+
+  /** OpenTelemetry tracing, by the standard OTEL_* variables: on when an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp is set (src/adapters/tracing/). */
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none'], 'otlp or none (the only exporters built in)').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Spans are sent as OTLP/HTTP JSON; protobuf and gRPC are refused rather than silently not used. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.literal('http/json', 'http/json (the only OTLP encoding built in)').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.literal('http/json', 'http/json (the only OTLP encoding built in)').optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('onnx-serve'),
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
 });
 
 export type EnvConfig = z.infer<typeof configSchema>;

@@ -4,6 +4,7 @@ import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
 import type { DecodedInputs, InferResult } from '../../core/serving/data-plane.js';
 import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
+import type { TraceSpan } from '../../core/serving/trace-span.js';
 import { isDType } from '../../core/tensors/dtypes.js';
 import { tensorFromBytes } from '../../core/tensors/binary.js';
 import { invalidAt } from '../../core/tensors/tensor-errors.js';
@@ -68,7 +69,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
   });
 
   /** Rows already decoded into a tensor (by a decode worker), checked and run. */
-  const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer) =>
+  const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer, trace: TraceSpan | null) =>
     app.dataPlane.infer(
       { model: envelope.model, version: envelope.version?.toString() },
       (runner) => {
@@ -79,7 +80,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
         const place = envelope.single ? FEATURES : INSTANCES;
         return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)) };
       },
-      { validation: envelope.validation, timeoutMs: envelope.timeout_ms },
+      { validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace },
     );
 
   app.post('/predict', { schema: { response: { 200: predictResponseJsonSchema } } }, async (request) => {
@@ -95,7 +96,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
           if (query.dtype !== dtype) throw invalidAt('dtype', `the model input is ${dtype}, the body says ${query.dtype}`);
           return { tensors: { [input]: tensorFromBytes(body, dtype, query.shape, 'body') }, outputs: outputsOf(runner), locator: binaryLocator };
         },
-        { validation: query.validation, timeoutMs: query.timeout_ms },
+        { validation: query.validation, timeoutMs: query.timeout_ms, trace: request.trace },
       );
       return answer(result, false);
     }
@@ -105,12 +106,13 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
       if (decoded.kind !== 'predict' && decoded.kind !== 'error') throw new Error(`unexpected decode result ${decoded.kind}`);
       const envelope = decoded.envelope!;
-      return answer(await inferDecoded(envelope, decoded, bytes), envelope.single);
+      return answer(await inferDecoded(envelope, decoded, bytes, request.trace), envelope.single);
     }
     const envelope: PredictRequest = parseEnvelope(predictRequestSchema, request.body, '');
     const result = await app.dataPlane.infer({ model: envelope.model, version: envelope.version?.toString() }, (runner) => decodeRows(runner, envelope), {
       validation: envelope.validation,
       timeoutMs: envelope.timeout_ms,
+      trace: request.trace,
     });
     return answer(result, envelope.features !== undefined);
   });

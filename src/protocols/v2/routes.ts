@@ -81,6 +81,7 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
     const result = await app.dataPlane.infer({ model, version }, decodeTensors, {
       validation: parameters?.validation,
       timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
+      trace: request.trace,
     });
     const answer = encodeInferResponse(result, inferRequest);
     if (answer.binary.length === 0) return answer.header;

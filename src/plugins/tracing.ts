@@ -1,0 +1,62 @@
+import fp from 'fastify-plugin';
+import { OtelTracing, type ServerSpan } from '../adapters/tracing/otel-tracing.js';
+import { tracingSettings } from '../adapters/tracing/tracing-settings.js';
+import { packageInfo } from '../package-info.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** null while tracing is off (the default). */
+    tracing: OtelTracing | null;
+  }
+  interface FastifyRequest {
+    /** The request's server span; null when tracing is off or the request is not sampled. Protocols hand it to the data plane. */
+    trace: ServerSpan | null;
+  }
+}
+
+type TracingConfig = Parameters<typeof tracingSettings>[0];
+
+/**
+ * OpenTelemetry tracing when the OTEL_* variables ask for it. Off, it adds no hook: a request
+ * carries `trace: null` and the core's `trace?.…` calls cost a null check. On, each request gets a
+ * server span (a child of the caller's traceparent), its log lines carry trace_id and span_id, and
+ * the answer says which trace it was in (`traceresponse`).
+ */
+export default fp<{ config: TracingConfig }>(
+  async (app, { config }) => {
+    app.decorateRequest('trace', null);
+    const settings = tracingSettings(config);
+    const tracing = settings ? OtelTracing.start(settings, packageInfo.version) : null;
+    app.decorate('tracing', tracing);
+    if (!tracing) return;
+    app.log.info({ endpoint: settings!.url, sampler: settings!.sampler, service: settings!.serviceName }, 'tracing on: spans exported as OTLP/HTTP JSON');
+
+    app.addHook('onRequest', (request, reply, done) => {
+      const span = tracing.startRequest({
+        method: request.method,
+        route: request.routeOptions.url,
+        path: request.url.split('?')[0]!,
+        headers: request.headers,
+        httpVersion: request.raw.httpVersion,
+        clientAddress: request.ip,
+      });
+      if (span) {
+        request.trace = span;
+        request.log = request.log.child({ trace_id: span.traceId, span_id: span.spanId });
+        reply.header('traceresponse', span.traceresponse);
+      }
+      done();
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      request.trace?.finish(reply.statusCode);
+      done();
+    });
+    app.addHook('onRequestAbort', (request, done) => {
+      request.trace?.abort();
+      request.trace = null; // ended: onResponse must not end it again
+      done();
+    });
+    app.addHook('onClose', () => tracing.shutdown());
+  },
+  { name: 'tracing' },
+);
