@@ -50,7 +50,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const error = toServiceError(err);
-    if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+    if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code, trace_id: request.trace?.traceId }, 'request failed');
     app.metrics.http.error(error.statusCode, error.code);
     request.trace?.fail(error.code, error.message);
     if (error.statusCode === 503) reply.header('retry-after', '1');

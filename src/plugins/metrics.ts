@@ -46,7 +46,8 @@ export default fp(
       metrics.http.finished(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
       if (infoEnabled(request.log)) {
         request.log.info(
-          { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+          // trace_id and span_id are undefined, and left out of the line, unless the request is traced (plugins/tracing.ts).
+          { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, trace_id: request.trace?.traceId, span_id: request.trace?.spanId },
           'request',
         );
       }

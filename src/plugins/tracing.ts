@@ -19,8 +19,9 @@ type TracingConfig = Parameters<typeof tracingSettings>[0];
 /**
  * OpenTelemetry tracing when the OTEL_* variables ask for it. Off, it adds no hook: a request
  * carries `trace: null` and the core's `trace?.…` calls cost a null check. On, each request gets a
- * server span (a child of the caller's traceparent), its log lines carry trace_id and span_id, and
- * the answer says which trace it was in (`traceresponse`).
+ * server span (a child of the caller's traceparent), and the answer says which trace it was in
+ * (`traceresponse`). The access log line (plugins/metrics.ts) and a 500's error line carry trace_id:
+ * fields on those lines, not a pino child logger per request, which cost ~5% of a cache hit's CPU.
  */
 export default fp<{ config: TracingConfig }>(
   async (app, { config }) => {
@@ -42,7 +43,6 @@ export default fp<{ config: TracingConfig }>(
       });
       if (span) {
         request.trace = span;
-        request.log = request.log.child({ trace_id: span.traceId, span_id: span.spanId });
         reply.header('traceresponse', span.traceresponse);
       }
       done();
