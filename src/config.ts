@@ -94,6 +94,11 @@ export const configSchema = z.object({
     .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
     .default('parentbased_always_on'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  /** The batch span processor: spans past a full queue are dropped, never waited for. */
+  OTEL_BSP_SCHEDULE_DELAY: int(0, 3_600_000).default(5000),
+  OTEL_BSP_EXPORT_TIMEOUT: int(1, 3_600_000).default(30_000),
+  OTEL_BSP_MAX_QUEUE_SIZE: int(1, 10_000_000).default(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 10_000_000).default(512),
 });
 
 export type EnvConfig = z.infer<typeof configSchema>;

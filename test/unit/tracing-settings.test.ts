@@ -17,16 +17,20 @@ describe('tracing settings from the OTEL_* variables', () => {
       serviceName: 'onnx-serve',
       sampler: 'parentbased_always_on',
       ratio: 1,
+      batch: { scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, // the specification's defaults
     });
     expect(settings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/otlp/traces' })?.url).toBe('https://b/otlp/traces');
   });
 
   it('is on with OTEL_TRACES_EXPORTER=otlp alone, sending to the local collector', () => {
-    expect(settings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SERVICE_NAME: 'scorer', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' })).toEqual({
+    expect(
+      settings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SERVICE_NAME: 'scorer', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25', OTEL_BSP_MAX_QUEUE_SIZE: '8192' }),
+    ).toMatchObject({
       url: 'http://localhost:4318/v1/traces',
       serviceName: 'scorer',
       sampler: 'parentbased_traceidratio',
       ratio: 0.25,
+      batch: { maxQueueSize: 8192 },
     });
   });
 

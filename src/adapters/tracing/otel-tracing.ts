@@ -141,7 +141,7 @@ export class OtelTracing {
     const resource = defaultResource()
       .merge(detectResources({ detectors: [envDetector] })) // OTEL_RESOURCE_ATTRIBUTES
       .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, 'service.version': serviceVersion }));
-    const provider = new BasicTracerProvider({ resource, sampler: samplerOf(settings), spanProcessors: [new BatchSpanProcessor(exporter)] });
+    const provider = new BasicTracerProvider({ resource, sampler: samplerOf(settings), spanProcessors: [new BatchSpanProcessor(exporter, settings.batch)] });
     return new OtelTracing(provider, provider.getTracer('onnx-serve', serviceVersion));
   }
 

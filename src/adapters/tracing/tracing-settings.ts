@@ -9,6 +9,10 @@ type TracingConfig = Pick<
   | 'OTEL_SERVICE_NAME'
   | 'OTEL_TRACES_SAMPLER'
   | 'OTEL_TRACES_SAMPLER_ARG'
+  | 'OTEL_BSP_SCHEDULE_DELAY'
+  | 'OTEL_BSP_EXPORT_TIMEOUT'
+  | 'OTEL_BSP_MAX_QUEUE_SIZE'
+  | 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'
 >;
 
 export interface TracingSettings {
@@ -18,6 +22,8 @@ export interface TracingSettings {
   sampler: Config['OTEL_TRACES_SAMPLER'];
   /** The ratio of the traceidratio samplers. */
   ratio: number;
+  /** The batch span processor's options, as the SDK names them. */
+  batch: { scheduledDelayMillis: number; exportTimeoutMillis: number; maxQueueSize: number; maxExportBatchSize: number };
 }
 
 /** The OTLP/HTTP collector's default, when OTEL_TRACES_EXPORTER=otlp names no endpoint. */
@@ -34,5 +40,16 @@ export function tracingSettings(config: TracingConfig): TracingSettings | undefi
   const endpoint = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? config.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (config.OTEL_TRACES_EXPORTER !== 'otlp' && endpoint === undefined) return undefined;
   const url = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '')}/v1/traces`;
-  return { url, serviceName: config.OTEL_SERVICE_NAME, sampler: config.OTEL_TRACES_SAMPLER, ratio: config.OTEL_TRACES_SAMPLER_ARG ?? 1 };
+  return {
+    url,
+    serviceName: config.OTEL_SERVICE_NAME,
+    sampler: config.OTEL_TRACES_SAMPLER,
+    ratio: config.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    batch: {
+      scheduledDelayMillis: config.OTEL_BSP_SCHEDULE_DELAY,
+      exportTimeoutMillis: config.OTEL_BSP_EXPORT_TIMEOUT,
+      maxQueueSize: config.OTEL_BSP_MAX_QUEUE_SIZE,
+      maxExportBatchSize: config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    },
+  };
 }
