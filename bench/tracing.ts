@@ -5,8 +5,9 @@
  * alone). Two paths: a cache hit (4 spans a request) and an inference with the cache off (6 spans).
  * Each variant is a server process of its own; they are loaded one at a time, in turns, for
  * BENCH_ROUNDS rounds, so drift on a shared machine falls on every variant alike. Prints req/s, p99
- * and the server's CPU per request, and the ratios to tracing off; writes bench/results/tracing.json.
- *   npm run bench:tracing       (BENCH_SECONDS=5 BENCH_CONNECTIONS=10 BENCH_ROUNDS=2 to change)
+ * and the server's CPU per request, and the ratios of their medians over the rounds to tracing off
+ * (a median, because a neighbour's burst can halve one run); writes bench/results/tracing.json.
+ *   npm run bench:tracing       (BENCH_SECONDS=5 BENCH_CONNECTIONS=10 BENCH_ROUNDS=3 to change)
  */
 import { ChildServer } from './servers.js';
 import { load, machine, saveResults, table, type LoadResult } from './lib.js';
@@ -14,7 +15,7 @@ import { OtlpReceiver } from '../test/helpers/otlp-receiver.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const models = new URL('../models/', import.meta.url).pathname;
 const body = JSON.stringify({ model: 'iris', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } });
 
@@ -69,7 +70,11 @@ for (let round = 1; round <= rounds; round++) {
 for (const server of servers.values()) await server.stop();
 await receiver.close();
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 const ratios = Object.keys(paths).flatMap((path) => {
   const of = (variant: string) => runs.filter((r) => r.path === path && r.variant === variant);
   const off = of('off');
@@ -78,16 +83,23 @@ const ratios = Object.keys(paths).flatMap((path) => {
     .map((variant) => ({
       path,
       variant,
-      requestsPerSecRatio: +(mean(of(variant).map((r) => r.requestsPerSec)) / mean(off.map((r) => r.requestsPerSec))).toFixed(3),
-      cpuPerRequestRatio: +(mean(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN)) / mean(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN))).toFixed(3),
+      requestsPerSec: [median(off.map((r) => r.requestsPerSec)), median(of(variant).map((r) => r.requestsPerSec))],
+      cpuMicrosPerRequest: [median(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN)), median(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN))],
+      requestsPerSecRatio: +(median(of(variant).map((r) => r.requestsPerSec)) / median(off.map((r) => r.requestsPerSec))).toFixed(3),
+      cpuPerRequestRatio: +(median(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN)) / median(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN))).toFixed(3),
     }));
 });
 
 console.log(`\n${table(runs)}\n`);
 console.log('| path | run | server CPU µs / request |\n| --- | --- | --- |');
 for (const r of runs) console.log(`| ${r.path} | round ${r.round}, tracing ${r.variant} | ${r.cpuMicrosPerRequest ?? ''} |`);
-console.log('\nagainst tracing off (means over the rounds):');
-for (const r of ratios) console.log(`  ${r.path}, tracing ${r.variant}: ${r.requestsPerSecRatio}x req/s, ${r.cpuPerRequestRatio}x CPU per request`);
+console.log('\nagainst tracing off (medians over the rounds):');
+for (const r of ratios) {
+  console.log(
+    `  ${r.path}, tracing ${r.variant}: ${r.requestsPerSec[1]} vs ${r.requestsPerSec[0]} req/s (${r.requestsPerSecRatio}x), ` +
+      `${r.cpuMicrosPerRequest[1]} vs ${r.cpuMicrosPerRequest[0]} µs CPU per request (${r.cpuPerRequestRatio}x)`,
+  );
+}
 const spansPerRequest = Object.fromEntries(Object.entries(spans).map(([path, s]) => [path, +(s.spans / s.requests).toFixed(3)]));
 console.log('spans received per request (sampled runs; 0 dropped is 4 for a cache hit, 6 for an inference):', spansPerRequest);
 console.log('written to', saveResults('tracing.json', { machine: machine(), seconds, connections, rounds, runs, ratios, spansPerRequest }));
