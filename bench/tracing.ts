@@ -7,6 +7,8 @@
  * BENCH_ROUNDS rounds, so drift on a shared machine falls on every variant alike. Prints req/s, p99
  * and the server's CPU per request, and the ratios of their medians over the rounds to tracing off
  * (a median, because a neighbour's burst can halve one run); writes bench/results/tracing.json.
+ * BENCH_BASELINE=<another build's dist/server.js> adds that build as a variant: the service before
+ * tracing existed, to show what "off" costs.
  *   npm run bench:tracing       (BENCH_SECONDS=5 BENCH_CONNECTIONS=10 BENCH_ROUNDS=3 to change)
  */
 import { ChildServer } from './servers.js';
@@ -22,7 +24,13 @@ const body = JSON.stringify({ model: 'iris', features: { sepal_length: 5.1, sepa
 const receiver = await OtlpReceiver.start({ discard: true });
 // A large queue and a short delay: the figures are the cost of making and sending every span, not of dropping them.
 const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_MAX_QUEUE_SIZE: '65536', OTEL_BSP_SCHEDULE_DELAY: '200' };
-const variants = { off: {}, 'on, every request sampled': exporting, 'on, none sampled': { ...exporting, OTEL_TRACES_SAMPLER: 'always_off' } };
+const baseline = process.env.BENCH_BASELINE;
+const variants: Record<string, Record<string, string>> = {
+  off: {},
+  'on, every request sampled': exporting,
+  'on, none sampled': { ...exporting, OTEL_TRACES_SAMPLER: 'always_off' },
+  ...(baseline ? { 'absent (baseline build)': {} } : {}),
+};
 const paths = { 'cache hit': { CACHE_MIN_HIT_RATE: '0' }, inference: { CACHE_ENABLED: 'false' } };
 
 interface Run extends LoadResult {
@@ -36,7 +44,8 @@ interface Run extends LoadResult {
 const servers = new Map<string, ChildServer>();
 for (const [path, pathEnv] of Object.entries(paths)) {
   for (const [variant, env] of Object.entries(variants)) {
-    servers.set(`${path}/${variant}`, await ChildServer.start('dist/server.js', { MODEL_DIR: models, INFERENCE_WORKERS: '1', ...pathEnv, ...env }, '/ready'));
+    const script = variant === 'absent (baseline build)' ? baseline! : 'dist/server.js';
+    servers.set(`${path}/${variant}`, await ChildServer.start(script, { MODEL_DIR: models, INFERENCE_WORKERS: '1', ...pathEnv, ...env }, '/ready'));
   }
 }
 
@@ -102,4 +111,4 @@ for (const r of ratios) {
 }
 const spansPerRequest = Object.fromEntries(Object.entries(spans).map(([path, s]) => [path, +(s.spans / s.requests).toFixed(3)]));
 console.log('spans received per request (sampled runs; 0 dropped is 4 for a cache hit, 6 for an inference):', spansPerRequest);
-console.log('written to', saveResults('tracing.json', { machine: machine(), seconds, connections, rounds, runs, ratios, spansPerRequest }));
+console.log('written to', saveResults('tracing.json', { machine: machine(), seconds, connections, rounds, baseline, runs, ratios, spansPerRequest }));
