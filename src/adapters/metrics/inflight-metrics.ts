@@ -18,26 +18,22 @@ export class InflightMetrics implements InflightObserver {
     });
     for (const resource of ['bytes', 'rows'] as const) this.rejections.inc({ resource }, 0);
     const source = () => this.source?.();
-    new Gauge({
-      name: 'ml_inflight_held',
-      help: 'Request body bytes and decoded rows held by requests in flight now.',
-      labelNames: ['resource'] as const,
-      registers,
-      collect() {
-        const s = source();
-        if (s) for (const [resource, value] of Object.entries(s.held)) this.set({ resource }, value);
-      },
-    });
-    new Gauge({
-      name: 'ml_inflight_limit',
-      help: 'The in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS).',
-      labelNames: ['resource'] as const,
-      registers,
-      collect() {
-        const s = source();
-        if (s) for (const [resource, value] of Object.entries(s.limits)) this.set({ resource }, value);
-      },
-    });
+    const gauges = [
+      ['ml_inflight_held', 'Request body bytes and decoded rows held by requests in flight now.', 'held'],
+      ['ml_inflight_limit', 'The in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS).', 'limits'],
+    ] as const;
+    for (const [name, help, field] of gauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['resource'] as const,
+        registers,
+        collect() {
+          const values: Record<string, number> = source()?.[field] ?? {};
+          for (const [resource, value] of Object.entries(values)) this.set({ resource }, value);
+        },
+      });
+    }
   }
 
   /** Where the gauges read from, once the limiter exists. */

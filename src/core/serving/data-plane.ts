@@ -231,6 +231,7 @@ export class DataPlane {
   private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number): Promise<NamedTensors> {
     const max = runner.policy.maxBatchRows;
     if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch }, timeoutMs);
+    this.batcher.admit(runner, rows); // every part, or none
     const parts = chunkRequest(runner.plan, tensors, rows, max);
     const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch }, timeoutMs)));
     return joinOutputs(runner.plan, outputs);
