@@ -22,6 +22,8 @@ import { machine, saveResults } from './lib.js';
 
 const SETTLE_S = Number(process.env.MEMORY_SETTLE_S ?? 60);
 const CONCURRENCY = 32;
+/** Settings to try on every run, as JSON: MEMORY_ENV='{"CACHE_ENABLED":"false"}'. */
+const EXTRA_ENV = JSON.parse(process.env.MEMORY_ENV ?? '{}') as Record<string, string>;
 const MiB = 1024 ** 2;
 const repo = new URL('../', import.meta.url).pathname;
 
@@ -55,8 +57,8 @@ interface ModelLoad {
   output: string;
 }
 
-const DIGITS: ModelLoad = { model: 'digits_large', rowShape: [1, 32, 32], value: (i, j) => (i * 7 + j * 13) % 17, input: 'input', output: 'probabilities' };
-const CNN: ModelLoad = { model: 'image_cnn', rowShape: [3, 48, 192], value: (i, j) => Math.round(Math.sin((i + 1) * 0.37 * (j + 1)) * 1e4) / 1e4, input: 'x', output: 'y' };
+const DIGITS: ModelLoad = { model: 'digits_large', rowShape: [1, 32, 32], value: (i, j) => (Math.imul(i + 1, 2654435761) ^ Math.imul(j + 1, 40503)) >>> 0) % 17, input: 'input', output: 'probabilities' };
+const CNN: ModelLoad = { model: 'image_cnn', rowShape: [3, 48, 192], value: (i, j) => Math.round(Math.sin((i + 1) * 0.37 * (j + 1)) * 1e4) / 1e4, input: 'x', output: 'probabilities' };
 
 /** The largest request the limits accept: rows up to the body limit, MAX_REQUEST_ROWS and the queue. */
 function maxRows(bytesPerRow: number, env: Record<string, string>): number {
@@ -67,7 +69,8 @@ function maxRows(bytesPerRow: number, env: Record<string, string>): number {
 /** 32 distinct bodies (distinct rows, so the cache holds nothing back), JSON /predict or binary OIP. */
 function bodies(load: ModelLoad, kind: 'json' | 'binary', env: Record<string, string>) {
   const size = load.rowShape.reduce((a, b) => a * b, 1);
-  const jsonRowBytes = JSON.stringify(nest(Array.from({ length: size }, (_, j) => load.value(1, j)), load.rowShape)).length + 1;
+  const rowText = (i: number) => JSON.stringify(nest(Array.from({ length: size }, (_, j) => load.value(i, j)), load.rowShape)).length + 1;
+  const jsonRowBytes = Math.ceil(Math.max(...[0, 1, 2, 3].map(rowText)) * 1.05); // rows differ in length: a margin
   const rows = maxRows(kind === 'json' ? jsonRowBytes : size * 4, env);
   return {
     rows,
@@ -124,7 +127,7 @@ const mib = (bytes: number) => Math.round(bytes / MiB);
 
 async function scenario(name: string, env: Record<string, string>, load: ModelLoad, modelDir: string) {
   const limits = loadConfig(env, 1, podLimit); // the in-flight caps the pod's memory limit derives
-  const serverEnv = { MALLOC_ARENA_MAX: '2', MODEL_DIR: modelDir, MAX_INFLIGHT_BYTES: String(limits.MAX_INFLIGHT_BYTES), MAX_INFLIGHT_ROWS: String(limits.MAX_INFLIGHT_ROWS), ...env };
+  const serverEnv = { MALLOC_ARENA_MAX: '2', MODEL_DIR: modelDir, MAX_INFLIGHT_BYTES: String(limits.MAX_INFLIGHT_BYTES), MAX_INFLIGHT_ROWS: String(limits.MAX_INFLIGHT_ROWS), ...env, ...EXTRA_ENV };
   const server = await ChildServer.start(join(repo, 'dist/server.js'), serverEnv, '/ready');
   const rss = new RssSampler(server.pid!);
   try {
@@ -137,7 +140,11 @@ async function scenario(name: string, env: Record<string, string>, load: ModelLo
       const result = await burst(server.url, requests, rows);
       phases.push({ kind, rows, bodyMiB: round(requests[0]!.body.length / MiB, 2), peakMiB: mib(rss.stop()), ...result });
     }
-    await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+    const settleCurve: number[] = []; // every 10 s, to see whether it is still falling
+    for (let t = 0; t < SETTLE_S; t += 10) {
+      await new Promise((r) => setTimeout(r, Math.min(10, SETTLE_S - t) * 1000));
+      settleCurve.push(mib(rss.now()));
+    }
     const after = rss.now();
     const peak = Math.max(...phases.map((p) => p.peakMiB)) * MiB;
     return {
@@ -149,6 +156,7 @@ async function scenario(name: string, env: Record<string, string>, load: ModelLo
       peakOfLimit: round(peak / podLimit, 2),
       afterOverBefore: round(after / before, 2),
       meetsTargets: peak <= 0.75 * podLimit && after <= 1.2 * before,
+      settleCurve,
       phases,
     };
   } finally {
@@ -179,6 +187,7 @@ async function main() {
     const r = await scenario(run.name, run.env, run.load, modelDir);
     results.push(r);
     const phase = (p: (typeof r.phases)[number]) => `${p.rows}, ${p.bodyMiB}, ${p.peakMiB}, ${JSON.stringify(p.statuses)}, ${p.rowsPerSec}`;
+    console.log(`<!-- ${r.name} ${r.model}: RSS every 10 s after the load, MiB: ${r.settleCurve.join(', ')} -->`);
     console.log(`| ${r.name} | ${r.model} | ${r.beforeMiB} | ${phase(r.phases[0]!)} | ${phase(r.phases[1]!)} | ${r.peakOfLimit} | ${r.afterMiB} | ${r.afterOverBefore} | ${r.meetsTargets ? 'met' : 'MISSED'} |`);
   }
   console.log(`saved ${saveResults('memory.json', { machine: machine(), podLimitMiB: mib(podLimit), settleSeconds: SETTLE_S, results })}`);
