@@ -12,6 +12,7 @@ import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
+import { admitRows, type AdmissionLimits } from './admission.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
 import { Batcher, type BatchObserver } from './batcher.js';
 import type { ModelRunner } from './model-runner.js';
@@ -72,6 +73,8 @@ export interface DataPlaneDeps {
   cacheMinHitRate?: number;
   /** Told when a model version starts or stops skipping the cache. */
   onCacheUsage?: (spec: ModelSpec, using: boolean, hitRate: number) => void;
+  /** Row caps per request and in flight (admission.ts); none when absent. */
+  admission?: AdmissionLimits;
   newId?: () => string;
   now?: () => number;
 }
@@ -120,8 +123,10 @@ export class DataPlane {
     let rows = 0;
     const trace = options.trace ?? undefined;
     let validated = false;
+    let release: (() => void) | undefined;
     try {
       const decoded = decode(runner);
+      release = admitRows(runner, decoded.tensors, this.deps.admission, decoded.locator);
       const checked = runner.checks.check(decoded.tensors, options.validation ?? spec.validation, decoded.locator);
       rows = checked.rows;
       const fetch = this.fetchOf(runner, decoded.outputs);
@@ -143,10 +148,11 @@ export class DataPlane {
       return { id, runner, outputs, rows, predictions, cached, warnings };
     } catch (err) {
       const error = err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
-      if (error.statusCode === 400) status = 'invalid_input';
+      if (error.statusCode < 500) status = 'invalid_input';
       if (trace && !validated) trace.child('validate', started).fail(error.code, error.message).end(this.now());
       throw error;
     } finally {
+      release?.();
       trace?.set({ [TRACE_ATTR.model]: spec.name, [TRACE_ATTR.version]: spec.version, [TRACE_ATTR.rows]: rows });
       this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
     }
@@ -239,6 +245,7 @@ export class DataPlane {
   private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan): Promise<NamedTensors> {
     const max = runner.policy.maxBatchRows;
     if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch, trace }, timeoutMs);
+    this.batcher.admit(runner, rows); // every part, or none
     const parts = chunkRequest(runner.plan, tensors, rows, max);
     const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch, trace }, timeoutMs)));
     return joinOutputs(runner.plan, outputs);
