@@ -3,7 +3,7 @@
  * so a change to one piece can be measured on its own (µs per call, after a warm-up):
  *   - the /predict envelope (zod) and a breast_cancer row: the compiled row check alone, the rows
  *     codec, then the codec and the model's input checks together;
- *   - a prediction id;
+ *   - a prediction id; an iris answer through JSON.stringify and through /predict's compiled serializer;
  *   - a digits_large binary tensor's checks (1024 floats);
  *   - a round trip through the worker pool with a tiny model (iris): wall time and the event loop's CPU.
  * Imports the sources through tsx (the worker pool then starts its workers through dev-worker.mjs).
@@ -11,6 +11,8 @@
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
 import { INSTANCES } from '../src/protocols/v1/rows-places.js';
 import { newPredictionId } from '../src/core/serving/prediction-id.js';
+import { predictResponseJsonSchema } from '../src/protocols/v1/predict-response.js';
+import Fastify from 'fastify';
 import { InferencePool } from '../src/runtime/inference-pool.js';
 import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
 import { sampleCpu } from './cpu.js';
@@ -34,6 +36,17 @@ const issues: unknown[] = [];
 const image = (await bundledModel('digits_large')).runner;
 const pixels = new Float32Array(holdoutRow('digits_large'));
 
+// /predict's answer, serialized as fastify does it for the route's response schema.
+const irisAnswer = { id: newPredictionId(), model: 'iris', version: '1', cached: false, label: 'setosa', confidence: 0.9811480641365051, probabilities: { setosa: 0.9811480641365051, versicolor: 0.018851403146982193, virginica: 5.020048092774232e-7 } };
+let serializeAnswer = (_value: unknown): string => '';
+const serializerApp = Fastify();
+serializerApp.get('/', { schema: { response: { 200: predictResponseJsonSchema } } }, async (_request, reply) => {
+  serializeAnswer = reply.getSerializationFunction('200')! as (value: unknown) => string;
+  return irisAnswer;
+});
+await serializerApp.inject('/');
+await serializerApp.close();
+
 const results: Record<string, number> = {
   'envelope (zod)': micros(() => predictRequestSchema.safeParse(body)),
   'breast_cancer row, compiled row check alone': micros(() => rowCheck(row, issues)),
@@ -43,6 +56,8 @@ const results: Record<string, number> = {
     return tabularRunner.checks.check({ input: decoded.tensor }, 'strict', decoded.locator);
   }),
   'prediction id': micros(() => newPredictionId()),
+  'an iris answer, JSON.stringify': micros(() => JSON.stringify(irisAnswer)),
+  "an iris answer, the route's compiled serializer": micros(() => serializeAnswer(irisAnswer)),
   'digits_large tensor checks (1024 floats)': micros(() => image.checks.check({ input: { dtype: 'float32', shape: [1, 1, 32, 32], data: pixels } }, 'strict')),
 };
 

@@ -10,6 +10,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { machine, saveResults } from './lib.js';
 import { ServerProcess } from '../test/helpers/server-process.js';
 import { stalledClient, startDrainLoad, type DrainLoadResult } from '../test/helpers/shutdown-clients.js';
 
@@ -128,6 +129,7 @@ try {
   rows.push(await stalledAtSigterm());
   rows.push(await halfSentBody());
   console.table(rows);
+  console.log('written to', saveResults('shutdown.json', { machine: machine(), rows }));
   console.log(
     'failures: non-2xx answers and errors other than resets on requests the server accepted; resets: ECONNRESET or hang-up on a sent request; ' +
       'refused: new connections after the listener closed (in a cluster, another pod takes them); exit ms: SIGTERM to exit.',
