@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { describeOnlySerializer, describeOnlyValidator } from '../protocols/openapi/describe-only.js';
 import { errorBodySchema } from '../protocols/openapi/error-responses.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { serverMetadata } from '../protocols/v2/metadata.js';
 
 /**
  * fastify-type-provider-zod's transform, plus what it leaves out: a body with one schema per
@@ -37,8 +35,8 @@ export default fp(
       openapi: {
         openapi: '3.0.3',
         info: {
-          title: 'onnx-serve',
-          version: pkg.version,
+          title: serverMetadata().name,
+          version: serverMetadata().version,
           description:
             'A model server for ONNX models: the Open Inference Protocol v2 (KServe, Triton) and a friendly /predict. ' +
             'Every error answers `{error, code, details?}` with a stable `code` (docs/api.md).',
