@@ -11,6 +11,7 @@ import { httpServerOptions } from './http-timeouts.js';
 import cachePlugin from './plugins/cache.js';
 import drainPlugin from './plugins/drain.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
+import inflightPlugin from './plugins/inflight.js';
 import jsonOffloadPlugin from './plugins/json-offload.js';
 import modelsPlugin from './plugins/models.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -73,9 +74,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       interOpThreads: config.ORT_INTER_OP_THREADS,
       inlineMaxRowMicros: config.INLINE_MAX_ROW_MICROS,
       nice: config.WORKER_NICE,
+      memory: { cpuArena: config.ORT_CPU_MEM_ARENA, memPattern: config.ORT_MEM_PATTERN },
     });
   await app.register(drainPlugin);
   await app.register(metricsPlugin);
+  await app.register(inflightPlugin, { config });
   await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });
   await app.register(jsonOffloadPlugin, { config });

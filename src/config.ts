@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cpuBudget } from './runtime/cpu-budget.js';
 import { httpTimeoutIssues } from './http-timeouts.js';
+import { inflightLimits, memoryBudget } from './runtime/memory-budget.js';
 
 /** Environment variables as strings, turned into typed values by one schema. */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -51,6 +52,15 @@ export const configSchema = z.object({
   /** Default deadline of a prediction; `timeout_ms` in a request sets its own. */
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(30_000),
 
+  /** Memory bounds (docs/reliability.md#memory-bounds). Rows one request may carry, on every protocol (413 above). */
+  MAX_REQUEST_ROWS: int(1, 10_000_000).default(10_000),
+  /** Request body bytes and decoded rows all requests in flight may hold (503 + Retry-After above); default: from the pod's memory. */
+  MAX_INFLIGHT_BYTES: int(1024, 64 * 1024 ** 3).optional(),
+  MAX_INFLIGHT_ROWS: int(1, 100_000_000).optional(),
+  /** onnxruntime's CPU memory arena and memory-pattern planning, per session (measured in docs/reliability.md). */
+  ORT_CPU_MEM_ARENA: bool.default(true),
+  ORT_MEM_PATTERN: bool.default(true),
+
   /** Feature drift: PSI over the last DRIFT_WINDOW_ROWS rows; NaN until DRIFT_MIN_ROWS have been seen. */
   DRIFT_WINDOW_ROWS: int(10, 1_000_000).default(1000),
   DRIFT_MIN_ROWS: int(1, 1_000_000).default(100),
@@ -84,9 +94,11 @@ export const configSchema = z.object({
 
 export type EnvConfig = z.infer<typeof configSchema>;
 
-export interface Config extends Omit<EnvConfig, 'INFERENCE_WORKERS' | 'ORT_INTRA_OP_THREADS'> {
+export interface Config extends Omit<EnvConfig, 'INFERENCE_WORKERS' | 'ORT_INTRA_OP_THREADS' | 'MAX_INFLIGHT_BYTES' | 'MAX_INFLIGHT_ROWS'> {
   INFERENCE_WORKERS: number;
   ORT_INTRA_OP_THREADS: number;
+  MAX_INFLIGHT_BYTES: number;
+  MAX_INFLIGHT_ROWS: number;
 }
 
 export class ConfigError extends Error {
@@ -96,7 +108,7 @@ export class ConfigError extends Error {
 }
 
 /** Reads the config from an environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudget()): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudget(), memory = memoryBudget()): Config {
   const known = Object.fromEntries(
     Object.keys(configSchema.shape)
       .filter((key) => env[key] !== undefined && env[key] !== '')
@@ -111,9 +123,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudge
   const timeoutIssues = httpTimeoutIssues(parsed.data);
   if (timeoutIssues.length > 0) throw new ConfigError(timeoutIssues);
   const workers = parsed.data.INFERENCE_WORKERS ?? cpus;
+  const { issues, ...inflight } = inflightLimits(parsed.data, memory);
+  if (issues.length > 0) throw new ConfigError(issues);
   return {
     ...parsed.data,
     INFERENCE_WORKERS: workers,
     ORT_INTRA_OP_THREADS: parsed.data.ORT_INTRA_OP_THREADS ?? Math.max(1, Math.floor(cpus / workers)),
+    ...inflight,
   };
 }

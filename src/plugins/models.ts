@@ -31,6 +31,7 @@ export interface ModelsPluginOptions {
     | 'BATCH_MAX_DELAY_MS'
     | 'BATCH_MAX_QUEUE_ROWS'
     | 'REQUEST_TIMEOUT_MS'
+    | 'MAX_REQUEST_ROWS'
     | 'DRIFT_WINDOW_ROWS'
     | 'DRIFT_MIN_ROWS'
     | 'FEEDBACK_TTL_SECONDS'
@@ -82,6 +83,7 @@ export default fp<ModelsPluginOptions>(
       cacheMinHitRate: config.CACHE_MIN_HIT_RATE,
       onCacheUsage: (spec, using, hitRate) =>
         app.log.info({ model: spec.name, version: spec.version, hitRate: +hitRate.toFixed(3), minHitRate: config.CACHE_MIN_HIT_RATE }, using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit'),
+      admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
     });
     app.decorate('dataPlane', dataPlane);
     app.metrics.batching.watch(() => dataPlane.batchStats());
@@ -99,5 +101,5 @@ export default fp<ModelsPluginOptions>(
       await runtime.close();
     });
   },
-  { name: 'models', dependencies: ['metrics', 'cache', 'drain'] },
+  { name: 'models', dependencies: ['metrics', 'cache', 'drain', 'inflight'] },
 );

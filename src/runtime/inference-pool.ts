@@ -16,7 +16,7 @@ export class InferencePool {
     const typescript = source.endsWith('.ts');
     const pool = new Piscina({
       filename: fileURLToPath(new URL(typescript ? './dev-worker.mjs' : './inference-worker.js', import.meta.url)),
-      workerData: { models: init.models, intraOpThreads: init.intraOpThreads, interOpThreads: init.interOpThreads, nice: init.nice } satisfies WorkerInit,
+      workerData: { models: init.models, intraOpThreads: init.intraOpThreads, interOpThreads: init.interOpThreads, nice: init.nice, memory: init.memory } satisfies WorkerInit,
       minThreads: init.workers,
       maxThreads: init.workers,
       idleTimeout: Infinity,

@@ -13,7 +13,7 @@ import { sessionOptions } from './session-options.js';
  */
 async function start(init: WorkerInit) {
   lowerPriority(init.nice); // before the sessions exist: onnxruntime's own threads inherit it
-  const options = sessionOptions(init.intraOpThreads, init.interOpThreads);
+  const options = sessionOptions(init.intraOpThreads, init.interOpThreads, init.memory);
   const sessions = new Map<string, ort.InferenceSession>();
   for (const model of init.models) sessions.set(model.key, await ort.InferenceSession.create(model.path, options));
 

@@ -4,7 +4,7 @@ import { ServiceError } from '../errors.js';
 import { InferencePool } from './inference-pool.js';
 import { describeOnnx } from './onnx-describe.js';
 import { runSession } from './run-session.js';
-import { sessionOptions } from './session-options.js';
+import { sessionOptions, type SessionMemory } from './session-options.js';
 
 /**
  * A kernel that fails on the values it was given, after the input checks passed (a token id past
@@ -31,6 +31,8 @@ export interface RuntimeOptions {
   inlineMaxRowMicros: number;
   /** How much lower than the event loop's the worker threads' priority is (Linux nice). */
   nice: number;
+  /** onnxruntime's arena and memory-pattern settings (ORT_CPU_MEM_ARENA, ORT_MEM_PATTERN). */
+  memory?: SessionMemory;
 }
 
 /** Runs seen on workers before a model may be moved to the main thread. */
@@ -92,7 +94,7 @@ export class OnnxRuntime implements ModelRuntime {
     this.measured.set(key, m);
     if (m.runs < SAMPLES_BEFORE_INLINE) return;
     if ((m.seconds / m.rows) * 1e6 < this.options.inlineMaxRowMicros) {
-      const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads);
+      const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads, this.options.memory);
       // Until the session exists, runs keep going to the workers; a failure leaves them there.
       this.inline.set(key, ort.InferenceSession.create(this.paths.get(key)!, options).catch(() => undefined));
     } else {

@@ -91,6 +91,16 @@ describe('Batcher', () => {
     await expect(full).rejects.toMatchObject({ code: 'QUEUE_FULL' });
   });
 
+  it('admits a request run in parts whole or not at all: admit() refuses rows the queue cannot hold, and nothing is queued', () => {
+    const { run } = fakeRuns();
+    const batcher = new Batcher(1, run, observer);
+    void batcher.submit(runner(), request([0, 0]), 1000); // running
+    void batcher.submit(runner(), request([1, 1], [1, 1], [1, 1], [1, 1]), 1000); // queued: 4 rows of 6
+    expect(() => batcher.admit(runner(), 3)).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
+    expect(batcher.stats()[0]!.queuedRows).toBe(4);
+    expect(() => batcher.admit(runner(), 2)).not.toThrow();
+  });
+
   it('answers DEADLINE_EXCEEDED for a request past its deadline, which then never reaches a worker', async () => {
     vi.useFakeTimers();
     const { batches, run } = fakeRuns();

@@ -3,6 +3,7 @@ import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
 import { EventLoopMetrics } from './event-loop-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
+import { InflightMetrics } from './inflight-metrics.js';
 import { MonitoringMetrics } from './monitoring-metrics.js';
 import { PredictionMetrics, type ModelStateSample } from './prediction-metrics.js';
 
@@ -20,6 +21,7 @@ export class Metrics {
   readonly batching: BatchingMetrics;
   readonly cache: CacheMetrics;
   readonly monitoring: MonitoringMetrics;
+  readonly inflight: InflightMetrics;
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -28,6 +30,7 @@ export class Metrics {
     this.batching = new BatchingMetrics(this.registry);
     this.cache = new CacheMetrics(this.registry);
     this.monitoring = new MonitoringMetrics(this.registry);
+    this.inflight = new InflightMetrics(this.registry);
     new EventLoopMetrics(this.registry);
   }
 

@@ -67,11 +67,10 @@ export class Batcher {
 
   submit(runner: ModelRunner, request: BatchRequest, timeoutMs: number): Promise<NamedTensors> {
     const queue = this.queueOf(runner);
-    const policy = runner.policy;
-    if (queue.rows > 0 && queue.rows + request.rows > policy.maxQueueRows) {
-      return Promise.reject(
-        new ServiceError('QUEUE_FULL', `model ${runner.spec.key} has ${queue.rows} rows queued (max_queue_size ${policy.maxQueueRows}); retry shortly`),
-      );
+    try {
+      this.admit(runner, request.rows);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return new Promise<NamedTensors>((resolve, reject) => {
       const key = mergeKey(runner.plan, request.tensors, request.fetch);
@@ -81,6 +80,19 @@ export class Batcher {
       queue.rows += request.rows;
       this.pump();
     });
+  }
+
+  /**
+   * Throws QUEUE_FULL unless `rows` more fit in the model's queue now. A request run in parts asks
+   * for all its rows first, so it is queued whole or not at all: refusing its tenth part would
+   * leave the first nine running for an answer nobody gets.
+   */
+  admit(runner: ModelRunner, rows: number): void {
+    const queue = this.queueOf(runner);
+    const max = runner.policy.maxQueueRows;
+    if (queue.rows > 0 && queue.rows + rows > max) {
+      throw new ServiceError('QUEUE_FULL', `model ${runner.spec.key} has ${queue.rows} rows queued (max_queue_size ${max}); retry shortly`);
+    }
   }
 
   /** Resolves once nothing is queued or running: shutdown waits for it before closing the workers. */

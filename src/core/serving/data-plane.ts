@@ -12,6 +12,7 @@ import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
+import { admitRows, type AdmissionLimits } from './admission.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
 import { Batcher, type BatchObserver } from './batcher.js';
 import type { ModelRunner } from './model-runner.js';
@@ -69,6 +70,8 @@ export interface DataPlaneDeps {
   cacheMinHitRate?: number;
   /** Told when a model version starts or stops skipping the cache. */
   onCacheUsage?: (spec: ModelSpec, using: boolean, hitRate: number) => void;
+  /** Row caps per request and in flight (admission.ts); none when absent. */
+  admission?: AdmissionLimits;
   newId?: () => string;
   now?: () => number;
 }
@@ -115,8 +118,10 @@ export class DataPlane {
     const started = this.now();
     let status: PredictionStatus = 'error';
     let rows = 0;
+    let release: (() => void) | undefined;
     try {
       const decoded = decode(runner);
+      release = admitRows(runner, decoded.tensors, this.deps.admission, decoded.locator);
       const checked = runner.checks.check(decoded.tensors, options.validation ?? spec.validation, decoded.locator);
       rows = checked.rows;
       const fetch = this.fetchOf(runner, decoded.outputs);
@@ -134,9 +139,10 @@ export class DataPlane {
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
       return { id, runner, outputs, rows, predictions, cached, warnings };
     } catch (err) {
-      if (err instanceof ServiceError && err.statusCode === 400) status = 'invalid_input';
+      if (err instanceof ServiceError && err.statusCode < 500) status = 'invalid_input';
       throw err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
     } finally {
+      release?.();
       this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
     }
   }
@@ -225,6 +231,7 @@ export class DataPlane {
   private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number): Promise<NamedTensors> {
     const max = runner.policy.maxBatchRows;
     if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch }, timeoutMs);
+    this.batcher.admit(runner, rows); // every part, or none
     const parts = chunkRequest(runner.plan, tensors, rows, max);
     const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch }, timeoutMs)));
     return joinOutputs(runner.plan, outputs);

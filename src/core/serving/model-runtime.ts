@@ -13,6 +13,8 @@ export interface WorkerInit {
   interOpThreads: number;
   /** How much lower than the event loop's the worker threads' priority is (Linux nice). */
   nice: number;
+  /** onnxruntime's arena and memory-pattern settings; its defaults when absent. */
+  memory?: { cpuArena: boolean; memPattern: boolean };
 }
 
 /**

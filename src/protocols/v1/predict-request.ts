@@ -1,15 +1,12 @@
 import { z } from 'zod';
 
-/** Rows per request; bounded so one body cannot ask for an unbounded tensor. */
-export const MAX_INSTANCES = 10_000;
-
 /** The /predict envelope. Row contents are checked later, against the model's own metadata. */
 export const predictRequestSchema = z
   .strictObject({
     model: z.string().min(1).max(128),
     version: z.union([z.string().regex(/^\d{1,9}$/, 'a version number'), z.number().int().min(0).max(999_999_999)]).optional(),
     features: z.record(z.string(), z.unknown()).optional(),
-    instances: z.array(z.unknown()).min(1).max(MAX_INSTANCES).optional(),
+    instances: z.array(z.unknown()).min(1).optional(), // at most MAX_REQUEST_ROWS: the data plane's row cap, one for every protocol
     validation: z.enum(['strict', 'permissive']).optional(),
     /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
     timeout_ms: z.number().int().min(1).max(600_000).optional(),
