@@ -80,7 +80,8 @@ describe('/openapi.json', () => {
     const doc = await document();
     const codes = (path: string, method: string, status: string) => doc.paths[path]![method]!.responses[status]!.content!['application/json']!.schema.properties!.code!.enum;
     expect(codes('/predict', 'post', '400')).toEqual(expect.arrayContaining(['INVALID_JSON', 'INVALID_REQUEST', 'INVALID_INPUT', 'UNSUPPORTED_MODEL']));
-    expect(codes('/predict', 'post', '503')).toEqual(expect.arrayContaining(['MODEL_NOT_READY', 'QUEUE_FULL']));
+    expect(codes('/predict', 'post', '503')).toEqual(expect.arrayContaining(['MODEL_NOT_READY', 'QUEUE_FULL', 'SERVER_BUSY']));
+    expect(codes('/predict', 'post', '413')).toEqual(expect.arrayContaining(['PAYLOAD_TOO_LARGE', 'TOO_MANY_ROWS', 'LARGER_THAN_QUEUE']));
     expect(codes('/feedback', 'post', '409')).toEqual(['DUPLICATE_FEEDBACK']);
     expect(codes('/v2/models/{model}/infer', 'post', '404')).toEqual(['MODEL_NOT_FOUND', 'VERSION_NOT_FOUND']);
     expect(codes('/v2/models/{model}/ready', 'get', '503')).toEqual(['MODEL_NOT_READY', 'MODEL_FAILED', 'UNSUPPORTED_MODEL']);
