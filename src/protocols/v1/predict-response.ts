@@ -24,3 +24,5 @@ export const predictResponseSchema = z.object({
   predictions: z.array(rowAnswer).optional(),
   warnings: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
+
+export type PredictResponse = z.infer<typeof predictResponseSchema>;
