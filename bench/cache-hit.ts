@@ -6,6 +6,7 @@
  */
 import Fastify from 'fastify';
 import { buildApp } from '../src/app.js';
+import { OnnxServeClient } from '../src/client/index.js';
 import { loadConfig } from '../src/config.js';
 import { load, machine, saveResults, table, type LoadResult } from './lib.js';
 
@@ -16,7 +17,7 @@ const body = JSON.stringify({ model: 'iris', features: { sepal_length: 5.1, sepa
 const app = await buildApp(loadConfig({ ...process.env, LOG_LEVEL: 'warn', MODEL_DIR: new URL('../models/', import.meta.url).pathname }));
 await app.modelsLoaded;
 const serviceUrl = `${await app.listen({ host: '127.0.0.1', port: 0 })}/predict`;
-const sampleAnswer = (await (await fetch(serviceUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as Record<string, unknown>;
+const sampleAnswer = await new OnnxServeClient(serviceUrl.replace(/\/predict$/, '')).predict('iris', JSON.parse(body).features);
 
 // The ceiling: JSON body parsed, a same-size JSON answer serialised, nothing else.
 const bare = Fastify({ logger: false });

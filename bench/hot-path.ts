@@ -11,8 +11,9 @@
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
 import { INSTANCES } from '../src/protocols/v1/rows-places.js';
 import { newPredictionId } from '../src/core/serving/prediction-id.js';
-import { predictResponseJsonSchema } from '../src/protocols/v1/predict-response.js';
-import Fastify from 'fastify';
+import type { FastifySerializerCompiler } from 'fastify';
+import { describeOnlySerializer } from '../src/protocols/openapi/describe-only.js';
+import { predictRouteSchema } from '../src/protocols/v1/route-schemas.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
 import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
 import { sampleCpu } from './cpu.js';
@@ -36,16 +37,9 @@ const issues: unknown[] = [];
 const image = (await bundledModel('digits_large')).runner;
 const pixels = new Float32Array(holdoutRow('digits_large'));
 
-// /predict's answer, serialized as fastify does it for the route's response schema.
+// /predict's answer, through the serializer the route compiles from its 200 schema (src/protocols/openapi/describe-only.ts).
 const irisAnswer = { id: newPredictionId(), model: 'iris', version: '1', cached: false, label: 'setosa', confidence: 0.9811480641365051, probabilities: { setosa: 0.9811480641365051, versicolor: 0.018851403146982193, virginica: 5.020048092774232e-7 } };
-let serializeAnswer = (_value: unknown): string => '';
-const serializerApp = Fastify();
-serializerApp.get('/', { schema: { response: { 200: predictResponseJsonSchema } } }, async (_request, reply) => {
-  serializeAnswer = reply.getSerializationFunction('200')! as (value: unknown) => string;
-  return irisAnswer;
-});
-await serializerApp.inject('/');
-await serializerApp.close();
+const serializeAnswer = describeOnlySerializer({ schema: predictRouteSchema.response[200], method: 'POST', url: '/predict', httpStatus: '200' } as Parameters<FastifySerializerCompiler<unknown>>[0]);
 
 const results: Record<string, number> = {
   'envelope (zod)': micros(() => predictRequestSchema.safeParse(body)),

@@ -14,7 +14,9 @@ import metricsPlugin, { requestId } from './plugins/metrics.js';
 import inflightPlugin from './plugins/inflight.js';
 import jsonOffloadPlugin from './plugins/json-offload.js';
 import modelsPlugin from './plugins/models.js';
+import openapiPlugin from './plugins/openapi.js';
 import tracingPlugin from './plugins/tracing.js';
+import docs from './protocols/docs.js';
 import probes from './protocols/probes.js';
 import feedbackRoutes from './protocols/v1/feedback.js';
 import modelsRoutes from './protocols/v1/models.js';
@@ -84,6 +86,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(cachePlugin, { config });
   await app.register(modelsPlugin, { config, runtime });
   await app.register(jsonOffloadPlugin, { config });
+  await app.register(openapiPlugin); // before the routes: it collects their schemas
 
   await app.register(probes);
   const json = { maxJsonDepth: config.MAX_JSON_DEPTH };
@@ -91,5 +94,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(feedbackRoutes, json);
   await app.register(modelsRoutes);
   await app.register(openInference, json);
+  await app.register(docs);
   return app;
 }

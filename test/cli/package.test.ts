@@ -39,6 +39,7 @@ describe('the packed onnx-serve, installed from its tarball', () => {
   it('ships dist/ and the bundled models, and no sources or tests', () => {
     const files = readdirSync(join(installed, 'node_modules/onnx-serve'));
     expect(files).toEqual(expect.arrayContaining(['dist', 'models', 'package.json', 'README.md']));
+    expect(readdirSync(join(installed, 'node_modules/onnx-serve/dist/client'))).toEqual(expect.arrayContaining(['index.js', 'index.d.ts']));
     expect(files).not.toContain('src');
     expect(files).not.toContain('test');
   });
@@ -48,7 +49,7 @@ describe('the packed onnx-serve, installed from its tarball', () => {
     expect(stdout).toMatch(/^OK: 5 models/m);
   }, 60_000);
 
-  it('onnx-serve serve answers /predict, and exits 0 on SIGTERM', async () => {
+  it('onnx-serve serve answers /predict through the exported client, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const server = spawn(bin, ['serve', '--model-dir', models, '--port', String(port), '--host', '127.0.0.1'], { stdio: 'ignore' });
     try {
@@ -58,13 +59,16 @@ describe('the packed onnx-serve, installed from its tarball', () => {
         if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       expect(ready).toBe(200);
-      const response = await fetch(`http://127.0.0.1:${port}/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'iris', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } }),
-      });
-      expect(response.status).toBe(200);
-      expect(((await response.json()) as { label: string }).label).toBe('setosa');
+      // The typed client, imported by the package's name as a client app would.
+      const script = [
+        "import { OnnxServeClient, OnnxServeError } from 'onnx-serve';",
+        `const client = new OnnxServeClient('http://127.0.0.1:${port}');`,
+        "const answer = await client.predict('iris', { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 });",
+        "const refused = await client.predict('nope', {}).catch((err) => err);",
+        'console.log(JSON.stringify({ label: answer.label, error: refused instanceof OnnxServeError ? refused.code : String(refused) }));',
+      ].join('\n');
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: installed });
+      expect(JSON.parse(stdout)).toEqual({ label: 'setosa', error: 'MODEL_NOT_FOUND' });
     } finally {
       const exited = once(server, 'exit');
       server.kill('SIGTERM');

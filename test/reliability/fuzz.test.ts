@@ -95,6 +95,8 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
   let port: number;
   beforeAll(async () => {
     server = await ServerProcess.start({ INFERENCE_WORKERS: '1' });
+    // Models still loading answer 503 MODEL_NOT_READY, rightly: fuzz the server once it serves.
+    await server.waitUntilReady();
     port = Number(new URL(server.url).port);
   });
   afterAll(async () => {

@@ -1,18 +1,17 @@
 import fc from 'fast-check';
-import Fastify from 'fastify';
-import { afterAll, describe, expect, it } from 'vitest';
-import { predictResponseJsonSchema, predictResponseSchema } from '../../src/protocols/v1/predict-response.js';
+import type { FastifySerializerCompiler } from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { describeOnlySerializer } from '../../src/protocols/openapi/describe-only.js';
+import { predictResponseSchema } from '../../src/protocols/v1/predict-response.js';
+import { predictRouteSchema } from '../../src/protocols/v1/route-schemas.js';
 
 // The route's serializer writes only what the schema declares: a field the answer gains and the
 // schema lacks would vanish silently. Every answer shape must come out exactly as it went in,
-// through fastify's own compiled serializer for the schema, as /predict uses it.
-const app = Fastify();
-let next: unknown;
-app.get('/answer', { schema: { response: { 200: predictResponseJsonSchema } } }, async () => next);
-afterAll(() => app.close());
+// through the serializer /predict's route compiles from its 200 schema.
+type CompilerInput = Parameters<FastifySerializerCompiler<unknown>>[0];
+const serializer = describeOnlySerializer({ schema: predictRouteSchema.response[200], method: 'POST', url: '/predict', httpStatus: '200' } as CompilerInput);
 async function serialize(answer: unknown): Promise<string> {
-  next = answer;
-  return (await app.inject('/answer')).body;
+  return serializer(answer);
 }
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });

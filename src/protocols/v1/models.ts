@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModelEntry } from '../../core/models/model-registry.js';
+import type { DescribedRoutes } from '../openapi/describe-only.js';
+import { modelsRouteSchema } from './route-schemas.js';
 
 function describe(entry: ModelEntry, placement: (key: string) => string) {
   const runner = entry.runner;
@@ -32,7 +34,7 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
  * repository entries that are not served (`skipped`, per model and at the top), with why.
  */
 const models: FastifyPluginAsync = async (app) => {
-  app.get('/models', async () => {
+  app.withTypeProvider<DescribedRoutes>().get('/models', { schema: modelsRouteSchema }, async () => {
     const names = [...new Set(app.models.all().map((e) => e.name))];
     return {
       models: names.map((name) => {

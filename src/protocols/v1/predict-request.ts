@@ -20,12 +20,13 @@ export type PredictRequest = z.infer<typeof predictRequestSchema>;
 
 /** Binary input: the body is the raw little-endian tensor; what describes it travels in the query string. */
 export const tensorQuerySchema = z.strictObject({
-  model: z.string().min(1).max(128),
+  model: z.string().min(1).max(128).describe('binary bodies: the model (a JSON body names it in the body)'),
   version: z.string().regex(/^\d{1,9}$/, 'a version number').optional(),
-  dtype: z.string().min(1).max(16),
+  dtype: z.string().min(1).max(16).describe('binary bodies: the element type, as the model input has it (float32, int64, …)'),
   shape: z
     .string()
     .regex(/^\d{1,9}(,\d{1,9}){0,7}$/, 'comma-separated dims, batch first: 4,1,8,8')
+    .describe('binary bodies: comma-separated dims, batch first')
     .transform((s) => s.split(',').map(Number)),
   validation: z.enum(['strict', 'permissive']).optional(),
   timeout_ms: z.coerce.number().int().min(1).max(600_000).optional(),

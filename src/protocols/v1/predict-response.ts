@@ -11,8 +11,9 @@ const rowAnswer = z.object({
 
 /**
  * The /predict answer: a `features` request gets its row's fields at the top level, an
- * `instances` request a `predictions` list. Declared once, it is the route's 200 response schema,
- * which fastify compiles into a serializer for the answer (about half JSON.stringify's time).
+ * `instances` request a `predictions` list. Declared once, it is the route's 200 response schema
+ * (v1/route-schemas.ts), documented in /openapi.json and compiled into the answer's serializer
+ * (about half JSON.stringify's time).
  */
 export const predictResponseSchema = z.object({
   id: z.string(),
@@ -24,4 +25,4 @@ export const predictResponseSchema = z.object({
   warnings: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 
-export const predictResponseJsonSchema = z.toJSONSchema(predictResponseSchema, { target: 'draft-7' });
+export type PredictResponse = z.infer<typeof predictResponseSchema>;

@@ -12,7 +12,8 @@ import { ServiceError } from '../../errors.js';
 import { inflateRequestBodies } from '../body-encoding.js';
 import { parseEnvelope } from '../envelope.js';
 import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
-import { predictResponseJsonSchema } from './predict-response.js';
+import type { DescribedRoutes } from '../openapi/describe-only.js';
+import { predictRouteSchema } from './route-schemas.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
 import { parseJson as parseBody, serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
 import { LargeBody } from '../offload/large-body.js';
@@ -83,7 +84,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
       { validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace },
     );
 
-  app.post('/predict', { schema: { response: { 200: predictResponseJsonSchema } } }, async (request) => {
+  app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
     if (Buffer.isBuffer(request.body)) {
       const query = parseEnvelope(tensorQuerySchema, request.query, 'query');
       const body = request.body;

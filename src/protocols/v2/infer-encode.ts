@@ -6,10 +6,11 @@ import { ServiceError } from '../../errors.js';
 import { classify } from './classification.js';
 import { OIP_DATATYPE } from './datatypes.js';
 import type { InferRequest } from './infer-request.js';
+import type { InferResponse } from './route-schemas.js';
 
 export interface InferAnswer {
   /** The JSON header (the whole answer when nothing is binary). */
-  header: Record<string, unknown>;
+  header: InferResponse;
   /** Binary tensor data, in output order, to follow the header. Empty: a plain JSON answer. */
   binary: Uint8Array[];
 }

@@ -16,7 +16,7 @@ export const requestInputSchema = z.object({
     })
     .catchall(z.unknown())
     .optional(),
-  data: z.unknown().optional(),
+  data: z.unknown().optional().describe('the values, flat or nested, row-major; absent when parameters.binary_data_size is given'),
 });
 
 export const requestOutputSchema = z.object({

@@ -16,7 +16,7 @@ export function modelMetadata(runner: ModelRunner, versions: string[]) {
   return {
     name: spec.name,
     versions,
-    platform: 'onnxruntime_onnx',
+    platform: 'onnxruntime_onnx' as const,
     inputs: spec.inputs.map(tensor),
     outputs: spec.outputs.map(tensor),
   };

@@ -8,6 +8,8 @@ import { decodeInputs, oipLocator, parseInferBody } from './infer-decode.js';
 import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
+import type { DescribedRoutes } from '../openapi/describe-only.js';
+import { inferRoute, modelMetadataRoute, modelReadyRoute, serverLiveRoute, serverMetadataRoute, serverReadyRoute } from './route-schemas.js';
 
 interface ModelParams {
   model: string;
@@ -28,9 +30,10 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.get('/v2', async () => serverMetadata());
-  app.get('/v2/health/live', async () => ({ live: true }));
-  app.get('/v2/health/ready', async (_request, reply) => {
+  const oip = app.withTypeProvider<DescribedRoutes>();
+  oip.get('/v2', { schema: serverMetadataRoute }, async () => serverMetadata());
+  oip.get('/v2/health/live', { schema: serverLiveRoute }, async () => ({ live: true as const }));
+  oip.get('/v2/health/ready', { schema: serverReadyRoute }, async (_request, reply) => {
     const { ready } = app.readiness();
     return reply.status(ready ? 200 : 503).send({ ready });
   });
@@ -40,21 +43,21 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
     const runner = app.dataPlane.resolve({ model, version });
     return modelMetadata(runner, app.models.entries(model).map((e) => e.version));
   };
-  app.get('/v2/models/:model', metadata);
-  app.get('/v2/models/:model/versions/:version', metadata);
+  oip.get('/v2/models/:model', { schema: modelMetadataRoute(false) }, metadata);
+  oip.get('/v2/models/:model/versions/:version', { schema: modelMetadataRoute(true) }, metadata);
 
   const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model, version } = request.params;
     try {
       const runner = app.dataPlane.resolve({ model, version });
-      return { name: model, version: runner.spec.version, ready: true };
+      return { name: model, version: runner.spec.version, ready: true as const };
     } catch (err) {
       if (!(err instanceof ServiceError) || err.statusCode === 404) throw err;
       return reply.status(503).send({ name: model, ...(version ? { version } : {}), ready: false, error: err.message, code: err.code });
     }
   };
-  app.get('/v2/models/:model/ready', ready);
-  app.get('/v2/models/:model/versions/:version/ready', ready);
+  oip.get('/v2/models/:model/ready', { schema: modelReadyRoute(false) }, ready);
+  oip.get('/v2/models/:model/versions/:version/ready', { schema: modelReadyRoute(true) }, ready);
 
   /** The request, decoded here or, when large, on a decode worker (see plugins/json-offload.ts). */
   const decode = async (model: string, version: string | undefined, bytes: Buffer, headerLength: string | string[] | undefined) => {
@@ -89,8 +92,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
     reply.header('inference-header-content-length', json.length).type('application/octet-stream');
     return reply.send(Buffer.concat([json, ...answer.binary]));
   };
-  app.post('/v2/models/:model/infer', infer);
-  app.post('/v2/models/:model/versions/:version/infer', infer);
+  oip.post('/v2/models/:model/infer', { schema: inferRoute(false) }, infer);
+  oip.post('/v2/models/:model/versions/:version/infer', { schema: inferRoute(true) }, infer);
 };
 
 export default v2;
