@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnnxServeClient, OnnxServeError } from '../../src/client/index.js';
 import type { FastifyInstance } from 'fastify';
 import { BUNDLED_MODELS, startApp } from '../helpers/app.js';
 import { MONITORING_DIR, concreteExpr, dashboardExprs, loadAlertRules, loadDashboard, metricNames } from './monitoring-files.js';
@@ -54,20 +55,19 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
     return (await response.json()) as { status: string; error?: string; data: any };
   };
   const query = async (expr: string) => api('/api/v1/query', { query: expr });
-  const predict = async (body: unknown) => {
-    const response = await fetch(`${appUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: response.status, body: (await response.json()) as any };
+  // Through the package's client, as a client app would call the service.
+  const client = () => new OnnxServeClient(appUrl);
+  const refusal = (err: unknown) => {
+    if (err instanceof OnnxServeError) return err.status;
+    throw err;
   };
-  const feedback = (body: unknown) =>
-    fetch(`${appUrl}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
   /** One request of every kind the dashboard shows, so that every series exists (rate needs two samples). */
   const everyKind = async () => {
-    const answer = await predict({ model: 'iris', instances: [iris.rows[0]] });
-    expect(answer.status).toBe(200);
-    expect((await predict({ model: 'iris', instances: [iris.rows[0]] })).status).toBe(200); // an L1 hit
-    expect((await predict({ model: 'iris', features: { sepal_length: 'x' } })).status).toBe(400);
-    await feedback({ id: answer.body.id, label: 'setosa' });
-    await feedback({ id: 'no-such-prediction', label: 'setosa' });
+    const answer = await client().predictMany('iris', [iris.rows[0]!]);
+    expect((await client().predictMany('iris', [iris.rows[0]!])).cached).toBe(true); // an L1 hit
+    expect(await client().predict('iris', { sepal_length: 'x' } as never).catch(refusal)).toBe(400);
+    await client().feedback(answer.id, { label: 'setosa' });
+    expect(await client().feedback('no-such-prediction', { label: 'setosa' }).catch(refusal)).toBe(404);
   };
 
   beforeAll(async () => {
@@ -113,8 +113,8 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
     await waitFor('the first scrape', async () => ((await query(`up{job="${JOB}"} == 1`)).data.result.length === 1 ? true : undefined), alive);
 
     for (let i = 0; i < 10; i++) {
-      const batch = Array.from({ length: 10 }, (_, j) => predict({ model: 'iris', instances: [iris.rows[(i * 10 + j) % iris.rows.length]] }));
-      for (const { status } of await Promise.all(batch)) expect(status).toBe(200);
+      const batch = Array.from({ length: 10 }, (_, j) => client().predictMany('iris', [iris.rows[(i * 10 + j) % iris.rows.length]!]));
+      for (const answer of await Promise.all(batch)) expect(answer.model).toBe('iris');
     }
     await everyKind();
     lastScrape = await (await fetch(`${appUrl}/metrics`)).text();
