@@ -69,7 +69,12 @@ describe('worker threads yield to the event loop', () => {
     const before = niceValues().filter((n) => n === 7).length;
     const app = await startApp({ INFERENCE_WORKERS: '2', WORKER_NICE: '7', JSON_DECODE_WORKERS: '1' });
     try {
-      // the decode worker starts once the models have loaded, and sets its priority as it starts
+      // the decode worker starts with the first body large enough to be decoded off the event loop
+      // (it exits when idle), and sets its priority as it starts
+      const large = { model: 'iris', instances: Array.from({ length: 3000 }, (_, i) => [5.000001 + i / 1e6, 3.000001, 1.500001, 0.200001]) };
+      expect(JSON.stringify(large).length).toBeGreaterThan(64 * 1024);
+      const answer = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(large) });
+      expect(answer.statusCode).toBe(200);
       const lowered = () => niceValues().filter((n) => n === 7).length - before;
       for (let i = 0; i < 100 && lowered() < 3; i++) await new Promise((r) => setTimeout(r, 50));
       expect(lowered()).toBeGreaterThanOrEqual(3); // 2 inference workers (and their onnxruntime threads), 1 decoder
