@@ -28,6 +28,7 @@ const DECODE_WORKER_IDLE_MS = 30_000;
 
 export class JsonOffload {
   private pool?: Piscina;
+  private readonly decoding = new Set<Promise<DecodeResult>>();
 
   constructor(
     readonly thresholdBytes: number,
@@ -60,10 +61,16 @@ export class JsonOffload {
    * memcpy; the parse it saves the event loop is ~6 ms.
    */
   decode(task: DecodeTask): Promise<DecodeResult> {
-    return this.pool!.run(task);
+    const decoding = this.pool!.run(task) as Promise<DecodeResult>;
+    this.decoding.add(decoding);
+    const settled = () => void this.decoding.delete(decoding);
+    decoding.then(settled, settled);
+    return decoding;
   }
 
+  /** After the decodes already asked for: one may still be waiting for its worker to start, which closing the pool would refuse. */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.decoding]);
     await this.pool?.close({ force: false });
   }
 }
