@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { InferenceResult, InferenceTask, WorkerInit } from '../core/serving/model-runtime.js';
+import type { InferenceResult, WorkerInit } from '../core/serving/model-runtime.js';
+import type { WorkerControl, WorkerInference } from './inference-worker.js';
 
 /**
  * A fixed pool of worker threads (piscina), each holding one session per model. Under vitest
@@ -31,8 +32,28 @@ export class InferencePool {
     return new InferencePool(pool);
   }
 
-  run(task: InferenceTask): Promise<InferenceResult> {
+  run(task: WorkerInference): Promise<InferenceResult> {
     return this.pool.run(task, { transferList: transferable(task) });
+  }
+
+  /**
+   * Runs a control task once on every live worker. Piscina hands a task to any worker, and an
+   * idle worker sleeps in Atomics.wait (atomics: 'sync'), so a message port or a
+   * BroadcastChannel would not be read until its next task: instead the task is sent once per
+   * worker, each answer names the thread that ran it, and the threads not yet reached get another
+   * round. Concurrent tasks go to distinct idle workers, so one round usually suffices; a busy
+   * worker can make a round hit one thread twice. False when some thread was not reached in
+   * `rounds` (it then loads on demand from the path an inference carries; a release waits for
+   * the worker's end).
+   */
+  async onEveryWorker(task: WorkerControl, rounds = 8): Promise<boolean> {
+    const reached = new Set<number>();
+    const missing = () => this.pool.threads.filter((t) => !reached.has(t.threadId));
+    for (let round = 0; round < rounds && missing().length > 0; round++) {
+      const answers = await Promise.all(missing().map(() => this.pool.run(task) as Promise<{ threadId: number }>));
+      for (const answer of answers) reached.add(answer.threadId);
+    }
+    return missing().length === 0;
   }
 
   get threads(): number {
@@ -48,7 +69,7 @@ export class InferencePool {
  * The input buffers the task owns outright (a typed array covering its whole buffer), moved to
  * the worker instead of copied. A view into a larger buffer is copied: the rest is not ours.
  */
-function transferable(task: InferenceTask): ArrayBuffer[] {
+function transferable(task: WorkerInference): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const { data } of Object.values(task.inputs)) {
     if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) continue;

@@ -68,12 +68,28 @@ export class OnnxRuntime implements ModelRuntime {
     this.pool = InferencePool.start({ models, ...this.options });
   }
 
+  async add(model: WorkerModel): Promise<void> {
+    if (!this.pool) this.start([]); // nothing was servable at start
+    this.paths.set(model.key, model.path);
+    // A thread not reached loads it on its first inference of it, from the path the task carries.
+    await this.pool!.onEveryWorker({ control: 'load', key: model.key, path: model.path });
+  }
+
+  async remove(key: string): Promise<void> {
+    this.paths.delete(key);
+    this.measured.delete(key);
+    const inline = this.inline.get(key);
+    this.inline.delete(key);
+    await (await inline)?.release();
+    await this.pool?.onEveryWorker({ control: 'release', key });
+  }
+
   async run(task: InferenceTask): Promise<InferenceResult> {
     if (!this.pool) throw new Error('the inference pool is not started');
     try {
       const session = await this.inline.get(task.key);
       if (session) return await runSession(session, task);
-      const result = await this.pool.run(task);
+      const result = await this.pool.run({ ...task, path: this.paths.get(task.key) });
       this.measure(task.key, result.seconds, task.rows);
       return result;
     } catch (err) {
@@ -86,7 +102,7 @@ export class OnnxRuntime implements ModelRuntime {
   }
 
   private measure(key: string, seconds: number, rows: number): void {
-    if (this.options.inlineMaxRowMicros <= 0 || this.inline.has(key)) return;
+    if (this.options.inlineMaxRowMicros <= 0 || this.inline.has(key) || !this.paths.has(key)) return;
     const m = this.measured.get(key) ?? { runs: 0, seconds: 0, rows: 0 };
     m.runs++;
     m.seconds += seconds;

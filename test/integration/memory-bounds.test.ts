@@ -93,6 +93,8 @@ class HeldRuntime implements ModelRuntime {
   get threadsPerRun() { return this.inner.threadsPerRun; }
   describe(path: string) { return this.inner.describe(path); }
   start(models: WorkerModel[]) { this.inner.start(models); }
+  add(model: WorkerModel) { return this.inner.add(model); }
+  remove(key: string) { return this.inner.remove(key); }
   close() { return this.inner.close(); }
   hold(): void { this.gate = new Promise((resolve) => (this.open = resolve)); }
   release(): void { this.open(); }

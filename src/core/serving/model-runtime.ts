@@ -42,6 +42,10 @@ export interface ModelRuntime {
   describe(path: string): Promise<OnnxMetadata>;
   /** Starts the workers holding a session for each model; called once, after describe(). */
   start(models: WorkerModel[]): void;
+  /** Loads a version's session on every worker after start (starting them if none run yet); rejects when it cannot load. */
+  add(model: WorkerModel): Promise<void>;
+  /** Releases a version's sessions, on the workers and the main thread; call it once nothing runs on the key. */
+  remove(key: string): Promise<void>;
   run(task: InferenceTask): Promise<InferenceResult>;
   /** Where a model's inference runs now: tiny models may move from the workers to the main thread. */
   placement?(key: string): 'workers' | 'main-thread';
