@@ -11,6 +11,8 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8000),
   MODEL_DIR: z.string().min(1).default('./models'),
+  /** Seconds between rescans of MODEL_DIR (new, changed and removed versions load and unload without a restart); 0: never. */
+  MODEL_POLL_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest request body accepted; a 3x48x192 float image is ~500 KB as JSON. */
   BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),

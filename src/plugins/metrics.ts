@@ -27,7 +27,8 @@ export function requestId(header: string | string[] | undefined): string {
 export default fp(
   async (app) => {
     const metrics = new Metrics(
-      () => app.models.all().map((e) => ({ model: e.name, version: e.version, state: e.state })),
+      // A changed file that failed to load is a second sample: the version serves (ready) and its reload failed.
+      () => app.models.all().flatMap((e) => [{ model: e.name, version: e.version, state: e.state }, ...(e.reload?.state === 'failed' ? [{ model: e.name, version: e.version, state: 'reload_failed' }] : [])]),
       () => app.readiness().ready,
     );
     app.decorate('metrics', metrics);

@@ -4,6 +4,7 @@ import { ModelRegistry } from '../core/models/model-registry.js';
 import { FeedbackStore } from '../core/monitoring/feedback-store.js';
 import { ModelMonitoring } from '../core/monitoring/model-monitoring.js';
 import { DataPlane } from '../core/serving/data-plane.js';
+import type { ModelRunner } from '../core/serving/model-runner.js';
 import type { ModelRuntime } from '../core/serving/model-runtime.js';
 
 declare module 'fastify' {
@@ -25,6 +26,7 @@ export interface ModelsPluginOptions {
   config: Pick<
     Config,
     | 'MODEL_DIR'
+    | 'MODEL_POLL_INTERVAL_S'
     | 'VALIDATION_LEVEL'
     | 'READY_REQUIRES_ALL_MODELS'
     | 'BATCH_MAX_ROWS'
@@ -54,6 +56,7 @@ export default fp<ModelsPluginOptions>(
       defaultValidation: config.VALIDATION_LEVEL,
       batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
       anomalies: (model, version, kind, count) => app.metrics.monitoring.featureAnomaly(model, version, kind, count),
+      drained: (runner: ModelRunner): Promise<void> => dataPlane.runnerDrained(runner),
     });
     const monitoring = new ModelMonitoring(
       { drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS }, accuracyWindow: config.ACCURACY_WINDOW },
@@ -95,8 +98,19 @@ export default fp<ModelsPluginOptions>(
       return { ready, status: ready ? ('ready' as const) : ('not_ready' as const) };
     });
 
+    let poll: NodeJS.Timeout | undefined;
+    if (config.MODEL_POLL_INTERVAL_S > 0) {
+      void loaded.then(() => {
+        if (!closing) poll = setInterval(() => void registry.rescan(), config.MODEL_POLL_INTERVAL_S * 1000).unref();
+      });
+    }
+    let closing = false;
+
     app.addHook('onClose', async () => {
+      closing = true;
       await loaded;
+      clearInterval(poll);
+      await registry.settled(); // a rescan may be loading a version onto the workers
       await dataPlane.drained(); // fastify has finished HTTP requests; batches may still be on the workers
       await runtime.close();
     });

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../../src/core/serving/model-runtime.js';
+import { HeldRuntime } from '../helpers/held-runtime.js';
 import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 import { startApp } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
@@ -83,26 +83,6 @@ describe('row caps on every protocol, over real HTTP with the bundled models', (
     expect((within.body as unknown as { predictions: unknown[] }).predictions).toHaveLength(60);
   });
 });
-
-/** The real onnxruntime, whose runs can be held back: a request stays in flight for as long as a test needs. */
-class HeldRuntime implements ModelRuntime {
-  private gate: Promise<void> = Promise.resolve();
-  private open = () => {};
-  constructor(private readonly inner: OnnxRuntime) {}
-  get workers() { return this.inner.workers; }
-  get threadsPerRun() { return this.inner.threadsPerRun; }
-  describe(path: string) { return this.inner.describe(path); }
-  start(models: WorkerModel[]) { this.inner.start(models); }
-  add(model: WorkerModel) { return this.inner.add(model); }
-  remove(key: string) { return this.inner.remove(key); }
-  close() { return this.inner.close(); }
-  hold(): void { this.gate = new Promise((resolve) => (this.open = resolve)); }
-  release(): void { this.open(); }
-  async run(task: InferenceTask): Promise<InferenceResult> {
-    await this.gate;
-    return this.inner.run(task);
-  }
-}
 
 describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real HTTP', () => {
   let app: FastifyInstance;

@@ -4,7 +4,8 @@ import type { BatchPolicy } from '../serving/batcher.js';
 import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
 import type { ModelRuntime } from '../serving/model-runtime.js';
 import { emptyTensor } from '../tensors/tensor.js';
-import { scanRepository, sha256File, type Repository, type RepositoryModel, type SkippedEntry } from './model-repository.js';
+import { FileIdentity } from './file-identity.js';
+import { scanRepository, type Repository, type RepositoryModel, type RepositoryVersion, type SkippedEntry } from './model-repository.js';
 import { PathRedactor } from './repository-root.js';
 import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
 
@@ -26,6 +27,20 @@ export interface ModelEntry {
   /** Why the warm-up inference on zeros failed, when it did; the model is served all the same. */
   warmup?: string;
   runner?: ModelRunner;
+  /** The file's sha256 and model.json as loaded: a rescan reloads the version when it differs. */
+  identity?: string;
+  /** A changed file being loaded beside this one, or why it could not be (this one keeps serving). */
+  reload?: { state: 'loading' | 'failed'; sha256?: string; reason?: string; identity: string };
+}
+
+/** What one rescan did, for the log and the control API. */
+export interface RescanResult {
+  /** The repository could not be read: nothing changed. */
+  error?: string;
+  added: string[];
+  replaced: string[];
+  removed: string[];
+  failed: string[];
 }
 
 export interface RegistryLog {
@@ -39,6 +54,8 @@ export interface RegistryOptions {
   /** Batching defaults; model.json `batching` overrides them per model. */
   batching: BatchPolicy;
   anomalies?: (model: string, version: string, kind: AnomalyKind, count: number) => void;
+  /** Resolves once no request is queued or running on the runner (the data plane knows); a replaced or removed version is unloaded after it. */
+  drained?: (runner: ModelRunner) => Promise<void>;
 }
 
 export type RegistryPhase = 'starting' | 'loaded';
@@ -53,6 +70,13 @@ export class ModelRegistry {
   skipped: SkippedEntry[] = [];
   private readonly skippedIn = new Map<string, SkippedEntry[]>();
   private redactor: { redact(text: string): string } = new PathRedactor([]);
+  private dir?: string;
+  private readonly identities = new FileIdentity();
+  /** Runtime keys handed out: a version loaded again (a changed file) gets a new one, so its old session and queue never mix with the new. */
+  private readonly keys = new Set<string>();
+  /** Versions and models a rescan took away, and why: a request for one gets a 404 that says so. */
+  private readonly removed = new Map<string, string>();
+  private rescanning: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly runtime: ModelRuntime,
@@ -63,6 +87,7 @@ export class ModelRegistry {
   /** Loads, checks and warms every model; a model that fails is recorded, never thrown. */
   async load(dir: string): Promise<void> {
     // Answers name files relative to the repository; the log has the absolute paths.
+    this.dir = dir;
     this.redactor = new PathRedactor([dir]);
     let repository: Repository | undefined;
     let failure: unknown;
@@ -80,17 +105,11 @@ export class ModelRegistry {
 
     for (const model of models) {
       this.skippedIn.set(model.name, model.skipped);
-      const entries: ModelEntry[] = model.versions.map((v) => ({
-        name: model.name,
-        version: v.version,
-        file: v.file,
-        path: v.path,
-        ...(v.refused ? { state: 'failed' as const, reason: v.refused } : { state: 'loading' as const }),
-      }));
-      if (entries.length === 0) entries.push({ name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) });
+      const entries = model.versions.map((v) => newEntry(model, v));
+      if (entries.length === 0) entries.push(placeholder(model));
       this.models.set(model.name, entries);
     }
-    await Promise.all(models.flatMap((model) => this.entries(model.name).map((entry) => this.inspect(model, entry))));
+    await Promise.all(models.flatMap((model) => this.entries(model.name).map((entry) => this.inspect(model, entry, model.versions.find((v) => v.version === entry.version)))));
 
     const servable = this.all().filter((e) => e.state === 'loading');
     if (servable.length > 0) {
@@ -100,11 +119,14 @@ export class ModelRegistry {
     this.phase = 'loaded';
   }
 
-  private async inspect(model: RepositoryModel, entry: ModelEntry): Promise<void> {
+  private async inspect(model: RepositoryModel, entry: ModelEntry, version?: RepositoryVersion): Promise<void> {
+    const identity = version && (await this.identities.of(model, version));
+    entry.identity = identity?.identity;
     if (entry.state === 'failed') return this.fail(entry, entry.reason!);
     if (model.error) return this.fail(entry, model.error);
+    if (!identity?.sha256) return this.fail(entry, identity?.unreadable ?? `${entry.file} cannot be read`);
     try {
-      const sha256 = await sha256File(entry.path);
+      const { sha256 } = identity;
       const expected = model.config.card?.versions[entry.version]?.sha256;
       if (expected && expected !== sha256) {
         return this.fail(entry, `sha256 mismatch: the file has ${sha256}, model.json expects ${expected}`);
@@ -112,7 +134,7 @@ export class ModelRegistry {
       const meta = await this.runtime.describe(entry.path).catch((err: Error) => {
         throw new Error(`cannot load the ONNX file: ${this.redact(err.message.split('\n')[0]!)}`);
       });
-      const spec = buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.options.defaultValidation);
+      const spec = { ...buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.options.defaultValidation), key: this.newKey(entry) };
       const { name, version } = entry;
       const anomalies = this.options.anomalies;
       entry.runner = buildRunner(spec, this.options.batching, anomalies && ((kind, count) => anomalies(name, version, kind, count)));
@@ -146,6 +168,130 @@ export class ModelRegistry {
     }
     entry.state = 'ready';
     this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256, path: entry.path }, 'model ready');
+  }
+
+  private newKey(entry: ModelEntry): string {
+    let key = modelKey(entry.name, entry.version);
+    for (let n = 2; this.keys.has(key); n++) key = `${modelKey(entry.name, entry.version)}#${n}`;
+    this.keys.add(key);
+    return key;
+  }
+
+  /**
+   * Reads the repository again and applies the difference to what is loaded: new versions load
+   * and warm in the background and serve once ready; a changed file (or model.json) loads beside
+   * the old version and replaces it once warm; a removed version stops taking requests at once
+   * and is unloaded when its in-flight requests are done. A version that fails to load leaves
+   * the old one serving. Rescans run one at a time; a scan that fails changes nothing.
+   */
+  rescan(): Promise<RescanResult> {
+    const next = this.rescanning.then(() => this.rescanOnce());
+    this.rescanning = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Settles once no rescan is running (shutdown waits for it before closing the runtime). */
+  async settled(): Promise<void> {
+    await this.rescanning;
+  }
+
+  private async rescanOnce(): Promise<RescanResult> {
+    const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
+    if (this.phase !== 'loaded' || this.dir === undefined) return { ...result, error: 'models are still loading' };
+    let repository: Repository;
+    try {
+      repository = await scanRepository(this.dir, this.log);
+    } catch (err) {
+      result.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? this.redact((err as Error).message)}`;
+      this.log.error({ dir: this.dir, err }, `model repository rescan failed; nothing changed: ${result.error}`);
+      return result;
+    }
+    this.redactor = repository.root;
+    this.skipped = repository.skipped;
+    if (repository.models.length > 0) delete this.error;
+    const work: Promise<void>[] = [];
+    const names = new Set(repository.models.map((m) => m.name));
+    for (const name of this.models.keys()) {
+      if (names.has(name)) continue;
+      for (const entry of this.entries(name)) work.push(this.retire(entry, 'removed from the repository', result));
+      this.skippedIn.delete(name);
+    }
+    for (const model of repository.models) {
+      this.skippedIn.set(model.name, model.skipped);
+      const wanted = new Map(model.versions.map((v) => [v.version, v]));
+      for (const entry of this.entries(model.name)) {
+        if (!wanted.has(entry.version)) work.push(this.retire(entry, entry.file ? `${entry.file} was removed from the repository` : 'replaced', result));
+      }
+      for (const version of model.versions) work.push(this.reconcile(model, version, result));
+      if (model.versions.length === 0) this.place(placeholder(model));
+    }
+    await Promise.all(work);
+    if (result.added.length + result.replaced.length + result.removed.length + result.failed.length > 0) this.log.info({ ...result }, 'model repository rescanned');
+    return result;
+  }
+
+  /** One scanned version against what is loaded for it: nothing, a new load, or a replacement. */
+  private async reconcile(model: RepositoryModel, version: RepositoryVersion, result: RescanResult): Promise<void> {
+    const current = this.entries(model.name).find((e) => e.version === version.version);
+    const { identity, sha256 } = await this.identities.of(model, version);
+    if (current?.identity === identity) {
+      delete current.reload; // a failed candidate's file is gone: the loaded one is current again
+      return;
+    }
+    if (current?.reload?.identity === identity) return; // this exact file already failed: not retried on every poll
+    const label = modelKey(model.name, version.version);
+    const candidate = newEntry(model, version);
+    this.removed.delete(label);
+    if (!current) this.place(candidate); // listed as loading; resolve() never routes to it before it is ready
+    else current.reload = { state: 'loading', identity, ...(sha256 ? { sha256 } : {}) };
+    await this.inspect(model, candidate, version);
+    if (candidate.state === 'loading') {
+      try {
+        await this.runtime.add({ key: candidate.runner!.spec.key, path: candidate.path });
+        await this.warmUp(candidate);
+      } catch (err) {
+        this.fail(candidate, `cannot load the ONNX file: ${this.redact((err as Error).message.split('\n')[0]!)}`);
+      }
+    }
+    if (!current) {
+      (candidate.state === 'failed' ? result.failed : result.added).push(label);
+      return;
+    }
+    if (candidate.state !== 'ready' && current.state === 'ready') {
+      current.reload = { state: 'failed', identity, reason: candidate.reason!, ...(sha256 ? { sha256 } : {}) };
+      result.failed.push(label);
+      this.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file failed to load; the loaded version keeps serving');
+      return;
+    }
+    this.place(candidate); // atomic: the next resolve() gets the new runner
+    (candidate.state === 'failed' ? result.failed : result.replaced).push(label);
+    await this.unload(current);
+  }
+
+  /** Takes a version out of routing now; unloads it once its in-flight requests are done. */
+  private async retire(entry: ModelEntry, why: string, result: RescanResult): Promise<void> {
+    const rest = this.entries(entry.name).filter((e) => e !== entry);
+    if (rest.length > 0) this.models.set(entry.name, rest);
+    else this.models.delete(entry.name);
+    if (entry.file) {
+      this.removed.set(modelKey(entry.name, entry.version), why);
+      result.removed.push(modelKey(entry.name, entry.version));
+    }
+    await this.unload(entry);
+  }
+
+  private async unload(entry: ModelEntry): Promise<void> {
+    const runner = entry.runner;
+    if (!runner) return;
+    await this.options.drained?.(runner);
+    await this.runtime.remove(runner.spec.key).catch((err: unknown) => this.log.warn({ model: entry.name, version: entry.version, err }, 'releasing a model version failed'));
+    this.log.info({ model: entry.name, version: entry.version, sha256: runner.spec.sha256 }, 'model version unloaded');
+  }
+
+  /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder). */
+  private place(entry: ModelEntry): void {
+    const others = this.entries(entry.name).filter((e) => e.version !== entry.version && (e.file !== '' || entry.file === ''));
+    this.models.set(entry.name, [...others, entry].sort((a, b) => Number(a.version) - Number(b.version)));
   }
 
   private fail(entry: ModelEntry, reason: string): void {
@@ -189,9 +335,13 @@ export class ModelRegistry {
     const entries = this.models.get(name);
     if (!entries) {
       if (this.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
+      const removed = [...this.removed].find(([key]) => key.startsWith(`${name}@`));
+      if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: removed from the repository`);
       throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
     }
     const entry = version === undefined ? defaultVersion(entries) : entries.find((e) => e.version === String(Number(version)));
+    const removed = version !== undefined && this.removed.get(modelKey(name, String(Number(version))));
+    if (!entry && removed) throw new ServiceError('VERSION_NOT_FOUND', `model "${name}" version ${Number(version)} was unloaded: ${removed}`);
     if (!entry) {
       throw new ServiceError('VERSION_NOT_FOUND', `model "${name}" has no version ${version}`, [
         { path: 'version', message: `versions: ${entries.map((e) => e.version).join(', ')}` },
@@ -207,6 +357,16 @@ export class ModelRegistry {
 function noVersion(model: RepositoryModel): string {
   const skipped = model.skipped.map((s) => s.entry);
   return `no <version>/model.onnx found${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`;
+}
+
+function newEntry(model: RepositoryModel, v: RepositoryVersion): ModelEntry {
+  const base = { name: model.name, version: v.version, file: v.file, path: v.path };
+  return v.refused ? { ...base, state: 'failed', reason: v.refused } : { ...base, state: 'loading' };
+}
+
+/** A model with no version to serve is still listed, failed, with why. */
+function placeholder(model: RepositoryModel): ModelEntry {
+  return { name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) };
 }
 
 function defaultVersion(entries: ModelEntry[]): ModelEntry {

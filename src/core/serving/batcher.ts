@@ -60,6 +60,8 @@ export class Batcher {
   private inflight = 0;
   private wakeTimer?: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  /** Per runtime key: waiting for a replaced or removed version's queue to empty. */
+  private readonly retiring = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly slots: number,
@@ -104,6 +106,28 @@ export class Batcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Resolves once nothing of this runner is queued or running (a batch of a request already
+   * answered 504 may still be on a worker), then forgets its queue. For a version being unloaded:
+   * the caller makes sure no new request reaches it first.
+   */
+  runnerIdle(runner: ModelRunner): Promise<void> {
+    return new Promise((resolve) => {
+      this.retiring.set(runner.spec.key, [...(this.retiring.get(runner.spec.key) ?? []), resolve]);
+      this.settleRetiring();
+    });
+  }
+
+  private settleRetiring(): void {
+    for (const [key, waiters] of this.retiring) {
+      const queue = this.queues.get(key);
+      if (queue && (queue.items.length > 0 || queue.inflight > 0)) continue;
+      this.queues.delete(key);
+      this.retiring.delete(key);
+      waiters.forEach((resolve) => resolve());
+    }
+  }
+
   private isIdle(): boolean {
     return this.inflight === 0 && [...this.queues.values()].every((q) => q.items.length === 0);
   }
@@ -134,6 +158,7 @@ export class Batcher {
       this.dispatch(ready);
     }
     if (this.inflight < this.slots) this.wakeForDelays();
+    if (this.retiring.size > 0) this.settleRetiring();
     if (this.idleWaiters.length > 0 && this.isIdle()) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 

@@ -91,6 +91,8 @@ export class DataPlane {
   /** Whether the cache pays for itself, per model version. */
   private readonly cacheUsage = new WeakMap<ModelRunner, CacheUsage>();
   private readonly batcher: Batcher;
+  /** Requests between resolve() and their answer, per runner: a version is unloaded only when it has none. */
+  private readonly active = new Map<ModelRunner, { count: number; waiters: (() => void)[] }>();
   private readonly newId: () => string;
   private readonly now: () => number;
 
@@ -103,6 +105,30 @@ export class DataPlane {
   /** Resolves when no request is queued or running. */
   drained(): Promise<void> {
     return this.batcher.idle();
+  }
+
+  /**
+   * Resolves once no request is in flight on this runner: none between resolve() and its answer
+   * (a cache lookup may be pending), none queued, no batch running. The registry calls it after it
+   * stopped routing to the runner, so nothing new arrives while it waits.
+   */
+  async runnerDrained(runner: ModelRunner): Promise<void> {
+    const active = this.active.get(runner);
+    if (active) await new Promise<void>((resolve) => active.waiters.push(resolve));
+    await this.batcher.runnerIdle(runner);
+  }
+
+  private enter(runner: ModelRunner): void {
+    const active = this.active.get(runner);
+    if (active) active.count++;
+    else this.active.set(runner, { count: 1, waiters: [] });
+  }
+
+  private leave(runner: ModelRunner): void {
+    const active = this.active.get(runner)!;
+    if (--active.count > 0) return;
+    this.active.delete(runner);
+    active.waiters.forEach((resolve) => resolve());
   }
 
   /** Queue depth and running batches per model, for the gauges. */
@@ -118,6 +144,7 @@ export class DataPlane {
   async infer(target: InferTarget, decode: (runner: ModelRunner) => DecodedInputs, options: InferOptions = {}): Promise<InferResult> {
     const runner = this.resolve(target);
     const { spec } = runner;
+    this.enter(runner);
     const started = this.now();
     let status: PredictionStatus = 'error';
     let rows = 0;
@@ -153,6 +180,7 @@ export class DataPlane {
       throw error;
     } finally {
       release?.();
+      this.leave(runner);
       trace?.set({ [TRACE_ATTR.model]: spec.name, [TRACE_ATTR.version]: spec.version, [TRACE_ATTR.rows]: rows });
       this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
     }

@@ -12,6 +12,7 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
     state: entry.state,
     ...(entry.reason ? { reason: entry.reason } : {}),
     ...(entry.warmup ? { warmup: entry.warmup } : {}),
+    ...(entry.reload ? { reload: { state: entry.reload.state, sha256: entry.reload.sha256, reason: entry.reload.reason } } : {}),
     ...(runner &&
       spec && {
         task: spec.task,

@@ -45,6 +45,10 @@ const modelVersion = z
     state: z.enum(['loading', 'ready', 'failed', 'unsupported']),
     reason: z.string().optional(),
     warmup: z.unknown().optional(),
+    reload: z
+      .object({ state: z.enum(['loading', 'failed']), sha256: z.string().optional(), reason: z.string().optional() })
+      .optional()
+      .describe('a changed file loading beside this version, or why it failed to load (this version keeps serving)'),
     task: z.string().optional(),
     runs_on: z.string().optional().describe('worker threads or the main thread, as measured'),
     sha256: z.string().optional(),

@@ -1,0 +1,36 @@
+import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../../src/core/serving/model-runtime.js';
+import type { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
+
+/**
+ * The real onnxruntime, whose runs can be held back (a request stays in flight for as long as a
+ * test needs) and whose loading of chosen files can be held too (a version stays "loading").
+ */
+export class HeldRuntime implements ModelRuntime {
+  private gate: Promise<void> = Promise.resolve();
+  private open = () => {};
+  /** Runs waiting at the gate now. */
+  waiting = 0;
+  /** Files (path suffixes) whose describe() waits for `loadGate`. */
+  readonly heldFiles = new Set<string>();
+  loadGate: Promise<void> = Promise.resolve();
+
+  constructor(readonly inner: OnnxRuntime) {}
+  get workers() { return this.inner.workers; }
+  get threadsPerRun() { return this.inner.threadsPerRun; }
+  async describe(path: string) {
+    if ([...this.heldFiles].some((f) => path.endsWith(f))) await this.loadGate;
+    return this.inner.describe(path);
+  }
+  start(models: WorkerModel[]) { this.inner.start(models); }
+  add(model: WorkerModel) { return this.inner.add(model); }
+  remove(key: string) { return this.inner.remove(key); }
+  close() { return this.inner.close(); }
+  hold(): void { this.gate = new Promise((resolve) => (this.open = resolve)); }
+  release(): void { this.open(); }
+  async run(task: InferenceTask): Promise<InferenceResult> {
+    this.waiting++;
+    await this.gate;
+    this.waiting--;
+    return this.inner.run(task);
+  }
+}
