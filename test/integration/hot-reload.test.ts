@@ -194,4 +194,17 @@ describe('hot reload: the repository changes while the server runs (real session
     await until(async () => (await predict(app)).body.version === '2', 'version 2 served');
     expect(label((await predict(app)).body)).toBe('virginica');
   });
+
+  it('version_policy latest 1 serves only the newest version, and moves to a newer one on rescan', async () => {
+    const app = await start(irisRepository({ '1': bundled('iris'), '2': bundled('iris'), '3': fixture('iris_like.onnx') }, { ...IRIS_CONFIG, version_policy: { latest: { num_versions: 1 } } }));
+    expect((await versionsOn(app)).map((v: { version: string }) => v.version)).toEqual(['3']);
+    const older = await predict(app, '1');
+    expect([older.status, older.body.code]).toEqual([404, 'VERSION_NOT_FOUND']);
+    expect([(await predict(app)).body.version, label((await predict(app)).body)]).toEqual(['3', 'virginica']);
+
+    repo!.addOnnx('iris', '4', bundled('iris'));
+    expect(await app.models.rescan()).toMatchObject({ added: ['iris@4'], removed: ['iris@3'] });
+    expect((await versionsOn(app)).map((v: { version: string }) => v.version)).toEqual(['4']);
+    expect([(await predict(app)).body.version, label((await predict(app)).body)]).toEqual(['4', 'setosa']);
+  });
 });

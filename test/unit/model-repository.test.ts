@@ -142,6 +142,30 @@ describe('scanRepository', () => {
     expect(model('big').error).toMatch(/^big\/model\.json is 10485\d\d bytes; the limit is 1048576$/);
     expect(model('folder').error).toBe('folder/model.json is not a file');
   });
+
+  it('serves the versions version_policy names; the rest are listed as skipped with why, without a warning', async () => {
+    const repo = repository();
+    for (const name of ['all', 'latest', 'specific', 'default']) for (const v of ['1', '2', '3']) repo.addBytes(name, v, 'x');
+    repo.write('all/model.json', JSON.stringify({ version_policy: { all: {} } }));
+    repo.write('latest/model.json', JSON.stringify({ version_policy: { latest: { num_versions: 2 } } }));
+    repo.write('specific/model.json', JSON.stringify({ version_policy: { specific: { versions: [1, 3, 7] } } }));
+    const { model, warnings } = await scan(repo.dir);
+    const versions = (name: string) => model(name).versions.map((v) => v.version);
+    expect(versions('default')).toEqual(['1', '2', '3']);
+    expect(versions('all')).toEqual(['1', '2', '3']);
+    expect(versions('latest')).toEqual(['2', '3']);
+    expect(model('latest').skipped).toEqual([{ entry: 'latest/1', reason: 'version_policy serves the latest 2' }]);
+    expect(versions('specific')).toEqual(['1', '3']);
+    expect(model('specific').skipped).toEqual([{ entry: 'specific/2', reason: 'version_policy serves versions 1, 3, 7' }]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('refuses a version_policy that is not one of latest, all, specific', async () => {
+    const repo = repository();
+    repo.addBytes('m', '1', 'x').write('m/model.json', JSON.stringify({ version_policy: { newest: 1 } }));
+    const { model } = await scan(repo.dir);
+    expect(model('m').error).toMatch(/^model.json is invalid: version_policy/);
+  });
 });
 
 describe('versionFolder', () => {

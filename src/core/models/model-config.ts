@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { versionPolicySchema } from './version-policy.js';
 
 /** One named input feature; min/max are the training range, used to validate and to clamp. */
 const featureSchema = z
@@ -53,6 +54,8 @@ export const modelConfigSchema = z
     labels: z.array(z.string().min(1)).min(2).optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
     batching: batchingSchema.optional(),
+    /** Which versions are served: { latest: { num_versions } }, { all: {} } (the default) or { specific: { versions } }. */
+    version_policy: versionPolicySchema.optional(),
     cache: cacheOptionsSchema.optional(),
     card: z
       .object({

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { modelConfigSchema, type ModelConfig } from './model-config.js';
 import { RepositoryRoot, type ResolvedEntry } from './repository-root.js';
 import { versionFolder } from './version-folder.js';
+import { selectVersions } from './version-policy.js';
 
 /**
  * Triton's layout, which users already know:
@@ -141,8 +142,11 @@ async function scanModel(scan: Scan, name: string, real: string): Promise<Reposi
     scan.skip(skipped, m.entry, `${m.problem}: ${taken ? `it collides with ${name}/${m.sameAs}` : `rename it to ${name}/${m.sameAs}`}`);
   }
   versions.sort((a, b) => Number(a.version) - Number(b.version));
+  // Left out on purpose: listed, not logged (a warning on every poll would be noise).
+  const { served, excluded } = selectVersions(versions, config.version_policy);
+  for (const v of excluded) skipped.push({ entry: `${name}/${v.version}`, reason: v.reason });
   skipped.sort((a, b) => a.entry.localeCompare(b.entry));
-  return { name, config, error, versions, skipped };
+  return { name, config, error, versions: served, skipped };
 }
 
 async function findModelFile(scan: Scan, folder: string, version: string): Promise<RepositoryVersion | SkippedEntry> {
