@@ -53,7 +53,7 @@ export class PredictionMetrics implements PredictionObserver {
     });
     new Gauge({
       name: 'ml_model_state',
-      help: '1 for the state each model version is in (loading, ready, unsupported, failed).',
+      help: '1 for the state each model version is in (loading, ready, unsupported, failed); reload_failed beside ready when a changed file could not replace it.',
       labelNames: ['model', 'version', 'state'] as const,
       registers,
       collect() {
