@@ -101,7 +101,16 @@ export default fp<ModelsPluginOptions>(
     let poll: NodeJS.Timeout | undefined;
     if (config.MODEL_POLL_INTERVAL_S > 0) {
       void loaded.then(() => {
-        if (!closing) poll = setInterval(() => void registry.rescan(), config.MODEL_POLL_INTERVAL_S * 1000).unref();
+        if (closing) return;
+        let busy = false; // a rescan slower than the interval (a drain waits for long requests) is not queued behind itself
+        poll = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          registry
+            .rescan()
+            .catch((err: unknown) => app.log.error({ err }, 'model repository rescan failed'))
+            .finally(() => (busy = false));
+        }, config.MODEL_POLL_INTERVAL_S * 1000).unref();
       });
     }
     let closing = false;

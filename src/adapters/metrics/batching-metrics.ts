@@ -46,6 +46,7 @@ export class BatchingMetrics implements BatchObserver {
       labelNames: ['model', 'version'] as const,
       registers,
       collect() {
+        this.reset(); // a version unloaded by a rescan leaves no series behind
         for (const s of stats()) this.set({ model: s.model, version: s.version }, s.queuedRows);
       },
     });
@@ -55,6 +56,7 @@ export class BatchingMetrics implements BatchObserver {
       labelNames: ['model', 'version'] as const,
       registers,
       collect() {
+        this.reset();
         for (const s of stats()) this.set({ model: s.model, version: s.version }, s.inflightBatches);
       },
     });

@@ -77,6 +77,16 @@ export class ModelRegistry {
   /** Versions and models a rescan took away, and why: a request for one gets a 404 that says so. */
   private readonly removed = new Map<string, string>();
   private rescanning: Promise<unknown> = Promise.resolve();
+  /** Repository entries already warned about: a poll every few seconds must not repeat them. */
+  private readonly warned = new Set<string>();
+  private readonly scanLog = {
+    warn: (obj: object, msg: string) => {
+      const key = JSON.stringify([msg, obj]);
+      if (this.warned.has(key)) return;
+      this.warned.add(key);
+      this.log.warn(obj, msg);
+    },
+  };
 
   constructor(
     private readonly runtime: ModelRuntime,
@@ -92,7 +102,7 @@ export class ModelRegistry {
     let repository: Repository | undefined;
     let failure: unknown;
     try {
-      repository = await scanRepository(dir, this.log);
+      repository = await scanRepository(dir, this.scanLog);
       this.redactor = repository.root;
       if (repository.models.length === 0) this.error = 'no models found in MODEL_DIR';
     } catch (err) {
@@ -200,7 +210,7 @@ export class ModelRegistry {
     if (this.phase !== 'loaded' || this.dir === undefined) return { ...result, error: 'models are still loading' };
     let repository: Repository;
     try {
-      repository = await scanRepository(this.dir, this.log);
+      repository = await scanRepository(this.dir, this.scanLog);
     } catch (err) {
       result.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? this.redact((err as Error).message)}`;
       this.log.error({ dir: this.dir, err }, `model repository rescan failed; nothing changed: ${result.error}`);

@@ -134,7 +134,16 @@ export class Batcher {
 
   /** Rows waiting and batches running, per model version, for the gauges. */
   stats(): { model: string; version: string; queuedRows: number; inflightBatches: number }[] {
-    return [...this.queues.values()].map((q) => ({ model: q.runner.spec.name, version: q.runner.spec.version, queuedRows: q.rows, inflightBatches: q.inflight }));
+    // While a changed file replaces a version, its old and new runners both have a queue: summed.
+    const byVersion = new Map<string, { model: string; version: string; queuedRows: number; inflightBatches: number }>();
+    for (const q of this.queues.values()) {
+      const { name: model, version } = q.runner.spec;
+      const s = byVersion.get(`${model}@${version}`) ?? { model, version, queuedRows: 0, inflightBatches: 0 };
+      s.queuedRows += q.rows;
+      s.inflightBatches += q.inflight;
+      byVersion.set(`${model}@${version}`, s);
+    }
+    return [...byVersion.values()];
   }
 
   private queueOf(runner: ModelRunner): ModelQueue {
