@@ -6,6 +6,7 @@ import type { ModelRuntime } from '../serving/model-runtime.js';
 import { emptyTensor } from '../tensors/tensor.js';
 import { FileIdentity } from './file-identity.js';
 import { scanRepository, type Repository, type RepositoryModel, type RepositoryVersion, type SkippedEntry } from './model-repository.js';
+import { RepositoryRescan, type RescanResult } from './repository-rescan.js';
 import { PathRedactor } from './repository-root.js';
 import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
 
@@ -31,16 +32,6 @@ export interface ModelEntry {
   identity?: string;
   /** A changed file being loaded beside this one, or why it could not be (this one keeps serving). */
   reload?: { state: 'loading' | 'failed'; sha256?: string; reason?: string; identity: string };
-}
-
-/** What one rescan did, for the log and the control API. */
-export interface RescanResult {
-  /** The repository could not be read: nothing changed. */
-  error?: string;
-  added: string[];
-  replaced: string[];
-  removed: string[];
-  failed: string[];
 }
 
 export interface RegistryLog {
@@ -76,7 +67,7 @@ export class ModelRegistry {
   private readonly keys = new Set<string>();
   /** Versions and models a rescan took away, and why: a request for one gets a 404 that says so. */
   private readonly removed = new Map<string, string>();
-  private rescanning: Promise<unknown> = Promise.resolve();
+  private readonly rescanner = new RepositoryRescan(this);
   /** Repository entries already warned about: a poll every few seconds must not repeat them. */
   private readonly warned = new Set<string>();
   private readonly scanLog = {
@@ -90,7 +81,7 @@ export class ModelRegistry {
 
   constructor(
     private readonly runtime: ModelRuntime,
-    private readonly log: RegistryLog,
+    readonly log: RegistryLog,
     private readonly options: RegistryOptions,
   ) {}
 
@@ -187,110 +178,56 @@ export class ModelRegistry {
     return key;
   }
 
-  /**
-   * Reads the repository again and applies the difference to what is loaded: new versions load
-   * and warm in the background and serve once ready; a changed file (or model.json) loads beside
-   * the old version and replaces it once warm; a removed version stops taking requests at once
-   * and is unloaded when its in-flight requests are done. A version that fails to load leaves
-   * the old one serving. Rescans run one at a time; a scan that fails changes nothing.
-   */
+  /** Reads the repository again and applies the difference to what is loaded (repository-rescan.ts). */
   rescan(): Promise<RescanResult> {
-    const next = this.rescanning.then(() => this.rescanOnce());
-    this.rescanning = next.catch(() => undefined);
-    return next;
+    return this.rescanner.rescan();
   }
 
   /** Settles once no rescan is running (shutdown waits for it before closing the runtime). */
-  async settled(): Promise<void> {
-    await this.rescanning;
+  settled(): Promise<void> {
+    return this.rescanner.settled();
   }
 
-  private async rescanOnce(): Promise<RescanResult> {
-    const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
-    if (this.phase !== 'loaded' || this.dir === undefined) return { ...result, error: 'models are still loading' };
-    let repository: Repository;
-    try {
-      repository = await scanRepository(this.dir, this.scanLog);
-    } catch (err) {
-      result.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? this.redact((err as Error).message)}`;
-      this.log.error({ dir: this.dir, err }, `model repository rescan failed; nothing changed: ${result.error}`);
-      return result;
-    }
+  // What RepositoryRescan changes the loaded versions with.
+
+  /** The repository read again; what is skipped is updated. Throws when it cannot be read, changing nothing. */
+  async scan(): Promise<Repository> {
+    const repository = await scanRepository(this.dir!, this.scanLog);
     this.redactor = repository.root;
     this.skipped = repository.skipped;
     if (repository.models.length > 0) delete this.error;
-    const work: Promise<void>[] = [];
     const names = new Set(repository.models.map((m) => m.name));
-    for (const name of this.models.keys()) {
-      if (names.has(name)) continue;
-      for (const entry of this.entries(name)) work.push(this.retire(entry, 'removed from the repository', result));
-      this.skippedIn.delete(name);
-    }
-    for (const model of repository.models) {
-      this.skippedIn.set(model.name, model.skipped);
-      const wanted = new Map(model.versions.map((v) => [v.version, v]));
-      for (const entry of this.entries(model.name)) {
-        if (!wanted.has(entry.version)) work.push(this.retire(entry, entry.file ? `${entry.file} was removed from the repository` : 'replaced', result));
-      }
-      for (const version of model.versions) work.push(this.reconcile(model, version, result));
-      if (model.versions.length === 0) this.place(placeholder(model));
-    }
-    await Promise.all(work);
-    if (result.added.length + result.replaced.length + result.removed.length + result.failed.length > 0) this.log.info({ ...result }, 'model repository rescanned');
-    return result;
+    for (const name of this.skippedIn.keys()) if (!names.has(name)) this.skippedIn.delete(name);
+    for (const model of repository.models) this.skippedIn.set(model.name, model.skipped);
+    return repository;
   }
 
-  /** One scanned version against what is loaded for it: nothing, a new load, or a replacement. */
-  private async reconcile(model: RepositoryModel, version: RepositoryVersion, result: RescanResult): Promise<void> {
-    const current = this.entries(model.name).find((e) => e.version === version.version);
-    const { identity, sha256 } = await this.identities.of(model, version);
-    if (current?.identity === identity) {
-      delete current.reload; // a failed candidate's file is gone: the loaded one is current again
-      return;
-    }
-    if (current?.reload?.identity === identity) return; // this exact file already failed: not retried on every poll
-    const label = modelKey(model.name, version.version);
-    const candidate = newEntry(model, version);
-    this.removed.delete(label);
-    if (!current) this.place(candidate); // listed as loading; resolve() never routes to it before it is ready
-    else current.reload = { state: 'loading', identity, ...(sha256 ? { sha256 } : {}) };
-    await this.inspect(model, candidate, version);
-    if (candidate.state === 'loading') {
-      try {
-        await this.runtime.add({ key: candidate.runner!.spec.key, path: candidate.path });
-        await this.warmUp(candidate);
-      } catch (err) {
-        this.fail(candidate, `cannot load the ONNX file: ${this.redact((err as Error).message.split('\n')[0]!)}`);
-      }
-    }
-    if (!current) {
-      (candidate.state === 'failed' ? result.failed : result.added).push(label);
-      return;
-    }
-    if (candidate.state !== 'ready' && current.state === 'ready') {
-      current.reload = { state: 'failed', identity, reason: candidate.reason!, ...(sha256 ? { sha256 } : {}) };
-      result.failed.push(label);
-      this.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file failed to load; the loaded version keeps serving');
-      return;
-    }
-    this.place(candidate); // atomic: the next resolve() gets the new runner
-    (candidate.state === 'failed' ? result.failed : result.replaced).push(label);
-    await this.unload(current);
+  identify(model: RepositoryModel, version: RepositoryVersion) {
+    return this.identities.of(model, version);
   }
 
-  /** Takes a version out of routing now; unloads it once its in-flight requests are done. */
-  private async retire(entry: ModelEntry, why: string, result: RescanResult): Promise<void> {
+  /** Checks, loads on every worker and warms a version not yet routed to (or fails it, with why). */
+  async loadVersion(model: RepositoryModel, version: RepositoryVersion, entry: ModelEntry): Promise<void> {
+    await this.inspect(model, entry, version);
+    if (entry.state !== 'loading') return;
+    try {
+      await this.runtime.add({ key: entry.runner!.spec.key, path: entry.path });
+      await this.warmUp(entry);
+    } catch (err) {
+      this.fail(entry, `cannot load the ONNX file: ${this.redact((err as Error).message.split('\n')[0]!)}`);
+    }
+  }
+
+  /** Takes a version out of routing now; a request naming it gets a 404 that says why. */
+  takeOut(entry: ModelEntry, why: string): void {
     const rest = this.entries(entry.name).filter((e) => e !== entry);
     if (rest.length > 0) this.models.set(entry.name, rest);
     else this.models.delete(entry.name);
-    if (entry.file) {
-      this.removed.set(modelKey(entry.name, entry.version), why);
-      result.removed.push(modelKey(entry.name, entry.version));
-    }
-    await this.unload(entry);
+    if (entry.file) this.removed.set(modelKey(entry.name, entry.version), why);
   }
 
-  private async unload(entry: ModelEntry): Promise<void> {
+  /** Releases a version taken out of routing, once the data plane has nothing in flight on it. */
+  async unload(entry: ModelEntry): Promise<void> {
     const runner = entry.runner;
     if (!runner) return;
     await this.options.drained?.(runner);
@@ -298,8 +235,9 @@ export class ModelRegistry {
     this.log.info({ model: entry.name, version: entry.version, sha256: runner.spec.sha256 }, 'model version unloaded');
   }
 
-  /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder). */
-  private place(entry: ModelEntry): void {
+  /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder): the next resolve() sees it. */
+  place(entry: ModelEntry): void {
+    this.removed.delete(modelKey(entry.name, entry.version));
     const others = this.entries(entry.name).filter((e) => e.version !== entry.version && (e.file !== '' || entry.file === ''));
     this.models.set(entry.name, [...others, entry].sort((a, b) => Number(a.version) - Number(b.version)));
   }
@@ -369,13 +307,13 @@ function noVersion(model: RepositoryModel): string {
   return `no <version>/model.onnx found${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`;
 }
 
-function newEntry(model: RepositoryModel, v: RepositoryVersion): ModelEntry {
+export function newEntry(model: RepositoryModel, v: RepositoryVersion): ModelEntry {
   const base = { name: model.name, version: v.version, file: v.file, path: v.path };
   return v.refused ? { ...base, state: 'failed', reason: v.refused } : { ...base, state: 'loading' };
 }
 
 /** A model with no version to serve is still listed, failed, with why. */
-function placeholder(model: RepositoryModel): ModelEntry {
+export function placeholder(model: RepositoryModel): ModelEntry {
   return { name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) };
 }
 

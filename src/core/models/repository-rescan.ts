@@ -1,0 +1,104 @@
+import type { ModelEntry, ModelRegistry } from './model-registry.js';
+import { newEntry, placeholder } from './model-registry.js';
+import type { Repository, RepositoryModel, RepositoryVersion } from './model-repository.js';
+import { modelKey } from './model-spec.js';
+
+/** What one rescan did, for the log and the control API. */
+export interface RescanResult {
+  /** The repository could not be read: nothing changed. */
+  error?: string;
+  added: string[];
+  replaced: string[];
+  removed: string[];
+  failed: string[];
+}
+
+/**
+ * Reads the repository again and applies the difference to what the registry has loaded: new
+ * versions load and warm in the background and serve once ready; a changed file (or model.json)
+ * loads beside the old version and replaces it once warm; a removed version stops taking
+ * requests at once and is unloaded when its in-flight requests are done. A version that fails to
+ * load leaves the old one serving. Rescans run one at a time; a scan that fails changes nothing.
+ */
+export class RepositoryRescan {
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly registry: ModelRegistry) {}
+
+  rescan(): Promise<RescanResult> {
+    const next = this.running.then(() => this.once());
+    this.running = next.catch(() => undefined);
+    return next;
+  }
+
+  async settled(): Promise<void> {
+    await this.running;
+  }
+
+  private async once(): Promise<RescanResult> {
+    const { registry } = this;
+    const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
+    if (registry.phase !== 'loaded') return { ...result, error: 'models are still loading' };
+    let repository: Repository;
+    try {
+      repository = await registry.scan();
+    } catch (err) {
+      result.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? registry.redact((err as Error).message)}`;
+      registry.log.error({ err }, `model repository rescan failed; nothing changed: ${result.error}`);
+      return result;
+    }
+    const work: Promise<void>[] = [];
+    const names = new Set(repository.models.map((m) => m.name));
+    for (const entry of registry.all()) {
+      if (!names.has(entry.name)) work.push(this.retire(entry, 'removed from the repository', result));
+    }
+    for (const model of repository.models) {
+      const wanted = new Set(model.versions.map((v) => v.version));
+      for (const entry of registry.entries(model.name)) {
+        if (!wanted.has(entry.version)) work.push(this.retire(entry, `${entry.file} was removed from the repository`, result));
+      }
+      for (const version of model.versions) work.push(this.reconcile(model, version, result));
+      if (model.versions.length === 0) registry.place(placeholder(model));
+    }
+    await Promise.all(work);
+    if (result.added.length + result.replaced.length + result.removed.length + result.failed.length > 0) registry.log.info({ ...result }, 'model repository rescanned');
+    return result;
+  }
+
+  /** One scanned version against what is loaded for it: nothing, a new load, or a replacement. */
+  private async reconcile(model: RepositoryModel, version: RepositoryVersion, result: RescanResult): Promise<void> {
+    const { registry } = this;
+    const current = registry.entries(model.name).find((e) => e.version === version.version);
+    const { identity, sha256 } = await registry.identify(model, version);
+    if (current?.identity === identity) {
+      delete current.reload; // a failed candidate's file is gone: the loaded one is current again
+      return;
+    }
+    if (current?.reload?.identity === identity) return; // this exact file already failed: not retried on every poll
+    const label = modelKey(model.name, version.version);
+    const candidate = newEntry(model, version);
+    if (!current) registry.place(candidate); // listed as loading; resolve() never routes to it before it is ready
+    else current.reload = { state: 'loading', identity, ...(sha256 ? { sha256 } : {}) };
+    await registry.loadVersion(model, version, candidate);
+    if (!current) {
+      (candidate.state === 'ready' ? result.added : result.failed).push(label);
+      return;
+    }
+    if (candidate.state !== 'ready' && current.state === 'ready') {
+      current.reload = { state: 'failed', identity, reason: candidate.reason!, ...(sha256 ? { sha256 } : {}) };
+      result.failed.push(label);
+      registry.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file failed to load; the loaded version keeps serving');
+      return;
+    }
+    registry.place(candidate); // one assignment: the next resolve() gets the new runner
+    (candidate.state === 'ready' ? result.replaced : result.failed).push(label);
+    await registry.unload(current);
+  }
+
+  /** Out of routing now; unloaded once its in-flight requests are done. */
+  private async retire(entry: ModelEntry, why: string, result: RescanResult): Promise<void> {
+    this.registry.takeOut(entry, why);
+    if (entry.file) result.removed.push(modelKey(entry.name, entry.version));
+    await this.registry.unload(entry);
+  }
+}
