@@ -190,4 +190,29 @@ describe('Batcher', () => {
     }
     expect(solo.batches.map((b) => b.rows)).toEqual([2, 2, 2]);
   });
+
+  it("runnerIdle() waits for the runner's queued and running batches, even one whose request timed out; other runners do not count", async () => {
+    const { batches, run } = fakeRuns();
+    const batcher = new Batcher(2, run, observer);
+    const old = runner({ maxDelayMs: 0, maxBatchRows: 1 });
+    const other = buildRunner({ ...spec, key: 'm@1#2' }, { ...policy, maxDelayMs: 0 });
+    const late = batcher.submit(old, request([1, 1]), 1).catch((err: ServiceError) => err.code); // answered 504, still running
+    const queued = batcher.submit(old, request([2, 2]), 1000);
+    batcher.submit(old, request([3, 3]), 1000).catch(() => undefined);
+    void batcher.submit(other, request([4, 4]), 1000);
+    expect(await late).toBe('DEADLINE_EXCEEDED');
+    let idle = false;
+    const waiting = batcher.runnerIdle(old).then(() => (idle = true));
+    expect(batcher.stats()).toEqual([{ model: 'm', version: '1', queuedRows: 2, inflightBatches: 2 }]); // both runners of m@1, summed (one row queued each)
+    batches[0]!.finish(); // the timed-out one
+    await tick();
+    expect(idle).toBe(false); // two of the old runner's requests remain
+    batches.slice(1).forEach((b) => b.finish());
+    await tick();
+    batches.slice(3).forEach((b) => b.finish());
+    await queued;
+    await waiting;
+    expect(idle).toBe(true);
+    expect(batcher.stats().map((s) => s.queuedRows + s.inflightBatches)).toEqual([0]); // the old queue is forgotten
+  });
 });
