@@ -22,6 +22,7 @@ import feedbackRoutes from './protocols/v1/feedback.js';
 import modelsRoutes from './protocols/v1/models.js';
 import predictRoutes from './protocols/v1/predict.js';
 import openInference from './protocols/v2/routes.js';
+import modelRepository from './protocols/v2/repository.js';
 import { OnnxRuntime } from './runtime/onnx-runtime.js';
 
 export interface AppDeps {
@@ -94,6 +95,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(feedbackRoutes, json);
   await app.register(modelsRoutes);
   await app.register(openInference, json);
+  // The control API exists only with a token: without one there is no code path to probe, and /openapi.json does not list it.
+  if (config.ADMIN_TOKEN) await app.register(modelRepository, { adminToken: config.ADMIN_TOKEN });
   await app.register(docs);
   return app;
 }

@@ -13,6 +13,8 @@ export const configSchema = z.object({
   MODEL_DIR: z.string().min(1).default('./models'),
   /** Seconds between rescans of MODEL_DIR (new, changed and removed versions load and unload without a restart); 0: never. */
   MODEL_POLL_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(0),
+  /** Turns on the control API (POST /v2/repository/...): every call needs `Authorization: Bearer <ADMIN_TOKEN>`; unset, those routes do not exist. */
+  ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest request body accepted; a 3x48x192 float image is ~500 KB as JSON. */
   BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
@@ -113,6 +115,9 @@ export const configSchema = z.object({
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 10_000_000).default(512),
 });
 
+/** Variables whose value never appears in an error message. */
+const SECRETS = new Set(['ADMIN_TOKEN']);
+
 export type EnvConfig = z.infer<typeof configSchema>;
 
 export interface Config extends Omit<EnvConfig, 'INFERENCE_WORKERS' | 'ORT_INTRA_OP_THREADS' | 'MAX_INFLIGHT_BYTES' | 'MAX_INFLIGHT_ROWS'> {
@@ -138,7 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudge
   const parsed = configSchema.safeParse(known);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(known[String(issue.path[0])])}: ${issue.message}`),
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}=${SECRETS.has(String(issue.path[0])) ? '(hidden)' : JSON.stringify(known[String(issue.path[0])])}: ${issue.message}`),
     );
   }
   const timeoutIssues = httpTimeoutIssues(parsed.data);

@@ -29,6 +29,10 @@ export const errorStatus = {
   TOO_MANY_ROWS: 413,
   LARGER_THAN_QUEUE: 413,
   SERVER_BUSY: 503,
+  /** The control API (ADMIN_TOKEN): no bearer token; a wrong one; the repository could not be read. */
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  REPOSITORY_UNAVAILABLE: 503,
   INFERENCE_FAILED: 500,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<string, number>;

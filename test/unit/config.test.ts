@@ -35,6 +35,13 @@ describe('config', () => {
     }
   });
 
+  it('refuses an ADMIN_TOKEN under 16 characters without printing it', () => {
+    expect(loadConfig({ ADMIN_TOKEN: 'a-long-enough-admin-token' }).ADMIN_TOKEN).toBe('a-long-enough-admin-token');
+    expect(loadConfig({}).ADMIN_TOKEN).toBeUndefined();
+    expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow('ADMIN_TOKEN=(hidden): at least 16 characters');
+    expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
+  });
+
   it('refuses HTTP timeouts that contradict each other', () => {
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
       'HTTP_HEADERS_TIMEOUT_MS=5000: must be at most HTTP_REQUEST_TIMEOUT_MS (4000)',

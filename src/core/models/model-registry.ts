@@ -183,6 +183,21 @@ export class ModelRegistry {
     return this.rescanner.rescan();
   }
 
+  /** Unloads a model until load(): out of routing now, released once its in-flight requests finish; false when it is unknown. */
+  unloadModel(name: string): Promise<boolean> {
+    return this.rescanner.unloadModel(name);
+  }
+
+  /** Lets a model unloaded by unloadModel() load again, and rescans. */
+  loadModel(name: string): Promise<RescanResult> {
+    return this.rescanner.loadModel(name);
+  }
+
+  /** Versions in the repository that are not loaded because their model was unloaded through the control API (as of the last rescan). */
+  unloadedVersions(): { name: string; version: string }[] {
+    return this.rescanner.unloadedVersions();
+  }
+
   /** Settles once no rescan is running (shutdown waits for it before closing the runtime). */
   settled(): Promise<void> {
     return this.rescanner.settled();
@@ -284,7 +299,7 @@ export class ModelRegistry {
     if (!entries) {
       if (this.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
       const removed = [...this.removed].find(([key]) => key.startsWith(`${name}@`));
-      if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: removed from the repository`);
+      if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: ${removed[1] === UNLOADED ? UNLOADED : 'removed from the repository'}`);
       throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
     }
     const entry = version === undefined ? defaultVersion(entries) : entries.find((e) => e.version === String(Number(version)));
@@ -306,6 +321,9 @@ function noVersion(model: RepositoryModel): string {
   const skipped = model.skipped.map((s) => s.entry);
   return `no <version>/model.onnx found${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`;
 }
+
+/** Why a version unloaded through the control API is not served. */
+export const UNLOADED = 'unloaded through the control API';
 
 export function newEntry(model: RepositoryModel, v: RepositoryVersion): ModelEntry {
   const base = { name: model.name, version: v.version, file: v.file, path: v.path };

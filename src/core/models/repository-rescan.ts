@@ -1,5 +1,5 @@
 import type { ModelEntry, ModelRegistry } from './model-registry.js';
-import { newEntry, placeholder } from './model-registry.js';
+import { newEntry, placeholder, UNLOADED } from './model-registry.js';
 import type { Repository, RepositoryModel, RepositoryVersion } from './model-repository.js';
 import { modelKey } from './model-spec.js';
 
@@ -22,11 +22,41 @@ export interface RescanResult {
  */
 export class RepositoryRescan {
   private running: Promise<unknown> = Promise.resolve();
+  /** Models unloaded through the control API: a rescan leaves them out until they are loaded again. */
+  private readonly unloaded = new Set<string>();
+  /** Their versions the last scan found in the repository. */
+  private unloadedSeen: { name: string; version: string }[] = [];
 
   constructor(private readonly registry: ModelRegistry) {}
 
   rescan(): Promise<RescanResult> {
-    const next = this.running.then(() => this.once());
+    return this.queue(() => this.once());
+  }
+
+  /** Takes every version of a model out of routing and unloads it once drained; false when the model is not loaded and not unloaded already. */
+  unloadModel(name: string): Promise<boolean> {
+    return this.queue(async () => {
+      const entries = this.registry.entries(name);
+      if (entries.length === 0 && !this.unloaded.has(name)) return false;
+      this.unloaded.add(name);
+      const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
+      await Promise.all(entries.map((entry) => this.retire(entry, UNLOADED, result)));
+      return true;
+    });
+  }
+
+  loadModel(name: string): Promise<RescanResult> {
+    this.unloaded.delete(name);
+    return this.rescan();
+  }
+
+  unloadedVersions(): { name: string; version: string }[] {
+    return this.unloadedSeen;
+  }
+
+  /** One rescan or unload at a time, in call order. */
+  private queue<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.running.then(work);
     this.running = next.catch(() => undefined);
     return next;
   }
@@ -48,11 +78,13 @@ export class RepositoryRescan {
       return result;
     }
     const work: Promise<void>[] = [];
-    const names = new Set(repository.models.map((m) => m.name));
+    const models = repository.models.filter((m) => !this.unloaded.has(m.name));
+    this.unloadedSeen = repository.models.filter((m) => this.unloaded.has(m.name)).flatMap((m) => m.versions.map((v) => ({ name: m.name, version: v.version })));
+    const names = new Set(models.map((m) => m.name));
     for (const entry of registry.all()) {
-      if (!names.has(entry.name)) work.push(this.retire(entry, 'removed from the repository', result));
+      if (!names.has(entry.name)) work.push(this.retire(entry, this.unloaded.has(entry.name) ? UNLOADED : 'removed from the repository', result));
     }
-    for (const model of repository.models) {
+    for (const model of models) {
       const wanted = new Set(model.versions.map((v) => v.version));
       for (const entry of registry.entries(model.name)) {
         if (!wanted.has(entry.version)) work.push(this.retire(entry, `${entry.file} was removed from the repository`, result));
