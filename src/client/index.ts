@@ -3,10 +3,11 @@
  * 'onnx-serve'`): /predict (JSON rows or a raw tensor), the Open Inference Protocol's infer (JSON,
  * or binary tensor data both ways), /feedback and the probes. Every error answer becomes an
  * OnnxServeError carrying the service's stable code, so a client branches on `err.code`.
- * Runs on Node (20+, its global fetch); tensors use the server's own binary codec.
+ * Runs on Node (20+, its global fetch); tensors use the server's own binary and JSON codecs.
  */
 import { tensorFromBytes, tensorToBytes } from '../core/tensors/binary.js';
 import type { DType, TensorData } from '../core/tensors/dtypes.js';
+import { tensorFromJson, tensorToJson } from '../core/tensors/json-data.js';
 import type { Tensor } from '../core/tensors/tensor.js';
 import type { ErrorBody, ErrorCode, ErrorDetail } from '../errors.js';
 import { dtypeOf, OIP_DATATYPE } from '../protocols/v2/datatypes.js';
@@ -110,7 +111,7 @@ export class OnnxServeClient {
   }
 
   /** POST /predict with a raw little-endian tensor as the body (application/octet-stream). */
-  async predictTensor(model: string, tensor: Tensor, options: Omit<PredictOptions, 'validation'> & { validation?: 'strict' | 'permissive' } = {}): Promise<PredictResponse> {
+  async predictTensor(model: string, tensor: Tensor, options: PredictOptions = {}): Promise<PredictResponse> {
     const query = new URLSearchParams({ model, dtype: tensor.dtype, shape: tensor.shape.join(',') });
     if (options.version !== undefined) query.set('version', String(options.version));
     if (options.validation) query.set('validation', options.validation);
@@ -130,7 +131,7 @@ export class OnnxServeClient {
       ...(options.parameters ? { parameters: options.parameters } : {}),
       inputs: inputs.map(({ name, tensor }) => {
         const described = { name, datatype: OIP_DATATYPE[tensor.dtype], shape: tensor.shape };
-        if (!binary) return { ...described, data: jsonData(tensor) };
+        if (!binary) return { ...described, data: tensorToJson(tensor) };
         const bytes = tensorToBytes(tensor);
         blobs.push(bytes);
         return { ...described, parameters: { binary_data_size: bytes.byteLength } };
@@ -187,14 +188,6 @@ async function errorOf(response: Response): Promise<OnnxServeError> {
   return new OnnxServeError(response.status, 'HTTP_ERROR', `HTTP ${response.status}: ${text.slice(0, 200)}`, [], retryAfter);
 }
 
-/** A tensor's data as OIP JSON `data`: numbers, booleans, strings; int64 as numbers (exact up to 2^53). */
-function jsonData(tensor: Tensor): unknown[] {
-  const { dtype, data } = tensor;
-  if (dtype === 'bool') return Array.from(data as Uint8Array, (v) => v !== 0);
-  if (dtype === 'float16') throw new TypeError('send float16 inputs as binary data (binary: true)');
-  return Array.from(data as ArrayLike<number | bigint | string>, (v) => (typeof v === 'bigint' ? Number(v) : v));
-}
-
 async function decodeInferAnswer(response: Response): Promise<InferResult> {
   const bytes = new Uint8Array(await response.arrayBuffer());
   const headerLength = Number(response.headers.get('inference-header-content-length') ?? bytes.byteLength);
@@ -209,20 +202,10 @@ async function decodeInferAnswer(response: Response): Promise<InferResult> {
       outputs[output.name] = tensorFromBytes(bytes.slice(offset, offset + size), dtype, output.shape, output.name);
       offset += size;
     } else {
-      outputs[output.name] = tensorFromJsonData(dtype, output.shape, output.data ?? []);
+      outputs[output.name] = tensorFromJson(output.data ?? [], dtype, output.shape, output.name);
     }
   }
   return { ...header, outputs };
-}
-
-function tensorFromJsonData(dtype: DType, shape: number[], data: unknown[]): Tensor {
-  const flat = data.flat(Infinity);
-  if (dtype === 'string') return { dtype, shape, data: flat.map(String) };
-  if (dtype === 'bool') return { dtype, shape, data: Uint8Array.from(flat, (v) => (v ? 1 : 0)) };
-  if (dtype === 'int64') return { dtype, shape, data: BigInt64Array.from(flat, (v) => BigInt(v as number)) };
-  if (dtype === 'uint64') return { dtype, shape, data: BigUint64Array.from(flat, (v) => BigInt(v as number)) };
-  const create = { float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, float16: Uint16Array }[dtype];
-  return { dtype, shape, data: create.from(flat as number[]) };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

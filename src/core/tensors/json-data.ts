@@ -1,4 +1,4 @@
-import { dtypes, setElement, type DType, type TypedArray } from './dtypes.js';
+import { dtypes, getElement, setElement, type DType, type TypedArray } from './dtypes.js';
 import { formatPath, unravel } from './paths.js';
 import { elementCount, type Tensor } from './tensor.js';
 import { describeValue, invalidAt } from './tensor-errors.js';
@@ -24,6 +24,13 @@ export function tensorFromJson(value: unknown, dtype: DType, shape: number[], wh
   });
   if (written !== count) throw invalidAt(where, `shape [${shape}] holds ${count} elements; the data has ${written}`);
   return { dtype, shape, data };
+}
+
+/** A tensor's values as flat, row-major JSON: numbers (float16 decoded), true/false for BOOL, strings for BYTES. */
+export function tensorToJson(tensor: Tensor): unknown[] {
+  if (Array.isArray(tensor.data)) return tensor.data;
+  if (tensor.dtype === 'bool') return Array.from(tensor.data as Uint8Array, (b) => b !== 0);
+  return Array.from({ length: tensor.data.length }, (_, i) => getElement(tensor.data, tensor.dtype, i));
 }
 
 /** Every non-array value inside nested arrays, in row-major order, walked with an explicit stack. */

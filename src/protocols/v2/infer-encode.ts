@@ -1,6 +1,7 @@
 import type { InferResult } from '../../core/serving/data-plane.js';
 import { tensorToBytes } from '../../core/tensors/binary.js';
-import { getElement, isFloating } from '../../core/tensors/dtypes.js';
+import { isFloating } from '../../core/tensors/dtypes.js';
+import { tensorToJson } from '../../core/tensors/json-data.js';
 import type { Tensor } from '../../core/tensors/tensor.js';
 import { ServiceError } from '../../errors.js';
 import { classify } from './classification.js';
@@ -48,12 +49,10 @@ export function encodeInferResponse(result: InferResult, request: InferRequest):
   return { header, binary };
 }
 
-/** Flat, row-major JSON values: numbers, true/false for BOOL, strings for BYTES. */
+/** Flat, row-major JSON values (tensorToJson), refused when a float is not finite. */
 function jsonData(name: string, tensor: Tensor): unknown[] {
-  if (Array.isArray(tensor.data)) return tensor.data;
-  if (tensor.dtype === 'bool') return Array.from(tensor.data as Uint8Array, (b) => b !== 0);
-  const values = Array.from({ length: tensor.data.length }, (_, i) => getElement(tensor.data, tensor.dtype, i));
-  if (isFloating(tensor.dtype) && !values.every(Number.isFinite)) {
+  const values = tensorToJson(tensor);
+  if (isFloating(tensor.dtype) && !(values as number[]).every(Number.isFinite)) {
     throw new ServiceError('INFERENCE_FAILED', `output "${name}" holds NaN or Infinity, which JSON cannot carry; ask for it with binary_data`);
   }
   return values;
