@@ -44,11 +44,15 @@ export const splitVariantSchema = z.object({
 
 export type SplitVariant = z.infer<typeof splitVariantSchema>;
 
-export const splitVariantsSchema = z
-  .array(splitVariantSchema)
-  .min(1, 'a split needs at least one variant')
-  .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, { message: 'variant names must be unique' })
-  .refine((vs) => vs.some((v) => v.weight > 0), { message: 'at least one variant needs a weight above 0' });
+/** A list of variants of the given shape that makes a split: one or more, unique names, some weight. */
+export const splitVariantsOf = <T extends z.ZodType<SplitVariant, unknown>>(variant: T) =>
+  z
+    .array(variant)
+    .min(1, 'a split needs at least one variant')
+    .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, { message: 'variant names must be unique' })
+    .refine((vs) => vs.some((v) => v.weight > 0), { message: 'at least one variant needs a weight above 0' });
+
+export const splitVariantsSchema = splitVariantsOf(splitVariantSchema);
 
 /** A split refused at compile time; `details` says which field and why, as the error table's details do. */
 export class InvalidSplitError extends Error {

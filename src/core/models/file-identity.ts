@@ -4,7 +4,8 @@ import { sha256File, type RepositoryModel, type RepositoryVersion } from './mode
 
 /**
  * What a loaded version is compared by on a rescan: the file's sha256 and its model's model.json
- * (a change of labels or batching changes the served model as much as new weights do). Hashing
+ * (a change of labels or batching changes the served model as much as new weights do), all but its
+ * `traffic` split, which changes who is served, not what. Hashing
  * a large file on every poll would cost a read of it each time, so a file's hash is kept while
  * its size, mtime and inode are unchanged.
  */
@@ -23,7 +24,8 @@ export class FileIdentity {
 
   /** The identity of one version as scanned; a file that cannot be read is named by why. */
   async of(model: RepositoryModel, version: RepositoryVersion): Promise<{ identity: string; sha256?: string; unreadable?: string }> {
-    const config = createHash('sha256').update(JSON.stringify([model.config, model.error ?? null])).digest('hex').slice(0, 16);
+    const { traffic: _traffic, ...served } = model.config; // a new traffic split changes no version: it applies without a reload
+    const config = createHash('sha256').update(JSON.stringify([served, model.error ?? null])).digest('hex').slice(0, 16);
     if (version.refused) return { identity: `refused:${version.refused}:${config}` };
     try {
       const sha256 = await this.sha256(version.path);

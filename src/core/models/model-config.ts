@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { versionPolicySchema } from './version-policy.js';
+import { trafficConfigSchema } from '../experiments/traffic-config.js';
 
 /** One named input feature; min/max are the training range, used to validate and to clamp. */
 const featureSchema = z
@@ -57,6 +58,8 @@ export const modelConfigSchema = z
     /** Which versions are served: { latest: { num_versions } }, { all: {} } (the default) or { specific: { versions } }. */
     version_policy: versionPolicySchema.optional(),
     cache: cacheOptionsSchema.optional(),
+    /** A canary or A/B split of the requests that name no version over the model's versions (traffic-config.ts). */
+    traffic: trafficConfigSchema.optional(),
     card: z
       .object({
         dataset: z.string().optional(),

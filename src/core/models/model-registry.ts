@@ -1,4 +1,5 @@
 import { ServiceError } from '../../errors.js';
+import { TrafficTable } from '../experiments/traffic-table.js';
 import type { AnomalyKind } from '../monitoring/model-monitoring.js';
 import type { BatchPolicy } from '../serving/batcher.js';
 import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
@@ -68,6 +69,8 @@ export class ModelRegistry {
   /** Versions and models a rescan took away, and why: a request for one gets a 404 that says so. */
   private readonly removed = new Map<string, string>();
   private readonly rescanner = new RepositoryRescan(this);
+  /** Each model's traffic split (model.json `traffic`), over its ready versions. */
+  readonly traffic = new TrafficTable();
   /** Repository entries already warned about: a poll every few seconds must not repeat them. */
   private readonly warned = new Set<string>();
   private readonly scanLog = {
@@ -104,6 +107,7 @@ export class ModelRegistry {
     const models = repository?.models ?? [];
     this.skipped = repository?.skipped ?? [];
 
+    this.traffic.apply(models);
     for (const model of models) {
       this.skippedIn.set(model.name, model.skipped);
       const entries = model.versions.map((v) => newEntry(model, v));
@@ -288,6 +292,22 @@ export class ModelRegistry {
     const all = this.all();
     const served = all.filter((e) => e.state === 'ready');
     return served.length > 0 && (!requireAll || all.every((e) => e.state !== 'failed'));
+  }
+
+  /**
+   * A request's model version: the one it names; else, for a model with a traffic split, the
+   * variant its routing key (or a weighted draw) picks among the ready ones; else resolve()'s default.
+   * `chosen` keeps the variant an earlier route() of the same request picked, while it is ready.
+   */
+  route(name: string, version?: string, routingKey?: string, chosen?: string): { entry: ModelEntry; variant?: string } {
+    const traffic = version === undefined ? this.traffic.get(name) : undefined;
+    if (traffic) {
+      const entries = this.models.get(name) ?? [];
+      const ready = (v: string) => entries.some((e) => e.version === v && e.state === 'ready');
+      const variant = traffic.variant(chosen, ready) ?? traffic.choose(routingKey, ready);
+      if (variant) return { entry: this.resolve(name, variant.version), variant: variant.name };
+    }
+    return { entry: this.resolve(name, version) };
   }
 
   /**

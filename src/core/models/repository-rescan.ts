@@ -80,6 +80,7 @@ export class RepositoryRescan {
     const work: Promise<void>[] = [];
     const models = repository.models.filter((m) => !this.unloaded.has(m.name));
     this.unloadedSeen = repository.models.filter((m) => this.unloaded.has(m.name)).flatMap((m) => m.versions.map((v) => ({ name: m.name, version: v.version })));
+    registry.traffic.apply(models);
     const names = new Set(models.map((m) => m.name));
     for (const entry of registry.all()) {
       if (!names.has(entry.name)) work.push(this.retire(entry, this.unloaded.has(entry.name) ? UNLOADED : 'removed from the repository', result));

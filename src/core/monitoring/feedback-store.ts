@@ -6,6 +6,8 @@ import { predictionIdTime } from '../serving/prediction-id.js';
 const recordSchema = z.object({
   model: z.string(),
   version: z.string(),
+  /** The traffic split's variant that answered, so feedback counts toward its experiment. */
+  variant: z.string().optional(),
   task: z.enum(['classification', 'regression', 'raw']),
   rows: z.array(z.union([z.string(), z.array(z.number())])),
 });

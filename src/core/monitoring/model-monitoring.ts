@@ -59,7 +59,7 @@ export class ModelMonitoring {
   }
 
   /** After an answer: class mix, confidence, and the record feedback will be joined to. */
-  observePredictions(spec: ModelSpec, id: string, rowPredictions: RowPrediction[] | undefined, rows: number): void {
+  observePredictions(spec: ModelSpec, id: string, rowPredictions: RowPrediction[] | undefined, rows: number, variant?: string): void {
     const predictions = rowPredictions ?? Array.from({ length: rows }, (): RowPrediction => ({ outputs: {} }));
     const labels = predictions.flatMap((p) => ('label' in p ? [p.label] : []));
     this.driftOf(spec)?.observeLabels(labels);
@@ -67,6 +67,7 @@ export class ModelMonitoring {
     const record: PredictionRecord = {
       model: spec.name,
       version: spec.version,
+      ...(variant !== undefined ? { variant } : {}),
       task: spec.task,
       rows: predictions.map((p) => ('label' in p ? p.label : 'values' in p ? p.values : [])),
     };

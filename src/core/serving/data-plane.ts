@@ -25,6 +25,10 @@ import { TRACE_ATTR, traceCacheLookup, traceInference, type TraceSpan } from './
 export interface InferTarget {
   model: string;
   version?: string;
+  /** Keeps a caller on one variant of the model's traffic split (a user id); none: a weighted draw. */
+  routingKey?: string;
+  /** The split's variant an earlier resolve() of this request chose (to decode for it first), kept while it is ready. */
+  variant?: string;
 }
 
 export interface InferOptions {
@@ -50,6 +54,8 @@ export interface InferResult {
   /** The prediction id (a UUIDv7) ground-truth feedback is joined by. */
   id: string;
   runner: ModelRunner;
+  /** The traffic split's variant that served the request, when the model has a split and the request named no version. */
+  variant?: string;
   /** The fetched outputs, the batch dim as the request sent it. */
   outputs: NamedTensors;
   /** Size along the batch dim; 1 for a model that runs requests alone. */
@@ -136,13 +142,14 @@ export class DataPlane {
     return this.batcher.stats();
   }
 
-  /** The runner a request would use: 404 unknown, 503 loading or failed. */
-  resolve(target: InferTarget): ModelRunner {
-    return this.deps.registry.resolve(target.model, target.version).runner!;
+  /** The runner a request would use, and its split's variant: 404 unknown, 503 loading or failed. */
+  resolve(target: InferTarget): { runner: ModelRunner; variant?: string } {
+    const { entry, variant } = this.deps.registry.route(target.model, target.version, target.routingKey, target.variant);
+    return { runner: entry.runner!, ...(variant !== undefined ? { variant } : {}) };
   }
 
   async infer(target: InferTarget, decode: (runner: ModelRunner) => DecodedInputs, options: InferOptions = {}): Promise<InferResult> {
-    const runner = this.resolve(target);
+    const { runner, variant } = this.resolve(target);
     const { spec } = runner;
     this.enter(runner);
     const started = this.now();
@@ -170,9 +177,9 @@ export class DataPlane {
       status = 'success';
       const id = this.newId();
       const monitoring = this.deps.monitoring;
-      if (monitoring) setImmediate(() => monitoring.observePredictions(spec, id, predictions, rows));
+      if (monitoring) setImmediate(() => monitoring.observePredictions(spec, id, predictions, rows, variant));
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
-      return { id, runner, outputs, rows, predictions, cached, warnings };
+      return { id, runner, ...(variant !== undefined ? { variant } : {}), outputs, rows, predictions, cached, warnings };
     } catch (err) {
       const error = err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
       if (error.statusCode < 500) status = 'invalid_input';
@@ -182,7 +189,7 @@ export class DataPlane {
       release?.();
       this.leave(runner);
       trace?.set({ [TRACE_ATTR.model]: spec.name, [TRACE_ATTR.version]: spec.version, [TRACE_ATTR.rows]: rows });
-      this.deps.observer.prediction({ model: spec.name, version: spec.version, status, seconds: (this.now() - started) / 1000, rows });
+      this.deps.observer.prediction({ model: spec.name, version: spec.version, variant, status, seconds: (this.now() - started) / 1000, rows });
     }
   }
 

@@ -4,6 +4,8 @@ export type PredictionStatus = 'success' | 'invalid_input' | 'error';
 export interface PredictionEvent {
   model: string;
   version: string;
+  /** The traffic split's variant that served it, if any. */
+  variant?: string | undefined;
   status: PredictionStatus;
   /** Wall time from validated input to decoded output, queueing included. */
   seconds: number;

@@ -10,6 +10,8 @@ export const predictRequestSchema = z
     validation: z.enum(['strict', 'permissive']).optional(),
     /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
     timeout_ms: z.number().int().min(1).max(600_000).optional(),
+    /** Keeps a caller on one variant of the model's traffic split (as the X-Routing-Key header does). */
+    routing_key: z.string().max(256).optional(),
   })
   .refine((r) => (r.features === undefined) !== (r.instances === undefined), {
     message: 'send exactly one of "features" (one row of named features) or "instances" (a list of rows)',
@@ -30,4 +32,5 @@ export const tensorQuerySchema = z.strictObject({
     .transform((s) => s.split(',').map(Number)),
   validation: z.enum(['strict', 'permissive']).optional(),
   timeout_ms: z.coerce.number().int().min(1).max(600_000).optional(),
+  routing_key: z.string().max(256).optional(),
 });

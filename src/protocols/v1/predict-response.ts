@@ -19,6 +19,8 @@ export const predictResponseSchema = z.object({
   id: z.string(),
   model: z.string(),
   version: z.string(),
+  /** The traffic split's variant that served the request, when the model has a split and the request named no version. */
+  variant: z.string().optional(),
   cached: z.boolean(),
   ...rowAnswer.shape,
   predictions: z.array(rowAnswer).optional(),

@@ -1,10 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { routingKeyOf } from '../routing-key.js';
 import { rawRows } from '../../core/codec/output-codec.js';
 import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
 import type { DecodedInputs, InferResult } from '../../core/serving/data-plane.js';
 import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
-import type { TraceSpan } from '../../core/serving/trace-span.js';
 import { isDType } from '../../core/tensors/dtypes.js';
 import { tensorFromBytes } from '../../core/tensors/binary.js';
 import { invalidAt } from '../../core/tensors/tensor-errors.js';
@@ -39,7 +39,7 @@ function rowsInput(runner: ModelRunner) {
 function answer(result: InferResult, single: boolean) {
   const { spec } = result.runner;
   const predictions = result.predictions ?? rawRows(result.outputs, spec.outputs.map((o) => o.name), result.rows);
-  const head = { id: result.id, model: spec.name, version: spec.version, cached: result.cached };
+  const head = { id: result.id, model: spec.name, version: spec.version, ...(result.variant !== undefined ? { variant: result.variant } : {}), cached: result.cached };
   const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
   return single ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
 }
@@ -70,9 +70,9 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
   });
 
   /** Rows already decoded into a tensor (by a decode worker), checked and run. */
-  const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer, trace: TraceSpan | null) =>
+  const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer, request: FastifyRequest) =>
     app.dataPlane.infer(
-      { model: envelope.model, version: envelope.version?.toString() },
+      { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key) },
       (runner) => {
         const { input, codec } = rowsInput(runner);
         for (const [kind, count] of Object.entries(decoded.anomalies ?? {})) app.metrics.monitoring.featureAnomaly(runner.spec.name, runner.spec.version, kind as AnomalyKind, count);
@@ -81,7 +81,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
         const place = envelope.single ? FEATURES : INSTANCES;
         return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)) };
       },
-      { validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace },
+      { validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace: request.trace },
     );
 
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
@@ -89,7 +89,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
       const query = parseEnvelope(tensorQuerySchema, request.query, 'query');
       const body = request.body;
       const result = await app.dataPlane.infer(
-        query,
+        { model: query.model, version: query.version, routingKey: routingKeyOf(request, query.routing_key) },
         (runner) => {
           const { input } = rowsInput(runner);
           const dtype = runner.spec.inputs[0]!.dtype;
@@ -107,10 +107,11 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
       if (decoded.kind !== 'predict' && decoded.kind !== 'error') throw new Error(`unexpected decode result ${decoded.kind}`);
       const envelope = decoded.envelope!;
-      return answer(await inferDecoded(envelope, decoded, bytes, request.trace), envelope.single);
+      return answer(await inferDecoded(envelope, decoded, bytes, request), envelope.single);
     }
     const envelope: PredictRequest = parseEnvelope(predictRequestSchema, request.body, '');
-    const result = await app.dataPlane.infer({ model: envelope.model, version: envelope.version?.toString() }, (runner) => decodeRows(runner, envelope), {
+    const target = { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key) };
+    const result = await app.dataPlane.infer(target, (runner) => decodeRows(runner, envelope), {
       validation: envelope.validation,
       timeoutMs: envelope.timeout_ms,
       trace: request.trace,

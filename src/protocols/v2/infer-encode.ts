@@ -43,7 +43,7 @@ export function encodeInferResponse(result: InferResult, request: InferRequest):
     model_name: spec.name,
     model_version: spec.version,
     ...(request.id !== undefined ? { id: request.id } : {}),
-    parameters: { prediction_id: result.id, cached: result.cached },
+    parameters: { prediction_id: result.id, ...(result.variant !== undefined ? { variant: result.variant } : {}), cached: result.cached },
     outputs,
   };
   return { header, binary };

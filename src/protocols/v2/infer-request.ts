@@ -46,6 +46,8 @@ export const inferRequestSchema = z.object({
         /** Triton's request timeout, in microseconds. */
         timeout: z.number().int().min(1).max(600_000_000).optional(),
         validation: z.enum(['strict', 'permissive']).optional(),
+        /** Keeps a caller on one variant of the model's traffic split (as the X-Routing-Key header does). */
+        routing_key: z.string().max(256).optional(),
       }),
     )
     .optional(),

@@ -28,7 +28,11 @@ export const inferResponseSchema = z.object({
   model_name: z.string(),
   model_version: z.string(),
   id: z.string().optional().describe('the request\'s id, echoed'),
-  parameters: z.object({ prediction_id: z.string().describe('what POST /feedback joins ground truth by'), cached: z.boolean() }),
+  parameters: z.object({
+    prediction_id: z.string().describe('what POST /feedback joins ground truth by'),
+    variant: z.string().optional().describe('the traffic split\'s variant that served the request (models with a split, no version named)'),
+    cached: z.boolean(),
+  }),
   outputs: z.array(
     z.object({
       name: z.string(),

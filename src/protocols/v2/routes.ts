@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { serviceError } from '../offload/decode-tasks.js';
+import { routingKeyOf } from '../routing-key.js';
 import { decodeInputs, oipLocator, parseInferBody } from './infer-decode.js';
 import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
@@ -40,8 +41,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
 
   const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
     const { model, version } = request.params;
-    const runner = app.dataPlane.resolve({ model, version });
-    return modelMetadata(runner, app.models.entries(model).map((e) => e.version));
+    const { runner } = app.models.resolve(model, version); // without a version: the default one, whatever the traffic split
+    return modelMetadata(runner!, app.models.entries(model).map((e) => e.version));
   };
   oip.get('/v2/models/:model', { schema: modelMetadataRoute(false) }, metadata);
   oip.get('/v2/models/:model/versions/:version', { schema: modelMetadataRoute(true) }, metadata);
@@ -49,8 +50,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
   const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model, version } = request.params;
     try {
-      const runner = app.dataPlane.resolve({ model, version });
-      return { name: model, version: runner.spec.version, ready: true as const };
+      const entry = app.models.resolve(model, version);
+      return { name: model, version: entry.version, ready: true as const };
     } catch (err) {
       if (!(err instanceof ServiceError) || err.statusCode === 404) throw err;
       return reply.status(503).send({ name: model, ...(version ? { version } : {}), ready: false, error: err.message, code: err.code });
@@ -60,28 +61,32 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
   oip.get('/v2/models/:model/versions/:version/ready', { schema: modelReadyRoute(true) }, ready);
 
   /** The request, decoded here or, when large, on a decode worker (see plugins/json-offload.ts). */
-  const decode = async (model: string, version: string | undefined, bytes: Buffer, headerLength: string | string[] | undefined) => {
+  // A large body is decoded for the version it will run on, so the traffic split's variant is chosen first (by the header's routing key).
+  const decode = async (request: FastifyRequest<{ Params: ModelParams }>, bytes: Buffer) => {
+    const { model, version } = request.params;
+    const headerLength = request.headers['inference-header-content-length'];
     if (app.jsonOffload.wants(bytes.length)) {
-      const { spec } = app.dataPlane.resolve({ model, version });
-      const decoded = await app.jsonOffload.decode({ kind: 'infer', key: spec.key, body: bytes, headerLength });
+      const { runner, variant } = app.dataPlane.resolve({ model, version, routingKey: routingKeyOf(request) });
+      const decoded = await app.jsonOffload.decode({ kind: 'infer', key: runner.spec.key, body: bytes, headerLength });
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
-      if (decoded.kind === 'infer') return { request: decoded.request, decode: () => ({ tensors: decoded.tensors, outputs: decoded.outputs, locator: oipLocator }) };
+      if (decoded.kind === 'infer') return { request: decoded.request, variant, decode: () => ({ tensors: decoded.tensors, outputs: decoded.outputs, locator: oipLocator }) };
       if (decoded.kind === 'error') {
         const error = serviceError(decoded.error);
         // the envelope was good: the prediction is counted as refused, and answered without its id
-        return { request: { inputs: [] } as InferRequest, decode: () => { throw error; } };
+        return { request: { inputs: [] } as InferRequest, variant, decode: () => { throw error; } };
       }
     }
     const body = parseInferBody(bytes, headerLength, maxJsonDepth);
-    return { request: body.request, decode: (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs) };
+    return { request: body.request, variant: undefined, decode: (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs) };
   };
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model, version } = request.params;
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const { request: inferRequest, decode: decodeTensors } = await decode(model, version, bytes, request.headers['inference-header-content-length']);
+    const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, bytes);
     const parameters = inferRequest.parameters;
-    const result = await app.dataPlane.infer({ model, version }, decodeTensors, {
+    const routingKey = routingKeyOf(request, parameters?.routing_key);
+    const result = await app.dataPlane.infer({ model, version, routingKey, ...(variant !== undefined ? { variant } : {}) }, decodeTensors, {
       validation: parameters?.validation,
       timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
       trace: request.trace,

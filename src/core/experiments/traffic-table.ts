@@ -1,0 +1,37 @@
+import type { RepositoryModel } from '../models/model-repository.js';
+import { ModelTraffic } from './traffic-router.js';
+
+/**
+ * The traffic splits of the repository's models, as their model.json declare them. A split set
+ * through the control API holds until its model.json's `traffic` changes (or the process
+ * restarts): a rescan that finds the same declaration keeps the weights the API set.
+ */
+export class TrafficTable {
+  private readonly splits = new Map<string, { declared: string; traffic: ModelTraffic }>();
+
+  constructor(private readonly random?: () => number) {}
+
+  /** After a scan: the splits of these models, none for models without one or no longer there. */
+  apply(models: readonly RepositoryModel[]): void {
+    const names = new Set(models.map((m) => m.name));
+    for (const name of this.splits.keys()) if (!names.has(name)) this.splits.delete(name);
+    for (const model of models) {
+      const config = model.config.traffic;
+      if (!config) {
+        this.splits.delete(model.name);
+        continue;
+      }
+      const declared = JSON.stringify(config);
+      if (this.splits.get(model.name)?.declared === declared) continue;
+      this.splits.set(model.name, { declared, traffic: new ModelTraffic(model.name, config, this.random) });
+    }
+  }
+
+  get(model: string): ModelTraffic | undefined {
+    return this.splits.get(model)?.traffic;
+  }
+
+  all(): ModelTraffic[] {
+    return [...this.splits.values()].map((s) => s.traffic);
+  }
+}

@@ -1,0 +1,25 @@
+import type { FastifyRequest } from 'fastify';
+import { ServiceError } from '../errors.js';
+
+/** The header that keeps a caller on one variant of a model's traffic split (docs/api.md, "Traffic splits"). */
+export const ROUTING_KEY_HEADER = 'x-routing-key';
+export const MAX_ROUTING_KEY_LENGTH = 256;
+
+/**
+ * A request's routing key: the one its body or query names (`routing_key`), else the
+ * X-Routing-Key header; undefined when neither has one. Longer than 256 characters: 400.
+ */
+export function routingKeyOf(request: FastifyRequest, named?: unknown): string | undefined {
+  if (named !== undefined) {
+    if (typeof named !== 'string' || named.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey('routing_key', `a string of at most ${MAX_ROUTING_KEY_LENGTH} characters`);
+    return named || undefined;
+  }
+  const header = request.headers[ROUTING_KEY_HEADER];
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key !== undefined && key.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey(ROUTING_KEY_HEADER, `at most ${MAX_ROUTING_KEY_LENGTH} characters`);
+  return key || undefined;
+}
+
+function invalidRoutingKey(path: string, message: string): ServiceError {
+  return new ServiceError('INVALID_REQUEST', `invalid routing key at ${path}: ${message}`, [{ path, message }]);
+}

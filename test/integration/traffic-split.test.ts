@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { postJson, startApp } from '../helpers/app.js';
+import { bundled, fixture, TempRepository } from '../helpers/repository.js';
+
+/** iris's model.json without its card (the versions are other files), with a 90/10 split and a variant whose version is not there. */
+const CONFIG = (() => {
+  const config = JSON.parse(readFileSync(new URL('../../models/iris/model.json', import.meta.url), 'utf8'));
+  delete config.card;
+  config.traffic = {
+    variants: [
+      { name: 'stable', version: 1, weight: 90 },
+      { name: 'canary', version: 2, weight: 10 },
+      { name: 'next', version: 3, weight: 50 }, // no folder 3: takes no traffic until it is there and ready
+    ],
+  };
+  return config;
+})();
+const ROW = [5.1, 3.5, 1.4, 0.2]; // version 1 (iris) answers setosa, version 2 (iris_like.onnx) virginica
+const LABEL_OF = { '1': 'setosa', '2': 'virginica' } as Record<string, string>;
+
+describe('traffic split: model.json `traffic` spreads requests that name no version (real sessions)', () => {
+  const repo = new TempRepository().addOnnx('iris', '1', bundled('iris'), CONFIG).addOnnx('iris', '2', fixture('iris_like.onnx'));
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.remove();
+  });
+
+  it('keeps one routing key on one variant, and answers with the variant and the version that served it', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const { status, body } = await postJson(app, '/predict', { model: 'iris', instances: [ROW] }, { 'x-routing-key': 'user-42' });
+      expect(status).toBe(200);
+      expect(body.predictions[0].label).toBe(LABEL_OF[body.version]);
+      expect(body.variant).toBe(body.version === '1' ? 'stable' : 'canary');
+      seen.add(body.variant);
+    }
+    expect(seen.size).toBe(1);
+    // The body's routing_key and OIP's parameters.routing_key pick as the header does.
+    const [variant] = [...seen];
+    const byField = await postJson(app, '/predict', { model: 'iris', routing_key: 'user-42', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } });
+    expect(byField.body.variant).toBe(variant);
+    const oip = await postJson(app, '/v2/models/iris/infer', { parameters: { routing_key: 'user-42' }, inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: ROW }] });
+    expect(oip.status).toBe(200);
+    expect(oip.body.parameters.variant).toBe(variant);
+  });
+
+  it('lands 10,000 random keys within 2 points of the ready variants\' weights (90/10: the unready one\'s share goes to the rest)', () => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 10_000; i++) {
+      const { variant } = app.models.route('iris', undefined, `k-${Math.random().toString(36).slice(2)}-${i}`);
+      counts[variant!] = (counts[variant!] ?? 0) + 1;
+    }
+    expect(Object.keys(counts).sort()).toEqual(['canary', 'stable']);
+    expect(Math.abs(counts.canary! / 100 - 10)).toBeLessThanOrEqual(2);
+  });
+
+  it('lets a request that names a version bypass the split', async () => {
+    const { body } = await postJson(app, '/predict', { model: 'iris', version: 2, instances: [ROW] }, { 'x-routing-key': 'user-42' });
+    expect(body.version).toBe('2');
+    expect(body.variant).toBeUndefined();
+  });
+
+  it('refuses a routing key longer than 256 characters with 400 INVALID_REQUEST naming the header', async () => {
+    const { status, body } = await postJson(app, '/predict', { model: 'iris', instances: [ROW] }, { 'x-routing-key': 'k'.repeat(257) });
+    expect(status).toBe(400);
+    expect(body.code).toBe('INVALID_REQUEST');
+    expect(body.details[0].path).toBe('x-routing-key');
+  });
+});
