@@ -94,7 +94,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(predictRoutes, json);
   await app.register(feedbackRoutes, json);
   await app.register(modelsRoutes);
-  await app.register(openInference, json);
+  await app.register(openInference, { ...json, controlApi: config.ADMIN_TOKEN !== undefined });
   // The control API exists only with a token: without one there is no code path to probe, and /openapi.json does not list it.
   if (config.ADMIN_TOKEN) await app.register(modelRepository, { adminToken: config.ADMIN_TOKEN });
   await app.register(docs);

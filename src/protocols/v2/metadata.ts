@@ -2,11 +2,11 @@ import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { packageInfo as pkg } from '../../package-info.js';
 import { metadataShape, OIP_DATATYPE } from './datatypes.js';
 
-/** The extensions this server implements, as GET /v2 lists them. */
-export const EXTENSIONS = ['binary_tensor_data', 'classification'];
+/** The extensions this server implements, as GET /v2 lists them; the model repository one only with the control API on (ADMIN_TOKEN). */
+export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository'];
 
-export function serverMetadata() {
-  return { name: pkg.name, version: pkg.version, extensions: EXTENSIONS };
+export function serverMetadata(controlApi = false) {
+  return { name: pkg.name, version: pkg.version, extensions: controlApi ? EXTENSIONS : EXTENSIONS.filter((e) => e !== 'model_repository') };
 }
 
 /** A model version's metadata: every version of the model, the platform, and each tensor's datatype and shape (-1 where it varies). */

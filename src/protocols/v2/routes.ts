@@ -24,7 +24,7 @@ interface ModelParams {
  * encode. Request bodies may be gzip or deflate (bounded by BODY_LIMIT_BYTES once inflated), and
  * answers are compressed when the client accepts it, as Triton does.
  */
-const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDepth }) => {
+const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = async (app, { maxJsonDepth, controlApi }) => {
   await app.register(compress, { global: true, encodings: ['gzip', 'deflate'], threshold: 1024, ...requestDecompression });
   // Every body is read as bytes, whatever its Content-Type, or with none (Triton's client sends none):
   // Inference-Header-Content-Length, not the content type, says whether binary data follows the JSON.
@@ -32,7 +32,7 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDe
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   const oip = app.withTypeProvider<DescribedRoutes>();
-  oip.get('/v2', { schema: serverMetadataRoute }, async () => serverMetadata());
+  oip.get('/v2', { schema: serverMetadataRoute }, async () => serverMetadata(controlApi));
   oip.get('/v2/health/live', { schema: serverLiveRoute }, async () => ({ live: true as const }));
   oip.get('/v2/health/ready', { schema: serverReadyRoute }, async (_request, reply) => {
     const { ready } = app.readiness();

@@ -35,6 +35,10 @@ describe('control API off (no ADMIN_TOKEN)', () => {
       expect(response.json().code).toBe('ROUTE_NOT_FOUND');
     }
   });
+
+  it('does not list the model_repository extension on GET /v2', async () => {
+    expect((await app().inject('/v2')).json().extensions).not.toContain('model_repository');
+  });
 });
 
 describe('control API on', () => {
@@ -46,6 +50,10 @@ describe('control API on', () => {
   afterAll(async () => {
     await app?.close();
     repo.remove();
+  });
+
+  it('lists the model_repository extension on GET /v2, as Triton does', async () => {
+    expect((await app.inject('/v2')).json().extensions).toEqual(['binary_tensor_data', 'classification', 'model_repository']);
   });
 
   it('refuses a call without a token: 401 UNAUTHORIZED with WWW-Authenticate: Bearer, on every route', async () => {
