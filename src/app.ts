@@ -23,6 +23,7 @@ import modelsRoutes from './protocols/v1/models.js';
 import predictRoutes from './protocols/v1/predict.js';
 import openInference from './protocols/v2/routes.js';
 import modelRepository from './protocols/v2/repository.js';
+import trafficControl from './protocols/v2/traffic.js';
 import { OnnxRuntime } from './runtime/onnx-runtime.js';
 
 export interface AppDeps {
@@ -99,6 +100,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   if (config.ADMIN_TOKEN) {
     const control = { adminToken: config.ADMIN_TOKEN, maxJsonDepth: config.MAX_JSON_DEPTH };
     await app.register(modelRepository, control);
+    await app.register(trafficControl, control);
   }
   await app.register(docs);
   return app;

@@ -33,6 +33,8 @@ export const errorStatus = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   REPOSITORY_UNAVAILABLE: 503,
+  /** The traffic control API on a model whose model.json declares no `traffic` split. */
+  NO_TRAFFIC_SPLIT: 404,
   INFERENCE_FAILED: 500,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<string, number>;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModelEntry } from '../../core/models/model-registry.js';
+import { variantStatus } from '../../core/experiments/traffic-status.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { modelsRouteSchema } from './route-schemas.js';
 
@@ -31,8 +32,9 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
 }
 
 /**
- * GET /models: every model with its versions, state, tensors, features and labels, and the
- * repository entries that are not served (`skipped`, per model and at the top), with why.
+ * GET /models: every model with its versions, state, tensors, features and labels, its traffic
+ * split (each variant's weight and whether its version is ready), and the repository entries
+ * that are not served (`skipped`, per model and at the top), with why.
  */
 const models: FastifyPluginAsync = async (app) => {
   app.withTypeProvider<DescribedRoutes>().get('/models', { schema: modelsRouteSchema }, async () => {
@@ -41,11 +43,13 @@ const models: FastifyPluginAsync = async (app) => {
       models: names.map((name) => {
         const entries = app.models.entries(name);
         const config = entries.find((e) => e.runner)?.runner?.spec.config;
+        const traffic = app.models.traffic.get(name);
         return {
           name,
           description: config?.description,
           dataset: config?.card?.dataset,
           versions: entries.map((entry) => describe(entry, app.placement)),
+          ...(traffic ? { traffic: { variants: variantStatus(traffic, entries, app.models.skippedEntries(name)) } } : {}),
           skipped: app.models.skippedEntries(name),
         };
       }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { variantStatusSchema } from '../../core/experiments/traffic-status.js';
 import { compiledAnswer } from '../openapi/describe-only.js';
 import { ANY_REQUEST, errorResponses, INFERS, JOINS_FEEDBACK, READS_BODY, RESOLVES_MODEL } from '../openapi/error-responses.js';
 import { feedbackResultSchema, feedbackSchema } from './feedback-schemas.js';
@@ -62,12 +63,16 @@ const modelVersion = z
     card: z.unknown().optional(),
   });
 
+const traffic = z
+  .object({ variants: z.array(variantStatusSchema) })
+  .describe('the model.json `traffic` split of the requests that name no version: each variant in order (the first is the control), its weight, and whether its version is ready');
+
 export const modelsRouteSchema = {
   tags: ['models'],
-  summary: 'Every model: versions, state, tensors, batching, features, labels, model card',
+  summary: 'Every model: versions, state, tensors, batching, features, labels, model card, traffic split',
   response: {
     200: z.object({
-      models: z.array(z.object({ name: z.string(), description: z.string().optional(), dataset: z.unknown().optional(), versions: z.array(modelVersion), skipped })),
+      models: z.array(z.object({ name: z.string(), description: z.string().optional(), dataset: z.unknown().optional(), versions: z.array(modelVersion), traffic: traffic.optional(), skipped })),
       skipped,
     }),
     ...errorResponses(ANY_REQUEST),

@@ -4,11 +4,12 @@ import { ANY_REQUEST, errorResponses, PATH_PARAMS, READS_BODY } from '../openapi
 
 /** The model repository extension of the Open Inference Protocol (Triton's `extension_model_repository`), as this server answers it. */
 const tags = ['Model repository (control API)'];
-const ADMIN = ['UNAUTHORIZED', 'FORBIDDEN'] as const satisfies ErrorCode[];
+/** Every control API route: refused without the token, or with a wrong one. */
+export const ADMIN = ['UNAUTHORIZED', 'FORBIDDEN'] as const satisfies ErrorCode[];
 /** A rescan: refused while the models first load, or when MODEL_DIR cannot be read. */
 const RESCANS = ['MODEL_NOT_READY', 'REPOSITORY_UNAVAILABLE'] as const satisfies ErrorCode[];
-const auth = 'Only when ADMIN_TOKEN is set (otherwise 404 ROUTE_NOT_FOUND, as any unknown route); needs `Authorization: Bearer <ADMIN_TOKEN>`.';
-const modelParams = z.object({ model: z.string().describe('the model\'s name in the repository (its folder)') });
+export const auth = 'Only when ADMIN_TOKEN is set (otherwise 404 ROUTE_NOT_FOUND, as any unknown route); needs `Authorization: Bearer <ADMIN_TOKEN>`.';
+export const modelParams = z.object({ model: z.string().describe('the model\'s name in the repository (its folder)') });
 
 export const indexRequestSchema = z.object({
   ready: z.boolean().optional().describe('true: only the versions ready for inference'),
