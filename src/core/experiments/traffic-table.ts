@@ -16,6 +16,8 @@ export class TrafficTable {
     const names = new Set(models.map((m) => m.name));
     for (const name of this.splits.keys()) if (!names.has(name)) this.splits.delete(name);
     for (const model of models) {
+      // A model.json refused on a rescan leaves the loaded versions serving as they were: their split too.
+      if (model.error && this.splits.has(model.name)) continue;
       const config = model.config.traffic;
       if (!config) {
         this.splits.delete(model.name);
