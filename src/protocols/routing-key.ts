@@ -12,12 +12,21 @@ export const MAX_ROUTING_KEY_LENGTH = 256;
 export function routingKeyOf(request: FastifyRequest, named?: unknown): string | undefined {
   if (named !== undefined) {
     if (typeof named !== 'string' || named.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey('routing_key', `a string of at most ${MAX_ROUTING_KEY_LENGTH} characters`);
-    return named || undefined;
+    return routingKeyFrom(named, undefined);
   }
   const header = request.headers[ROUTING_KEY_HEADER];
   const key = Array.isArray(header) ? header[0] : header;
   if (key !== undefined && key.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey(ROUTING_KEY_HEADER, `at most ${MAX_ROUTING_KEY_LENGTH} characters`);
-  return key || undefined;
+  return routingKeyFrom(undefined, key);
+}
+
+/**
+ * The precedence, for keys already checked: the request's own field when it has one (an empty one
+ * means none: a weighted draw, whatever the header says), else the header's. A decode worker, which
+ * reads the field from the body, applies the same.
+ */
+export function routingKeyFrom(named: string | undefined, header: string | undefined): string | undefined {
+  return (named !== undefined ? named : header) || undefined;
 }
 
 function invalidRoutingKey(path: string, message: string): ServiceError {

@@ -48,15 +48,22 @@ export class ModelTraffic {
     return variant && variant.weight > 0 && ready(variant.version) ? variant : undefined;
   }
 
-  /** The variant for a request, among those whose version is ready; undefined when none is. */
+  /** The variants that take traffic now: a weight above 0 and a ready version. */
+  live(ready: (version: string) => boolean): TrafficVariant[] {
+    return this.variants.filter((v) => v.weight > 0 && ready(v.version));
+  }
+
+  /**
+   * The variant for a request, among those whose version is ready; undefined when none is. The
+   * choice is compileSplit(live, { salt: model }): a decode worker given live() chooses the same.
+   */
   choose(key: string | undefined, ready: (version: string) => boolean): RoutedVariant | undefined {
     let names = '';
     for (const v of this.variants) if (v.weight > 0 && ready(v.version)) names += `${v.name}\u0000`;
     if (names === '') return undefined;
     let split = this.compiled.get(names);
     if (!split) {
-      const live = this.variants.filter((v) => v.weight > 0 && ready(v.version));
-      split = compileSplit(live, { salt: this.model, ...(this.random ? { random: this.random } : {}) });
+      split = compileSplit(this.live(ready), { salt: this.model, ...(this.random ? { random: this.random } : {}) });
       if (this.compiled.size >= 16) this.compiled.clear();
       this.compiled.set(names, split);
     }

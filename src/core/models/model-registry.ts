@@ -1,4 +1,5 @@
 import { ServiceError } from '../../errors.js';
+import type { TrafficVariant } from '../experiments/traffic-config.js';
 import { TrafficTable } from '../experiments/traffic-table.js';
 import type { AnomalyKind } from '../monitoring/model-monitoring.js';
 import type { BatchPolicy } from '../serving/batcher.js';
@@ -302,12 +303,21 @@ export class ModelRegistry {
   route(name: string, version?: string, routingKey?: string, chosen?: string): { entry: ModelEntry; variant?: string } {
     const traffic = version === undefined ? this.traffic.get(name) : undefined;
     if (traffic) {
-      const entries = this.models.get(name) ?? [];
-      const ready = (v: string) => entries.some((e) => e.version === v && e.state === 'ready');
+      const ready = this.versionReady(name);
       const variant = traffic.variant(chosen, ready) ?? traffic.choose(routingKey, ready);
       if (variant) return { entry: this.resolve(name, variant.version), variant: variant.name };
     }
     return { entry: this.resolve(name, version) };
+  }
+
+  /** The split's variants route() chooses among now (weight above 0, version ready); undefined for a model without a split. */
+  liveVariants(name: string): TrafficVariant[] | undefined {
+    return this.traffic.get(name)?.live(this.versionReady(name));
+  }
+
+  private versionReady(name: string): (version: string) => boolean {
+    const entries = this.models.get(name) ?? [];
+    return (v) => entries.some((e) => e.version === v && e.state === 'ready');
   }
 
   /**

@@ -12,6 +12,7 @@ import { predictRequestSchema, type PredictRequest } from '../v1/predict-request
 import { FEATURES, INSTANCES } from '../v1/rows-places.js';
 import { decodeInputs, parseInferBody } from '../v2/infer-decode.js';
 import type { InferRequest } from '../v2/infer-request.js';
+import { OffloadChooser, type OffloadRouting } from './offload-routing.js';
 
 /**
  * What a decode worker needs of a model version to decode a large JSON body into tensors: plain
@@ -31,8 +32,9 @@ export interface OffloadModel {
 }
 
 export type DecodeTask =
-  | { kind: 'predict'; body: Uint8Array }
-  | { kind: 'infer'; key: string; body: Uint8Array; headerLength?: string | string[] };
+  | { kind: 'predict'; body: Uint8Array; routing?: OffloadRouting }
+  /** `key`: the version the URL names, or the default one; with `routing`, the split's variant instead. */
+  | { kind: 'infer'; key: string; body: Uint8Array; headerLength?: string | string[]; routing?: OffloadRouting };
 
 /** A ServiceError as it crosses threads. */
 export interface PlainError {
@@ -43,20 +45,22 @@ export interface PlainError {
 
 export type PredictEnvelope = Omit<PredictRequest, 'features' | 'instances'> & { single: boolean };
 
+/** `variant`: the traffic split's variant the worker chose (see offload-routing.ts); the main thread pins it. */
 export type DecodeResult =
   /** /predict: the rows decoded for model `key`; or no key when this worker does not know the model (the main thread decides). */
-  | { kind: 'predict'; envelope: PredictEnvelope; key?: string; tensor?: Tensor; warnings?: ErrorDetail[]; kinds?: RowKind[]; anomalies?: Partial<Record<AnomalyKind, number>> }
-  /** OIP: the request without its tensors' data, and the tensors. */
-  | { kind: 'infer'; request: InferRequest; tensors: NamedTensors; outputs?: string[] }
+  | { kind: 'predict'; envelope: PredictEnvelope; key?: string; variant?: string; tensor?: Tensor; warnings?: ErrorDetail[]; kinds?: RowKind[]; anomalies?: Partial<Record<AnomalyKind, number>> }
+  /** OIP: the request without its tensors' data, and the tensors, decoded for model `key`. */
+  | { kind: 'infer'; request: InferRequest; key: string; variant?: string; tensors: NamedTensors; outputs?: string[] }
   /** OIP: this worker does not know the model version (it loaded after the worker started): the main thread decodes. */
   | { kind: 'unknown' }
   /** refused: in the envelope (before any model is involved) or in the tensors (a prediction that failed). */
-  | { kind: 'error'; stage: 'envelope' | 'tensors'; error: PlainError; envelope?: PredictEnvelope; key?: string; anomalies?: Partial<Record<AnomalyKind, number>> };
+  | { kind: 'error'; stage: 'envelope' | 'tensors'; error: PlainError; envelope?: PredictEnvelope; key?: string; variant?: string; anomalies?: Partial<Record<AnomalyKind, number>> };
 
 /** The models a worker decodes for, each with its rows codec built once. */
 export class OffloadModels {
   private readonly codecs = new Map<string, RowsCodec>();
   private readonly anomalies: Partial<Record<AnomalyKind, number>> = {};
+  readonly chooser = new OffloadChooser();
 
   constructor(
     private readonly models: OffloadModel[],
@@ -90,8 +94,8 @@ export class OffloadModels {
   }
 }
 
-/** A /predict JSON body: parsed, its envelope checked, and its rows decoded where the model is known here. */
-export function decodePredict(body: Uint8Array, models: OffloadModels): DecodeResult {
+/** A /predict JSON body: parsed, its envelope checked, and its rows decoded for the version it will run on, where it is known here. */
+export function decodePredict(body: Uint8Array, models: OffloadModels, routing?: OffloadRouting): DecodeResult {
   let envelope: PredictEnvelope;
   let rows: { single: boolean; values: unknown[] };
   try {
@@ -102,33 +106,39 @@ export function decodePredict(body: Uint8Array, models: OffloadModels): DecodeRe
   } catch (err) {
     return { kind: 'error', stage: 'envelope', error: plain(err) };
   }
-  const model = models.find(envelope.model, envelope.version?.toString());
-  if (!model?.rowInput) return { kind: 'predict', envelope };
+  const chosen = envelope.version === undefined ? models.chooser.choose(routing, envelope.model, envelope.routing_key) : undefined;
+  const variant = chosen ? { variant: chosen.name } : {};
+  const model = models.find(envelope.model, chosen?.version ?? envelope.version?.toString());
+  if (!model?.rowInput) return { kind: 'predict', envelope, ...variant };
   try {
     const decoded = models.codec(model).decode(rows.values, rows.single ? FEATURES : INSTANCES, envelope.validation ?? model.validation);
-    return { kind: 'predict', envelope, key: model.key, tensor: decoded.tensor, warnings: decoded.warnings, kinds: decoded.kinds };
+    return { kind: 'predict', envelope, key: model.key, ...variant, tensor: decoded.tensor, warnings: decoded.warnings, kinds: decoded.kinds };
   } catch (err) {
-    return { kind: 'error', stage: 'tensors', error: plain(err), envelope, key: model.key, anomalies: models.takeAnomalies() };
+    return { kind: 'error', stage: 'tensors', error: plain(err), envelope, key: model.key, ...variant, anomalies: models.takeAnomalies() };
   }
 }
 
 /** An OIP infer body (JSON, or a JSON header and binary data): parsed, and its tensors decoded. */
 export function decodeInfer(task: Extract<DecodeTask, { kind: 'infer' }>, models: OffloadModels): DecodeResult {
-  const model = models.byKey(task.key);
-  if (!model) return { kind: 'unknown' };
+  const named = models.byKey(task.key);
+  if (!named) return { kind: 'unknown' };
   let body;
   try {
     body = parseInferBody(Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength, models.maxDepth);
   } catch (err) {
     return { kind: 'error', stage: 'envelope', error: plain(err) };
   }
+  const chosen = models.chooser.choose(task.routing, named.name, body.request.parameters?.routing_key);
+  const model = chosen ? models.find(named.name, chosen.version) : named;
+  if (!model) return { kind: 'unknown' };
+  const variant = chosen ? { variant: chosen.name } : {};
   try {
     const decoded = decodeInputs(body, model.inputs);
     // The answer needs the request's id, parameters and outputs, never its data.
     const request: InferRequest = { ...body.request, inputs: body.request.inputs.map(({ data: _data, ...input }) => input) };
-    return { kind: 'infer', request, tensors: decoded.tensors, outputs: decoded.outputs };
+    return { kind: 'infer', request, key: model.key, ...variant, tensors: decoded.tensors, outputs: decoded.outputs };
   } catch (err) {
-    return { kind: 'error', stage: 'tensors', error: plain(err) };
+    return { kind: 'error', stage: 'tensors', error: plain(err), key: model.key, ...variant };
   }
 }
 

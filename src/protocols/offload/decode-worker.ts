@@ -13,7 +13,7 @@ lowerPriority(init.nice);
 const models = new OffloadModels(init.models, init.maxJsonDepth);
 
 export default function decode(task: DecodeTask): unknown {
-  const result = task.kind === 'predict' ? decodePredict(task.body, models) : decodeInfer(task, models);
+  const result = task.kind === 'predict' ? decodePredict(task.body, models, task.routing) : decodeInfer(task, models);
   const buffers = buffersOf(result);
   if (buffers.length === 0) return result;
   return move({ [transferableSymbol]: buffers, [valueSymbol]: result } as never);

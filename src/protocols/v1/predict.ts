@@ -17,6 +17,7 @@ import { predictRouteSchema } from './route-schemas.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
 import { parseJson as parseBody, serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
 import { LargeBody } from '../offload/large-body.js';
+import { offloadRouting } from '../offload/offload-routing.js';
 
 /** Binary input names positions as tensor[row][...] and the tensor as a whole by its shape. */
 const binaryLocator: Locator = {
@@ -72,7 +73,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
   /** Rows already decoded into a tensor (by a decode worker), checked and run. */
   const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer, request: FastifyRequest) =>
     app.dataPlane.infer(
-      { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key) },
+      { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key), ...(decoded.variant !== undefined ? { variant: decoded.variant } : {}) },
       (runner) => {
         const { input, codec } = rowsInput(runner);
         for (const [kind, count] of Object.entries(decoded.anomalies ?? {})) app.metrics.monitoring.featureAnomaly(runner.spec.name, runner.spec.version, kind as AnomalyKind, count);
@@ -103,7 +104,9 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
     }
     if (request.body instanceof LargeBody) {
       const bytes = request.body.bytes;
-      const decoded = await app.jsonOffload.decode({ kind: 'predict', body: bytes });
+      // The body names its model: the worker gets every split, to decode for the variant the request will run on.
+      const routing = offloadRouting(app.models.traffic.all().map((t) => t.model), (model) => app.models.liveVariants(model), routingKeyOf(request));
+      const decoded = await app.jsonOffload.decode({ kind: 'predict', body: bytes, routing });
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
       if (decoded.kind !== 'predict' && decoded.kind !== 'error') throw new Error(`unexpected decode result ${decoded.kind}`);
       const envelope = decoded.envelope!;

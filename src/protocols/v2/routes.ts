@@ -5,7 +5,8 @@ import { ServiceError } from '../../errors.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { serviceError } from '../offload/decode-tasks.js';
 import { routingKeyOf } from '../routing-key.js';
-import { decodeInputs, oipLocator, parseInferBody } from './infer-decode.js';
+import { offloadRouting } from '../offload/offload-routing.js';
+import { decodeInputs, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
 import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
@@ -60,24 +61,35 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   oip.get('/v2/models/:model/ready', { schema: modelReadyRoute(false) }, ready);
   oip.get('/v2/models/:model/versions/:version/ready', { schema: modelReadyRoute(true) }, ready);
 
-  /** The request, decoded here or, when large, on a decode worker (see plugins/json-offload.ts). */
-  // A large body is decoded for the version it will run on, so the traffic split's variant is chosen first (by the header's routing key).
+  /**
+   * The request, decoded here or, when large, on a decode worker (see plugins/json-offload.ts). A
+   * large body is decoded for the version it will run on: for a model with a traffic split and no
+   * version named, the worker chooses the variant by the body's parameters.routing_key or the
+   * header's (offload-routing.ts), and the data plane is then held to it.
+   */
   const decode = async (request: FastifyRequest<{ Params: ModelParams }>, bytes: Buffer) => {
     const { model, version } = request.params;
     const headerLength = request.headers['inference-header-content-length'];
+    const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
     if (app.jsonOffload.wants(bytes.length)) {
-      const { runner, variant } = app.dataPlane.resolve({ model, version, routingKey: routingKeyOf(request) });
-      const decoded = await app.jsonOffload.decode({ kind: 'infer', key: runner.spec.key, body: bytes, headerLength });
+      const { runner } = app.models.resolve(model, version); // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
+      const routing = version === undefined ? offloadRouting([model], (m) => app.models.liveVariants(m), routingKeyOf(request)) : undefined;
+      const decoded = await app.jsonOffload.decode({ kind: 'infer', key: runner!.spec.key, body: bytes, headerLength, ...(routing ? { routing } : {}) });
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
-      if (decoded.kind === 'infer') return { request: decoded.request, variant, decode: () => ({ tensors: decoded.tensors, outputs: decoded.outputs, locator: oipLocator }) };
+      if (decoded.kind === 'infer') {
+        const { tensors, outputs, key } = decoded;
+        // The variant stops being ready between the decode and the run: decoded again here, for the version that runs.
+        const decodeFor = (runner: ModelRunner) => (runner.spec.key === key ? { tensors, outputs, locator: oipLocator } : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner));
+        return { request: decoded.request, variant: decoded.variant, decode: decodeFor };
+      }
       if (decoded.kind === 'error') {
         const error = serviceError(decoded.error);
         // the envelope was good: the prediction is counted as refused, and answered without its id
-        return { request: { inputs: [] } as InferRequest, variant, decode: () => { throw error; } };
+        return { request: { inputs: [] } as InferRequest, variant: decoded.variant, decode: () => { throw error; } };
       }
     }
     const body = parseInferBody(bytes, headerLength, maxJsonDepth);
-    return { request: body.request, variant: undefined, decode: (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs) };
+    return { request: body.request, variant: undefined, decode: onThisThread(body) };
   };
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
