@@ -10,6 +10,7 @@ import type { DType, TensorData } from '../core/tensors/dtypes.js';
 import { tensorFromJson, tensorToJson } from '../core/tensors/json-data.js';
 import type { Tensor } from '../core/tensors/tensor.js';
 import type { ErrorBody, ErrorCode, ErrorDetail } from '../errors.js';
+import { ROUTING_KEY_HEADER } from '../protocols/routing-key.js';
 import { dtypeOf, OIP_DATATYPE } from '../protocols/v2/datatypes.js';
 import type { PredictResponse } from '../protocols/v1/predict-response.js';
 
@@ -44,6 +45,8 @@ export interface PredictOptions {
   validation?: 'strict' | 'permissive';
   /** The prediction's own deadline on the server (504 past it). */
   timeoutMs?: number;
+  /** Keeps this caller (a user id) on one variant of the model's traffic split; sent as X-Routing-Key. The answer's `variant` says which served. */
+  routingKey?: string;
 }
 
 export interface InferInput {
@@ -60,13 +63,24 @@ export interface InferOptions {
   outputs?: string[];
   id?: string;
   parameters?: Record<string, unknown>;
+  /** Keeps this caller (a user id) on one variant of the model's traffic split; sent as X-Routing-Key. */
+  routingKey?: string;
+}
+
+/** The answer's parameters: what /feedback joins by, the traffic split's variant that served, whether it came from the cache. */
+export interface InferResultParameters {
+  prediction_id?: string;
+  /** Set when the model has a traffic split and the request named no version. */
+  variant?: string;
+  cached?: boolean;
+  [name: string]: unknown;
 }
 
 export interface InferResult {
   id?: string;
   model_name: string;
   model_version?: string;
-  parameters?: Record<string, unknown>;
+  parameters?: InferResultParameters;
   /** Each output decoded into a tensor, whether it came as JSON or binary data. */
   outputs: Record<string, Tensor>;
 }
@@ -102,12 +116,12 @@ export class OnnxServeClient {
 
   /** POST /predict with one row of named features (`{sepal_length: 5.1, ...}`) or an array of values. */
   predict(model: string, features: Record<string, number> | number[], options: PredictOptions = {}): Promise<PredictResponse> {
-    return this.json<PredictResponse>('/predict', { model, features, ...predictFields(options) });
+    return this.json<PredictResponse>('/predict', { model, features, ...predictFields(options) }, routingHeader(options));
   }
 
   /** POST /predict with several rows; the answer has `predictions`, one per row, in order. */
   predictMany(model: string, instances: (Record<string, number> | number[])[], options: PredictOptions = {}): Promise<PredictResponse> {
-    return this.json<PredictResponse>('/predict', { model, instances, ...predictFields(options) });
+    return this.json<PredictResponse>('/predict', { model, instances, ...predictFields(options) }, routingHeader(options));
   }
 
   /** POST /predict with a raw little-endian tensor as the body (application/octet-stream). */
@@ -117,7 +131,7 @@ export class OnnxServeClient {
     if (options.validation) query.set('validation', options.validation);
     if (options.timeoutMs !== undefined) query.set('timeout_ms', String(options.timeoutMs));
     return this.parse<PredictResponse>(
-      await this.request(`/predict?${query}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: tensorToBytes(tensor) as Uint8Array<ArrayBuffer> }),
+      await this.request(`/predict?${query}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...routingHeader(options) }, body: tensorToBytes(tensor) as Uint8Array<ArrayBuffer> }),
     );
   }
 
@@ -140,7 +154,10 @@ export class OnnxServeClient {
     };
     const text = new TextEncoder().encode(JSON.stringify(header));
     const body = binary ? concat([text, ...blobs]) : text;
-    const headers: Record<string, string> = binary ? { 'inference-header-content-length': String(text.byteLength), 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' };
+    const headers: Record<string, string> = {
+      ...(binary ? { 'inference-header-content-length': String(text.byteLength), 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' }),
+      ...routingHeader(options),
+    };
     const response = await this.request(path, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> });
     if (!response.ok) throw await errorOf(response);
     return decodeInferAnswer(response);
@@ -151,8 +168,8 @@ export class OnnxServeClient {
     return this.json('/feedback', { id, ...truth });
   }
 
-  private async json<T>(path: string, body: unknown): Promise<T> {
-    return this.parse<T>(await this.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  private async json<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+    return this.parse<T>(await this.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
   }
 
   private async parse<T>(response: Response): Promise<T> {
@@ -172,6 +189,11 @@ function predictFields(options: PredictOptions) {
     ...(options.validation ? { validation: options.validation } : {}),
     ...(options.timeoutMs !== undefined ? { timeout_ms: options.timeoutMs } : {}),
   };
+}
+
+/** The header a routing key travels in (the server's ROUTING_KEY_HEADER); the body's `routing_key` field would take precedence, and this client never sets it. */
+function routingHeader(options: { routingKey?: string }): Record<string, string> {
+  return options.routingKey !== undefined ? { [ROUTING_KEY_HEADER]: options.routingKey } : {};
 }
 
 /** An error answer as an OnnxServeError: the service's code when the body is ours, HTTP_ERROR when not. */

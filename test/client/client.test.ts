@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxServeClient, OnnxServeError, type DType, type TensorData } from '../../src/client/index.js';
+import { OnnxServeClient, OnnxServeError, type DType, type InferResult, type PredictResponse, type TensorData } from '../../src/client/index.js';
 import { startApp } from '../helpers/app.js';
-import { FIXTURE_MODELS } from '../helpers/repository.js';
+import { bundled, fixture, FIXTURE_MODELS, TempRepository } from '../helpers/repository.js';
+import { IRIS_ROW, irisConfig, keyFor } from '../helpers/traffic.js';
 
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
@@ -103,5 +104,41 @@ describe('OnnxServeClient on the fixture models: every dtype, binary and JSON', 
       expect(outputs.words, `binary ${binary}`).toEqual({ dtype: 'string', shape: [3], data: ['cat', 'dog', 'mat'] });
       expect(Array.from(outputs.ids!.data as BigInt64Array), `binary ${binary}`).toEqual([1n, -1n, 4n]);
     }
+  });
+});
+
+describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
+  const repo = new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'), irisConfig([{ name: 'stable', version: 1, weight: 50 }, { name: 'canary', version: 2, weight: 50 }]))
+    .addOnnx('iris', '2', fixture('iris_like.onnx'));
+  let app: FastifyInstance;
+  let client: OnnxServeClient;
+  beforeAll(async () => {
+    app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
+    client = new OnnxServeClient(await app.listen({ host: '127.0.0.1', port: 0 }));
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.remove();
+  });
+
+  it('sends X-Routing-Key: every call with one key lands on its variant, and the answers name it (typed)', async () => {
+    const input = [{ name: 'input', tensor: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array(IRIS_ROW) } }];
+    for (const [variant, version] of [['stable', '1'], ['canary', '2']] as const) {
+      const routingKey = keyFor(app, 'iris', variant);
+      for (let i = 0; i < 5; i++) {
+        const answer: PredictResponse = await client.predict('iris', setosa, { routingKey });
+        const variantServed: string | undefined = answer.variant;
+        expect([variantServed, answer.version]).toEqual([variant, version]);
+        expect((await client.predictMany('iris', [IRIS_ROW], { routingKey })).variant).toBe(variant);
+        expect((await client.predictTensor('iris', input[0]!.tensor, { routingKey })).variant).toBe(variant);
+        const inferred: InferResult = await client.infer('iris', input, { routingKey });
+        const inferVariant: string | undefined = inferred.parameters?.variant;
+        expect([inferVariant, inferred.model_version]).toEqual([variant, version]);
+        expect((await client.infer('iris', input, { routingKey, binary: false })).parameters?.variant).toBe(variant);
+      }
+    }
+    // a named version bypasses the split: no variant
+    expect((await client.predict('iris', setosa, { version: 1, routingKey: keyFor(app, 'iris', 'canary') })).variant).toBeUndefined();
   });
 });
