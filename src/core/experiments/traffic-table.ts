@@ -29,6 +29,11 @@ export class TrafficTable {
     }
   }
 
+  /** A model unloaded through the control API: loaded again, it starts from its model.json, not from weights set before. */
+  forget(model: string): void {
+    this.splits.delete(model);
+  }
+
   get(model: string): ModelTraffic | undefined {
     return this.splits.get(model)?.traffic;
   }

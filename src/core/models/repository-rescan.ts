@@ -39,6 +39,7 @@ export class RepositoryRescan {
       const entries = this.registry.entries(name);
       if (entries.length === 0 && !this.unloaded.has(name)) return false;
       this.unloaded.add(name);
+      this.registry.traffic.forget(name);
       const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
       await Promise.all(entries.map((entry) => this.retire(entry, UNLOADED, result)));
       return true;

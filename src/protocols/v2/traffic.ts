@@ -23,8 +23,9 @@ const traffic: FastifyPluginAsync<ControlApiOptions> = async (app, options) => {
   /** The model's split: 404 when the model or its split is not there. */
   const splitOf = (model: string): ModelTraffic => {
     const split = registry.traffic.get(model);
-    if (split) return split;
-    if (registry.entries(model).length > 0) throw new ServiceError('NO_TRAFFIC_SPLIT', `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`);
+    const loaded = registry.entries(model).length > 0;
+    if (split && loaded) return split;
+    if (loaded) throw new ServiceError('NO_TRAFFIC_SPLIT', `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`);
     if (registry.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
     throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" is loaded`);
   };

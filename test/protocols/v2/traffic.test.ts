@@ -115,6 +115,14 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
     }
   });
 
+  it('an unloaded model has no split to read (404); loaded again, it starts from model.json\'s weights', async () => {
+    expect(weightsOf((await post(app, URL, TOKEN, { weights: { canary: 70 } })).json())).toEqual({ stable: 50, canary: 70, next: 0 });
+    expect((await post(app, '/v2/repository/models/iris/unload', TOKEN, '')).statusCode).toBe(200);
+    for (const response of [await get(app, URL, TOKEN), await post(app, URL, TOKEN, { weights: { canary: 5 } })]) expect([response.statusCode, response.json().code]).toEqual([404, 'MODEL_NOT_FOUND']);
+    expect((await post(app, '/v2/repository/models/iris/load', TOKEN, '')).statusCode).toBe(200);
+    expect(weightsOf((await get(app, URL, TOKEN)).json())).toEqual({ stable: 90, canary: 10, next: 0 });
+  });
+
   it('logs every call with its method and outcome, and never the token', async () => {
     const calls = app.logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
     expect(calls).toContainEqual(expect.objectContaining({ action: '/v2/repository/models/:model/traffic', method: 'POST', model: 'iris', status: 200, outcome: 'ok' }));
