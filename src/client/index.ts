@@ -114,8 +114,8 @@ export class OnnxServeClient {
     throw await errorOf(response);
   }
 
-  /** POST /predict with one row of named features (`{sepal_length: 5.1, ...}`) or an array of values. */
-  predict(model: string, features: Record<string, number> | number[], options: PredictOptions = {}): Promise<PredictResponse> {
+  /** POST /predict with one row of named features (`{sepal_length: 5.1, ...}`); a row as an array of values goes through predictMany([row]). */
+  predict(model: string, features: Record<string, number>, options: PredictOptions = {}): Promise<PredictResponse> {
     return this.json<PredictResponse>('/predict', { model, features, ...predictFields(options) }, routingHeader(options));
   }
 
