@@ -29,6 +29,7 @@ const DECODE_WORKER_IDLE_MS = 30_000;
 export class JsonOffload {
   private pool?: Piscina;
   private readonly decoding = new Set<Promise<DecodeResult>>();
+  private closed = false;
 
   constructor(
     readonly thresholdBytes: number,
@@ -42,8 +43,15 @@ export class JsonOffload {
     return this.pool !== undefined && this.thresholdBytes > 0 && bytes >= this.thresholdBytes;
   }
 
+  /**
+   * Starts the decode workers for these models, or, called again after a rescan changed the
+   * served versions, a fresh pool that knows them: new decodes go to it at once, and the old pool
+   * closes once the decodes it was given are done (workers start on demand, so this costs nothing
+   * until a large body arrives).
+   */
   start(models: OffloadModel[]): void {
-    if (this.thresholdBytes === 0 || this.workers === 0) return;
+    if (this.thresholdBytes === 0 || this.workers === 0 || this.closed) return;
+    const old = this.pool;
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
     this.pool = new Piscina({
       filename: fileURLToPath(new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url)),
@@ -53,6 +61,7 @@ export class JsonOffload {
       idleTimeout: DECODE_WORKER_IDLE_MS,
     });
     this.pool.on('error', () => {}); // a worker that dies fails its task; piscina replaces it
+    if (old) void Promise.allSettled([...this.decoding]).then(() => old.close({ force: false }));
   }
 
   /**
@@ -70,6 +79,7 @@ export class JsonOffload {
 
   /** After the decodes already asked for: one may still be waiting for its worker to start, which closing the pool would refuse. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled([...this.decoding]);
     await this.pool?.close({ force: false });
   }
@@ -79,7 +89,7 @@ export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WOR
   async (app, { config }) => {
     const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE, config.MAX_JSON_DEPTH);
     app.decorate('jsonOffload', offload);
-    void app.modelsLoaded.then(() => {
+    const servedModels = () => {
       const models: OffloadModel[] = [];
       for (const name of new Set(app.models.all().map((e) => e.name))) {
         const entries = app.models.entries(name).filter((e) => e.state === 'ready' && e.runner);
@@ -98,7 +108,11 @@ export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WOR
           });
         }
       }
-      offload.start(models);
+      return models;
+    };
+    void app.modelsLoaded.then(() => {
+      offload.start(servedModels());
+      app.models.onChange(() => offload.start(servedModels()));
     });
     // After loading has settled, so a pool started by the callback above is never left running.
     app.addHook('onClose', async () => {

@@ -80,3 +80,27 @@ describe('large bodies on a decode worker are decoded for the traffic split\'s v
     expect(seen).toEqual(new Set(['stable', 'canary'])); // 40 draws at 50/50: one-sided with odds 2^-39
   });
 });
+
+describe('decode workers learn the versions a rescan adds', () => {
+  const repo = new TempRepository().addOnnx('iris', '1', bundled('iris'), irisConfig([{ name: 'stable', version: 1, weight: 90 }, { name: 'canary', version: 2, weight: 10 }]));
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ MODEL_DIR: repo.dir, JSON_OFFLOAD_BYTES: '64', CACHE_ENABLED: 'false' });
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.remove();
+  });
+
+  it('decodes on a worker for a version loaded after the workers started, and answers from it', async () => {
+    const body = Buffer.from(JSON.stringify({ model: 'iris', version: 2, instances: Array.from({ length: 50 }, () => IRIS_ROW) }));
+    const before = await app.jsonOffload.decode({ kind: 'predict', body });
+    expect(before).not.toHaveProperty('key'); // no version 2 yet: the main thread would decode it
+    repo.addOnnx('iris', '2', fixture('iris_like.onnx'));
+    expect((await app.models.rescan()).added).toEqual(['iris@2']);
+    const after = await app.jsonOffload.decode({ kind: 'predict', body });
+    expect(after).toMatchObject({ kind: 'predict', key: app.models.entries('iris').find((e) => e.version === '2')!.runner!.spec.key });
+    const { status, body: answer } = await postJson(app, '/predict', JSON.parse(body.toString()));
+    expect([status, answer.version, answer.predictions[0].label]).toEqual([200, '2', LABEL_OF_FILE.iris_like]);
+  });
+});

@@ -184,6 +184,17 @@ export class ModelRegistry {
   }
 
   /** Reads the repository again and applies the difference to what is loaded (repository-rescan.ts). */
+  private readonly changeListeners: (() => void)[] = [];
+
+  /** Called after a rescan (or unload) changed which versions are served: what copies the served set (decode workers) refreshes it. */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
   rescan(): Promise<RescanResult> {
     return this.rescanner.rescan();
   }

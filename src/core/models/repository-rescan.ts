@@ -95,7 +95,10 @@ export class RepositoryRescan {
       if (model.versions.length === 0) registry.place(placeholder(model));
     }
     await Promise.all(work);
-    if (result.added.length + result.replaced.length + result.removed.length + result.failed.length > 0) registry.log.info({ ...result }, 'model repository rescanned');
+    if (result.added.length + result.replaced.length + result.removed.length + result.failed.length > 0) {
+      registry.log.info({ ...result }, 'model repository rescanned');
+      registry.changed();
+    }
     return result;
   }
 
