@@ -47,6 +47,30 @@ export const SERVICE_METRICS: Record<string, MetricType> = {
   nodejs_eventloop_utilization_ratio: 'gauge',
 };
 
+/**
+ * Issue 13's experiment and shadow metrics, by the branch that declares them (the names are fixed
+ * in the issue's shared design). The dashboard and the canary alerts are written against them
+ * before they land; each group must be declared whole, with these types, or not yet at all
+ * (dashboard.test.ts). Once both groups are on main they belong in SERVICE_METRICS.
+ */
+export const EXPERIMENT_METRICS: Record<'experiment-results' | 'shadow', Record<string, MetricType>> = {
+  'experiment-results': {
+    ml_variant_requests_total: 'counter',
+    ml_variant_latency_seconds: 'histogram',
+    ml_variant_feedback_total: 'counter',
+    ml_variant_absolute_error: 'histogram',
+    ml_variant_info: 'gauge',
+    ml_variant_weight: 'gauge',
+    ml_experiment_p_value: 'gauge',
+    ml_experiment_samples_needed: 'gauge',
+  },
+  shadow: {
+    ml_shadow_requests_total: 'counter',
+    ml_shadow_abs_difference: 'histogram',
+    ml_shadow_latency_seconds: 'histogram',
+  },
+};
+
 /** prom-client defaults the dashboard uses (collectDefaultMetrics), and Prometheus's own `up`. */
 export const DEFAULT_METRICS: Record<string, MetricType> = {
   process_cpu_seconds_total: 'counter',
@@ -58,12 +82,19 @@ export const DEFAULT_METRICS: Record<string, MetricType> = {
 };
 export const PROMETHEUS_SYNTHETIC = new Set(['up']);
 
+/** Every metric the dashboard and the rules may read. */
+export const KNOWN_METRICS: Record<string, MetricType> = {
+  ...SERVICE_METRICS,
+  ...DEFAULT_METRICS,
+  ...EXPERIMENT_METRICS['experiment-results'],
+  ...EXPERIMENT_METRICS.shadow,
+};
+
 /** Whether a series name in PromQL is an allowed metric (histograms as _bucket, _sum, _count). */
 export function isKnownSeries(name: string): boolean {
-  const all = { ...SERVICE_METRICS, ...DEFAULT_METRICS };
-  if (all[name] !== undefined || PROMETHEUS_SYNTHETIC.has(name)) return true;
+  if (KNOWN_METRICS[name] !== undefined || PROMETHEUS_SYNTHETIC.has(name)) return true;
   const base = /^(.*)_(bucket|sum|count)$/.exec(name)?.[1];
-  return base !== undefined && all[base] === 'histogram';
+  return base !== undefined && KNOWN_METRICS[base] === 'histogram';
 }
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan', 'atan2']);

@@ -41,19 +41,42 @@ describe('monitoring/alerts.yml and prometheus.yml under promtool', () => {
     expect(result.stdout).toContain('SUCCESS');
   });
 
-  it('promtool test rules fails when a threshold is loosened (the unit tests are not vacuous)', async () => {
-    // The same tests against rules whose P95 target is 500 ms and whose drift threshold is 0.01.
-    const loosened = readFileSync(RULES, 'utf8')
-      .replace(/\) > 0\.2\n/, ') > 0.5\n')
-      .replace('(ml_feature_drift_score) > 0.25', '(ml_feature_drift_score) > 0.01');
-    expect(loosened).not.toBe(readFileSync(RULES, 'utf8'));
-    writeFileSync(join(scratch, 'alerts.yml'), loosened);
+  /** promtool test rules, the unit tests as they are, against the rules with these edits. */
+  const testEdited = async (edits: [string, string][]) => {
+    const rules = readFileSync(RULES, 'utf8');
+    const edited = edits.reduce((text, [from, to]) => {
+      expect(text, from).toContain(from);
+      return text.replaceAll(from, to);
+    }, rules);
+    writeFileSync(join(scratch, 'alerts.yml'), edited);
     copyFileSync(`${MONITORING_DIR}alerts.test.yml`, join(scratch, 'alerts.test.yml'));
     const result = await run('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: scratch });
     expect(result.code).toBe(1);
-    const failed = result.stdout + result.stderr;
-    expect(failed).toContain('alertname: OnnxServePredictLatencyHigh');
-    expect(failed).toContain('alertname: OnnxServeFeatureDrift');
+    return result.stdout + result.stderr;
+  };
+
+  it('promtool test rules fails when a threshold is loosened (the unit tests are not vacuous)', async () => {
+    // P95 target 500 ms, drift threshold 0.01, a canary allowed 10 points more errors than the
+    // control, and 4 times its latency.
+    const failed = await testEdited([
+      [') > 0.2\n', ') > 0.5\n'],
+      ['(ml_feature_drift_score) > 0.25', '(ml_feature_drift_score) > 0.01'],
+      ['            + 0.01\n', '            + 0.1\n'],
+      ['1.5 * max by (job, model) (', '4 * max by (job, model) ('],
+    ]);
+    for (const alert of ['OnnxServePredictLatencyHigh', 'OnnxServeFeatureDrift', 'OnnxServeCanaryErrorRateHigh', 'OnnxServeCanaryLatencyHigh']) {
+      expect(failed).toContain(`alertname: ${alert},`);
+    }
+  });
+
+  it('promtool test rules fails without the canary guards: an idle canary, or a sub-millisecond one, would fire', async () => {
+    const idle = await testEdited([['>= 0.2)', '>= 0)']]);
+    expect(idle).toContain('alertname: OnnxServeCanaryErrorRateHigh,');
+    expect(idle).toContain('alertname: OnnxServeCanaryLatencyHigh,');
+    expect(idle).toContain('model="spam"');
+    const noFloor = await testEdited([['            + 0.005\n', '\n']]);
+    expect(noFloor).toContain('alertname: OnnxServeCanaryLatencyHigh,');
+    expect(noFloor).toContain('model="churn"');
   });
 
   it('promtool check config accepts prometheus.yml and the rule file it loads', async () => {
