@@ -16,6 +16,8 @@ export const errorStatus = {
   MODEL_NOT_FOUND: 404,
   VERSION_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
+  /** The model has no traffic split (model.json `traffic`). */
+  NO_TRAFFIC_SPLIT: 404,
   REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
