@@ -66,17 +66,19 @@ export default fp(
     );
 
     if (!app.redis) return;
+    // Redis trouble is not an error here (the next flush carries everything); anything else is logged, never thrown.
+    const flush = (rewrite: boolean) => results.flush(rewrite).catch((err: unknown) => app.log.error({ err }, 'writing the experiment totals to redis failed'));
     let ticks = 0;
     let busy: Promise<unknown> | undefined; // a flush slower than the interval (Redis timing out) is not queued behind itself
     const timer = setInterval(() => {
       ticks++;
-      busy ??= results.flush(ticks % REWRITE_EVERY === 0).finally(() => (busy = undefined));
+      busy ??= flush(ticks % REWRITE_EVERY === 0).finally(() => (busy = undefined));
     }, FLUSH_INTERVAL_MS).unref();
     // Runs after the models plugin's onClose (hooks run in reverse order), so every request has been counted; before Redis closes.
     app.addHook('onClose', async () => {
       clearInterval(timer);
       await busy;
-      await results.flush();
+      await flush(false);
     });
   },
   { name: 'experiments', dependencies: ['metrics', 'cache'] },

@@ -68,6 +68,20 @@ describe('experiment results across pods: two app instances sum their counts thr
     for (const text of [textA, textB]) close(sample(text, 'ml_experiment_p_value', { model: 'iris', variant: 'canary' })!, ACCURACY_REFERENCE.p);
   });
 
+  it('a pod shutting down writes its last counts before it lets go of Redis', async () => {
+    const c = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false', REDIS_URL: redis.url });
+    const answer = await predictThrough(c, 'iris', keyFor(c, 'iris', 'canary'), ROW, 7);
+    await label(c, answer.id, 0, 7, () => 'virginica');
+    await c.close(); // within a second of its last count: the flush on close writes it, if the timer has not
+    const client = redis.client();
+    const fields = Object.values(await client.hgetall('onnx-serve:experiment:iris:canary:2')).map((v) => JSON.parse(v));
+    client.disconnect();
+    expect(fields).toContainEqual(expect.objectContaining({ requests: { success: 1, invalid_input: 0, error: 0 }, accuracy: { n: 7, correct: 7 } }));
+    const after = await results(b);
+    expect(byName(after).canary).toMatchObject({ requests: 3, accuracy: { n: 107, correct: 97 } });
+    expect(after.pods).toBe(3); // a pod that is gone still counts
+  });
+
   it('leaves out a value in Redis that is not a pod\'s totals', async () => {
     const client = redis.client();
     await client.hset('onnx-serve:experiment:iris:stable:1', 'intruder.1', '{"v":1,"requests":{"success":-5}}', 'junk.1', 'not json');
