@@ -10,6 +10,7 @@ import { loggerOptions } from './logger.js';
 import { httpServerOptions } from './http-timeouts.js';
 import cachePlugin from './plugins/cache.js';
 import drainPlugin from './plugins/drain.js';
+import experimentsPlugin from './plugins/experiments.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import inflightPlugin from './plugins/inflight.js';
 import jsonOffloadPlugin from './plugins/json-offload.js';
@@ -17,6 +18,7 @@ import modelsPlugin from './plugins/models.js';
 import openapiPlugin from './plugins/openapi.js';
 import tracingPlugin from './plugins/tracing.js';
 import docs from './protocols/docs.js';
+import experimentRoutes from './protocols/experiments/routes.js';
 import probes from './protocols/probes.js';
 import feedbackRoutes from './protocols/v1/feedback.js';
 import modelsRoutes from './protocols/v1/models.js';
@@ -86,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(metricsPlugin);
   await app.register(inflightPlugin, { config });
   await app.register(cachePlugin, { config });
+  await app.register(experimentsPlugin);
   await app.register(modelsPlugin, { config, runtime });
   await app.register(jsonOffloadPlugin, { config });
   await app.register(openapiPlugin); // before the routes: it collects their schemas
@@ -95,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(predictRoutes, json);
   await app.register(feedbackRoutes, json);
   await app.register(modelsRoutes);
+  await app.register(experimentRoutes);
   await app.register(openInference, { ...json, controlApi: config.ADMIN_TOKEN !== undefined });
   // The control API exists only with a token: without one there is no code path to probe, and /openapi.json does not list it.
   if (config.ADMIN_TOKEN) {

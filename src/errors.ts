@@ -16,6 +16,8 @@ export const errorStatus = {
   MODEL_NOT_FOUND: 404,
   VERSION_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
+  /** The model has no traffic split (model.json `traffic`): GET /experiments/{model}, the traffic control API. */
+  NO_TRAFFIC_SPLIT: 404,
   REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
@@ -33,8 +35,6 @@ export const errorStatus = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   REPOSITORY_UNAVAILABLE: 503,
-  /** The traffic control API on a model whose model.json declares no `traffic` split. */
-  NO_TRAFFIC_SPLIT: 404,
   INFERENCE_FAILED: 500,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<string, number>;

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
+import type { SharedHashes } from '../core/experiments/fleet-tallies.js';
 import type { SharedKeyValue } from '../core/monitoring/feedback-store.js';
 import type { RemoteCache } from '../core/cache/prediction-cache.js';
 
@@ -42,7 +43,7 @@ const BREAKER_MIN_CALLS = 10;
  * each failure took ~half the main thread), no snapshots, and no timer of its own, as ioredis's
  * commandTimeout already bounds every command, the ones written to a frozen socket included.
  */
-export class RedisCache implements RemoteCache, SharedKeyValue {
+export class RedisCache implements RemoteCache, SharedKeyValue, SharedHashes {
   private readonly client: Redis;
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
 
@@ -126,10 +127,45 @@ export class RedisCache implements RemoteCache, SharedKeyValue {
     this.fire(() => this.client.set(key, value, 'EX', Math.max(1, Math.round(ttlSeconds)))).catch(() => {});
   }
 
+  /** One pipeline of HSET + EXPIRE per entry; a failed command fails the call (and counts toward the breaker). */
+  async writeFields(entries: readonly { key: string; field: string; value: string }[], ttlSeconds: number): Promise<boolean> {
+    if (entries.length === 0) return true;
+    if (!this.calling) return false;
+    const ttl = Math.max(1, Math.round(ttlSeconds));
+    return this.fire(async () => {
+      const pipeline = this.client.pipeline();
+      for (const { key, field, value } of entries) pipeline.hset(key, field, value).expire(key, ttl);
+      replies(await pipeline.exec());
+    }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** One pipeline of HGETALL per key. */
+  async readHashes(keys: readonly string[]): Promise<Record<string, string>[] | undefined> {
+    if (keys.length === 0) return [];
+    if (!this.calling) return undefined;
+    return this.fire(async () => {
+      const pipeline = this.client.pipeline();
+      for (const key of keys) pipeline.hgetall(key);
+      return replies(await pipeline.exec()) as Record<string, string>[];
+    }).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     this.breaker.shutdown();
     this.client.disconnect();
   }
+}
+
+/** A pipeline's replies, or its first error thrown. */
+function replies(results: [Error | null, unknown][] | null): unknown[] {
+  if (!results) throw new Error('the pipeline was not run');
+  return results.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
 }
 
 function redact(url: string): string {

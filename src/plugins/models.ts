@@ -63,6 +63,7 @@ export default fp<ModelsPluginOptions>(
       new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS }, app.redis),
       app.metrics.monitoring,
       (model, version) => registry.entries(model).find((e) => e.version === version)?.runner?.spec,
+      app.experiments.ledger,
     );
     app.decorate('monitoring', monitoring);
     app.metrics.monitoring.watch(() => monitoring.stats());
@@ -78,7 +79,7 @@ export default fp<ModelsPluginOptions>(
     const dataPlane = new DataPlane({
       registry,
       runtime,
-      observer: app.metrics.predictions,
+      observer: app.experiments.ledger.observing(app.metrics.predictions),
       batchObserver: app.metrics.batching,
       cache: app.cache,
       monitoring,
@@ -124,5 +125,5 @@ export default fp<ModelsPluginOptions>(
       await runtime.close();
     });
   },
-  { name: 'models', dependencies: ['metrics', 'cache', 'drain', 'inflight'] },
+  { name: 'models', dependencies: ['metrics', 'cache', 'drain', 'inflight', 'experiments'] },
 );

@@ -6,11 +6,12 @@ import { HttpMetrics } from './http-metrics.js';
 import { InflightMetrics } from './inflight-metrics.js';
 import { MonitoringMetrics } from './monitoring-metrics.js';
 import { PredictionMetrics, type ModelStateSample } from './prediction-metrics.js';
+import { VariantMetrics } from './variant-metrics.js';
 
 /**
  * Every metric the service exports, one registry, declared once per concern with its label set
  * (these files are the only ones importing prom-client): HTTP, predictions, batching, cache, model
- * monitoring and the event loop, beside prom-client's process, GC and event-loop-lag defaults. Label values come from the model
+ * monitoring, traffic splits' variants and the event loop, beside prom-client's process, GC and event-loop-lag defaults. Label values come from the model
  * registry, route templates and the error table, never from raw user input, so the series count
  * stays bounded whatever clients send.
  */
@@ -22,6 +23,7 @@ export class Metrics {
   readonly cache: CacheMetrics;
   readonly monitoring: MonitoringMetrics;
   readonly inflight: InflightMetrics;
+  readonly variants: VariantMetrics;
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -31,6 +33,7 @@ export class Metrics {
     this.cache = new CacheMetrics(this.registry);
     this.monitoring = new MonitoringMetrics(this.registry);
     this.inflight = new InflightMetrics(this.registry);
+    this.variants = new VariantMetrics(this.registry);
     new EventLoopMetrics(this.registry);
   }
 

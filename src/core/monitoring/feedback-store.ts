@@ -74,7 +74,8 @@ export class FeedbackStore {
   }
 }
 
-function safeJson(text: string): unknown {
+/** JSON.parse, or undefined for text that is not JSON (a value read back from Redis is not trusted). */
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

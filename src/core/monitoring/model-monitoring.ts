@@ -14,6 +14,11 @@ export interface MonitoringObserver {
   unmatchedFeedback(reason: Unmatched): void;
 }
 
+/** Told of each labelled row once scored (1/0 for right/wrong, or |error|): the experiments count it toward the variant that answered. */
+export interface ScoredFeedbackObserver {
+  scored(record: PredictionRecord, score: number): void;
+}
+
 export interface FeedbackRequest {
   id: string;
   row?: number;
@@ -51,6 +56,7 @@ export class ModelMonitoring {
     private readonly observer: MonitoringObserver,
     /** The registry's view, to check a feedback label against the model's labels. */
     private readonly specOf: (model: string, version: string) => ModelSpec | undefined,
+    private readonly experiments?: ScoredFeedbackObserver,
   ) {}
 
   /** Feature drift sees every row of the feature input the model receives, as it receives it (after clamping). */
@@ -96,6 +102,7 @@ export class ModelMonitoring {
     }
     if (!(await this.store.claim(request.id, row))) throw this.unmatched('duplicate');
     this.accuracyOf(record).add(score);
+    this.experiments?.scored(record, score);
     if (record.task === 'classification') this.observer.feedback(record.model, record.version, score === 1 ? 'correct' : 'incorrect');
     return result;
   }
