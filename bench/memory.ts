@@ -8,6 +8,8 @@
  * statuses, against the targets: peak <= 75% of the pod's limit, and back within 20% of the
  * pre-load RSS. MEMORY_ARENA=1 also runs the k8s settings with onnxruntime's arena and memory
  * pattern on and off, for digits_large and the image CNN (test/fixtures/onnx/image_cnn.onnx).
+ * MEMORY_DIAG=1 prints where the RSS is before and after (bench/rss-breakdown.ts: glibc's heaps,
+ * libraries, other anonymous mappings) and the main thread's V8 heap and external memory.
  *
  *   npm run build && npx tsx bench/memory.ts
  */
@@ -19,6 +21,7 @@ import { loadConfig } from '../src/config.js';
 import { ChildServer } from './servers.js';
 import { oipBinaryRequest } from './oip-body.js';
 import { machine, saveResults } from './lib.js';
+import { rssBreakdown } from './rss-breakdown.js';
 
 const SETTLE_S = Number(process.env.MEMORY_SETTLE_S ?? 60);
 const CONCURRENCY = 32;
@@ -135,6 +138,7 @@ async function scenario(name: string, env: Record<string, string>, load: ModelLo
   try {
     await new Promise((r) => setTimeout(r, 2000)); // past start-up allocations
     const before = rss.now();
+    if (process.env.MEMORY_DIAG === '1') console.log(`<!-- ${name} ${load.model}: where the RSS is before, MiB: ${JSON.stringify(rssBreakdown(server.pid!))} -->`);
     const phases = [];
     for (const kind of ['json', 'binary'] as const) {
       const { rows, requests } = bodies(load, kind, env);
@@ -148,6 +152,11 @@ async function scenario(name: string, env: Record<string, string>, load: ModelLo
       settleCurve.push(mib(rss.now()));
     }
     const after = rss.now();
+    if (process.env.MEMORY_DIAG === '1') {
+      const metrics = await (await fetch(server.url + '/metrics')).text();
+      const heap = metrics.split('\n').filter((l) => /^nodejs_(heap_size_used|external_memory)_bytes /.test(l));
+      console.log(`<!-- ${name} ${load.model}: where the RSS is after, MiB: ${JSON.stringify(rssBreakdown(server.pid!))}; main thread ${heap.join(', ')} -->`);
+    }
     const peak = Math.max(...phases.map((p) => p.peakMiB)) * MiB;
     return {
       name,

@@ -82,6 +82,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       inlineMaxRowMicros: config.INLINE_MAX_ROW_MICROS,
       nice: config.WORKER_NICE,
       memory: { cpuArena: config.ORT_CPU_MEM_ARENA, memPattern: config.ORT_MEM_PATTERN },
+      idleRecycleS: config.INFERENCE_IDLE_RECYCLE_S,
+      onRecycled: ({ rssBefore, rssAfter, seconds }) => app.log.info({ rssBefore, rssAfter, seconds }, 'inference workers recycled after idle'),
+      onRecycleError: (err) => app.log.warn({ err }, 'recycling the inference workers failed; the old ones serve on'),
     });
   await app.register(tracingPlugin, { config }); // first, so the server span starts before the other hooks run
   await app.register(drainPlugin);

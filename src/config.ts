@@ -64,6 +64,8 @@ export const configSchema = z.object({
   /** onnxruntime's CPU memory arena and memory-pattern planning, per session (measured in docs/reliability.md). */
   ORT_CPU_MEM_ARENA: bool.default(true),
   ORT_MEM_PATTERN: bool.default(true),
+  /** After this many seconds without inference, and only if RSS grew, the inference workers are replaced by fresh ones and freed memory goes back to the OS; 0: never. */
+  INFERENCE_IDLE_RECYCLE_S: z.coerce.number().min(0).max(86_400).default(40),
 
   /** Feature drift: PSI over the last DRIFT_WINDOW_ROWS rows; NaN until DRIFT_MIN_ROWS have been seen. */
   DRIFT_WINDOW_ROWS: int(10, 1_000_000).default(1000),

@@ -7,12 +7,11 @@ import { sessionOptions } from './session-options.js';
 
 /** An inference, with the file its session loads from if this worker has none yet (a version added after start, or a replaced worker). */
 export type WorkerInference = InferenceTask & { path?: string };
-/** Sent to every worker once (see InferencePool.onEveryWorker): load a session ahead of traffic, or release one. */
-export interface WorkerControl {
-  control: 'load' | 'release';
-  key: string;
-  path?: string;
-}
+/**
+ * Sent to every worker once (see InferencePool.onEveryWorker): load a session ahead of traffic, or
+ * release one; `ready` only answers, once the worker's start-up sessions have loaded.
+ */
+export type WorkerControl = { control: 'load' | 'release'; key: string; path?: string } | { control: 'ready' };
 export type WorkerTask = WorkerInference | WorkerControl;
 
 /**
@@ -38,7 +37,7 @@ async function start(init: WorkerInit) {
   return async function handle(task: WorkerTask): Promise<InferenceResult | { threadId: number }> {
     if ('control' in task) {
       if (task.control === 'load') await (sessions.get(task.key) ?? load(task.key, task.path!));
-      else await release(sessions, task.key);
+      else if (task.control === 'release') await release(sessions, task.key);
       return { threadId };
     }
     const session = sessions.get(task.key) ?? (task.path ? load(task.key, task.path) : undefined);

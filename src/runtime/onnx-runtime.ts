@@ -1,8 +1,11 @@
+import { stat } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../core/serving/model-runtime.js';
 import { ServiceError } from '../errors.js';
 import { InferencePool } from './inference-pool.js';
+import { IdleRecycler } from './idle-recycler.js';
 import { describeOnnx } from './onnx-describe.js';
+import { returnMemory } from './return-memory.js';
 import { runSession } from './run-session.js';
 import { sessionOptions, type SessionMemory } from './session-options.js';
 
@@ -33,6 +36,11 @@ export interface RuntimeOptions {
   nice: number;
   /** onnxruntime's arena and memory-pattern settings (ORT_CPU_MEM_ARENA, ORT_MEM_PATTERN). */
   memory?: SessionMemory;
+  /** Seconds without inference after which the workers are replaced, when memory grew (INFERENCE_IDLE_RECYCLE_S); 0 or absent: never. */
+  idleRecycleS?: number;
+  /** Told after each recycle, with the process's RSS before and after, in bytes. */
+  onRecycled?: (info: { rssBefore: number; rssAfter: number; seconds: number }) => void;
+  onRecycleError?: (err: unknown) => void;
 }
 
 /** Runs seen on workers before a model may be moved to the main thread. */
@@ -45,6 +53,11 @@ const SAMPLES_BEFORE_INLINE = 20;
 export class OnnxRuntime implements ModelRuntime {
   private pool?: InferencePool;
   private readonly paths = new Map<string, string>();
+  /** Each file as it was when its sessions loaded: a worker never reloads a file changed since. */
+  private readonly files = new Map<string, Promise<string | undefined>>();
+  private recycler?: IdleRecycler;
+  /** add, remove and recycle, one at a time: a fresh pool is built from the versions of the moment. */
+  private serial: Promise<unknown> = Promise.resolve();
   private readonly measured = new Map<string, { runs: number; seconds: number; rows: number }>();
   private readonly inline = new Map<string, Promise<ort.InferenceSession | undefined>>();
 
@@ -64,24 +77,73 @@ export class OnnxRuntime implements ModelRuntime {
 
   start(models: WorkerModel[]): void {
     if (this.pool) throw new Error('the inference pool is already started');
-    for (const model of models) this.paths.set(model.key, model.path);
-    this.pool = InferencePool.start({ models, ...this.options });
+    for (const model of models) this.track(model);
+    const pool = (this.pool = InferencePool.start({ models, ...this.options }));
+    const idleS = this.options.idleRecycleS ?? 0;
+    if (idleS > 0) {
+      this.recycler = new IdleRecycler({ idleMs: idleS * 1000, activity: () => pool, recycle: () => this.recycle(), onError: this.options.onRecycleError }).start();
+    }
   }
 
-  async add(model: WorkerModel): Promise<void> {
-    if (!this.pool) this.start([]); // nothing was servable at start
+  add(model: WorkerModel): Promise<void> {
+    return this.serially(async () => {
+      if (!this.pool) this.start([]); // nothing was servable at start
+      this.track(model);
+      // A thread not reached loads it on its first inference of it, from the path the task carries.
+      await this.pool!.onEveryWorker({ control: 'load', key: model.key, path: model.path });
+    });
+  }
+
+  remove(key: string): Promise<void> {
+    return this.serially(async () => {
+      this.paths.delete(key);
+      this.files.delete(key);
+      this.measured.delete(key);
+      const inline = this.inline.get(key);
+      this.inline.delete(key);
+      await (await inline)?.release();
+      await this.pool?.onEveryWorker({ control: 'release', key });
+    });
+  }
+
+  /**
+   * Replaces the inference workers by fresh ones holding the same versions, then returns what the
+   * old ones and the main thread freed to the OS (src/runtime/return-memory.ts). Runs on its own
+   * when the pool has been idle INFERENCE_IDLE_RECYCLE_S (src/runtime/idle-recycler.ts). Inference
+   * goes on throughout (InferencePool.replace). Skipped, resolving false, while a version's file
+   * has changed on disk since it loaded: the fresh workers would load the new bytes under the old
+   * version (a rescan loads a changed file as a new version, after which recycling resumes).
+   */
+  recycle(): Promise<boolean> {
+    return this.serially(async () => {
+      if (!this.pool) return false;
+      const models = [...this.paths].map(([key, path]) => ({ key, path }));
+      const now = await Promise.all(models.map((m) => fileIdentity(m.path)));
+      const then = await Promise.all(models.map((m) => this.files.get(m.key)));
+      if (now.some((identity, i) => identity === undefined || identity !== then[i])) return false;
+      const started = performance.now();
+      const rssBefore = process.memoryUsage.rss();
+      await this.pool.replace(models);
+      await returnMemory();
+      this.options.onRecycled?.({ rssBefore, rssAfter: process.memoryUsage.rss(), seconds: (performance.now() - started) / 1000 });
+      return true;
+    });
+  }
+
+  /** The inference workers' thread ids: a recycle replaces them all. */
+  get workerThreadIds(): number[] {
+    return this.pool?.threadIds ?? [];
+  }
+
+  private track(model: WorkerModel): void {
     this.paths.set(model.key, model.path);
-    // A thread not reached loads it on its first inference of it, from the path the task carries.
-    await this.pool!.onEveryWorker({ control: 'load', key: model.key, path: model.path });
+    this.files.set(model.key, fileIdentity(model.path));
   }
 
-  async remove(key: string): Promise<void> {
-    this.paths.delete(key);
-    this.measured.delete(key);
-    const inline = this.inline.get(key);
-    this.inline.delete(key);
-    await (await inline)?.release();
-    await this.pool?.onEveryWorker({ control: 'release', key });
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.serial.then(task);
+    this.serial = result.catch(() => undefined);
+    return result;
   }
 
   async run(task: InferenceTask): Promise<InferenceResult> {
@@ -119,7 +181,15 @@ export class OnnxRuntime implements ModelRuntime {
   }
 
   async close(): Promise<void> {
+    this.recycler?.stop();
+    await this.serial;
     await this.pool?.close();
     for (const session of this.inline.values()) await (await session)?.release();
   }
+}
+
+/** Device, inode, size and modification time: what changes when a file is replaced or rewritten. */
+async function fileIdentity(path: string): Promise<string | undefined> {
+  const s = await stat(path).catch(() => undefined);
+  return s && `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
 }
