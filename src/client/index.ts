@@ -13,8 +13,9 @@ import type { ErrorBody, ErrorCode, ErrorDetail } from '../errors.js';
 import { ROUTING_KEY_HEADER } from '../protocols/routing-key.js';
 import { dtypeOf, OIP_DATATYPE } from '../protocols/v2/datatypes.js';
 import type { PredictResponse } from '../protocols/v1/predict-response.js';
+import type { ExperimentAnswer } from '../protocols/experiments/schemas.js';
 
-export type { ErrorCode, ErrorDetail, DType, Tensor, TensorData, PredictResponse };
+export type { ErrorCode, ErrorDetail, DType, Tensor, TensorData, PredictResponse, ExperimentAnswer };
 
 /** An error answer of the service: its HTTP status, stable code, message and the fields that were wrong. */
 export class OnnxServeError extends Error {
@@ -166,6 +167,15 @@ export class OnnxServeClient {
   /** POST /feedback: the ground truth for a prediction id (a label for classifiers, a value for regressors). */
   feedback(id: string, truth: { label: string } | { value: number }): Promise<{ id: string; correct?: boolean; absolute_error?: number }> {
     return this.json('/feedback', { id, ...truth });
+  }
+
+  /** GET /experiments/{model}: the traffic split's results per variant, each candidate tested against the control (docs/experiments.md). */
+  experiment(model: string): Promise<ExperimentAnswer> {
+    return this.get<ExperimentAnswer>(`/experiments/${encodeURIComponent(model)}`);
+  }
+
+  private async get<T>(path: string): Promise<T> {
+    return this.parse<T>(await this.request(path, { method: 'GET' }));
   }
 
   private async json<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {

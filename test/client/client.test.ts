@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxServeClient, OnnxServeError, type DType, type InferResult, type PredictResponse, type TensorData } from '../../src/client/index.js';
+import { OnnxServeClient, OnnxServeError, type DType, type ExperimentAnswer, type InferResult, type PredictResponse, type TensorData } from '../../src/client/index.js';
 import { startApp } from '../helpers/app.js';
 import { bundled, fixture, FIXTURE_MODELS, TempRepository } from '../helpers/repository.js';
 import { IRIS_ROW, irisConfig, keyFor } from '../helpers/traffic.js';
@@ -140,5 +140,17 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
     }
     // a named version bypasses the split: no variant
     expect((await client.predict('iris', setosa, { version: 1, routingKey: keyFor(app, 'iris', 'canary') })).variant).toBeUndefined();
+  });
+
+  it('experiment() reads the split\'s results: the requests each variant served, and the codes of a model without one', async () => {
+    const canaryKey = keyFor(app, 'iris', 'canary');
+    const before = await client.experiment('iris');
+    const served = (answer: ExperimentAnswer, name: string) => answer.variants.find((v) => v.name === name)!.requests;
+    for (let i = 0; i < 3; i++) await client.predict('iris', setosa, { routingKey: canaryKey });
+    const after = await client.experiment('iris');
+    expect([after.model, after.control]).toEqual(['iris', 'stable']);
+    expect(served(after, 'canary') - served(before, 'canary')).toBe(3);
+    expect(served(after, 'stable')).toBe(served(before, 'stable'));
+    await expect(client.experiment('nope')).rejects.toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
   });
 });
