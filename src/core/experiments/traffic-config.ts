@@ -12,11 +12,33 @@ export const trafficVariantSchema = splitVariantSchema.extend({
   version: z.union([z.number().int().min(1), z.string().regex(/^[1-9]\d*$/, 'a version number')]).transform(String),
 });
 
-export const trafficConfigSchema = z
+/**
+ * A shadow: `fraction` of the requests the split answers (those that name no version) are also
+ * run, off the hot path, on `version`; its answer is only compared with the client's
+ * (shadow-traffic.ts). Its name labels the shadow metrics.
+ */
+export const trafficShadowSchema = z
   .object({
-    variants: splitVariantsOf(trafficVariantSchema),
+    name: trafficVariantSchema.shape.name,
+    version: trafficVariantSchema.shape.version,
+    fraction: z.number().gt(0, 'above 0').lte(1, 'at most 1'),
   })
   .strict();
 
+export const trafficConfigSchema = z
+  .object({
+    variants: splitVariantsOf(trafficVariantSchema),
+    shadows: z.array(trafficShadowSchema).max(8, 'at most 8 shadows').optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const taken = new Set(config.variants.map((v) => v.name));
+    (config.shadows ?? []).forEach((shadow, i) => {
+      if (taken.has(shadow.name)) ctx.addIssue({ code: 'custom', path: ['shadows', i, 'name'], message: `"${shadow.name}" is taken: variant and shadow names must be unique` });
+      taken.add(shadow.name);
+    });
+  });
+
 export type TrafficConfig = z.infer<typeof trafficConfigSchema>;
 export type TrafficVariant = z.infer<typeof trafficVariantSchema>;
+export type TrafficShadow = z.infer<typeof trafficShadowSchema>;

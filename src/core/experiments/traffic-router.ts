@@ -1,5 +1,5 @@
 import { compileSplit, type TrafficSplit } from './traffic-split.js';
-import type { TrafficConfig, TrafficVariant } from './traffic-config.js';
+import type { TrafficConfig, TrafficShadow, TrafficVariant } from './traffic-config.js';
 
 /** What the split chose for a request: the variant's name and the version that serves it. */
 export interface RoutedVariant {
@@ -16,6 +16,8 @@ export interface RoutedVariant {
  */
 export class ModelTraffic {
   private variants: TrafficVariant[];
+  /** The versions a sample of the split's requests is mirrored to (shadow-traffic.ts). */
+  readonly shadows: readonly TrafficShadow[];
   /** Compiled splits by the set of ready variant names: the set changes rarely, a request only looks it up. */
   private readonly compiled = new Map<string, TrafficSplit<TrafficVariant>>();
 
@@ -25,6 +27,7 @@ export class ModelTraffic {
     private readonly random?: () => number,
   ) {
     this.variants = config.variants;
+    this.shadows = config.shadows ?? [];
     compileSplit(this.variants, { salt: model }); // refuses an invalid split now, not on the first request
   }
 
