@@ -215,4 +215,72 @@ describe('Batcher', () => {
     expect(idle).toBe(true);
     expect(batcher.stats().map((s) => s.queuedRows + s.inflightBatches)).toEqual([0]); // the old queue is forgotten
   });
+
+  describe('the background lane (shadow traffic)', () => {
+    const background = (...values: number[][]) => ({ ...request(...values), background: true });
+
+    it('runs a background request beside the client slots, but only while no client batch is due and waiting', async () => {
+      const { batches, run } = fakeRuns();
+      const batcher = new Batcher(1, run, observer);
+      const now = runner({ maxDelayMs: 0 });
+      const client = batcher.submit(now, request([1, 1]), 1000); // takes the one client slot
+      expect(batcher.clientsWaiting()).toBe(false);
+      const waiting = batcher.submit(now, request([2, 2]), 1000); // due, and waiting for the slot
+      expect(batcher.clientsWaiting()).toBe(true);
+      let dispatched = 0;
+      const shadow = batcher.submit(now, { ...background([5, 5]), onDispatch: () => dispatched++ }, 1000);
+      expect(batches).toHaveLength(1); // a client waits: the shadow too, behind it
+      batches[0]!.finish();
+      await client;
+      await tick();
+      expect(batches.map((b) => b.rows)).toEqual([1, 1, 1]); // the waiting client, and now the shadow beside it
+      expect(dispatched).toBe(1);
+      batches[1]!.finish();
+      batches[2]!.finish();
+      expect(ys(await waiting)).toEqual([4]);
+      expect(ys(await shadow)).toEqual([10]);
+    });
+
+    it('never takes a client\'s queue rows: a full background queue refuses only background requests', async () => {
+      const { run } = fakeRuns();
+      const batcher = new Batcher(1, run, observer);
+      const now = runner({ maxDelayMs: 0 });
+      void batcher.submit(now, request([0, 0]), 1000); // running
+      void batcher.submit(now, request([1, 1]), 1000); // waiting: the background lane stays queued
+      void batcher.submit(now, background([1, 1], [1, 1], [1, 1], [1, 1]), 1000).catch(() => undefined);
+      await expect(batcher.submit(now, background([2, 2], [2, 2], [2, 2]), 1000)).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+      expect(() => batcher.admit(now, 5)).not.toThrow(); // the client queue holds 1 row of 6
+    });
+
+    it('runs one background batch at a time, merging what queued meanwhile, and reports no client queue wait for it', async () => {
+      const { batches, run } = fakeRuns();
+      const wait = vi.fn();
+      const batcher = new Batcher(2, run, { batch: vi.fn(), queueWait: wait });
+      const now = runner({ maxDelayMs: 0 });
+      const shadows = [batcher.submit(now, background([1, 1]), 1000), batcher.submit(now, background([2, 2]), 1000), batcher.submit(now, background([3, 3]), 1000)];
+      expect(batches.map((b) => b.rows)).toEqual([1]); // a second worker is free, but background work takes one at a time
+      batches[0]!.finish();
+      await tick();
+      expect(batches.map((b) => b.rows)).toEqual([1, 2]);
+      batches[1]!.finish();
+      expect((await Promise.all(shadows)).map(ys)).toEqual([[2], [4], [6]]);
+      expect(wait).not.toHaveBeenCalled();
+    });
+
+    it('counts in runnerIdle() and idle(): a version is not released under a queued shadow', async () => {
+      const { batches, run } = fakeRuns();
+      const batcher = new Batcher(1, run, observer);
+      const now = runner({ maxDelayMs: 0 });
+      const shadow = batcher.submit(now, background([1, 1]), 1000);
+      let idle = false;
+      const released = batcher.runnerIdle(now).then(() => (idle = true));
+      await tick();
+      expect(idle).toBe(false);
+      batches[0]!.finish();
+      await shadow;
+      await released;
+      await batcher.idle();
+      expect(idle).toBe(true);
+    });
+  });
 });

@@ -28,6 +28,10 @@ export interface BatchRequest {
   fetch: string[];
   /** The request's trace, when it is traced: its queue wait and inference are recorded there. */
   trace?: TraceSpan;
+  /** Work no client waits for (shadow traffic): queued apart, run only on capacity no client batch wants. */
+  background?: boolean;
+  /** Told when the request's batch goes to a worker. */
+  onDispatch?: () => void;
 }
 
 interface Item extends BatchRequest {
@@ -42,6 +46,7 @@ interface Item extends BatchRequest {
 
 interface ModelQueue {
   runner: ModelRunner;
+  background: boolean;
   items: Item[];
   rows: number;
   inflight: number;
@@ -54,10 +59,16 @@ interface ModelQueue {
  * frees. Only requests with one merge key share a run (see batch-merge.ts); the rest run one at a
  * time, through the same queue, limits and deadlines. Every request in a failed batch gets the
  * error. A request past its deadline is answered 504 and, if still queued, never reaches a worker.
+ *
+ * Background requests (shadow traffic) have queues of their own, apart from the clients' rows and
+ * limits, and runs of their own: at most BACKGROUND_SLOTS at a time, beside the client slots rather
+ * than in them, dispatched only while no client batch is due and waiting for a worker. A client
+ * request is thus never queued behind one nor refused for one; a background run shares only the CPU.
  */
 export class Batcher {
   private readonly queues = new Map<string, ModelQueue>();
   private inflight = 0;
+  private backgroundInflight = 0;
   private wakeTimer?: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
   /** Per runtime key: waiting for a replaced or removed version's queue to empty. */
@@ -71,9 +82,9 @@ export class Batcher {
   ) {}
 
   submit(runner: ModelRunner, request: BatchRequest, timeoutMs: number): Promise<NamedTensors> {
-    const queue = this.queueOf(runner);
+    const queue = this.queueOf(runner, request.background);
     try {
-      this.admit(runner, request.rows);
+      this.admit(runner, request.rows, request.background);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -92,8 +103,8 @@ export class Batcher {
    * for all its rows first, so it is queued whole or not at all: refusing its tenth part would
    * leave the first nine running for an answer nobody gets.
    */
-  admit(runner: ModelRunner, rows: number): void {
-    const queue = this.queueOf(runner);
+  admit(runner: ModelRunner, rows: number, background = false): void {
+    const queue = this.queueOf(runner, background);
     const max = runner.policy.maxQueueRows;
     if (queue.rows > 0 && queue.rows + rows > max) {
       throw new ServiceError('QUEUE_FULL', `model ${runner.spec.key} has ${queue.rows} rows queued (max_queue_size ${max}); retry shortly`);
@@ -120,16 +131,22 @@ export class Batcher {
 
   private settleRetiring(): void {
     for (const [key, waiters] of this.retiring) {
-      const queue = this.queues.get(key);
-      if (queue && (queue.items.length > 0 || queue.inflight > 0)) continue;
+      const queues = [this.queues.get(key), this.queues.get(key + BACKGROUND)];
+      if (queues.some((queue) => queue && (queue.items.length > 0 || queue.inflight > 0))) continue;
       this.queues.delete(key);
+      this.queues.delete(key + BACKGROUND);
       this.retiring.delete(key);
       waiters.forEach((resolve) => resolve());
     }
   }
 
   private isIdle(): boolean {
-    return this.inflight === 0 && [...this.queues.values()].every((q) => q.items.length === 0);
+    return this.inflight === 0 && this.backgroundInflight === 0 && [...this.queues.values()].every((q) => q.items.length === 0);
+  }
+
+  /** Whether a client batch is due and waiting for a worker: the service is short of capacity now. */
+  clientsWaiting(): boolean {
+    return this.nextDue(false) !== undefined;
   }
 
   /** Rows waiting and batches running, per model version, for the gauges. */
@@ -146,35 +163,50 @@ export class Batcher {
     return [...byVersion.values()];
   }
 
-  private queueOf(runner: ModelRunner): ModelQueue {
-    let queue = this.queues.get(runner.spec.key);
+  private queueOf(runner: ModelRunner, background = false): ModelQueue {
+    const key = background ? runner.spec.key + BACKGROUND : runner.spec.key;
+    let queue = this.queues.get(key);
     if (!queue) {
-      queue = { runner, items: [], rows: 0, inflight: 0 };
-      this.queues.set(runner.spec.key, queue);
+      queue = { runner, background, items: [], rows: 0, inflight: 0 };
+      this.queues.set(key, queue);
     }
     return queue;
+  }
+
+  /** The queue of this lane whose batch is due (full, or its oldest request waited maxDelayMs), oldest first. */
+  private nextDue(background: boolean): ModelQueue | undefined {
+    const now = this.now();
+    let next: ModelQueue | undefined;
+    for (const q of this.queues.values()) {
+      if (q.background !== background || q.items.length === 0) continue;
+      if (q.rows < q.runner.policy.maxBatchRows && now - q.items[0]!.enqueued < q.runner.policy.maxDelayMs) continue;
+      if (!next || q.items[0]!.enqueued < next.items[0]!.enqueued) next = q;
+    }
+    return next;
+  }
+
+  /** Background work runs only on spare capacity: a free background slot, and no client batch waiting. */
+  private backgroundMayRun(): boolean {
+    return this.backgroundInflight < BACKGROUND_SLOTS && !this.clientsWaiting();
   }
 
   private pump(): void {
     clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
-    while (this.inflight < this.slots) {
-      const now = this.now();
-      const ready = [...this.queues.values()]
-        .filter((q) => q.items.length > 0 && (q.rows >= q.runner.policy.maxBatchRows || now - q.items[0]!.enqueued >= q.runner.policy.maxDelayMs))
-        .sort((a, b) => a.items[0]!.enqueued - b.items[0]!.enqueued)[0];
-      if (!ready) break;
-      this.dispatch(ready);
-    }
-    if (this.inflight < this.slots) this.wakeForDelays();
+    for (let ready; this.inflight < this.slots && (ready = this.nextDue(false)); ) this.dispatch(ready);
+    for (let ready; this.backgroundMayRun() && (ready = this.nextDue(true)); ) this.dispatch(ready);
+    this.wakeForDelays();
     if (this.retiring.size > 0) this.settleRetiring();
     if (this.idleWaiters.length > 0 && this.isIdle()) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
-  /** A worker is free but no queue is due yet: wake when the earliest one is. */
+  /** A slot is free but no queue of its lane is due yet: wake when the earliest one is. */
   private wakeForDelays(): void {
     const now = this.now();
-    const waits = [...this.queues.values()].filter((q) => q.items.length > 0).map((q) => q.runner.policy.maxDelayMs - (now - q.items[0]!.enqueued));
+    const free = { client: this.inflight < this.slots, background: this.backgroundMayRun() };
+    const waits = [...this.queues.values()]
+      .filter((q) => q.items.length > 0 && (q.background ? free.background : free.client))
+      .map((q) => q.runner.policy.maxDelayMs - (now - q.items[0]!.enqueued));
     if (waits.length === 0) return;
     this.wakeTimer = setTimeout(() => this.pump(), Math.max(0, Math.min(...waits)));
   }
@@ -198,7 +230,8 @@ export class Batcher {
     let traces: TraceSpan[] | undefined;
     for (const item of batch) {
       item.state = 'running';
-      this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000);
+      item.onDispatch?.();
+      if (!queue.background) this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000); // a client's wait, not the background's
       if (item.trace) {
         item.trace.child('queue wait', item.enqueued, { [TRACE_ATTR.batchRows]: rows, [TRACE_ATTR.batchRequests]: batch.length }).end(now);
         (traces ??= []).push(item.trace);
@@ -206,7 +239,8 @@ export class Batcher {
     }
     this.observer.batch(spec.name, spec.version, rows, batch.length);
 
-    this.inflight++;
+    if (queue.background) this.backgroundInflight++;
+    else this.inflight++;
     queue.inflight++;
     const merged = mergeRequests(plan, batch.map((item) => item.tensors));
     this.run(queue.runner, merged, first.fetch, rows, traces)
@@ -215,7 +249,8 @@ export class Batcher {
         (err) => (batch.length > 1 && rejectsInput(err) ? this.isolate(queue.runner, batch) : batch.forEach((item) => settle(item, () => item.reject(err)))),
       )
       .finally(() => {
-        this.inflight--;
+        if (queue.background) this.backgroundInflight--;
+        else this.inflight--;
         queue.inflight--;
         this.pump();
       });
@@ -245,6 +280,11 @@ export class Batcher {
     this.pump();
   }
 }
+
+/** Background runs at a time, beside the client slots: shadow traffic takes at most this much of the CPU from clients. */
+const BACKGROUND_SLOTS = 1;
+/** Appended to a runtime key for its background queue. */
+const BACKGROUND = '\u0000background';
 
 function rejectsInput(err: unknown): boolean {
   return err instanceof ServiceError && err.code === 'MODEL_REJECTED_INPUT';
