@@ -61,6 +61,9 @@ export const configSchema = z.object({
   /** Request body bytes and decoded rows all requests in flight may hold (503 + Retry-After above); default: from the pod's memory. */
   MAX_INFLIGHT_BYTES: int(1024, 64 * 1024 ** 3).optional(),
   MAX_INFLIGHT_ROWS: int(1, 100_000_000).optional(),
+  /** Shadow traffic (model.json traffic.shadows): copies of inputs held for shadows at once (more are shed; 0: no shadows), and a shadow request's deadline. */
+  SHADOW_MAX_INFLIGHT: int(0, 10_000).default(8),
+  SHADOW_TIMEOUT_MS: int(1, 600_000).default(5000),
   /** onnxruntime's CPU memory arena and memory-pattern planning, per session (measured in docs/reliability.md). */
   ORT_CPU_MEM_ARENA: bool.default(true),
   ORT_MEM_PATTERN: bool.default(true),

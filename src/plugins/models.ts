@@ -41,6 +41,8 @@ export interface ModelsPluginOptions {
     | 'ACCURACY_WINDOW'
     | 'PRICE_PER_CPU_HOUR'
     | 'CACHE_MIN_HIT_RATE'
+    | 'SHADOW_MAX_INFLIGHT'
+    | 'SHADOW_TIMEOUT_MS'
   >;
   runtime: ModelRuntime;
 }
@@ -88,6 +90,7 @@ export default fp<ModelsPluginOptions>(
       onCacheUsage: (spec, using, hitRate) =>
         app.log.info({ model: spec.name, version: spec.version, hitRate: +hitRate.toFixed(3), minHitRate: config.CACHE_MIN_HIT_RATE }, using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit'),
       admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
+      shadows: { observer: app.metrics.shadows, log: app.log, maxInflight: config.SHADOW_MAX_INFLIGHT, timeoutMs: config.SHADOW_TIMEOUT_MS, inflight: app.inflight, accepting: () => !app.draining },
     });
     app.decorate('dataPlane', dataPlane);
     app.metrics.batching.watch(() => dataPlane.batchStats());

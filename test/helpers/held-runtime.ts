@@ -3,11 +3,11 @@ import type { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 
 /**
  * The real onnxruntime, whose runs can be held back (a request stays in flight for as long as a
- * test needs) and whose loading of chosen files can be held too (a version stays "loading").
+ * test needs), all of them or those of chosen runtime keys, and whose loading of chosen files can
+ * be held too (a version stays "loading").
  */
 export class HeldRuntime implements ModelRuntime {
-  private gate: Promise<void> = Promise.resolve();
-  private open = () => {};
+  private gates: { holds: (key: string) => boolean; passed: Promise<void>; open: () => void }[] = [];
   /** Runs waiting at the gate now. */
   waiting = 0;
   /** Files (path suffixes) whose describe() waits for `loadGate`. */
@@ -25,11 +25,17 @@ export class HeldRuntime implements ModelRuntime {
   add(model: WorkerModel) { return this.inner.add(model); }
   remove(key: string) { return this.inner.remove(key); }
   close() { return this.inner.close(); }
-  hold(): void { this.gate = new Promise((resolve) => (this.open = resolve)); }
-  release(): void { this.open(); }
+  /** Holds the runs of the keys `holds` picks (all by default) until release(). */
+  hold(holds: (key: string) => boolean = () => true): void {
+    let open = () => {};
+    const passed = new Promise<void>((resolve) => (open = resolve));
+    this.gates.push({ holds, passed, open });
+  }
+  /** Lets every held run go, and holds no more. */
+  release(): void { this.gates.splice(0).forEach((gate) => gate.open()); }
   async run(task: InferenceTask): Promise<InferenceResult> {
     this.waiting++;
-    await this.gate;
+    await this.gates.find((gate) => gate.holds(task.key))?.passed;
     this.waiting--;
     return this.inner.run(task);
   }

@@ -7,6 +7,7 @@ import { InflightMetrics } from './inflight-metrics.js';
 import { MonitoringMetrics } from './monitoring-metrics.js';
 import { PredictionMetrics, type ModelStateSample } from './prediction-metrics.js';
 import { VariantMetrics } from './variant-metrics.js';
+import { ShadowMetrics } from './shadow-metrics.js';
 
 /**
  * Every metric the service exports, one registry, declared once per concern with its label set
@@ -24,6 +25,7 @@ export class Metrics {
   readonly monitoring: MonitoringMetrics;
   readonly inflight: InflightMetrics;
   readonly variants: VariantMetrics;
+  readonly shadows: ShadowMetrics;
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -34,6 +36,7 @@ export class Metrics {
     this.monitoring = new MonitoringMetrics(this.registry);
     this.inflight = new InflightMetrics(this.registry);
     this.variants = new VariantMetrics(this.registry);
+    this.shadows = new ShadowMetrics(this.registry);
     new EventLoopMetrics(this.registry);
   }
 

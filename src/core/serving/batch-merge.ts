@@ -1,5 +1,5 @@
 import { concatAlong, splitAlong } from '../tensors/batch-axis.js';
-import { tensorBytes, type NamedTensors, type Tensor } from '../tensors/tensor.js';
+import { copyTensor, tensorBytes, type NamedTensors } from '../tensors/tensor.js';
 import type { BatchPlan } from './batch-plan.js';
 
 /** Shared inputs up to this size go into the merge key; a request with a larger one runs alone. */
@@ -38,7 +38,7 @@ export function mergeRequests(plan: BatchPlan | undefined, requests: NamedTensor
   return Object.fromEntries(
     Object.keys(requests[0]!).map((name) => {
       const axis = plan.inputs[name];
-      return [name, axis === undefined ? copyOf(requests[0]![name]!) : concatAlong(requests.map((r) => r[name]!), axis)];
+      return [name, axis === undefined ? copyTensor(requests[0]![name]!) : concatAlong(requests.map((r) => r[name]!), axis)];
     }),
   );
 }
@@ -57,7 +57,7 @@ export function chunkRequest(plan: BatchPlan, tensors: NamedTensors, rows: numbe
   const split = Object.fromEntries(
     Object.entries(tensors).map(([name, t]) => {
       const axis = plan.inputs[name];
-      return [name, axis === undefined ? sizes.map(() => copyOf(t)) : splitAlong(t, axis, sizes)];
+      return [name, axis === undefined ? sizes.map(() => copyTensor(t)) : splitAlong(t, axis, sizes)];
     }),
   );
   return sizes.map((chunkRows, i) => ({ rows: chunkRows, tensors: Object.fromEntries(Object.entries(split).map(([name, parts]) => [name, parts[i]!])) }));
@@ -67,8 +67,4 @@ export function chunkRequest(plan: BatchPlan, tensors: NamedTensors, rows: numbe
 export function joinOutputs(plan: BatchPlan | undefined, parts: NamedTensors[]): NamedTensors {
   if (parts.length === 1 || !plan) return parts[0]!;
   return Object.fromEntries(Object.keys(parts[0]!).map((name) => [name, concatAlong(parts.map((p) => p[name]!), plan.outputs[name]!)]));
-}
-
-function copyOf(tensor: Tensor): Tensor {
-  return { ...tensor, shape: tensor.shape.slice(), data: tensor.data.slice() as Tensor['data'] };
 }

@@ -1,5 +1,6 @@
 import { ServiceError, type ErrorDetail } from '../../errors.js';
 import { cacheKeys } from '../cache/cache-key.js';
+import { ShadowTraffic, type ShadowLane, type ShadowMirror, type ShadowOptions } from '../experiments/shadow-traffic.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
 import { CacheUsage } from '../cache/cache-usage.js';
 import { SingleFlight } from '../cache/single-flight.js';
@@ -14,7 +15,7 @@ import type { NamedTensors } from '../tensors/tensor.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { admitRows, type AdmissionLimits } from './admission.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
-import { Batcher, type BatchObserver } from './batcher.js';
+import { Batcher, type BatchObserver, type BatchRequest } from './batcher.js';
 import type { ModelRunner } from './model-runner.js';
 import type { ModelRuntime } from './model-runtime.js';
 import { newPredictionId } from './prediction-id.js';
@@ -81,6 +82,8 @@ export interface DataPlaneDeps {
   onCacheUsage?: (spec: ModelSpec, using: boolean, hitRate: number) => void;
   /** Row caps per request and in flight (admission.ts); none when absent. */
   admission?: AdmissionLimits;
+  /** Shadow traffic (model.json `traffic.shadows`), mirrored off the hot path; none when absent. */
+  shadows?: ShadowOptions;
   newId?: () => string;
   now?: () => number;
 }
@@ -101,11 +104,17 @@ export class DataPlane {
   private readonly active = new Map<ModelRunner, { count: number; waiters: (() => void)[] }>();
   private readonly newId: () => string;
   private readonly now: () => number;
+  private readonly shadows?: ShadowTraffic;
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
     this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows, traces) => this.run(runner, inputs, fetch, rows, traces), deps.batchObserver, this.now);
+    const lane: ShadowLane = {
+      execute: (runner, tensors, rows, fetch, timeoutMs, background) => this.execute(runner, tensors, rows, fetch, timeoutMs, undefined, background),
+      clientsWaiting: () => this.batcher.clientsWaiting(),
+    };
+    if (deps.shadows && deps.shadows.maxInflight > 0) this.shadows = new ShadowTraffic(deps.registry, lane, deps.shadows);
   }
 
   /** Resolves when no request is queued or running. */
@@ -158,6 +167,7 @@ export class DataPlane {
     const trace = options.trace ?? undefined;
     let validated = false;
     let release: (() => void) | undefined;
+    let shadow: ShadowMirror | undefined;
     try {
       const decoded = decode(runner);
       release = admitRows(runner, decoded.tensors, this.deps.admission, decoded.locator);
@@ -167,6 +177,7 @@ export class DataPlane {
       validated = true;
       trace?.child('validate', started).end(this.now());
       if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows); // before a worker owns the data
+      if (target.version === undefined) shadow = this.shadows?.sample(runner, checked.tensors, rows); // copied now, for the same reason
       const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
       const { outputs, cached } =
         this.deps.cache && runner.cache.enabled && this.usageOf(runner).use()
@@ -175,6 +186,7 @@ export class DataPlane {
       trace?.set({ [TRACE_ATTR.cached]: cached });
       const predictions = decodeTaskRows(spec, outputs, rows);
       status = 'success';
+      shadow?.launch(predictions);
       const id = this.newId();
       const monitoring = this.deps.monitoring;
       if (monitoring) setImmediate(() => monitoring.observePredictions(spec, id, predictions, rows, variant));
@@ -186,6 +198,7 @@ export class DataPlane {
       if (trace && !validated) trace.child('validate', started).fail(error.code, error.message).end(this.now());
       throw error;
     } finally {
+      if (status !== 'success') shadow?.drop();
       release?.();
       this.leave(runner);
       trace?.set({ [TRACE_ATTR.model]: spec.name, [TRACE_ATTR.version]: spec.version, [TRACE_ATTR.rows]: rows });
@@ -277,12 +290,12 @@ export class DataPlane {
   }
 
   /** Through the batcher; a request larger than the model's batch runs in parts, joined back in order. */
-  private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan): Promise<NamedTensors> {
+  private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan, lane?: Pick<BatchRequest, 'background' | 'onDispatch'>): Promise<NamedTensors> {
     const max = runner.policy.maxBatchRows;
-    if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch, trace }, timeoutMs);
-    this.batcher.admit(runner, rows); // every part, or none
+    if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch, trace, ...lane }, timeoutMs);
+    this.batcher.admit(runner, rows, lane?.background); // every part, or none
     const parts = chunkRequest(runner.plan, tensors, rows, max);
-    const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch, trace }, timeoutMs)));
+    const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch, trace, ...lane }, timeoutMs)));
     return joinOutputs(runner.plan, outputs);
   }
 

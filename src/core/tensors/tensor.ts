@@ -22,6 +22,11 @@ export function tensorBytes(tensor: Tensor): number {
   return (tensor.data as TypedArray).byteLength;
 }
 
+/** A copy with buffers of its own, which the copy owns outright (moved, not copied, to a worker). */
+export function copyTensor(tensor: Tensor): Tensor {
+  return { ...tensor, shape: tensor.shape.slice(), data: tensor.data.slice() as Tensor['data'] };
+}
+
 /** A new, zero-filled tensor. */
 export function emptyTensor(dtype: DType, shape: number[]): Tensor {
   return { dtype, shape, data: dtypes[dtype].create(elementCount(shape)) };
