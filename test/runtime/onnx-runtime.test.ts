@@ -1,4 +1,4 @@
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 import { bundled, TempRepository } from '../helpers/repository.js';
@@ -7,6 +7,18 @@ const irisRow = () => ({ input: { dtype: 'float32' as const, shape: [1, 4], data
 const irisTask = (key: string) => ({ key, inputs: irisRow(), fetch: ['probabilities'], rows: 1 });
 /** One run per worker at once: each worker takes one task at a time, so every worker is asked. */
 const onEveryWorker = (runtime: OnnxRuntime, key: string) => Promise.allSettled(Array.from({ length: runtime.workers * 2 }, () => runtime.run(irisTask(key))));
+
+/** The nice value of each thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // a thread that ended meanwhile
+    }
+  });
+}
 
 describe('OnnxRuntime: versions added and removed after start (real sessions, 2 workers)', () => {
   let runtime: OnnxRuntime | undefined;
@@ -57,5 +69,17 @@ describe('OnnxRuntime: versions added and removed after start (real sessions, 2 
     await runtime.remove('iris@1');
     expect(runtime.placement('iris@1')).toBe('workers');
     await expect(runtime.run(irisTask('iris@1'))).rejects.toThrow('iris@1 is not loaded on this worker');
+  });
+
+  it('runs background tasks (shadow traffic) on a worker of their own at the lowest priority, started with the first, which loads the session from its path', async () => {
+    runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 });
+    runtime.start([{ key: 'iris@1', path: bundled('iris') }]);
+    const client = await runtime.run(irisTask('iris@1'));
+    expect(threadNices()).not.toContain(19);
+    const background = await runtime.run({ ...irisTask('iris@1'), background: true });
+    expect(background.outputs).toEqual(client.outputs);
+    expect(threadNices()).toContain(19);
+    await runtime.remove('iris@1');
+    await expect(runtime.run({ ...irisTask('iris@1'), background: true })).rejects.toThrow('iris@1 is not loaded on this worker');
   });
 });

@@ -19,13 +19,14 @@ const request = (...values: number[][]) => ({
 
 /** A stand-in for the worker pool: records every batch and answers (y = x0 + x1 per row) when the test says so. */
 function fakeRuns() {
-  const batches: { rows: number; inputs: NamedTensors; finish(err?: Error): void }[] = [];
-  const run = (_: unknown, inputs: NamedTensors, _fetch: string[], rows: number) =>
+  const batches: { rows: number; inputs: NamedTensors; background?: boolean; finish(err?: Error): void }[] = [];
+  const run = (_: unknown, inputs: NamedTensors, _fetch: string[], rows: number, _traces?: unknown, background?: boolean) =>
     new Promise<NamedTensors>((resolve, reject) => {
       const x = inputs.x!.data as Float32Array;
       batches.push({
         rows,
         inputs,
+        background,
         finish: (err) =>
           err ? reject(err) : resolve({ y: { dtype: 'float32', shape: [rows, 1], data: Float32Array.from({ length: rows }, (_, r) => x[r * 2]! + x[r * 2 + 1]!) } }),
       });
@@ -234,6 +235,7 @@ describe('Batcher', () => {
       await client;
       await tick();
       expect(batches.map((b) => b.rows)).toEqual([1, 1, 1]); // the waiting client, and now the shadow beside it
+      expect(batches.map((b) => b.background)).toEqual([false, false, true]); // the runtime is told which run no client waits for
       expect(dispatched).toBe(1);
       batches[1]!.finish();
       batches[2]!.finish();

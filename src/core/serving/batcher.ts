@@ -18,8 +18,8 @@ export interface BatchObserver {
   queueWait(model: string, version: string, seconds: number): void;
 }
 
-/** One inference over tensors already merged; resolves to the outputs of the whole batch. `traces`: the traced requests in it. */
-export type RunBatch = (runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[]) => Promise<NamedTensors>;
+/** One inference over tensors already merged; resolves to the outputs of the whole batch. `traces`: the traced requests in it; `background`: no client waits for it. */
+export type RunBatch = (runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[], background?: boolean) => Promise<NamedTensors>;
 
 /** A request as the batcher queues it: its tensors, its size along the batch dim, the outputs it wants. */
 export interface BatchRequest {
@@ -243,10 +243,10 @@ export class Batcher {
     else this.inflight++;
     queue.inflight++;
     const merged = mergeRequests(plan, batch.map((item) => item.tensors));
-    this.run(queue.runner, merged, first.fetch, rows, traces)
+    this.run(queue.runner, merged, first.fetch, rows, traces, queue.background)
       .then(
         (outputs) => splitOutputs(plan, outputs, batch.map((item) => item.rows)).forEach((out, i) => settle(batch[i]!, () => batch[i]!.resolve(out))),
-        (err) => (batch.length > 1 && rejectsInput(err) ? this.isolate(queue.runner, batch) : batch.forEach((item) => settle(item, () => item.reject(err)))),
+        (err) => (batch.length > 1 && rejectsInput(err) ? this.isolate(queue, batch) : batch.forEach((item) => settle(item, () => item.reject(err)))),
       )
       .finally(() => {
         if (queue.background) this.backgroundInflight--;
@@ -260,10 +260,10 @@ export class Batcher {
    * The model refused a merged batch's values: one request's bad value must not fail the others,
    * so each runs again alone, in the same slot, and only the one at fault gets the error.
    */
-  private async isolate(runner: ModelRunner, batch: Item[]): Promise<void> {
+  private async isolate(queue: ModelQueue, batch: Item[]): Promise<void> {
     for (const item of batch) {
       if (item.state === 'settled') continue;
-      await this.run(runner, item.tensors, item.fetch, item.rows, item.trace && [item.trace]).then(
+      await this.run(queue.runner, item.tensors, item.fetch, item.rows, item.trace && [item.trace], queue.background).then(
         (outputs) => settle(item, () => item.resolve(outputs)),
         (err) => settle(item, () => item.reject(err)),
       );

@@ -109,7 +109,7 @@ export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {
     this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
-    this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows, traces) => this.run(runner, inputs, fetch, rows, traces), deps.batchObserver, this.now);
+    this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows, traces, background) => this.run(runner, inputs, fetch, rows, traces, background), deps.batchObserver, this.now);
     const lane: ShadowLane = {
       execute: (runner, tensors, rows, fetch, timeoutMs, background) => this.execute(runner, tensors, rows, fetch, timeoutMs, undefined, background),
       clientsWaiting: () => this.batcher.clientsWaiting(),
@@ -299,12 +299,12 @@ export class DataPlane {
     return joinOutputs(runner.plan, outputs);
   }
 
-  private async run(runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[]): Promise<NamedTensors> {
+  private async run(runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[], background?: boolean): Promise<NamedTensors> {
     const { spec } = runner;
     const started = traces && this.now();
     const traced = traces && { [TRACE_ATTR.batchRows]: rows, [TRACE_ATTR.runsOn]: this.deps.runtime.placement?.(spec.key) ?? 'workers' };
     try {
-      const result = await this.deps.runtime.run({ key: spec.key, inputs, fetch, rows });
+      const result = await this.deps.runtime.run({ key: spec.key, inputs, fetch, rows, ...(background ? { background } : {}) });
       this.deps.observer.inferenceCost(spec.name, spec.version, result.seconds * this.deps.runtime.threadsPerRun);
       if (traces) traceInference(traces, started!, this.now(), traced!, result);
       return result.outputs;

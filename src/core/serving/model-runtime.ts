@@ -27,6 +27,8 @@ export interface InferenceTask {
   fetch: string[];
   /** Rows in the run, for per-row timing. */
   rows: number;
+  /** No client waits for it (shadow traffic): the runtime may run it where it yields the CPU to clients. */
+  background?: boolean;
 }
 
 export interface InferenceResult {
