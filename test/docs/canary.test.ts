@@ -27,17 +27,6 @@ function broken(from: string, target: string): string | undefined {
   return undefined;
 }
 
-/**
- * The routes issue 13's design fixes whose branches had not landed when the runbook was written
- * (traffic-api: the split's weights; experiment-results: the results). Once they are on main, the
- * app's own routes cover them and this list can go.
- */
-const DESIGNED_ROUTES = [
-  { method: 'GET', path: '/v2/repository/models/:model/traffic' },
-  { method: 'POST', path: '/v2/repository/models/:model/traffic' },
-  { method: 'GET', path: '/experiments' },
-  { method: 'GET', path: '/experiments/:model' },
-];
 
 describe(RUNBOOK, () => {
   it('is linked from the README, deployment.md and monitoring.md', () => {
@@ -83,7 +72,7 @@ describe(RUNBOOK, () => {
     const app = appFor({ ADMIN_TOKEN: 'a-token-of-at-least-16-characters', LOG_LEVEL: 'silent' });
 
     it('call routes the app serves (with ADMIN_TOKEN set) or the design fixes', () => {
-      const routes = [...routesOf(app().printRoutes({ commonPrefix: false })), ...DESIGNED_ROUTES];
+      const routes = routesOf(app().printRoutes({ commonPrefix: false }));
       const matches = (method: string, path: string) =>
         routes.some((r) => r.method === method && new RegExp(`^${r.path.replace(/:\w+/g, '[^/]+')}$`).test(path));
       // every curl command, its continuation lines joined, up to the end of the line or of inline code

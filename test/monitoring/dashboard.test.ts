@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  EXPERIMENT_METRICS,
   KNOWN_METRICS,
   METRICS_SOURCE_DIR,
   SERVICE_METRICS,
@@ -129,13 +128,6 @@ describe('the metric list against the source and the alert rules', () => {
     expect(mismatched).toEqual([]);
   });
 
-  it('lists the experiment and shadow metrics as their branches declare them: each group whole, or not yet', () => {
-    for (const [owner, metrics] of Object.entries(EXPERIMENT_METRICS)) {
-      const types = Object.fromEntries(Object.keys(metrics).map((name) => [name, declared[name]]));
-      if (Object.values(types).every((type) => type === undefined)) continue; // the owner's branch has not landed
-      expect(types, owner).toEqual(metrics);
-    }
-  });
 
   it('the alert rules reference only metrics the service exports', () => {
     const rules = loadAlertRules();

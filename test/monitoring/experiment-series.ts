@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EXPERIMENT_METRICS } from './monitoring-files.js';
+import { SERVICE_METRICS } from './monitoring-files.js';
 
 /**
  * A second scrape target beside the app, serving issue 13's experiment and shadow series with
@@ -87,7 +87,7 @@ export const SERIES: Sample[] = [
   ...histogram('ml_shadow_latency_seconds', shadow('churn', 'v5'), 4, LATENCY_BUCKETS, 0.1, 0.2),
 ];
 
-const TYPES: Record<string, string> = { ...EXPERIMENT_METRICS['experiment-results'], ...EXPERIMENT_METRICS.shadow };
+const TYPES: Record<string, string> = Object.fromEntries(Object.entries(SERVICE_METRICS).filter(([name]) => /^ml_(variant|experiment|shadow)_/.test(name)));
 
 const familyOf = (name: string) => (TYPES[name] ? name : name.replace(/_(bucket|sum|count)$/, ''));
 

@@ -45,30 +45,18 @@ export const SERVICE_METRICS: Record<string, MetricType> = {
   ml_prediction_cost_dollars_total: 'counter',
   // the event loop (issue 11)
   nodejs_eventloop_utilization_ratio: 'gauge',
-};
-
-/**
- * Issue 13's experiment and shadow metrics, by the branch that declares them (the names are fixed
- * in the issue's shared design). The dashboard and the canary alerts are written against them
- * before they land; each group must be declared whole, with these types, or not yet at all
- * (dashboard.test.ts). Once both groups are on main they belong in SERVICE_METRICS.
- */
-export const EXPERIMENT_METRICS: Record<'experiment-results' | 'shadow', Record<string, MetricType>> = {
-  'experiment-results': {
-    ml_variant_requests_total: 'counter',
-    ml_variant_latency_seconds: 'histogram',
-    ml_variant_feedback_total: 'counter',
-    ml_variant_absolute_error: 'histogram',
-    ml_variant_info: 'gauge',
-    ml_variant_weight: 'gauge',
-    ml_experiment_p_value: 'gauge',
-    ml_experiment_samples_needed: 'gauge',
-  },
-  shadow: {
-    ml_shadow_requests_total: 'counter',
-    ml_shadow_abs_difference: 'histogram',
-    ml_shadow_latency_seconds: 'histogram',
-  },
+  // traffic splits and shadows (issue 13)
+  ml_variant_requests_total: 'counter',
+  ml_variant_latency_seconds: 'histogram',
+  ml_variant_feedback_total: 'counter',
+  ml_variant_absolute_error: 'histogram',
+  ml_variant_info: 'gauge',
+  ml_variant_weight: 'gauge',
+  ml_experiment_p_value: 'gauge',
+  ml_experiment_samples_needed: 'gauge',
+  ml_shadow_requests_total: 'counter',
+  ml_shadow_abs_difference: 'histogram',
+  ml_shadow_latency_seconds: 'histogram',
 };
 
 /** prom-client defaults the dashboard uses (collectDefaultMetrics), and Prometheus's own `up`. */
@@ -86,8 +74,6 @@ export const PROMETHEUS_SYNTHETIC = new Set(['up']);
 export const KNOWN_METRICS: Record<string, MetricType> = {
   ...SERVICE_METRICS,
   ...DEFAULT_METRICS,
-  ...EXPERIMENT_METRICS['experiment-results'],
-  ...EXPERIMENT_METRICS.shadow,
 };
 
 /** Whether a series name in PromQL is an allowed metric (histograms as _bucket, _sum, _count). */
