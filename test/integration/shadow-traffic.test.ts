@@ -162,6 +162,18 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
     expect(sample(after, 'ml_feedback_total', { model: 'iris', version: '2' })).toBeUndefined();
   });
 
+  it('lists each shadow on /models with its fraction and whether its version can take mirrored requests', async () => {
+    const iris = (await shadowed.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
+    expect(iris.traffic.shadows.map((s: { name: string; version: string; fraction: number; ready: boolean }) => [s.name, s.version, s.fraction, s.ready])).toEqual([
+      ['candidate', '2', 1, true],
+      ['copy', '3', 1, true],
+      ['broken', '4', 1, false],
+    ]);
+    expect(iris.traffic.shadows[2].reason).toMatch(/^version 4 failed to load/);
+    const plainIris = (await plain.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
+    expect(plainIris.traffic).not.toHaveProperty('shadows');
+  });
+
   it('does not mirror a request that names its version', async () => {
     const mirrored = async () => Object.values(outcomesOf(await settled(shadowed), 'iris', 'copy')).reduce((sum, n) => sum! + n!, 0);
     const before = await mirrored();

@@ -13,6 +13,16 @@ export const variantStatusSchema = z.object({
 });
 export type VariantStatus = z.infer<typeof variantStatusSchema>;
 
+/** One shadow of a split as it runs now (/models' shape). */
+export const shadowStatusSchema = z.object({
+  name: z.string(),
+  version: z.string().describe('the model version the mirrored requests run on'),
+  fraction: z.number().describe('the share of the model\'s unversioned requests mirrored to it'),
+  ready: z.boolean().describe('whether its version is ready: only then are requests mirrored to it'),
+  reason: z.string().optional().describe('why its version is not ready'),
+});
+export type ShadowStatus = z.infer<typeof shadowStatusSchema>;
+
 /**
  * A model's split as /models and the control API show it: every variant in model.json's order
  * (the first is the control), its current weight, and whether its version serves. A variant whose
@@ -20,11 +30,17 @@ export type VariantStatus = z.infer<typeof variantStatusSchema>;
  * the reason says which.
  */
 export function variantStatus(traffic: ModelTraffic, entries: readonly ModelEntry[], skipped: readonly SkippedEntry[]): VariantStatus[] {
-  return traffic.list().map(({ name, version, weight }) => {
-    const entry = entries.find((e) => e.version === version);
-    const reason = notReady(traffic.model, version, entry, skipped);
-    return { name, version, weight, ready: reason === undefined, ...(reason !== undefined ? { reason } : {}) };
-  });
+  return traffic.list().map(({ name, version, weight }) => ({ name, version, weight, ...readiness(traffic.model, version, entries, skipped) }));
+}
+
+/** The split's shadows, with whether each one's version is ready to take mirrored requests. */
+export function shadowStatus(traffic: ModelTraffic, entries: readonly ModelEntry[], skipped: readonly SkippedEntry[]): ShadowStatus[] {
+  return traffic.shadows.map(({ name, version, fraction }) => ({ name, version, fraction, ...readiness(traffic.model, version, entries, skipped) }));
+}
+
+function readiness(model: string, version: string, entries: readonly ModelEntry[], skipped: readonly SkippedEntry[]): { ready: boolean; reason?: string } {
+  const reason = notReady(model, version, entries.find((e) => e.version === version), skipped);
+  return { ready: reason === undefined, ...(reason !== undefined ? { reason } : {}) };
 }
 
 function notReady(model: string, version: string, entry: ModelEntry | undefined, skipped: readonly SkippedEntry[]): string | undefined {

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModelEntry } from '../../core/models/model-registry.js';
-import { variantStatus } from '../../core/experiments/traffic-status.js';
+import { shadowStatus, variantStatus } from '../../core/experiments/traffic-status.js';
+import type { ModelTraffic } from '../../core/experiments/traffic-router.js';
+import type { SkippedEntry } from '../../core/models/model-repository.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { modelsRouteSchema } from './route-schemas.js';
 
@@ -49,7 +51,7 @@ const models: FastifyPluginAsync = async (app) => {
           description: config?.description,
           dataset: config?.card?.dataset,
           versions: entries.map((entry) => describe(entry, app.placement)),
-          ...(traffic ? { traffic: { variants: variantStatus(traffic, entries, app.models.skippedEntries(name)) } } : {}),
+          ...(traffic ? { traffic: trafficOf(traffic, entries, app.models.skippedEntries(name)) } : {}),
           skipped: app.models.skippedEntries(name),
         };
       }),
@@ -59,3 +61,9 @@ const models: FastifyPluginAsync = async (app) => {
 };
 
 export default models;
+
+/** A model's split on /models: its variants, and its shadows when it has any. */
+function trafficOf(traffic: ModelTraffic, entries: readonly ModelEntry[], skipped: readonly SkippedEntry[]) {
+  const shadows = shadowStatus(traffic, entries, skipped);
+  return { variants: variantStatus(traffic, entries, skipped), ...(shadows.length > 0 ? { shadows } : {}) };
+}

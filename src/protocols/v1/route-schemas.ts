@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { variantStatusSchema } from '../../core/experiments/traffic-status.js';
+import { shadowStatusSchema, variantStatusSchema } from '../../core/experiments/traffic-status.js';
 import { compiledAnswer } from '../openapi/describe-only.js';
 import { ANY_REQUEST, errorResponses, INFERS, JOINS_FEEDBACK, READS_BODY, RESOLVES_MODEL } from '../openapi/error-responses.js';
 import { feedbackResultSchema, feedbackSchema } from './feedback-schemas.js';
@@ -64,8 +64,8 @@ const modelVersion = z
   });
 
 const traffic = z
-  .object({ variants: z.array(variantStatusSchema) })
-  .describe('the model.json `traffic` split of the requests that name no version: each variant in order (the first is the control), its weight, and whether its version is ready');
+  .object({ variants: z.array(variantStatusSchema), shadows: z.array(shadowStatusSchema).optional() })
+  .describe('the model.json `traffic` split of the requests that name no version: each variant in order (the first is the control), its weight, and whether its version is ready; and the shadows requests are mirrored to');
 
 export const modelsRouteSchema = {
   tags: ['models'],
