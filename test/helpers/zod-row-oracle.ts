@@ -25,7 +25,7 @@ export function elementSchema(dtype: DType, level: ValidationLevel) {
   const numericString = z
     .string()
     .regex(NUMERIC_STRING)
-    .refine((s) => Number.isFinite(Number(s)) && (!integer || Number.isInteger(Number(s))));
+    .refine((s) => Number.isFinite(Number(s)) && (!integer || Number.isSafeInteger(Number(s))));
   return z.union([typed, numericString], {
     error: (issue) => `expected a finite number or numeric string, got ${describeValue(issue.input)}`,
   });
