@@ -15,7 +15,7 @@ export function routingKeyOf(request: FastifyRequest, named?: unknown): string |
     return routingKeyFrom(named, undefined);
   }
   const header = request.headers[ROUTING_KEY_HEADER];
-  const key = Array.isArray(header) ? header[0] : header;
+  const key = headerText(Array.isArray(header) ? header[0] : header);
   if (key !== undefined && key.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey(ROUTING_KEY_HEADER, `at most ${MAX_ROUTING_KEY_LENGTH} characters`);
   return routingKeyFrom(undefined, key);
 }
@@ -27,6 +27,22 @@ export function routingKeyOf(request: FastifyRequest, named?: unknown): string |
  */
 export function routingKeyFrom(named: string | undefined, header: string | undefined): string | undefined {
   return (named !== undefined ? named : header) || undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Node reads header bytes as Latin-1, one character a byte: a UTF-8 key ("usér") would hash as
+ * other characters than the same key in a body, and land on another variant. Read as UTF-8 when
+ * it is; other bytes stay as they came.
+ */
+function headerText(value: string | undefined): string | undefined {
+  if (value === undefined || /^[\x00-\x7f]*$/.test(value)) return value;
+  try {
+    return utf8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
 }
 
 function invalidRoutingKey(path: string, message: string): ServiceError {

@@ -65,6 +65,18 @@ describe('traffic splits change while the server runs (real sessions)', () => {
     expect((await predict(app, stayedKey)).body).toMatchObject({ variant: 'stable', version: '1' });
   });
 
+  it('weights are relative at any scale: 1e308 each or 5e-324 each is 50/50, with and without a key', async () => {
+    const app = await start(irisSplit(SPLIT_90_10));
+    const keys = randomKeys(4000);
+    const unkeyed = () => sharesOf(app, 'iris', keys.map(() => ''));
+    for (const weight of [1e308, 5e-324]) {
+      expect((await setWeights(app, { stable: weight, canary: weight })).statusCode).toBe(200);
+      // Their sum overflowed to Infinity (every unkeyed draw went to the last variant); 1/5e-324 did too (every key went to the first).
+      expect(Math.abs(unkeyed().canary! - 50), `unkeyed at ${weight}`).toBeLessThanOrEqual(4);
+      expect(Math.abs(sharesOf(app, 'iris', keys).canary! - 50), `keyed at ${weight}`).toBeLessThanOrEqual(4);
+    }
+  });
+
   it('a rescan that finds the same model.json keeps the API\'s weights; a changed `traffic` replaces them without reloading a version', async () => {
     const app = await start(irisSplit(SPLIT_90_10));
     const runners = app.models.entries('iris').map((e) => e.runner!);

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { postJson, startApp } from '../helpers/app.js';
@@ -71,5 +73,30 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
     expect(status).toBe(400);
     expect(body.code).toBe('INVALID_REQUEST');
     expect(body.details[0].path).toBe('x-routing-key');
+  });
+
+  it('reads a UTF-8 key in X-Routing-Key as the same key in the body: one user, one variant, whichever carries it (real HTTP)', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    /** /predict over HTTP with the key's UTF-8 bytes in the header, as curl or a browser sends them. */
+    const viaHeader = (key: string) =>
+      new Promise<{ status: number; body: { variant?: string; details?: { path: string }[] } }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/predict', headers: { 'content-type': 'application/json', 'x-routing-key': Buffer.from(key).toString('latin1') } }, (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(Buffer.from(JSON.stringify({ model: 'iris', instances: [ROW] }))); // a Buffer: a string body would have Node write the header as UTF-8 of each character
+      });
+    const keys = Array.from({ length: 40 }, (_, i) => `usér-${i}-日本`);
+    for (const key of [...keys, 'ü'.repeat(256)]) {
+      const header = await viaHeader(key);
+      const body = await postJson(app, '/predict', { model: 'iris', routing_key: key, instances: [ROW] });
+      expect([header.status, body.status], key).toEqual([200, 200]);
+      expect(header.body.variant, key).toBe(body.body.variant);
+    }
+    // Bytes that are not UTF-8 (a Latin-1 client) are still a key, read as they come.
+    expect((await viaHeader(Buffer.from([0x75, 0xfc]).toString('latin1'))).status).toBe(200);
   });
 });

@@ -92,10 +92,13 @@ export function compileSplit<V extends SplitVariant>(variants: readonly V[], opt
   // A zero weight never wins (its score would be +∞), so it is left out of the loop.
   const live = variants.filter((v) => v.weight > 0);
   const seeds = live.map((v) => h64(`${salt}\u0000${v.name}`));
-  const inverseWeights = live.map((v) => 1 / v.weight);
+  // Weights are relative: taken over the largest, so their sum stays finite (1e308 + 1e308) and so
+  // does the inverse of the smallest one that matters (1 / 5e-324 is Infinity, 5e-324 / 5e-324 is 1).
+  const largest = Math.max(...live.map((v) => v.weight));
+  const inverseWeights = live.map((v) => largest / v.weight);
   const cumulative: number[] = [];
   let total = 0;
-  for (const v of live) cumulative.push((total += v.weight));
+  for (const v of live) cumulative.push((total += v.weight / largest));
 
   const byKey = (key: string): V => {
     let best = 0;

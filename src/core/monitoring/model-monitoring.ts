@@ -64,20 +64,28 @@ export class ModelMonitoring {
     this.driftOf(spec)?.observeRows(features, rows);
   }
 
-  /** After an answer: class mix, confidence, and the record feedback will be joined to. */
-  observePredictions(spec: ModelSpec, id: string, rowPredictions: RowPrediction[] | undefined, rows: number, variant?: string): void {
-    const predictions = rowPredictions ?? Array.from({ length: rows }, (): RowPrediction => ({ outputs: {} }));
-    const labels = predictions.flatMap((p) => ('label' in p ? [p.label] : []));
-    this.driftOf(spec)?.observeLabels(labels);
-    for (const p of predictions) this.observer.rowPredicted(spec.name, spec.version, 'label' in p ? p.label : undefined, 'confidence' in p ? p.confidence : undefined);
+  /**
+   * The record feedback will be joined to, kept before the answer is sent: a client may send the
+   * ground truth the moment it has the answer, and under load a record kept a turn of the event
+   * loop later was not there yet for it (404 UNKNOWN_PREDICTION).
+   */
+  rememberPrediction(spec: ModelSpec, id: string, predictions: RowPrediction[] | undefined, rows: number, variant?: string): void {
     const record: PredictionRecord = {
       model: spec.name,
       version: spec.version,
       ...(variant !== undefined ? { variant } : {}),
       task: spec.task,
-      rows: predictions.map((p) => ('label' in p ? p.label : 'values' in p ? p.values : [])),
+      rows: predictions ? predictions.map((p) => ('label' in p ? p.label : 'values' in p ? p.values : [])) : Array.from({ length: rows }, () => []),
     };
     this.store.remember(id, record);
+  }
+
+  /** After an answer: class mix and confidence. */
+  observePredictions(spec: ModelSpec, rowPredictions: RowPrediction[] | undefined, rows: number): void {
+    const predictions = rowPredictions ?? Array.from({ length: rows }, (): RowPrediction => ({ outputs: {} }));
+    const labels = predictions.flatMap((p) => ('label' in p ? [p.label] : []));
+    this.driftOf(spec)?.observeLabels(labels);
+    for (const p of predictions) this.observer.rowPredicted(spec.name, spec.version, 'label' in p ? p.label : undefined, 'confidence' in p ? p.confidence : undefined);
   }
 
   async feedback(request: FeedbackRequest): Promise<FeedbackResult> {

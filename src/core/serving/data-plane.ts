@@ -189,7 +189,10 @@ export class DataPlane {
       shadow?.launch(predictions);
       const id = this.newId();
       const monitoring = this.deps.monitoring;
-      if (monitoring) setImmediate(() => monitoring.observePredictions(spec, id, predictions, rows, variant));
+      if (monitoring) {
+        monitoring.rememberPrediction(spec, id, predictions, rows, variant); // before the answer: feedback may follow it at once
+        setImmediate(() => monitoring.observePredictions(spec, predictions, rows));
+      }
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
       return { id, runner, ...(variant !== undefined ? { variant } : {}), outputs, rows, predictions, cached, warnings };
     } catch (err) {
