@@ -201,9 +201,12 @@ function predictFields(options: PredictOptions) {
   };
 }
 
-/** The header a routing key travels in (the server's ROUTING_KEY_HEADER); the body's `routing_key` field would take precedence, and this client never sets it. */
+/**
+ * The header a routing key travels in (the server's ROUTING_KEY_HEADER); the body's `routing_key` field would take precedence, and this client never sets it.
+ * Sent as its UTF-8 bytes (fetch takes a header value as Latin-1 characters, one per byte), which the server reads back as UTF-8: any key works, `usér-42` included.
+ */
 function routingHeader(options: { routingKey?: string }): Record<string, string> {
-  return options.routingKey !== undefined ? { [ROUTING_KEY_HEADER]: options.routingKey } : {};
+  return options.routingKey !== undefined ? { [ROUTING_KEY_HEADER]: Buffer.from(options.routingKey, 'utf8').toString('latin1') } : {};
 }
 
 /** An error answer as an OnnxServeError: the service's code when the body is ours, HTTP_ERROR when not. */

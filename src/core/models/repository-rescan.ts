@@ -124,7 +124,7 @@ export class RepositoryRescan {
     if (candidate.state !== 'ready' && current.state === 'ready') {
       current.reload = { state: 'failed', identity, reason: candidate.reason!, ...(sha256 ? { sha256 } : {}) };
       result.failed.push(label);
-      registry.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file failed to load; the loaded version keeps serving');
+      registry.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file or model.json failed to load; the loaded version keeps serving');
       return;
     }
     registry.place(candidate); // one assignment: the next resolve() gets the new runner

@@ -47,7 +47,7 @@ const repository: FastifyPluginAsync<ControlApiOptions> = async (app, options) =
 };
 
 function indexEntry(entry: ModelEntry): IndexEntry {
-  if (entry.state === 'ready') return { name: entry.name, version: entry.version, state: 'READY', reason: entry.reload?.state === 'failed' ? `a changed file failed to load, this one serves: ${entry.reload.reason}` : '' };
+  if (entry.state === 'ready') return { name: entry.name, version: entry.version, state: 'READY', reason: entry.reload?.state === 'failed' ? `a changed file or model.json failed to load, this one serves: ${entry.reload.reason}` : '' };
   if (entry.state === 'loading') return { name: entry.name, version: entry.version, state: 'LOADING', reason: '' };
   return { name: entry.name, version: entry.version, state: 'UNAVAILABLE', reason: entry.reason ?? entry.state };
 }
@@ -58,7 +58,7 @@ function loadFailure(entry: ModelEntry): void {
   if (entry.state === 'failed') throw new ServiceError('MODEL_FAILED', `model ${label} failed to load: ${entry.reason}`);
   if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${label} cannot be served: ${entry.reason}`);
   if (entry.state === 'loading') throw new ServiceError('MODEL_NOT_READY', `model ${label} is still loading`);
-  if (entry.reload?.state === 'failed') throw new ServiceError('MODEL_FAILED', `a changed file of model ${label} failed to load; the loaded one keeps serving: ${entry.reload.reason}`);
+  if (entry.reload?.state === 'failed') throw new ServiceError('MODEL_FAILED', `a changed file or model.json of model ${label} failed to load; the loaded one keeps serving: ${entry.reload.reason}`);
 }
 
 export default repository;
