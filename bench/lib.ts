@@ -114,6 +114,13 @@ export function limitOf(server: { main: number; total: number } | undefined, loa
   return connections <= 1 ? 'round trips (1 connection)' : 'round trips';
 }
 
+/** The median of some figures (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export function machine() {
   return { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() };
 }

@@ -17,7 +17,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holdoutRow, MODELS as models } from './bundled-model.js';
-import { load, machine, saveResults, table, type LoadResult } from './lib.js';
+import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -100,11 +100,6 @@ for (let round = 1; round <= rounds; round++) {
 for (const server of servers.values()) await server.stop();
 for (const dir of Object.values(repos)) rmSync(dir, { recursive: true, force: true });
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const ratios = Object.keys(paths).flatMap((path) =>
   connectionSets.flatMap((connections) => {
     const of = (variant: string) => runs.filter((r) => r.path === path && r.connections === connections && r.variant === variant);

@@ -12,7 +12,7 @@
  *   npm run bench:tracing       (BENCH_SECONDS=5 BENCH_CONNECTIONS=10 BENCH_ROUNDS=3 to change)
  */
 import { ChildServer } from './servers.js';
-import { load, machine, saveResults, table, type LoadResult } from './lib.js';
+import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
 import { OtlpReceiver } from '../test/helpers/otlp-receiver.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -79,11 +79,6 @@ for (let round = 1; round <= rounds; round++) {
 for (const server of servers.values()) await server.stop();
 await receiver.close();
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const ratios = Object.keys(paths).flatMap((path) => {
   const of = (variant: string) => runs.filter((r) => r.path === path && r.variant === variant);
   const off = of('off');
