@@ -25,9 +25,9 @@ const traffic: FastifyPluginAsync<ControlApiOptions> = async (app, options) => {
     const split = registry.traffic.get(model);
     const loaded = registry.entries(model).length > 0;
     if (split && loaded) return split;
-    if (loaded) throw new ServiceError('NO_TRAFFIC_SPLIT', `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`);
+    if (loaded) throw new ServiceError('NO_TRAFFIC_SPLIT', `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`, [{ path: 'model', message: `model "${model}" declares no \`traffic\` in its model.json` }]);
     if (registry.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
-    throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" is loaded`);
+    throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" is loaded`, [{ path: 'model', message: `models: ${[...new Set(registry.all().map((e) => e.name))].join(', ')}` }]);
   };
   const answer = (split: ModelTraffic) => ({ model: split.model, variants: variantStatus(split, registry.entries(split.model), registry.skippedEntries(split.model)) });
 

@@ -110,7 +110,7 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
     for (const [model, code] of [['diabetes', 'NO_TRAFFIC_SPLIT'], ['nope', 'MODEL_NOT_FOUND']]) {
       const url = `/v2/repository/models/${model}/traffic`;
       for (const response of [await get(app, url, TOKEN), await post(app, url, TOKEN, { weights: { canary: 5 } })]) {
-        expect([response.statusCode, response.json().code]).toEqual([404, code]);
+        expect([response.statusCode, response.json().code, response.json().details?.[0]?.path]).toEqual([404, code, 'model']);
       }
     }
   });
