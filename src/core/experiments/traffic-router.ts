@@ -1,4 +1,4 @@
-import { compileSplit, type TrafficSplit } from './traffic-split.js';
+import { CompiledSplits, compileSplit } from './traffic-split.js';
 import type { TrafficConfig, TrafficShadow, TrafficVariant } from './traffic-config.js';
 
 /** What the split chose for a request: the variant's name and the version that serves it. */
@@ -19,7 +19,7 @@ export class ModelTraffic {
   /** The versions a sample of the split's requests is mirrored to (shadow-traffic.ts). */
   readonly shadows: readonly TrafficShadow[];
   /** Compiled splits by the set of ready variant names: the set changes rarely, a request only looks it up. */
-  private readonly compiled = new Map<string, TrafficSplit<TrafficVariant>>();
+  private readonly compiled = new CompiledSplits<TrafficVariant>(16);
 
   constructor(
     readonly model: string,
@@ -64,12 +64,6 @@ export class ModelTraffic {
     let names = '';
     for (const v of this.variants) if (v.weight > 0 && ready(v.version)) names += `${v.name}\u0000`;
     if (names === '') return undefined;
-    let split = this.compiled.get(names);
-    if (!split) {
-      split = compileSplit(this.live(ready), { salt: this.model, ...(this.random ? { random: this.random } : {}) });
-      if (this.compiled.size >= 16) this.compiled.clear();
-      this.compiled.set(names, split);
-    }
-    return split.assign(key);
+    return this.compiled.get(names, () => this.live(ready), { salt: this.model, ...(this.random ? { random: this.random } : {}) }).assign(key);
   }
 }

@@ -127,3 +127,28 @@ export function compileSplit<V extends SplitVariant>(variants: readonly V[], opt
   }
   return { variants, assign: (key) => (key ? byKey(key) : byRandom()) };
 }
+
+/**
+ * Compiled splits by an id of their variants (and weights): compiling costs a hash per variant and
+ * splits change rarely, so a request only looks one up. Emptied past `limit` ids, which only
+ * a stream of weight changes reaches.
+ */
+export class CompiledSplits<V extends SplitVariant> {
+  private readonly splits = new Map<string, TrafficSplit<V>>();
+
+  constructor(private readonly limit: number) {}
+
+  get(id: string, variants: () => readonly V[], options: SplitOptions): TrafficSplit<V> {
+    let split = this.splits.get(id);
+    if (!split) {
+      split = compileSplit(variants(), options);
+      if (this.splits.size >= this.limit) this.splits.clear();
+      this.splits.set(id, split);
+    }
+    return split;
+  }
+
+  clear(): void {
+    this.splits.clear();
+  }
+}

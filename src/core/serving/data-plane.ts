@@ -196,7 +196,7 @@ export class DataPlane {
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
       return { id, runner, ...(variant !== undefined ? { variant } : {}), outputs, rows, predictions, cached, warnings };
     } catch (err) {
-      const error = err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+      const error = inferenceError(err);
       if (error.statusCode < 500) status = 'invalid_input';
       if (trace && !validated) trace.child('validate', started).fail(error.code, error.message).end(this.now());
       throw error;
@@ -312,10 +312,14 @@ export class DataPlane {
       if (traces) traceInference(traces, started!, this.now(), traced!, result);
       return result.outputs;
     } catch (err) {
-      const error = err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+      const error = inferenceError(err);
       if (traces) traceInference(traces, started!, this.now(), traced!, undefined, error);
       throw error;
     }
   }
 }
 
+/** A failure as the client sees it: a ServiceError as it is, anything else a 500 INFERENCE_FAILED with the cause kept for the log. */
+function inferenceError(err: unknown): ServiceError {
+  return err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+}

@@ -1,5 +1,5 @@
 import type { TrafficVariant } from '../../core/experiments/traffic-config.js';
-import { compileSplit, type TrafficSplit } from '../../core/experiments/traffic-split.js';
+import { CompiledSplits } from '../../core/experiments/traffic-split.js';
 import { routingKeyFrom } from '../routing-key.js';
 
 /**
@@ -29,19 +29,12 @@ export function offloadRouting(models: Iterable<string>, liveVariants: (model: s
 
 /** On a decode worker: the variant for a request, each split compiled once (a split changes rarely). */
 export class OffloadChooser {
-  private readonly compiled = new Map<string, TrafficSplit<TrafficVariant>>();
+  private readonly compiled = new CompiledSplits<TrafficVariant>(64);
 
   /** The variant a request that names no version runs on; undefined for a model without live variants. */
   choose(routing: OffloadRouting | undefined, model: string, named: string | undefined): TrafficVariant | undefined {
     const live = routing?.splits[model];
     if (!live) return undefined;
-    const id = JSON.stringify([model, live]);
-    let split = this.compiled.get(id);
-    if (!split) {
-      split = compileSplit(live, { salt: model });
-      if (this.compiled.size >= 64) this.compiled.clear();
-      this.compiled.set(id, split);
-    }
-    return split.assign(routingKeyFrom(named, routing.header));
+    return this.compiled.get(JSON.stringify([model, live]), () => live, { salt: model }).assign(routingKeyFrom(named, routing.header));
   }
 }
