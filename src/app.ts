@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { ModelRuntime } from './core/serving/model-runtime.js';
 import { ServiceError } from './errors.js';
 import { refuseForeignCharsets } from './protocols/body-encoding.js';
-import { answerClientError, requireHost } from './protocols/client-errors.js';
+import { answerClientError, answerOutsideRoutes, requireHost } from './protocols/client-errors.js';
 import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
 import { httpServerOptions } from './http-timeouts.js';
@@ -48,7 +48,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Node's and fastify's own refusals answer in our error shape too (see protocols/client-errors.ts).
     clientErrorHandler: answerClientError,
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
-    http: { ...server.http, requireHostHeader: false },
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
@@ -110,5 +109,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     await app.register(trafficControl, control);
   }
   await app.register(docs);
+  answerOutsideRoutes(app);
   return app;
 }

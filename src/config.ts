@@ -48,6 +48,10 @@ export const configSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1, 3_600_000).default(72_000),
   /** A socket with no traffic either way (a client that stops reading the answer) is destroyed after this; above REQUEST_TIMEOUT_MS. */
   HTTP_IDLE_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
+  /** Requests one connection may have in progress at once (pipelined); more wait unread, and a client with twice as many outstanding is disconnected. */
+  HTTP_MAX_PIPELINED: int(1, 1024).default(8),
+  /** Answer bytes one connection's socket may hold unsent (a client that does not read) before its next request waits. */
+  HTTP_MAX_QUEUED_BYTES: int(16 * 1024, 1024 ** 3).default(1024 * 1024),
 
   /** Dynamic batching defaults; a model's model.json `batching` overrides them. */
   BATCH_MAX_ROWS: int(1, 65_536).default(64),

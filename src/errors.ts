@@ -22,6 +22,8 @@ export const errorStatus = {
   PAYLOAD_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** An `Expect` header other than 100-continue. */
+  EXPECTATION_FAILED: 417,
   HEADERS_TOO_LARGE: 431,
   MODEL_NOT_READY: 503,
   MODEL_FAILED: 503,

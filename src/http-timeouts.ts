@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { FastifyHttpOptions } from 'fastify';
 import type { EnvConfig } from './config.js';
+import { guardedServer } from './http-connections.js';
 
 type TimeoutConfig = Pick<
   EnvConfig,
   'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS' | 'HTTP_IDLE_TIMEOUT_MS' | 'REQUEST_TIMEOUT_MS'
 >;
+type ServerConfig = TimeoutConfig & Pick<EnvConfig, 'HTTP_MAX_PIPELINED' | 'HTTP_MAX_QUEUED_BYTES'>;
 
 /**
  * The settings that only make sense together: Node refuses headers > request timeout at start,
@@ -34,23 +36,29 @@ export function connectionsCheckingInterval(config: Pick<TimeoutConfig, 'HTTP_HE
 }
 
 /**
- * Fastify's server options for the timeouts and the drain. A client that stalls mid-headers or
- * mid-body gets 408 and loses its connection (and the body buffered so far) at the headers or
- * request timeout; one that stops reading the answer loses its socket after HTTP_IDLE_TIMEOUT_MS
- * of silence. During a drain (src/shutdown.ts) idle keep-alive sockets are closed, and a request
- * that still arrives on an open connection is served, with Connection: close, rather than
- * answered 503: the endpoint is already gone, so it is a stale connection's last request.
+ * Fastify's server options for the timeouts, the drain and the per-connection bounds. A client
+ * that stalls mid-headers or mid-body gets 408 and loses its connection (and the body buffered so
+ * far) at the headers or request timeout; one that stops reading the answer loses its socket after
+ * HTTP_IDLE_TIMEOUT_MS of silence, and meanwhile holds at most HTTP_MAX_PIPELINED requests in
+ * progress (src/http-connections.ts). During a drain (src/shutdown.ts) idle keep-alive sockets are
+ * closed, and a request that still arrives on an open connection is served, with Connection:
+ * close, rather than answered 503: the endpoint is already gone, so it is a stale connection's
+ * last request.
  */
-export function httpServerOptions(config: TimeoutConfig) {
-  return {
+export function httpServerOptions(config: ServerConfig) {
+  // Node refuses a request without Host itself with an empty 400; protocols/client-errors.ts answers it in our shape.
+  const http = {
+    headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
-    http: {
-      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
-      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
-      connectionsCheckingInterval: connectionsCheckingInterval(config),
-    },
+    connectionsCheckingInterval: connectionsCheckingInterval(config),
+    requireHostHeader: false,
+  };
+  const timeouts = { keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS, requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS, connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS };
+  return {
+    ...timeouts,
+    http,
+    // fastify applies none of the settings above to a server it does not create: guardedServer does.
+    serverFactory: guardedServer({ maxInProgress: config.HTTP_MAX_PIPELINED, maxQueuedBytes: config.HTTP_MAX_QUEUED_BYTES }, { http, ...timeouts }),
     forceCloseConnections: 'idle',
     return503OnClosing: false,
   } satisfies FastifyHttpOptions<Server>;

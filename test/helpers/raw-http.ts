@@ -25,9 +25,29 @@ export function rawRequest(port: number, bytes: string | Buffer): Promise<RawAns
 }
 
 function parseAnswer(text: string): RawAnswer {
-  const match = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(text);
-  if (!match) return { status: 0, headers: {}, body: '', text };
-  const headers = Object.fromEntries(match[2]!.split('\r\n').map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  const length = headers['content-length'];
-  return { status: Number(match[1]), headers, body: length === undefined ? match[3]! : Buffer.from(match[3]!).subarray(0, Number(length)).toString('utf8'), text };
+  return parseAnswers(text)[0] ?? { status: 0, headers: {}, body: '', text };
+}
+
+/**
+ * Every answer in what a connection received, in order (pipelined requests get one each): those
+ * with a Content-Length, and a last one without, read to the end. 100 Continue is skipped.
+ */
+export function parseAnswers(text: string): RawAnswer[] {
+  const answers: RawAnswer[] = [];
+  let rest = Buffer.from(text, 'utf8');
+  for (;;) {
+    const match = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n/.exec(rest.toString('latin1'));
+    if (!match) return answers;
+    const status = Number(match[1]);
+    const headers = Object.fromEntries(
+      match[2] === '' ? [] : match[2]!.split('\r\n').map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    );
+    rest = rest.subarray(Buffer.byteLength(match[0], 'latin1'));
+    if (status === 100) continue;
+    const length = headers['content-length'];
+    const body = length === undefined ? rest : rest.subarray(0, Number(length));
+    answers.push({ status, headers, body: body.toString('utf8'), text });
+    if (length === undefined) return answers;
+    rest = rest.subarray(Number(length));
+  }
 }

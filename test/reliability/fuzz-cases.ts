@@ -233,22 +233,33 @@ export const routeRequests: fc.Arbitrary<FuzzRequest> = fc
     payload: body,
   }));
 
-/** Bytes on a socket: request lines and headers no HTTP client would send. */
-export const rawHttp: fc.Arbitrary<string> = fc
+/** One request's bytes: request lines and headers no HTTP client would send. */
+const rawRequestBytes: fc.Arbitrary<string> = fc
   .record({
-    method: fc.oneof(fc.constantFrom('GET', 'POST', 'HEAD', 'PROPFIND', 'BREW', 'get', 'P OST', ''), fc.string({ maxLength: 8 })),
-    path: fc.oneof(fc.constantFrom(...PATHS), fc.webPath(), fc.constantFrom('*', '/%', 'http://x/predict', '/predict?%', ''), fc.string({ maxLength: 20 })),
+    method: fc.oneof(fc.constantFrom('GET', 'POST', 'HEAD', 'PROPFIND', 'BREW', 'CONNECT', 'OPTIONS', 'TRACE', 'get', 'P OST', ''), fc.string({ maxLength: 8 })),
+    path: fc.oneof(fc.constantFrom(...PATHS), fc.webPath(), fc.constantFrom('*', '/%', 'http://x/predict', '/predict?%', 'example.com:443', ''), fc.string({ maxLength: 20 })),
     version: fc.constantFrom('HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.x', 'HTTP/9.9', ''),
     headers: fc.array(
       fc.oneof(
-        fc.constantFrom('Host: x', 'Content-Type: application/json', 'Content-Type: application/json; charset=utf-16', 'Transfer-Encoding: chunked', 'Content-Encoding: gzip', 'Connection: close', 'Expect: 100-continue'),
-        fc.oneof(fc.integer({ min: -5, max: 200 }), fc.constantFrom('abc', '1e2', '', '0x10', '99999999999999999999')).map((n) => `Content-Length: ${n}`),
+        fc.constantFrom('Host: x', 'Content-Type: application/json', 'Content-Type: application/json; charset=utf-16', 'Transfer-Encoding: chunked', 'Content-Encoding: gzip', 'Connection: close'),
+        fc.constantFrom('Expect: 100-continue', 'Expect: 999-bogus', 'Expect: ', 'Upgrade: websocket', 'Connection: Upgrade', 'Upgrade: h2c'),
+        fc.oneof(fc.integer({ min: -5, max: 200 }), fc.constantFrom('abc', '1e2', '', '0x10', '99999999999999999999', '4194304')).map((n) => `Content-Length: ${n}`),
         fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })).map(([k, v]) => `${k}: ${v}`),
         fc.integer({ min: 8_000, max: 40_000 }).map((n) => `X-Big: ${'a'.repeat(n)}`),
       ),
       { maxLength: 6 },
     ),
-    body: fc.oneof(fc.constantFrom('', '{}', '{"model":"iris","features":{}}', '5\r\n{"a":\r\n0\r\n\r\n', 'zz\r\n'), fc.string({ maxLength: 60 })),
+    body: fc.oneof(fc.constantFrom('', '{}', '{x}', '{"model":"iris","features":{}}', '5\r\n{"a":\r\n0\r\n\r\n', 'zz\r\n'), fc.string({ maxLength: 60 })),
     lineEnd: fc.constantFrom('\r\n', '\r\n', '\n', '\r'),
   })
   .map(({ method, path, version, headers, body, lineEnd }) => `${[`${method} ${path} ${version}`.trimEnd(), ...headers].join(lineEnd)}${lineEnd}${lineEnd}${body}`);
+
+const post = (body: string, length = Buffer.byteLength(body)) => `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${body}`;
+/** Well-formed requests to pipeline the fuzzed ones with: a body that is not JSON, one that never ends, a good one, a large answer. */
+const wellFormed = fc.constantFrom(post('{x}'), post('{', 4 * 1024 * 1024), post('{"model":"iris","instances":[[5.1,3.5,1.4,0.2]]}'), 'GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n');
+
+/** Bytes on a socket: one request, or several pipelined (a parse error or a hang-up with others queued behind it). */
+export const rawHttp: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: rawRequestBytes },
+  { weight: 2, arbitrary: fc.array(fc.oneof(rawRequestBytes, wellFormed), { minLength: 2, maxLength: 6 }).map((requests) => requests.join('')) },
+);

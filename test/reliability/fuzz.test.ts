@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { errorStatus } from '../../src/errors.js';
 import { startApp } from '../helpers/app.js';
-import { rawRequest } from '../helpers/raw-http.js';
+import { parseAnswers, rawRequest } from '../helpers/raw-http.js';
+import { sample } from '../helpers/metrics.js';
 import { ServerProcess } from '../helpers/server-process.js';
 import { binaryInfer, headerRequests, inferBodies, predictBodies, rawHttp, routeRequests, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
 
@@ -107,14 +108,21 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
     let unanswered = 0;
     await fc.assert(
       fc.asyncProperty(rawHttp, async (bytes) => {
-        const answer = await rawRequest(port, bytes);
-        // Nothing HTTP back: the server closed a connection it could not read (CONNECT, an upgrade).
-        if (answer.status === 0) return void unanswered++;
-        expectOurAnswer(answer.status, bytes.split(' ')[0]!, answer.body);
+        const answers = parseAnswers((await rawRequest(port, bytes)).text);
+        // Nothing HTTP back: the server closed a connection it could not read.
+        if (answers.length === 0) return void unanswered++;
+        // HEAD's answers have no body: the method of a pipelined request is not known here, so only the first is told apart.
+        answers.forEach((answer, i) => expectOurAnswer(answer.status, i === 0 ? bytes.split(' ')[0]! : '', answer.body));
       }),
       { seed: SEED, numRuns: RAW_RUNS },
     );
-    console.log(`raw: ${RAW_RUNS} requests, ${unanswered} closed without an answer`);
+    console.log(`raw: ${RAW_RUNS} connections, ${unanswered} closed without an answer`);
+    // Every budget was given back, however each connection ended (parse errors with requests pipelined behind them, hang-ups).
+    const deadline = Date.now() + 1000;
+    let metrics = '';
+    do metrics = await (await fetch(`${server.url}/metrics`)).text();
+    while ((sample(metrics, 'http_requests_in_flight') !== 1 || sample(metrics, 'ml_inflight_held', { resource: 'bytes' }) !== 0) && Date.now() < deadline);
+    expect([sample(metrics, 'http_requests_in_flight'), sample(metrics, 'ml_inflight_held', { resource: 'bytes' }), sample(metrics, 'ml_inflight_held', { resource: 'rows' })]).toEqual([1, 0, 0]);
     expect(server.child.exitCode).toBeNull();
     const health = await fetch(`${server.url}/health`);
     expect(health.status).toBe(200);

@@ -20,7 +20,7 @@ const agrees: [Documented extends ErrorBody ? true : false, ErrorBody extends Do
 void agrees;
 
 /** What any request can be answered with: refused by Node's HTTP parser or by fastify, or a fault of ours. */
-export const ANY_REQUEST = ['INVALID_REQUEST', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'INTERNAL_ERROR'] as const satisfies ErrorCode[];
+export const ANY_REQUEST = ['INVALID_REQUEST', 'REQUEST_TIMEOUT', 'EXPECTATION_FAILED', 'HEADERS_TOO_LARGE', 'INTERNAL_ERROR'] as const satisfies ErrorCode[];
 /** A route that reads a body: its JSON, size, Content-Type, charset and Content-Encoding; the in-flight cap on body bytes. */
 export const READS_BODY = ['INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'SERVER_BUSY'] as const satisfies ErrorCode[];
 /** A path parameter longer than fastify's maxParamLength. */
