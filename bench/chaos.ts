@@ -5,11 +5,14 @@
  *   - fuzz: the seeded fast-check suite (test/reliability/fuzz.test.ts), CHAOS_FUZZ_RUNS cases per property;
  *   - shutdown: SIGTERM under 16 keep-alive connections, a client stalled mid-body, a half-sent body (bench/shutdown.ts);
  *   - Redis frozen (SIGSTOP) and killed under 16 connections of cache misses (bench/redis-faults.ts);
- *   - 32 concurrent maximum-size requests, JSON and binary, RSS against the pod limit (bench/memory.ts).
+ *   - 32 concurrent maximum-size requests, JSON and binary, RSS against the pod limit (bench/memory.ts);
+ *   - hostile clients (issue #19): pipelining without reading, pipelining after errors, and disconnects,
+ *     inside a memory cgroup of the pod's limit where one can be made (bench/hostile-clients.ts).
  * Needs `npm run build` first (npm run chaos does it). Writes bench/results/chaos.json.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { HostileRow } from './hostile-clients.js';
 import { machine, saveResults } from './lib.js';
 
 const RESULTS = new URL('./results/', import.meta.url).pathname;
@@ -138,6 +141,23 @@ if (memory.code === 0) {
     });
   }
 } else rows.push({ fault: 'memory', ...blank, exit: `script ${memory.code}`, target: 'did not run to its end' });
+
+// 5. Hostile clients: the script's own targets (alive, RSS <= 75% of the limit, /health p99 < 100 ms, budgets back, a 200 after).
+const hostile = await step('hostile clients', ['npx', 'tsx', 'bench/hostile-clients.ts'], {}, 300);
+if (hostile.code !== null) {
+  const saved = results<{ rows: HostileRow[]; cgroup: boolean; limit: string }>('hostile-clients.json');
+  for (const r of saved.rows) {
+    rows.push({
+      fault: `hostile clients: ${r.scenario}${saved.cgroup ? ` (in a ${saved.limit} memory cgroup)` : ' (no memory cgroup here)'}`,
+      ...blank,
+      failures: r['health failures'],
+      'p99 ms': r['health p50 / p99 / max ms'].split(' / ')[1]!,
+      'RSS peak / after MiB': `${r['RSS before / peak MiB'].split(' / ')[1]} (before ${r['RSS before / peak MiB'].split(' / ')[0]}), gauges after ${r['gauges 1 s after (requests, bytes, rows)']}`,
+      exit: r.alive ? 'alive' : 'DIED',
+      target: `peak ${r['peak / limit']}x the limit (<= 0.75), /health p99 < 100 ms, budgets back, next request ${r['next request']}: ${r.target}`,
+    });
+  }
+} else rows.push({ fault: 'hostile clients', ...blank, exit: 'killed at its time limit', target: 'did not run to its end' });
 
 console.log('\n=== npm run chaos: summary\n');
 console.log(`| ${Object.keys(rows[0]!).join(' | ')} |\n| ${Object.keys(rows[0]!).map(() => '---').join(' | ')} |`);

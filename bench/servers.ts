@@ -18,11 +18,13 @@ export class ChildServer {
     readonly url: string,
   ) {}
 
-  static async start(script: string, env: Record<string, string>, readyPath = '/health'): Promise<ChildServer> {
+  /** `prefix` runs before node, which it must exec with its arguments (a memory cgroup's entry, bench/memory-cgroup.ts). */
+  static async start(script: string, env: Record<string, string>, readyPath = '/health', prefix: string[] = []): Promise<ChildServer> {
     const port = await freePort();
     // Built JavaScript runs as production does; TypeScript sources need tsx's loader.
     const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
-    const child = spawn(process.execPath, args, {
+    const [command, ...rest] = [...prefix, process.execPath, ...args];
+    const child = spawn(command!, rest, {
       env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -40,6 +42,11 @@ export class ChildServer {
   /** For reading its CPU time (bench/cpu.ts). */
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Whether the process is still running. */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   async stop(): Promise<void> {
