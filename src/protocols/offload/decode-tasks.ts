@@ -68,8 +68,9 @@ export class OffloadModels {
     readonly maxDepth: number,
   ) {}
 
+  /** The model version a request names, by its one spelling only (`01` names none: the main thread answers 404, as ModelRegistry.resolve does). */
   find(name: string, version?: string): OffloadModel | undefined {
-    return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === String(Number(version))));
+    return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === version));
   }
 
   byKey(key: string): OffloadModel | undefined {

@@ -5,6 +5,7 @@ import { ServiceError } from '../../errors.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { serviceError } from '../offload/decode-tasks.js';
 import { routingKeyOf } from '../routing-key.js';
+import { versionOfPath } from '../version-param.js';
 import { offloadRouting } from '../offload/offload-routing.js';
 import { decodeInputs, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
 import type { InferRequest } from './infer-request.js';
@@ -41,7 +42,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   });
 
   const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    const version = versionOfPath(request.params.version);
     const { runner } = app.models.resolve(model, version); // without a version: the default one, whatever the traffic split
     return modelMetadata(runner!, app.models.entries(model).map((e) => e.version));
   };
@@ -49,7 +51,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   oip.get('/v2/models/:model/versions/:version', { schema: modelMetadataRoute(true) }, metadata);
 
   const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    const version = versionOfPath(request.params.version);
     try {
       const entry = app.models.resolve(model, version);
       return { name: model, version: entry.version, ready: true as const };
@@ -67,8 +70,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
    * version named, the worker chooses the variant by the body's parameters.routing_key or the
    * header's (offload-routing.ts), and the data plane is then held to it.
    */
-  const decode = async (request: FastifyRequest<{ Params: ModelParams }>, bytes: Buffer) => {
-    const { model, version } = request.params;
+  const decode = async (request: FastifyRequest<{ Params: ModelParams }>, version: string | undefined, bytes: Buffer) => {
+    const { model } = request.params;
     const headerLength = request.headers['inference-header-content-length'];
     const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
     if (app.jsonOffload.wants(bytes.length)) {
@@ -93,9 +96,10 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   };
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    const version = versionOfPath(request.params.version);
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, bytes);
+    const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, version, bytes);
     const parameters = inferRequest.parameters;
     const routingKey = routingKeyOf(request, parameters?.routing_key);
     const result = await app.dataPlane.infer({ model, version, routingKey, ...(variant !== undefined ? { variant } : {}) }, decodeTensors, {
