@@ -5,7 +5,8 @@ import { errorStatus } from '../../src/errors.js';
 import { startApp } from '../helpers/app.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { ServerProcess } from '../helpers/server-process.js';
-import { binaryInfer, headerRequests, inferBodies, predictBodies, rawHttp, routeRequests, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
+import { expectedForVersion, versionPaths } from '../helpers/version-requests.js';
+import { binaryInfer, headerRequests, inferBodies, predictBodies, rawHttp, routeRequests, versionSpellings, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
 
 /**
  * Property-based fuzzing of everything a client controls: JSON bodies for /predict and OIP, OIP
@@ -81,6 +82,20 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
 
   it('any method on any path', { timeout: TIMEOUT }, async () => {
     await fc.assert(fc.asyncProperty(routeRequests, send), settings);
+  });
+
+  it('serves a version only by its one spelling, on every protocol path', { timeout: TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(versionSpellings, async (v) => {
+        for (const { name, field, request } of versionPaths) {
+          const response = await app.inject(request(v));
+          expectOurAnswer(response.statusCode, String(request(v).method), response.body);
+          const body = response.json();
+          expect([response.statusCode, body.code, body.details?.[0]?.path], `${name}, version ${JSON.stringify(v)}`).toEqual(expectedForVersion(v, field));
+        }
+      }),
+      settings,
+    );
   });
 
   it('is still alive and serving afterwards', async () => {
