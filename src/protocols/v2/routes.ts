@@ -7,7 +7,8 @@ import { serviceError } from '../offload/decode-tasks.js';
 import { routingKeyOf } from '../routing-key.js';
 import { versionOfPath } from '../version-param.js';
 import { offloadRouting } from '../offload/offload-routing.js';
-import { decodeInputs, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
+import { declaredRows } from '../../core/serving/admission.js';
+import { decodeInputs, inputsByName, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
 import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
@@ -82,7 +83,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
       if (decoded.kind === 'infer') {
         const { tensors, outputs, key } = decoded;
         // The variant stops being ready between the decode and the run: decoded again here, for the version that runs.
-        const decodeFor = (runner: ModelRunner) => (runner.spec.key === key ? { tensors, outputs, locator: oipLocator } : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner));
+        // No tensors: the shapes are past the row caps, and the data plane refuses them before it calls this.
+        const decodeFor = (runner: ModelRunner) => (runner.spec.key === key && tensors ? { tensors, outputs, locator: oipLocator } : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner));
         return { request: decoded.request, variant: decoded.variant, decode: decodeFor };
       }
       if (decoded.kind === 'error') {
@@ -103,6 +105,7 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
     const parameters = inferRequest.parameters;
     const routingKey = routingKeyOf(request, parameters?.routing_key);
     const result = await app.dataPlane.infer({ model, version, routingKey, ...(variant !== undefined ? { variant } : {}) }, decodeTensors, {
+      declared: (runner) => declaredRows(runner.plan?.inputs, inputsByName(inferRequest), oipLocator),
       validation: parameters?.validation,
       timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
       trace: request.trace,
