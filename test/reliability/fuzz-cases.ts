@@ -108,6 +108,27 @@ export const versionSpellings: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).filter((v) => v !== '.' && v !== '..'),
 );
 
+/**
+ * /predict bodies past MAX_REQUEST_ROWS (10,000 by default): a few generated rows first, then bare
+ * numbers. Refused on their length, whatever the rows hold: 413 TOO_MANY_ROWS, never a 400 about a row.
+ */
+export const oversizedPredict = (facts: ModelFacts[]): fc.Arbitrary<string> =>
+  fc
+    .record({ model: fc.constantFrom(...facts.map((m) => m.name)), first: fc.array(row(facts), { minLength: 1, maxLength: 3 }), extra: fc.integer({ min: 1, max: 50 }) })
+    .map(({ model, first, extra }) => JSON.stringify({ model, instances: [...first, ...Array<number>(10_000 + extra).fill(1)] }))
+    .filter((body) => body.length < 200_000 && nesting(body) < 64); // within the fuzz app's BODY_LIMIT_BYTES and MAX_JSON_DEPTH, which refuse the body first
+
+/** How deep JSON text nests (brackets inside strings count too: an overestimate, which only filters more). */
+function nesting(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const c of json) {
+    if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return deepest;
+}
+
 const oipInput = (facts: ModelFacts[]) =>
   fc.record(
     {

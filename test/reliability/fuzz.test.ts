@@ -6,7 +6,7 @@ import { startApp } from '../helpers/app.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { ServerProcess } from '../helpers/server-process.js';
 import { expectedForVersion, versionPaths } from '../helpers/version-requests.js';
-import { binaryInfer, headerRequests, inferBodies, predictBodies, rawHttp, routeRequests, versionSpellings, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
+import { binaryInfer, headerRequests, inferBodies, oversizedPredict, predictBodies, rawHttp, routeRequests, versionSpellings, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
 
 /**
  * Property-based fuzzing of everything a client controls: JSON bodies for /predict and OIP, OIP
@@ -66,6 +66,18 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
 
   it('POST /predict with arbitrary envelopes, rows and values', { timeout: TIMEOUT }, async () => {
     await fc.assert(fc.asyncProperty(predictBodies(facts), json('/predict')), settings);
+  });
+
+  it('POST /predict past MAX_REQUEST_ROWS: 413 TOO_MANY_ROWS, whatever its rows hold', { timeout: TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(oversizedPredict(facts), async (payload) => {
+        const response = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload });
+        expectOurAnswer(response.statusCode, 'POST', response.body);
+        const body = response.json();
+        expect([response.statusCode, body.code, body.details?.[0]?.path], response.body).toEqual([413, 'TOO_MANY_ROWS', 'instances']);
+      }),
+      settings,
+    );
   });
 
   it('POST /v2/models/{m}/infer with arbitrary JSON tensors', { timeout: TIMEOUT }, async () => {
