@@ -36,6 +36,7 @@ export class JsonOffload {
     private readonly workers: number,
     private readonly nice: number,
     private readonly maxJsonDepth: number,
+    private readonly maxRequestRows: number,
   ) {}
 
   /** Whether a body of this many bytes is decoded off the event loop. */
@@ -55,7 +56,7 @@ export class JsonOffload {
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
     this.pool = new Piscina({
       filename: fileURLToPath(new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url)),
-      workerData: { models, nice: this.nice, maxJsonDepth: this.maxJsonDepth },
+      workerData: { models, nice: this.nice, maxJsonDepth: this.maxJsonDepth, maxRequestRows: this.maxRequestRows },
       minThreads: 0,
       maxThreads: this.workers,
       idleTimeout: DECODE_WORKER_IDLE_MS,
@@ -85,9 +86,9 @@ export class JsonOffload {
   }
 }
 
-export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE' | 'MAX_JSON_DEPTH'> }>(
+export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE' | 'MAX_JSON_DEPTH' | 'MAX_REQUEST_ROWS'> }>(
   async (app, { config }) => {
-    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE, config.MAX_JSON_DEPTH);
+    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE, config.MAX_JSON_DEPTH, config.MAX_REQUEST_ROWS);
     app.decorate('jsonOffload', offload);
     const servedModels = () => {
       const models: OffloadModel[] = [];
@@ -95,7 +96,7 @@ export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WOR
         const entries = app.models.entries(name).filter((e) => e.state === 'ready' && e.runner);
         const latest = entries.at(-1);
         for (const entry of entries) {
-          const { spec, rowInput } = entry.runner!;
+          const { spec, rowInput, plan, policy } = entry.runner!;
           models.push({
             key: spec.key,
             name: spec.name,
@@ -105,6 +106,8 @@ export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WOR
             rowInput: 'input' in rowInput ? rowInput.input : undefined,
             features: spec.features,
             validation: spec.validation,
+            ...(plan ? { batchAxes: plan.inputs } : {}),
+            maxQueueRows: policy.maxQueueRows,
           });
         }
       }

@@ -84,7 +84,7 @@ export const predictBodies = (facts: ModelFacts[]): fc.Arbitrary<string> => {
       fc.oneof({ weight: 4, arbitrary: features }, { weight: 4, arbitrary: instances }, both),
       fc.record(
         {
-          version: mostly(fc.constantFrom('1', 1), fc.oneof(fc.constantFrom('2', '01', '999999999', -1, 1.5, 'v1'), nasty)),
+          version: mostly(fc.constantFrom('1', 1), fc.oneof(fc.constantFrom('2', '999999999', -1, 1.5), versionSpellings, nasty)),
           validation: mostly(fc.constantFrom('strict', 'permissive'), nasty),
           // a deadline a loaded machine meets, or one that is not a deadline: never a legitimate 504
           timeout_ms: mostly(fc.integer({ min: 20_000, max: 600_000 }), fc.constantFrom(0, -1, 1.5, 600_001, '100', null)),
@@ -95,6 +95,39 @@ export const predictBodies = (facts: ModelFacts[]): fc.Arbitrary<string> => {
     )
     .map(([rows, options, extra]) => JSON.stringify({ ...rows, ...options, ...extra }));
 };
+
+/**
+ * Versions as clients misspell version 1 (and name others): leading zeros, decimals, signs,
+ * exponents, hex, blanks, non-ASCII digits, numbers past 2^53, any short text. Only `1` names it.
+ */
+export const versionSpellings: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('1', '01', '00', '0', '1.0', '0x1', ' 1', '1 ', '+1', '1e0', '-0', '０１', '١', '12345678901234567890', '9007199254740993'),
+  fc.tuple(fc.constantFrom('', '0', '00', '+', '-', ' ', '\t', '０'), fc.constantFrom('1', '2', '10'), fc.constantFrom('', '.0', 'e0', ' ', '\n', '0')).map((parts) => parts.join('')),
+  fc.stringMatching(/^[0-9]{1,25}$/),
+  // dot segments (`.`, `..`) are left out: in a URL they are a path's, not a version's
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).filter((v) => v !== '.' && v !== '..'),
+);
+
+/**
+ * /predict bodies past MAX_REQUEST_ROWS (10,000 by default): a few generated rows first, then bare
+ * numbers. Refused on their length, whatever the rows hold: 413 TOO_MANY_ROWS, never a 400 about a row.
+ */
+export const oversizedPredict = (facts: ModelFacts[]): fc.Arbitrary<string> =>
+  fc
+    .record({ model: fc.constantFrom(...facts.map((m) => m.name)), first: fc.array(row(facts), { minLength: 1, maxLength: 3 }), extra: fc.integer({ min: 1, max: 50 }) })
+    .map(({ model, first, extra }) => JSON.stringify({ model, instances: [...first, ...Array<number>(10_000 + extra).fill(1)] }))
+    .filter((body) => body.length < 200_000 && nesting(body) < 64); // within the fuzz app's BODY_LIMIT_BYTES and MAX_JSON_DEPTH, which refuse the body first
+
+/** How deep JSON text nests (brackets inside strings count too: an overestimate, which only filters more). */
+function nesting(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const c of json) {
+    if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return deepest;
+}
 
 const oipInput = (facts: ModelFacts[]) =>
   fc.record(
@@ -124,7 +157,7 @@ const plausibleInput = (model: ModelFacts) =>
 export const inferBodies = (facts: ModelFacts[]): fc.Arbitrary<readonly [string, string]> =>
   fc.oneof(
     fc.constantFrom(...facts.filter((m) => m.features.length > 0)).chain((m) => fc.record({ inputs: fc.tuple(plausibleInput(m)) }).map((body) => [m.name, JSON.stringify(body)] as const)),
-    fc.tuple(fc.oneof(fc.constantFrom(...facts.map((m) => m.name)), fc.constantFrom('nope', 'iris/versions/1', 'iris/versions/7', 'iris/versions/01')), anyInferBody(facts)),
+    fc.tuple(fc.oneof(fc.constantFrom(...facts.map((m) => m.name)), fc.constantFrom('nope', 'iris/versions/1', 'iris/versions/7'), versionSpellings.map((v) => `iris/versions/${encodeURIComponent(v)}`)), anyInferBody(facts)),
   );
 
 const anyInferBody = (facts: ModelFacts[]): fc.Arbitrary<string> =>

@@ -6,7 +6,8 @@ import { startApp } from '../helpers/app.js';
 import { parseAnswers, rawRequest } from '../helpers/raw-http.js';
 import { sample } from '../helpers/metrics.js';
 import { ServerProcess } from '../helpers/server-process.js';
-import { binaryInfer, headerRequests, inferBodies, predictBodies, rawHttp, routeRequests, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
+import { expectedForVersion, versionPaths } from '../helpers/version-requests.js';
+import { binaryInfer, headerRequests, inferBodies, oversizedPredict, predictBodies, rawHttp, routeRequests, versionSpellings, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
 
 /**
  * Property-based fuzzing of everything a client controls: JSON bodies for /predict and OIP, OIP
@@ -68,6 +69,18 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
     await fc.assert(fc.asyncProperty(predictBodies(facts), json('/predict')), settings);
   });
 
+  it('POST /predict past MAX_REQUEST_ROWS: 413 TOO_MANY_ROWS, whatever its rows hold', { timeout: TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(oversizedPredict(facts), async (payload) => {
+        const response = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload });
+        expectOurAnswer(response.statusCode, 'POST', response.body);
+        const body = response.json();
+        expect([response.statusCode, body.code, body.details?.[0]?.path], response.body).toEqual([413, 'TOO_MANY_ROWS', 'instances']);
+      }),
+      settings,
+    );
+  });
+
   it('POST /v2/models/{m}/infer with arbitrary JSON tensors', { timeout: TIMEOUT }, async () => {
     await fc.assert(fc.asyncProperty(inferBodies(facts), ([model, body]) => json(`/v2/models/${model}/infer`)(body)), settings);
   });
@@ -82,6 +95,20 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
 
   it('any method on any path', { timeout: TIMEOUT }, async () => {
     await fc.assert(fc.asyncProperty(routeRequests, send), settings);
+  });
+
+  it('serves a version only by its one spelling, on every protocol path', { timeout: TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(versionSpellings, async (v) => {
+        for (const { name, field, request } of versionPaths) {
+          const response = await app.inject(request(v));
+          expectOurAnswer(response.statusCode, String(request(v).method), response.body);
+          const body = response.json();
+          expect([response.statusCode, body.code, body.details?.[0]?.path], `${name}, version ${JSON.stringify(v)}`).toEqual(expectedForVersion(v, field));
+        }
+      }),
+      settings,
+    );
   });
 
   it('is still alive and serving afterwards', async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isCanonicalVersion } from '../models/version-folder.js';
 import { splitVariantSchema, splitVariantsOf } from './traffic-split.js';
 
 /**
@@ -9,7 +10,8 @@ import { splitVariantSchema, splitVariantsOf } from './traffic-split.js';
  */
 export const trafficVariantSchema = splitVariantSchema.extend({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
-  version: z.union([z.number().int().min(1), z.string().regex(/^[1-9]\d*$/, 'a version number')]).transform(String),
+  // the version folder's one spelling (version-folder.ts): a variant on `01` would never be ready
+  version: z.union([z.number().int().min(1).transform(String), z.string()]).refine(isCanonicalVersion, 'a version number (1, 2, 10)'),
 });
 
 /**

@@ -11,6 +11,7 @@ import { scanRepository, type Repository, type RepositoryModel, type RepositoryV
 import { RepositoryRescan, type RescanResult } from './repository-rescan.js';
 import { PathRedactor } from './repository-root.js';
 import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
+import { isCanonicalVersion, versionFolder } from './version-folder.js';
 
 /**
  * loading: being checked and warmed; ready: served; unsupported: loaded, but an input is not a
@@ -343,14 +344,8 @@ export class ModelRegistry {
       if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: ${removed[1] === UNLOADED ? UNLOADED : 'removed from the repository'}`);
       throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
     }
-    const entry = version === undefined ? defaultVersion(entries) : entries.find((e) => e.version === String(Number(version)));
-    const removed = version !== undefined && this.removed.get(modelKey(name, String(Number(version))));
-    if (!entry && removed) throw new ServiceError('VERSION_NOT_FOUND', `model "${name}" version ${Number(version)} was unloaded: ${removed}`);
-    if (!entry) {
-      throw new ServiceError('VERSION_NOT_FOUND', `model "${name}" has no version ${version}`, [
-        { path: 'version', message: `versions: ${entries.map((e) => e.version).join(', ')}` },
-      ]);
-    }
+    const entry = version === undefined ? defaultVersion(entries) : isCanonicalVersion(version) ? entries.find((e) => e.version === version) : undefined;
+    if (!entry) throw versionNotFound(name, version!, entries, this.removed.get(modelKey(name, version!)));
     if (entry.state === 'loading') throw new ServiceError('MODEL_NOT_READY', `model ${modelKey(name, entry.version)} is still loading`);
     if (entry.state === 'failed') throw new ServiceError('MODEL_FAILED', `model ${modelKey(name, entry.version)} failed to load: ${entry.reason}`);
     if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${modelKey(name, entry.version)} cannot be served: ${entry.reason}`);
@@ -374,6 +369,20 @@ export function newEntry(model: RepositoryModel, v: RepositoryVersion): ModelEnt
 /** A model with no version to serve is still listed, failed, with why. */
 export function placeholder(model: RepositoryModel): ModelEntry {
   return { name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) };
+}
+
+/**
+ * A version is named by its canonical spelling only (as its folder is): `01`, `1.0` or `0` name no
+ * version, as in Triton, never version 1. The answer lists the versions there are, and says why a
+ * spelling is none.
+ */
+function versionNotFound(name: string, version: string, entries: ModelEntry[], removed: string | undefined): ServiceError {
+  const versions = entries.filter((e) => e.file !== '').map((e) => e.version);
+  const detail = [{ path: 'version', message: `versions: ${versions.join(', ') || 'none'}` }];
+  if (removed) return new ServiceError('VERSION_NOT_FOUND', `model "${name}" version ${version} was unloaded: ${removed}`, detail);
+  const folder = versionFolder(version);
+  const message = 'problem' in folder ? `model "${name}" has no version ${JSON.stringify(version)}: ${folder.problem}` : `model "${name}" has no version ${version}`;
+  return new ServiceError('VERSION_NOT_FOUND', message, detail);
 }
 
 function defaultVersion(entries: ModelEntry[]): ModelEntry {

@@ -1,5 +1,4 @@
 import { ServiceError } from '../../errors.js';
-import type { NamedTensors } from '../tensors/tensor.js';
 import { tensorLocator, type Locator } from '../tensors/paths.js';
 import type { InflightLimiter } from './inflight-limiter.js';
 import type { ModelRunner } from './model-runner.js';
@@ -11,36 +10,67 @@ export interface AdmissionLimits {
   inflight?: InflightLimiter;
 }
 
-/**
- * Whether a decoded request may go on, decided before its values are checked or queued: its rows
- * (its size along the batch dim) within MAX_REQUEST_ROWS and within the model's queue, which a
- * larger request could never fit fairly; then a share of the rows in flight. Returns what gives
- * that share back; the caller calls it however the request ends.
- */
-export function admitRows(runner: ModelRunner, tensors: NamedTensors, limits: AdmissionLimits | undefined, at: Locator = tensorLocator): () => void {
-  if (!limits) return () => {};
-  const { rows, input } = requestRows(runner, tensors);
-  const path = input === undefined ? 'inputs' : at.tensor(input);
-  if (rows > limits.maxRequestRows) {
-    throw new ServiceError('TOO_MANY_ROWS', `${rows} rows in one request; at most ${limits.maxRequestRows} (MAX_REQUEST_ROWS): send them in several requests`, [
-      { path, message: `at most ${limits.maxRequestRows} rows` },
-    ]);
-  }
-  const queue = runner.policy.maxQueueRows;
-  if (rows > queue) {
-    throw new ServiceError('LARGER_THAN_QUEUE', `${rows} rows in one request; model ${runner.spec.key} queues at most ${queue} (max_queue_size): send them in several requests`, [
-      { path, message: `at most ${queue} rows for this model` },
-    ]);
-  }
-  return limits.inflight?.take('rows', rows) ?? (() => {});
+/** Inputs by name with their shapes: decoded tensors, or the shapes a request declares before its values are read. */
+export type DeclaredShapes = Readonly<Record<string, { readonly shape: readonly number[] } | undefined>>;
+
+/** A request's size along the model's batch dim, and the field that says so (`instances`, `shape`, `inputs.x`). */
+export interface DeclaredRows {
+  rows: number;
+  path: string;
 }
 
-/** A request's size along the model's batch dim (the largest any batched input claims; the input checks then insist they agree); 1 without one. */
-function requestRows(runner: ModelRunner, tensors: NamedTensors): { rows: number; input?: string } {
-  let largest: { rows: number; input?: string } = { rows: 1 };
-  for (const [name, axis] of Object.entries(runner.plan?.inputs ?? {})) {
-    const size = tensors[name]?.shape[axis];
-    if (typeof size === 'number' && size > largest.rows) largest = { rows: size, input: name };
+/** The caps on one request's rows as plain numbers, so a decode worker holds a body to them exactly as the data plane does. */
+export interface RowCaps {
+  maxRequestRows: number;
+  /** The model's max_queue_size: a larger request could never be queued fairly. */
+  maxQueueRows: number;
+  /** The model version, for the message. */
+  key: string;
+}
+
+/** The size along the batch dim: the largest any batched input claims (the input checks then insist they agree); 1 without one. */
+export function declaredRows(batchAxes: Readonly<Record<string, number>> | undefined, shapes: DeclaredShapes, at: Locator = tensorLocator): DeclaredRows {
+  let largest: DeclaredRows = { rows: 1, path: 'inputs' };
+  for (const [name, axis] of Object.entries(batchAxes ?? {})) {
+    const size = shapes[name]?.shape[axis];
+    if (typeof size === 'number' && size > largest.rows) largest = { rows: size, path: at.tensor(name) };
   }
   return largest;
+}
+
+/**
+ * Why a request this large is refused whatever its values (413 TOO_MANY_ROWS past MAX_REQUEST_ROWS,
+ * 413 LARGER_THAN_QUEUE past the model's queue), or undefined. Decided on the size a request
+ * declares, before any row is decoded or checked: a 1M-row body costs no row walk.
+ */
+export function rowsRefusal({ rows, path }: DeclaredRows, caps: RowCaps): ServiceError | undefined {
+  if (rows > caps.maxRequestRows) {
+    return new ServiceError('TOO_MANY_ROWS', `${rows} rows in one request; at most ${caps.maxRequestRows} (MAX_REQUEST_ROWS): send them in several requests`, [
+      { path, message: `at most ${caps.maxRequestRows} rows` },
+    ]);
+  }
+  if (rows > caps.maxQueueRows) {
+    return new ServiceError('LARGER_THAN_QUEUE', `${rows} rows in one request; model ${caps.key} queues at most ${caps.maxQueueRows} (max_queue_size): send them in several requests`, [
+      { path, message: `at most ${caps.maxQueueRows} rows for this model` },
+    ]);
+  }
+  return undefined;
+}
+
+/** Throws rowsRefusal() for a request to this runner; nothing without limits. */
+export function refuseOversized(runner: ModelRunner, declared: DeclaredRows, limits: AdmissionLimits | undefined): void {
+  const refusal = limits && rowsRefusal(declared, { maxRequestRows: limits.maxRequestRows, maxQueueRows: runner.policy.maxQueueRows, key: runner.spec.key });
+  if (refusal) throw refusal;
+}
+
+/**
+ * Whether a decoded request may go on: its rows within the caps (checked again on the tensors, for
+ * a protocol that declared nothing), then a share of the rows in flight. Returns what gives that
+ * share back; the caller calls it however the request ends.
+ */
+export function admitRows(runner: ModelRunner, tensors: DeclaredShapes, limits: AdmissionLimits | undefined, at: Locator = tensorLocator): () => void {
+  if (!limits) return () => {};
+  const declared = declaredRows(runner.plan?.inputs, tensors, at);
+  refuseOversized(runner, declared, limits);
+  return limits.inflight?.take('rows', declared.rows) ?? (() => {});
 }

@@ -13,7 +13,7 @@ import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
-import { admitRows, type AdmissionLimits } from './admission.js';
+import { admitRows, refuseOversized, type AdmissionLimits, type DeclaredRows } from './admission.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
 import { Batcher, type BatchObserver, type BatchRequest } from './batcher.js';
 import type { ModelRunner } from './model-runner.js';
@@ -38,6 +38,12 @@ export interface InferOptions {
   validation?: ValidationLevel;
   /** The request's span when it is traced: validation, cache, queue and inference are recorded under it. */
   trace?: TraceSpan | null;
+  /**
+   * The request's rows as its envelope declares them (`instances`' length, a shape's batch dim),
+   * known before any value is decoded: the row caps refuse an oversized request on it, before
+   * decode() walks a single row.
+   */
+  declared?: (runner: ModelRunner) => DeclaredRows;
 }
 
 /** What a protocol decoded from its request: the input tensors (now owned by the data plane). */
@@ -169,6 +175,7 @@ export class DataPlane {
     let release: (() => void) | undefined;
     let shadow: ShadowMirror | undefined;
     try {
+      if (options.declared) refuseOversized(runner, options.declared(runner), this.deps.admission);
       const decoded = decode(runner);
       release = admitRows(runner, decoded.tensors, this.deps.admission, decoded.locator);
       const checked = runner.checks.check(decoded.tensors, options.validation ?? spec.validation, decoded.locator);

@@ -2,6 +2,7 @@ import secureJson from 'secure-json-parse';
 import type { RowKind } from '../../core/codec/rows-codec.js';
 import { RowsCodec } from '../../core/codec/rows-codec.js';
 import type { FeatureConfig } from '../../core/models/model-config.js';
+import { declaredRows, rowsRefusal, type DeclaredRows } from '../../core/serving/admission.js';
 import type { TensorSpec } from '../../core/models/model-spec.js';
 import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
 import type { NamedTensors, Tensor } from '../../core/tensors/tensor.js';
@@ -10,7 +11,7 @@ import { parseEnvelope } from '../envelope.js';
 import { checkJsonDepth } from '../json-depth.js';
 import { predictRequestSchema, type PredictRequest } from '../v1/predict-request.js';
 import { FEATURES, INSTANCES } from '../v1/rows-places.js';
-import { decodeInputs, parseInferBody } from '../v2/infer-decode.js';
+import { decodeInputs, inputsByName, oipLocator, parseInferBody } from '../v2/infer-decode.js';
 import type { InferRequest } from '../v2/infer-request.js';
 import { OffloadChooser, type OffloadRouting } from './offload-routing.js';
 
@@ -29,6 +30,10 @@ export interface OffloadModel {
   rowInput?: string;
   features?: FeatureConfig[];
   validation: 'strict' | 'permissive';
+  /** Its batch axis per batched input (BatchPlan.inputs); absent when it runs requests alone. */
+  batchAxes?: Record<string, number>;
+  /** Its max_queue_size: the row caps are checked here before a body's rows are decoded. */
+  maxQueueRows: number;
 }
 
 export type DecodeTask =
@@ -43,14 +48,15 @@ export interface PlainError {
   details?: ErrorDetail[];
 }
 
-export type PredictEnvelope = Omit<PredictRequest, 'features' | 'instances'> & { single: boolean };
+/** `rows`: how many the body sent (1 for `features`), which the main thread holds to the row caps. */
+export type PredictEnvelope = Omit<PredictRequest, 'features' | 'instances'> & { single: boolean; rows: number };
 
 /** `variant`: the traffic split's variant the worker chose (see offload-routing.ts); the main thread pins it. */
 export type DecodeResult =
   /** /predict: the rows decoded for model `key`; or no key when this worker does not know the model (the main thread decides). */
   | { kind: 'predict'; envelope: PredictEnvelope; key?: string; variant?: string; tensor?: Tensor; warnings?: ErrorDetail[]; kinds?: RowKind[]; anomalies?: Partial<Record<AnomalyKind, number>> }
-  /** OIP: the request without its tensors' data, and the tensors, decoded for model `key`. */
-  | { kind: 'infer'; request: InferRequest; key: string; variant?: string; tensors: NamedTensors; outputs?: string[] }
+  /** OIP: the request without its tensors' data, and the tensors, decoded for model `key`; none when its shapes are past the row caps. */
+  | { kind: 'infer'; request: InferRequest; key: string; variant?: string; tensors?: NamedTensors; outputs?: string[] }
   /** OIP: this worker does not know the model version (it loaded after the worker started): the main thread decodes. */
   | { kind: 'unknown' }
   /** refused: in the envelope (before any model is involved) or in the tensors (a prediction that failed). */
@@ -66,10 +72,21 @@ export class OffloadModels {
     private readonly models: OffloadModel[],
     /** MAX_JSON_DEPTH */
     readonly maxDepth: number,
+    /** MAX_REQUEST_ROWS */
+    private readonly maxRequestRows: number,
   ) {}
 
+  /**
+   * Whether a body this large is refused by the row caps whatever its values: then its rows are not
+   * decoded here, and the main thread refuses it on the size the body declares (DataPlane.infer).
+   */
+  oversized(model: OffloadModel, declared: DeclaredRows): boolean {
+    return rowsRefusal(declared, { maxRequestRows: this.maxRequestRows, maxQueueRows: model.maxQueueRows, key: model.key }) !== undefined;
+  }
+
+  /** The model version a request names, by its one spelling only (`01` names none: the main thread answers 404, as ModelRegistry.resolve does). */
   find(name: string, version?: string): OffloadModel | undefined {
-    return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === String(Number(version))));
+    return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === version));
   }
 
   byKey(key: string): OffloadModel | undefined {
@@ -101,15 +118,15 @@ export function decodePredict(body: Uint8Array, models: OffloadModels, routing?:
   try {
     const request = parseEnvelope(predictRequestSchema, parseJson(body, models.maxDepth), '');
     const { features, instances, ...rest } = request;
-    envelope = { ...rest, single: features !== undefined };
     rows = { single: features !== undefined, values: features !== undefined ? [features] : instances! };
+    envelope = { ...rest, single: rows.single, rows: rows.values.length };
   } catch (err) {
     return { kind: 'error', stage: 'envelope', error: plain(err) };
   }
   const chosen = envelope.version === undefined ? models.chooser.choose(routing, envelope.model, envelope.routing_key) : undefined;
   const variant = chosen ? { variant: chosen.name } : {};
   const model = models.find(envelope.model, chosen?.version ?? envelope.version?.toString());
-  if (!model?.rowInput) return { kind: 'predict', envelope, ...variant };
+  if (!model?.rowInput || models.oversized(model, { rows: rows.values.length, path: INSTANCES.whole })) return { kind: 'predict', envelope, ...variant };
   try {
     const decoded = models.codec(model).decode(rows.values, rows.single ? FEATURES : INSTANCES, envelope.validation ?? model.validation);
     return { kind: 'predict', envelope, key: model.key, ...variant, tensor: decoded.tensor, warnings: decoded.warnings, kinds: decoded.kinds };
@@ -132,10 +149,11 @@ export function decodeInfer(task: Extract<DecodeTask, { kind: 'infer' }>, models
   const model = chosen ? models.find(named.name, chosen.version) : named;
   if (!model) return { kind: 'unknown' };
   const variant = chosen ? { variant: chosen.name } : {};
+  // The answer needs the request's id, parameters and outputs, never its data.
+  const request: InferRequest = { ...body.request, inputs: body.request.inputs.map(({ data: _data, ...input }) => input) };
+  if (models.oversized(model, declaredRows(model.batchAxes, inputsByName(request), oipLocator))) return { kind: 'infer', request, key: model.key, ...variant };
   try {
     const decoded = decodeInputs(body, model.inputs);
-    // The answer needs the request's id, parameters and outputs, never its data.
-    const request: InferRequest = { ...body.request, inputs: body.request.inputs.map(({ data: _data, ...input }) => input) };
     return { kind: 'infer', request, key: model.key, ...variant, tensors: decoded.tensors, outputs: decoded.outputs };
   } catch (err) {
     return { kind: 'error', stage: 'tensors', error: plain(err), key: model.key, ...variant };

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { versionField, versionText } from '../version-param.js';
 
 /** The /predict envelope. Row contents are checked later, against the model's own metadata. */
 export const predictRequestSchema = z
   .strictObject({
     model: z.string().min(1).max(128),
-    version: z.union([z.string().regex(/^\d{1,9}$/, 'a version number'), z.number().int().min(0).max(999_999_999)]).optional(),
+    version: versionField.optional(),
     features: z.record(z.string(), z.unknown()).optional(),
     instances: z.array(z.unknown()).min(1).optional(), // at most MAX_REQUEST_ROWS: the data plane's row cap, one for every protocol
     validation: z.enum(['strict', 'permissive']).optional(),
@@ -23,7 +24,7 @@ export type PredictRequest = z.infer<typeof predictRequestSchema>;
 /** Binary input: the body is the raw little-endian tensor; what describes it travels in the query string. */
 export const tensorQuerySchema = z.strictObject({
   model: z.string().min(1).max(128).describe('binary bodies: the model (a JSON body names it in the body)'),
-  version: z.string().regex(/^\d{1,9}$/, 'a version number').optional(),
+  version: versionText.optional(),
   dtype: z.string().min(1).max(16).describe('binary bodies: the element type, as the model input has it (float32, int64, …)'),
   shape: z
     .string()

@@ -25,6 +25,9 @@ const binaryLocator: Locator = {
   tensor: () => 'shape',
 };
 
+/** /predict's rows as a request declares them (`instances`' length, a binary body's batch dim), held to the row caps before any row is decoded. */
+const declaring = (rows: number, path: string) => () => ({ rows, path });
+
 /** /predict feeds one input with rows; other models are served over the Open Inference Protocol. */
 function rowsInput(runner: ModelRunner) {
   if ('refusal' in runner.rowInput) {
@@ -82,7 +85,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
         const place = envelope.single ? FEATURES : INSTANCES;
         return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)) };
       },
-      { validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace: request.trace },
+      { declared: declaring(envelope.rows, INSTANCES.whole), validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace: request.trace },
     );
 
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
@@ -98,7 +101,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
           if (query.dtype !== dtype) throw invalidAt('dtype', `the model input is ${dtype}, the body says ${query.dtype}`);
           return { tensors: { [input]: tensorFromBytes(body, dtype, query.shape, 'body') }, outputs: outputsOf(runner), locator: binaryLocator };
         },
-        { validation: query.validation, timeoutMs: query.timeout_ms, trace: request.trace },
+        { declared: declaring(query.shape[0]!, binaryLocator.tensor('')), validation: query.validation, timeoutMs: query.timeout_ms, trace: request.trace },
       );
       return answer(result, false);
     }
@@ -115,6 +118,7 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
     const envelope: PredictRequest = parseEnvelope(predictRequestSchema, request.body, '');
     const target = { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key) };
     const result = await app.dataPlane.infer(target, (runner) => decodeRows(runner, envelope), {
+      declared: declaring(envelope.instances?.length ?? 1, INSTANCES.whole),
       validation: envelope.validation,
       timeoutMs: envelope.timeout_ms,
       trace: request.trace,

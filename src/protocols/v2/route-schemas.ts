@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ANY_REQUEST, errorBodySchema, errorResponses, INFERS, PATH_PARAMS, READS_BODY, RESOLVES_MODEL } from '../openapi/error-responses.js';
+import { versionText } from '../version-param.js';
 import { OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema } from './infer-request.js';
 import { EXTENSIONS } from './metadata.js';
@@ -10,7 +11,7 @@ const datatype = z.enum(Object.values(OIP_DATATYPE) as [string, ...string[]]);
 const binary = (description: string) => z.string().meta({ format: 'binary', description });
 
 const modelParams = z.object({ model: z.string().describe('the model\'s name in the repository') });
-const versionParams = modelParams.extend({ version: z.string().describe('a version number; without it, the highest ready version') });
+const versionParams = modelParams.extend({ version: versionText });
 
 export const serverMetadataSchema = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.enum(EXTENSIONS as [string, ...string[]])) });
 

@@ -5,8 +5,10 @@ import { ServiceError } from '../../errors.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { serviceError } from '../offload/decode-tasks.js';
 import { routingKeyOf } from '../routing-key.js';
+import { versionOfPath } from '../version-param.js';
 import { offloadRouting } from '../offload/offload-routing.js';
-import { decodeInputs, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
+import { declaredRows } from '../../core/serving/admission.js';
+import { decodeInputs, inputsByName, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
 import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
@@ -41,7 +43,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   });
 
   const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    const version = versionOfPath(request.params.version);
     const { runner } = app.models.resolve(model, version); // without a version: the default one, whatever the traffic split
     return modelMetadata(runner!, app.models.entries(model).map((e) => e.version));
   };
@@ -49,7 +52,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   oip.get('/v2/models/:model/versions/:version', { schema: modelMetadataRoute(true) }, metadata);
 
   const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    const version = versionOfPath(request.params.version);
     try {
       const entry = app.models.resolve(model, version);
       return { name: model, version: entry.version, ready: true as const };
@@ -67,8 +71,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
    * version named, the worker chooses the variant by the body's parameters.routing_key or the
    * header's (offload-routing.ts), and the data plane is then held to it.
    */
-  const decode = async (request: FastifyRequest<{ Params: ModelParams }>, bytes: Buffer) => {
-    const { model, version } = request.params;
+  const decode = async (request: FastifyRequest<{ Params: ModelParams }>, version: string | undefined, bytes: Buffer) => {
+    const { model } = request.params;
     const headerLength = request.headers['inference-header-content-length'];
     const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
     if (app.jsonOffload.wants(bytes.length)) {
@@ -79,7 +83,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
       if (decoded.kind === 'infer') {
         const { tensors, outputs, key } = decoded;
         // The variant stops being ready between the decode and the run: decoded again here, for the version that runs.
-        const decodeFor = (runner: ModelRunner) => (runner.spec.key === key ? { tensors, outputs, locator: oipLocator } : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner));
+        // No tensors: the shapes are past the row caps, and the data plane refuses them before it calls this.
+        const decodeFor = (runner: ModelRunner) => (runner.spec.key === key && tensors ? { tensors, outputs, locator: oipLocator } : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner));
         return { request: decoded.request, variant: decoded.variant, decode: decodeFor };
       }
       if (decoded.kind === 'error') {
@@ -93,12 +98,14 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   };
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    const version = versionOfPath(request.params.version);
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, bytes);
+    const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, version, bytes);
     const parameters = inferRequest.parameters;
     const routingKey = routingKeyOf(request, parameters?.routing_key);
     const result = await app.dataPlane.infer({ model, version, routingKey, ...(variant !== undefined ? { variant } : {}) }, decodeTensors, {
+      declared: (runner) => declaredRows(runner.plan?.inputs, inputsByName(inferRequest), oipLocator),
       validation: parameters?.validation,
       timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
       trace: request.trace,
