@@ -95,6 +95,8 @@ export const configSchema = z.object({
     .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL')
     .optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default('onnx-serve:'),
+  /** Signs every value written to Redis (HMAC-SHA256); unset: a key derived from REDIS_URL and REDIS_KEY_PREFIX (docs/reliability.md#redis-is-not-trusted). */
+  CACHE_HMAC_KEY: z.string().min(32, 'at least 32 characters').optional(),
   /** Bound on every Redis command: past it the lookup is a miss. */
   REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
   /** How long the circuit breaker keeps a failing Redis out before probing it again. */
@@ -121,7 +123,7 @@ export const configSchema = z.object({
 });
 
 /** Variables whose value never appears in an error message. */
-const SECRETS = new Set(['ADMIN_TOKEN']);
+const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY']);
 
 export type EnvConfig = z.infer<typeof configSchema>;
 
