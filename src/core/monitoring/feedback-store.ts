@@ -92,12 +92,3 @@ export class FeedbackStore {
     return why ? undefined : parsed.data;
   }
 }
-
-/** JSON.parse, or undefined for text that is not JSON (a value read back from Redis is not trusted). */
-export function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
