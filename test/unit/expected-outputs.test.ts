@@ -64,7 +64,9 @@ describe('readOutputs', () => {
     fc.assert(
       fc.property(outputInfos, fc.integer({ min: 0, max: 3 }), (infos, symbolic) => {
         const row = Object.fromEntries(infos.map((info) => [info.name, rowOf(info, symbolic)]));
-        expect(readOutputs(fieldsOf(row), modelWith(infos))).toEqual(row);
+        const expected = modelWith(infos);
+        expect(readOutputs(fieldsOf(row), expected)).toEqual(row);
+        expect(encodeStored(signer, 'k'.repeat(100), row).length).toBeLessThanOrEqual(expected.maxChars ?? Infinity);
       }),
     );
   });

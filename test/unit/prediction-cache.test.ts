@@ -207,6 +207,9 @@ describe('stored values', () => {
   it('are rejected, signed or not, when they do not fit the model or hold a non-finite value', () => {
     const nan: NamedTensors = { ...all, y: { dtype: 'float32', shape: [1, 1], data: new Float32Array([Number.NaN]) } };
     expect(decodeStored(signer, 'k1', encodeStored(signer, 'k1', nan), expected)).toEqual({ result: 'rejected', why: 'a non-finite value' });
+    const huge = { y: { dtype: 'float32', shape: [1, 1], data: 'A'.repeat(1 << 20) } };
+    const fixed = expectedOutputs(source, ['y']); // every dim of a row fixed: a bound on the text
+    expect(decodeStored(signer, 'k1', signer.sign('k1', 3, { outputs: huge }), fixed)).toEqual({ result: 'rejected', why: "longer than the model's outputs can be" });
     const { y: _, ...short } = all;
     expect(decodeStored(signer, 'k1', encodeStored(signer, 'k1', short), expected)).toMatchObject({ result: 'rejected', why: 'not the 5 output(s) fetched' });
   });

@@ -17,6 +17,8 @@ export interface ExpectedOutputs {
   /** `name@version`, for the log. */
   model: string;
   outputs: { spec: TensorSpec; batchAxis?: number }[];
+  /** The longest text such an entry can be, where every dim of a row is fixed: a longer one is refused unread. */
+  maxChars?: number;
 }
 
 const known = new WeakMap<ModelSpec, Map<string, ExpectedOutputs>>();
@@ -29,10 +31,24 @@ export function expectedOutputs({ spec, plan }: OutputSource, fetch: string[]): 
   let expected = bySelection.get(selection);
   if (!expected) {
     const outputs = fetch.map((name) => ({ spec: spec.outputs.find((o) => o.name === name)!, batchAxis: plan?.outputs[name] }));
-    expected = { model: spec.key, outputs };
+    expected = { model: spec.key, outputs, maxChars: maxCharsOf(outputs) };
     if (bySelection.size < 64) bySelection.set(selection, expected);
   }
   return expected;
+}
+
+/** Generous room for everything but the data: the version, the mac, names, dtypes, shapes, punctuation. */
+const ROOM_PER_OUTPUT = 256;
+
+/** An entry's longest text when every dim of a row is fixed and no output holds strings; else undefined (no bound but Redis's). */
+function maxCharsOf(outputs: ExpectedOutputs['outputs']): number | undefined {
+  let chars = ROOM_PER_OUTPUT;
+  for (const { spec, batchAxis } of outputs) {
+    const dims = spec.shape.map((d, i) => (i === batchAxis ? 1 : d));
+    if (spec.dtype === 'string' || !dims.every((d): d is number => typeof d === 'number')) return undefined;
+    chars += 4 * Math.ceil((elementCount(dims) * dtypes[spec.dtype].bytes) / 3) + spec.name.length + ROOM_PER_OUTPUT;
+  }
+  return chars;
 }
 
 const storedTensor = z.strictObject({
