@@ -122,8 +122,8 @@ export const configSchema = z.object({
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 10_000_000).default(512),
 });
 
-/** Variables whose value never appears in an error message. */
-const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY']);
+/** Variables whose value never appears in an error message (nor in a ConfigMap: test/deploy). */
+export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY']);
 
 export type EnvConfig = z.infer<typeof configSchema>;
 
