@@ -43,6 +43,13 @@ describe('ValueSigner', () => {
     for (const text of ['', 'garbage', '[]', '{"outputs":{}}', '{"v":"3"}']) expect(signer.verify('k', 3, text)).toEqual({ unsigned: 'format' });
   });
 
+  it('refuses a value longer than the reader allows before computing its HMAC, once its version is this one', () => {
+    const text = signer.sign('k', 3, { a: 'x'.repeat(100) });
+    expect(signer.verify('k', 3, text, text.length)).toHaveProperty('fields');
+    expect(signer.verify('k', 3, text, text.length - 1)).toEqual({ unsigned: 'length' });
+    expect(signer.verify('k', 4, text, 10)).toEqual({ unsigned: 'version' }); // the release before's entries stay plain misses
+  });
+
   it('signs only fields that cannot be read as its own', () => {
     expect(() => signer.sign('k', 3, { v: 4, a: 1 })).toThrow();
     expect(() => signer.sign('k', 3, { mac: '' })).toThrow();

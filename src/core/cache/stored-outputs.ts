@@ -14,6 +14,8 @@ const UNSIGNED: Record<Unsigned, Refusal> = {
   version: { result: 'miss', why: 'another format version' },
   format: { result: 'corrupt', why: 'not a cache entry' },
   signature: { result: 'rejected', why: 'signature does not match' },
+  // A planted value of megabytes would otherwise cost an HMAC over all of it (~3 ms for 4 MB).
+  length: { result: 'rejected', why: "longer than the model's outputs can be" },
 };
 
 /**
@@ -33,9 +35,7 @@ export function encodeStored(signer: ValueSigner, key: string, outputs: NamedTen
 
 /** The outputs in a value read back for `key`, signed and fitting the model's outputs; else how it counts and why. */
 export function decodeStored(signer: ValueSigner, key: string, text: string, expected: ExpectedOutputs): { outputs: NamedTensors } | Refusal {
-  // A planted value of megabytes would otherwise cost an HMAC over all of it (~3 ms for 4 MB).
-  if (expected.maxChars !== undefined && text.length > expected.maxChars) return { result: 'rejected', why: "longer than the model's outputs can be" };
-  const verified = signer.verify(key, STORED_VERSION, text);
+  const verified = signer.verify(key, STORED_VERSION, text, expected.maxChars);
   if ('unsigned' in verified) return UNSIGNED[verified.unsigned];
   const outputs = readOutputs(verified.fields, expected);
   if (typeof outputs === 'string') return { result: 'rejected', why: outputs };

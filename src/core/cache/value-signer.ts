@@ -7,7 +7,9 @@ export type Unsigned =
   /** Not a value this service writes at all. */
   | 'format'
   /** In our format, but not signed by this deployment for this key: planted, altered, or moved from another key. */
-  | 'signature';
+  | 'signature'
+  /** Longer than any value the reader expects: refused before its HMAC is computed. */
+  | 'length';
 
 const MAC_CHARS = 43; // an HMAC-SHA256 in base64url, unpadded
 const versionOf = /^\{"v":(\d{1,9}),/;
@@ -35,10 +37,11 @@ export class ValueSigner {
   }
 
   /** The fields of a value signed under `key` in this version, parsed, or why they are not to be used. */
-  verify(key: string, version: number, text: string): { fields: unknown } | { unsigned: Unsigned } {
+  verify(key: string, version: number, text: string, maxChars = Number.POSITIVE_INFINITY): { fields: unknown } | { unsigned: Unsigned } {
     const found = versionOf.exec(text);
     if (!found) return { unsigned: 'format' };
     if (Number(found[1]) !== version) return { unsigned: 'version' };
+    if (text.length > maxChars) return { unsigned: 'length' };
     const macAt = found[0].length + '"mac":"'.length;
     const bodyAt = macAt + MAC_CHARS + '",'.length;
     if (text.slice(found[0].length, macAt) !== '"mac":"' || text.slice(macAt + MAC_CHARS, bodyAt) !== '",') return { unsigned: 'signature' };
