@@ -123,7 +123,7 @@ export const configSchema = z.object({
 });
 
 /** Variables whose value never appears in an error message (nor in a ConfigMap: test/deploy). */
-export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY']);
+export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY', 'REDIS_URL']); // REDIS_URL: its password, and without CACHE_HMAC_KEY the signing key's source
 
 export type EnvConfig = z.infer<typeof configSchema>;
 
