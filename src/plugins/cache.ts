@@ -38,9 +38,8 @@ export default fp<{ config: CacheConfig }>(
           { redisError: (kind) => app.metrics.cache.redisError(kind), log: app.log },
         )
       : undefined;
-    let signer: ValueSigner | undefined;
-    if (redis) {
-      signer = new ValueSigner(signingKey({ hmacKey: config.CACHE_HMAC_KEY, redisUrl: config.REDIS_URL!, keyPrefix: config.REDIS_KEY_PREFIX }));
+    const signer = config.REDIS_URL ? new ValueSigner(signingKey({ hmacKey: config.CACHE_HMAC_KEY, redisUrl: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })) : undefined;
+    if (redis && signer) {
       if (config.CACHE_HMAC_KEY === undefined) {
         app.log.warn({}, 'CACHE_HMAC_KEY is not set: Redis values are signed with a key derived from REDIS_URL, which whoever knows that URL can compute');
       }

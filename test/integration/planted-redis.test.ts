@@ -160,6 +160,7 @@ describe('a Redis holding planted prediction cache entries', () => {
     expect(lines).toHaveLength(1); // at most one a minute, however many
     expect(lines[0]).toMatchObject({ level: 40, model: 'iris@1', result: 'rejected', why: expect.any(String) });
     expect(JSON.stringify(lines[0])).not.toMatch(/AAAA|QQQQ/); // never the value
+    expect((app as unknown as { logs: CapturedLogs }).logs.lines.some((l) => String(l.msg).startsWith('CACHE_HMAC_KEY is not set'))).toBe(false);
 
     // The answers computed here replaced the planted values in Redis, signed: the next replica hits them.
     await computedInRedis();
@@ -271,5 +272,7 @@ describe('a Redis holding planted feedback records', () => {
     const lines = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) => l.msg?.toString().startsWith('a prediction record in redis was not used'));
     expect(lines).toHaveLength(1);
     expect(JSON.stringify(lines[0])).not.toContain('evil');
+    const warned = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) => String(l.msg).startsWith('CACHE_HMAC_KEY is not set'));
+    expect(warned).toMatchObject([{ level: 40 }]);
   });
 });
