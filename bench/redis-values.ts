@@ -4,7 +4,8 @@
  * digits_large (10) and a 1,024-float output, the write (encode + sign) and the read (verify +
  * parse + check against the model), each beside its HMAC alone and JSON.parse alone; then what a
  * planted value of 4 KB and 4 MB costs before it is refused: a length check where a row's size is
- * fixed, else one HMAC over its text (never a parse).
+ * fixed, else one HMAC over its text (never a parse). And a prediction record, signed, as every
+ * prediction writes one before its answer when REDIS_URL is set.
  */
 import { createHmac, createSecretKey } from 'node:crypto';
 import { expectedOutputs } from '../src/core/cache/expected-outputs.js';
@@ -40,6 +41,11 @@ for (const [name, width] of [['iris, 3 floats', 3], ['digits_large, 10 floats', 
   rows.push([`${name}: the HMAC alone (once per write, once per read)`, microsPerCall(hmac, calls)]);
   rows.push([`${name}: JSON.parse alone`, microsPerCall(() => JSON.parse(text), calls)]);
 }
+// What every prediction pays before its answer when Redis is set: its record for feedback, signed.
+const record = { model: 'iris', version: '1', task: 'classification', rows: ['setosa'] };
+rows.push(['a prediction record (1 row): JSON.stringify alone, as before signing', microsPerCall(() => JSON.stringify(record), calls)]);
+rows.push(['a prediction record (1 row): signed', microsPerCall(() => signer.sign('feedback:0190f0c1-7c3a-7000-8000-000000000000', 2, record), calls)]);
+
 // A row of fixed size bounds an entry's text: longer is refused unread. A symbolic dim leaves one HMAC over it all.
 const fixedRow = entryOf(3).expected;
 const openRow = { ...fixedRow, maxChars: undefined };
