@@ -17,17 +17,11 @@ import { predictRouteSchema } from '../src/protocols/v1/route-schemas.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
 import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
 import { sampleCpu } from './cpu.js';
-import { machine, saveResults } from './lib.js';
+import { machine, microsPerCall, saveResults } from './lib.js';
 
 const calls = Number(process.env.HOT_PATH_CALLS ?? 50_000);
 
-/** µs per call of fn, after as many unmeasured calls to warm the JIT. */
-function micros(fn: () => unknown): number {
-  for (let i = 0; i < calls; i++) fn();
-  const started = performance.now();
-  for (let i = 0; i < calls; i++) fn();
-  return +(((performance.now() - started) * 1000) / calls).toFixed(2);
-}
+const micros = (fn: () => unknown) => microsPerCall(fn, calls);
 
 const { codec: tabular, runner: tabularRunner } = await bundledModel('breast_cancer');
 const row = holdoutRow('breast_cancer');

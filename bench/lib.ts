@@ -114,6 +114,14 @@ export function limitOf(server: { main: number; total: number } | undefined, loa
   return connections <= 1 ? 'round trips (1 connection)' : 'round trips';
 }
 
+/** µs per call of fn, after as many unmeasured calls to warm the JIT. */
+export function microsPerCall(fn: () => unknown, calls: number): number {
+  for (let i = 0; i < calls; i++) fn();
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) fn();
+  return +(((performance.now() - started) * 1000) / calls).toFixed(2);
+}
+
 /** The median of some figures (the mean of the middle two for an even count). */
 export function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);

@@ -99,6 +99,8 @@ export const configSchema = z.object({
     .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL')
     .optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default('onnx-serve:'),
+  /** Signs every value written to Redis (HMAC-SHA256); unset: a key derived from REDIS_URL and REDIS_KEY_PREFIX (docs/reliability.md#redis-is-not-trusted). */
+  CACHE_HMAC_KEY: z.string().min(32, 'at least 32 characters').optional(),
   /** Bound on every Redis command: past it the lookup is a miss. */
   REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
   /** How long the circuit breaker keeps a failing Redis out before probing it again. */
@@ -124,8 +126,8 @@ export const configSchema = z.object({
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 10_000_000).default(512),
 });
 
-/** Variables whose value never appears in an error message. */
-const SECRETS = new Set(['ADMIN_TOKEN']);
+/** Variables whose value never appears in an error message (nor in a ConfigMap: test/deploy). */
+export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY', 'REDIS_URL']); // REDIS_URL: its password, and without CACHE_HMAC_KEY the signing key's source
 
 export type EnvConfig = z.infer<typeof configSchema>;
 

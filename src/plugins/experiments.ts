@@ -36,7 +36,7 @@ export default fp(
     const results = new ExperimentResults(
       ledger,
       { taskOf: (model, version) => entry(model, version)?.runner?.spec.task, isReady: (model, version) => entry(model, version)?.state === 'ready' },
-      app.redis && new FleetTallies(app.redis, { ttlSeconds: FLEET_TTL_SECONDS }),
+      app.redis && app.redisSigner && new FleetTallies(app.redis, app.redisSigner, { ttlSeconds: FLEET_TTL_SECONDS }),
     );
     app.decorate('experiments', results);
 

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { ModelRegistry } from '../core/models/model-registry.js';
-import { FeedbackStore } from '../core/monitoring/feedback-store.js';
+import { RefusalLog } from '../core/cache/refusal-log.js';
+import { FeedbackStore, type SharedRecords } from '../core/monitoring/feedback-store.js';
 import { ModelMonitoring } from '../core/monitoring/model-monitoring.js';
 import { DataPlane } from '../core/serving/data-plane.js';
 import type { ModelRunner } from '../core/serving/model-runner.js';
@@ -60,11 +61,14 @@ export default fp<ModelsPluginOptions>(
       anomalies: (model, version, kind, count) => app.metrics.monitoring.featureAnomaly(model, version, kind, count),
       drained: (runner: ModelRunner): Promise<void> => dataPlane.runnerDrained(runner),
     });
+    const specOf = (model: string, version: string) => registry.entries(model).find((e) => e.version === version)?.runner?.spec;
+    const refusals = new RefusalLog((obj, msg) => app.log.warn(obj, msg), 'a prediction record in redis was not used; feedback on it answers 404');
+    const shared: SharedRecords | undefined = app.redis && app.redisSigner && { store: app.redis, signer: app.redisSigner, specOf, refused: (why) => refusals.refused({ why }) };
     const monitoring = new ModelMonitoring(
       { drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS }, accuracyWindow: config.ACCURACY_WINDOW },
-      new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS }, app.redis),
+      new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS, maxRows: config.MAX_REQUEST_ROWS }, shared),
       app.metrics.monitoring,
-      (model, version) => registry.entries(model).find((e) => e.version === version)?.runner?.spec,
+      specOf,
       app.experiments.ledger,
     );
     app.decorate('monitoring', monitoring);

@@ -4,7 +4,7 @@ import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IConfigMap, IContainer, IProbe, ISecret, IService } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema, loadConfig } from '../../src/config.js';
+import { configSchema, loadConfig, SECRETS } from '../../src/config.js';
 import { hardDeadlineMs } from '../../src/shutdown.js';
 import { startApp } from '../helpers/app.js';
 import { dockerUser } from './dockerfile-facts.js';
@@ -91,6 +91,17 @@ describe('environment', () => {
     const redisUrl = secretValue(secret, redis!.key);
     expect(() => loadConfig({ ...config, REDIS_URL: redisUrl }, 1)).not.toThrow();
     expect(loadConfig({ ...config, REDIS_URL: redisUrl }, 1).REDIS_URL).toBe(redisUrl);
+  });
+
+  it('secrets come from Secrets, never the ConfigMap; CACHE_HMAC_KEY from one created by hand, optional', () => {
+    expect(Object.keys(config).filter((name) => SECRETS.has(name))).toEqual([]);
+    for (const e of container.env ?? []) if (SECRETS.has(e.name)) expect(e.valueFrom?.secretKeyRef, e.name).toBeDefined();
+    const key = container.env?.find((e) => e.name === 'CACHE_HMAC_KEY')?.valueFrom?.secretKeyRef;
+    expect(key).toEqual({ name: 'onnx-serve-cache-key', key: 'CACHE_HMAC_KEY', optional: true });
+    // Not among the manifests: a key in git would be known to whoever reads the repository.
+    const secrets = docs.filter((d) => d.object.kind === 'Secret').map((d) => d.object.metadata.name);
+    expect(secrets).toEqual([secret.metadata!.name]);
+    expect(secrets).not.toContain(key!.name);
   });
 
   it('the shutdown fits the grace period: SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS + backstop < terminationGracePeriodSeconds', () => {

@@ -141,17 +141,18 @@ describe('prediction cache with a real Redis', () => {
     const truth = await postJson(a, '/predict', { model: 'iris', version: '1', instances: [row(3), row(4)] });
     await waitFor(async () => (await keys()).length === 2, 'two entries');
     const [k1, k2] = await keys();
+    // k1's signed entry under k2: foreign to k2's key
+    await peek.set(k2!, (await peek.get(k1!))!);
     await peek.set(k1!, 'garbage{not json');
-    const foreign = JSON.parse((await peek.get(k2!))!);
-    foreign.key = 'pred:iris:1:someone-else';
-    await peek.set(k2!, JSON.stringify(foreign));
 
     const b = await start();
     const answer = await postJson(b, '/predict', { model: 'iris', version: '1', instances: [row(3), row(4)] });
     expect(answer.status).toBe(200);
     expect(answer.body.cached).toBe(false);
     expect(answer.body.predictions).toEqual(truth.body.predictions);
-    expect(sample(await scrape(b), 'ml_cache_lookups_total', { tier: 'l2', result: 'corrupt' })).toBe(2);
+    const metrics = await scrape(b);
+    expect(sample(metrics, 'ml_cache_lookups_total', { tier: 'l2', result: 'corrupt' })).toBe(1);
+    expect(sample(metrics, 'ml_cache_lookups_total', { tier: 'l2', result: 'rejected' })).toBe(1);
   });
 
   it('keeps answering while Redis dies, stops calling it, and uses it again once it is back', async () => {

@@ -82,9 +82,14 @@ describe('experiment results across pods: two app instances sum their counts thr
     expect(after.pods).toBe(3); // a pod that is gone still counts
   });
 
-  it('leaves out a value in Redis that is not a pod\'s totals', async () => {
+  it('leaves out a value in Redis that is not a pod\'s totals, signed by this deployment for its field', async () => {
     const client = redis.client();
-    await client.hset('onnx-serve:experiment:iris:stable:1', 'intruder.1', '{"v":1,"requests":{"success":-5}}', 'junk.1', 'not json');
+    const key = 'onnx-serve:experiment:iris:stable:1';
+    const totals = { requests: { success: 1000, invalid_input: 0, error: 0 }, accuracy: { n: 1000, correct: 0 }, errors: { n: 0, sum: 0, sumSquares: 0 } };
+    const [podField, podValue] = Object.entries(await client.hgetall(key))[0]!;
+    await client.hset(key, 'intruder.1', '{"v":1,"requests":{"success":-5}}', 'junk.1', 'not json');
+    await client.hset(key, 'planted.1', JSON.stringify({ v: 1, ...totals }), 'unsigned.1', `{"v":2,"mac":"${'Q'.repeat(43)}",${JSON.stringify(totals).slice(1)}`);
+    await client.hset(key, `moved.${podField.split('.').at(-1)}`, podValue); // a pod's signed totals under another field
     client.disconnect();
     expect(byName(await results(b)).stable).toMatchObject({ requests: 2, accuracy: { n: 100, correct: 80 } });
   });

@@ -42,6 +42,19 @@ describe('config', () => {
     expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
   });
 
+  it('refuses a CACHE_HMAC_KEY under 32 characters without printing it', () => {
+    const key = 'a cache signing key of 32 chars+';
+    expect(loadConfig({ CACHE_HMAC_KEY: key }).CACHE_HMAC_KEY).toBe(key);
+    expect(loadConfig({}).CACHE_HMAC_KEY).toBeUndefined();
+    expect(() => loadConfig({ CACHE_HMAC_KEY: key.slice(1) })).toThrow('CACHE_HMAC_KEY=(hidden): at least 32 characters');
+    expect(() => loadConfig({ CACHE_HMAC_KEY: key.slice(1) })).not.toThrow(/signing/);
+  });
+
+  it('never prints a REDIS_URL it refuses: it may hold a password', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://:pass word@host:6379' })).toThrow('REDIS_URL=(hidden): a redis:// or rediss:// URL');
+    expect(() => loadConfig({ REDIS_URL: 'redis://:pass word@host:6379' })).not.toThrow(/pass/);
+  });
+
   it('refuses HTTP timeouts that contradict each other', () => {
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
       'HTTP_HEADERS_TIMEOUT_MS=5000: must be at most HTTP_REQUEST_TIMEOUT_MS (4000)',

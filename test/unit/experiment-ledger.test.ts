@@ -4,7 +4,7 @@ import { LatencyWindow } from '../../src/core/experiments/latency-window.js';
 import { trafficConfigSchema } from '../../src/core/experiments/traffic-config.js';
 import { ModelTraffic } from '../../src/core/experiments/traffic-router.js';
 import type { VariantLabels } from '../../src/core/experiments/variant-account.js';
-import type { PredictionRecord } from '../../src/core/monitoring/feedback-store.js';
+import type { PredictionRecord } from '../../src/core/monitoring/prediction-record.js';
 import type { PredictionEvent, PredictionObserver } from '../../src/core/serving/telemetry.js';
 
 /** The registry's splits, as model.json declares them: real ModelTraffic objects, replaced as a changed declaration replaces them. */

@@ -26,7 +26,7 @@ export class CacheMetrics implements CacheObserver {
     const registers = [registry];
     this.lookups = new Counter({
       name: 'ml_cache_lookups_total',
-      help: 'Prediction cache lookups per row, by tier (l1 in-process, l2 Redis) and result (hit, miss, corrupt).',
+      help: 'Prediction cache lookups per row, by tier (l1 in-process, l2 Redis) and result: hit, miss, corrupt (not a cache entry) or rejected (not signed for its key, or not fitting the model), each counted once.',
       labelNames: ['tier', 'result'] as const,
       registers,
     });

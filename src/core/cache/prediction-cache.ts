@@ -1,6 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { NamedTensors } from '../tensors/tensor.js';
+import { expectedOutputs, type OutputSource } from './expected-outputs.js';
 import { allFinite, decodeStored, encodeStored, storedBytes } from './stored-outputs.js';
+import type { ValueSigner } from './value-signer.js';
 
 /** The shared tier (Redis). Implementations never throw and never hang: trouble reads as a miss. */
 export interface RemoteCache {
@@ -13,8 +15,17 @@ export interface RemoteCache {
   set(key: string, value: string, ttlSeconds: number): void;
 }
 
+/** Redis, and what signs and verifies its values: nothing read from it is used unverified. */
+export interface SharedTier {
+  store: RemoteCache;
+  signer: ValueSigner;
+  /** A value read back was not used, for a reason worth a look (corrupt or rejected); `model` is `name@version`. */
+  refused(model: string, result: CacheResult, why: string): void;
+}
+
 export type CacheTier = 'l1' | 'l2';
-export type CacheResult = 'hit' | 'miss' | 'corrupt';
+/** corrupt: not a cache entry at all; rejected: not signed for its key, or not fitting the model's outputs. */
+export type CacheResult = 'hit' | 'miss' | 'corrupt' | 'rejected';
 
 export interface CacheObserver {
   cacheLookup(tier: CacheTier, result: CacheResult, count: number): void;
@@ -30,7 +41,8 @@ export interface CacheOptions {
 
 /**
  * Two tiers: a per-process LRU bounded by entries and bytes, in front of an optional shared
- * Redis. A Redis hit fills the LRU. Writes go to the LRU at once and to Redis in the background.
+ * Redis. A Redis hit, once verified, fills the LRU: the LRU only ever holds what this process
+ * computed or verified. Writes go to the LRU at once and to Redis, signed, in the background.
  */
 export class PredictionCache {
   private readonly l1: LRUCache<string, NamedTensors>;
@@ -38,7 +50,7 @@ export class PredictionCache {
   constructor(
     private readonly options: CacheOptions,
     private readonly observer: CacheObserver,
-    private readonly remote?: RemoteCache,
+    private readonly shared?: SharedTier,
   ) {
     this.l1 = new LRUCache<string, NamedTensors>({
       max: options.maxEntries,
@@ -50,23 +62,24 @@ export class PredictionCache {
   }
 
   /**
-   * Looks every key up, L1 first, then one Redis round trip for the L1 misses. Synchronous when
-   * L1 answers it all (or there is no Redis): a hit costs no turn of the event loop.
+   * Looks every key up, L1 first, then one Redis round trip for the L1 misses, whose values are
+   * checked against the outputs of `source` (the model version) and `fetch`. Synchronous when L1
+   * answers it all (or there is no Redis): a hit costs no turn of the event loop.
    */
-  lookup(keys: string[]): (NamedTensors | undefined)[] | Promise<(NamedTensors | undefined)[]> {
+  lookup(keys: string[], source: OutputSource, fetch: string[]): (NamedTensors | undefined)[] | Promise<(NamedTensors | undefined)[]> {
     const found = new Array<NamedTensors | undefined>(keys.length);
     let misses = 0;
     for (let i = 0; i < keys.length; i++) if ((found[i] = this.l1.get(keys[i]!)) === undefined) misses++;
     this.record('l1', 'hit', keys.length - misses);
     this.record('l1', 'miss', misses);
-    if (!this.remote || misses === 0) return found;
+    if (!this.shared || misses === 0) return found;
     const missing = keys.map((_, i) => i).filter((i) => found[i] === undefined);
-    const pending = this.remote.getMany(missing.map((i) => keys[i]!));
+    const pending = this.shared.store.getMany(missing.map((i) => keys[i]!));
     if (!pending) {
       this.record('l2', 'miss', missing.length);
       return found;
     }
-    return this.fromRemote(keys, found, missing, pending);
+    return this.fromRemote(keys, found, missing, pending, this.shared, source, fetch);
   }
 
   private async fromRemote(
@@ -74,25 +87,30 @@ export class PredictionCache {
     found: (NamedTensors | undefined)[],
     missing: number[],
     pending: Promise<(string | null)[]>,
+    shared: SharedTier,
+    source: OutputSource,
+    fetch: string[],
   ): Promise<(NamedTensors | undefined)[]> {
     const values = await pending;
-    let hits = 0;
-    let corrupt = 0;
+    const expected = expectedOutputs(source, fetch);
+    const counts: Record<CacheResult, number> = { hit: 0, miss: 0, corrupt: 0, rejected: 0 };
     missing.forEach((index, j) => {
       const text = values[j];
-      if (text == null) return;
-      const outputs = decodeStored(keys[index]!, text);
-      if (!outputs) {
-        corrupt++;
+      if (text == null) {
+        counts.miss++;
         return;
       }
-      hits++;
-      found[index] = outputs;
-      this.l1.set(keys[index]!, outputs);
+      const decoded = decodeStored(shared.signer, keys[index]!, text, expected);
+      if (!('outputs' in decoded)) {
+        counts[decoded.result]++;
+        if (decoded.result !== 'miss') shared.refused(expected.model, decoded.result, decoded.why);
+        return;
+      }
+      counts.hit++;
+      found[index] = decoded.outputs;
+      this.l1.set(keys[index]!, decoded.outputs);
     });
-    this.record('l2', 'hit', hits);
-    this.record('l2', 'corrupt', corrupt);
-    this.record('l2', 'miss', missing.length - hits);
+    for (const result of ['hit', 'corrupt', 'rejected', 'miss'] as const) this.record('l2', result, counts[result]);
     return found;
   }
 
@@ -100,7 +118,7 @@ export class PredictionCache {
   set(key: string, outputs: NamedTensors, ttlSeconds = this.options.ttlSeconds): void {
     if (!allFinite(outputs)) return;
     this.l1.set(key, outputs, { ttl: ttlSeconds * 1000 });
-    this.remote?.set(key, encodeStored(key, outputs), ttlSeconds);
+    this.shared?.store.set(key, encodeStored(this.shared.signer, key, outputs), ttlSeconds);
   }
 
   get entries(): number {

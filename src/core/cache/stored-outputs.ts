@@ -1,55 +1,45 @@
-import { z } from 'zod';
-import { dtypes, fromHalf, isDType, isFloating, type TypedArray } from '../tensors/dtypes.js';
-import { tensorFromBytes, tensorToBytes } from '../tensors/binary.js';
-import { elementCount, tensorBytes, type NamedTensors, type Tensor } from '../tensors/tensor.js';
+import { fromHalf, isFloating, type TypedArray } from '../tensors/dtypes.js';
+import { tensorToBytes } from '../tensors/binary.js';
+import { tensorBytes, type NamedTensors, type Tensor } from '../tensors/tensor.js';
+import { readOutputs, type ExpectedOutputs } from './expected-outputs.js';
+import type { Unsigned, ValueSigner } from './value-signer.js';
+
+/** Version 3 is signed (version 2 echoed the key instead); a value of another version is a plain miss. */
+const STORED_VERSION = 3;
+
+/** How a value read back from Redis counts when it is not used. */
+export type Refusal = { result: 'miss' | 'corrupt' | 'rejected'; why: string };
+
+const UNSIGNED: Record<Unsigned, Refusal> = {
+  version: { result: 'miss', why: 'another format version' },
+  format: { result: 'corrupt', why: 'not a cache entry' },
+  signature: { result: 'rejected', why: 'signature does not match' },
+  // A planted value of megabytes would otherwise cost an HMAC over all of it (~3 ms for 4 MB).
+  length: { result: 'rejected', why: "longer than the model's outputs can be" },
+};
 
 /**
- * What the cache writes to Redis: plain JSON, never a code-executing format. Numeric tensors as
- * base64 of their little-endian bytes (exact for every dtype, int64 and float16 included),
- * strings as a JSON array. The key is echoed inside, so a value written under a key by anything
- * else is recognised as foreign.
+ * What the cache writes to Redis: plain JSON, never a code-executing format, signed (value-signer.ts):
+ * `{"v":3,"mac":…,"outputs":{name:{dtype,shape,data}}}`. Numeric tensors as base64 of their
+ * little-endian bytes (exact for every dtype, int64 and float16 included), strings as a JSON array.
  */
-const tensorSchema = z.object({
-  dtype: z.string().refine(isDType, 'an element type'),
-  shape: z.array(z.number().int().min(0)).max(16),
-  data: z.union([z.string(), z.array(z.string())]),
-});
-const storedSchema = z.object({ v: z.literal(2), key: z.string(), outputs: z.record(z.string(), tensorSchema) });
-
-export function encodeStored(key: string, outputs: NamedTensors): string {
+export function encodeStored(signer: ValueSigner, key: string, outputs: NamedTensors): string {
   const encoded = Object.fromEntries(
     Object.entries(outputs).map(([name, t]) => [
       name,
       { dtype: t.dtype, shape: t.shape, data: Array.isArray(t.data) ? t.data : Buffer.from(tensorToBytes(t)).toString('base64') },
     ]),
   );
-  return JSON.stringify({ v: 2, key, outputs: encoded });
+  return signer.sign(key, STORED_VERSION, { outputs: encoded });
 }
 
-/** The outputs in a stored value, or undefined when it is corrupt, foreign or not finite. */
-export function decodeStored(key: string, text: string): NamedTensors | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = storedSchema.safeParse(json);
-  if (!parsed.success || parsed.data.key !== key) return undefined;
-  const outputs: NamedTensors = {};
-  try {
-    for (const [name, stored] of Object.entries(parsed.data.outputs)) {
-      const dtype = stored.dtype as keyof typeof dtypes;
-      if (Array.isArray(stored.data) !== (dtype === 'string')) return undefined;
-      outputs[name] = Array.isArray(stored.data)
-        ? { dtype, shape: stored.shape, data: stored.data }
-        : tensorFromBytes(Buffer.from(stored.data, 'base64'), dtype, stored.shape, name);
-      if (outputs[name]!.data.length !== elementCount(stored.shape)) return undefined;
-    }
-  } catch {
-    return undefined;
-  }
-  return allFinite(outputs) ? outputs : undefined;
+/** The outputs in a value read back for `key`, signed and fitting the model's outputs; else how it counts and why. */
+export function decodeStored(signer: ValueSigner, key: string, text: string, expected: ExpectedOutputs): { outputs: NamedTensors } | Refusal {
+  const verified = signer.verify(key, STORED_VERSION, text, expected.maxChars);
+  if ('unsigned' in verified) return UNSIGNED[verified.unsigned];
+  const outputs = readOutputs(verified.fields, expected);
+  if (typeof outputs === 'string') return { result: 'rejected', why: outputs };
+  return allFinite(outputs) ? { outputs } : { result: 'rejected', why: 'a non-finite value' };
 }
 
 /** No NaN or Infinity in any floating output: such results are never cached. */

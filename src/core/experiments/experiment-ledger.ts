@@ -1,4 +1,4 @@
-import type { PredictionRecord } from '../monitoring/feedback-store.js';
+import type { PredictionRecord } from '../monitoring/prediction-record.js';
 import type { PredictionEvent, PredictionObserver } from '../serving/telemetry.js';
 import type { TrafficVariant } from './traffic-config.js';
 import { VariantAccount, type VariantLabels } from './variant-account.js';

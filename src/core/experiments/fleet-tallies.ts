@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { safeJson } from '../monitoring/feedback-store.js';
+import type { ValueSigner } from '../cache/value-signer.js';
 import type { ResultScope } from './experiment-report.js';
 import { isEmpty, sumTotals, type VariantAccount, type VariantTotals } from './variant-account.js';
 
@@ -18,8 +18,9 @@ export interface FleetOptions {
 
 const count = z.number().int().min(0);
 const sum = z.number().finite().min(0);
+/** Signed since version 2: a field of version 1 (the release before) is left out until its pod writes it again. */
+const STORED_VERSION = 2;
 const storedSchema = z.object({
-  v: z.literal(1),
   requests: z.object({ success: count, invalid_input: count, error: count }),
   accuracy: z.object({ n: count, correct: count }).refine((a) => a.correct <= a.n),
   errors: z.object({ n: count, sum, sumSquares: sum }),
@@ -43,6 +44,8 @@ export class FleetTallies {
 
   constructor(
     private readonly shared: SharedHashes,
+    /** Each pod's field is signed: a planted one is left out, as it could sway a rollout's decision. */
+    private readonly signer: ValueSigner,
     private readonly options: FleetOptions,
   ) {}
 
@@ -51,8 +54,9 @@ export class FleetTallies {
     if (rewrite) this.written = new WeakMap();
     const pending = accounts.flatMap((account) => {
       const totals = account.totals();
-      const value = JSON.stringify({ v: 1, ...totals });
-      return isEmpty(totals) || this.written.get(account) === value ? [] : [{ account, value }];
+      if (isEmpty(totals)) return [];
+      const value = this.signer.sign(signedName(keyOf(account), account.id), STORED_VERSION, totals);
+      return this.written.get(account) === value ? [] : [{ account, value }];
     });
     if (pending.length === 0) return true;
     const ok = await this.shared.writeFields(
@@ -76,8 +80,9 @@ export class FleetTallies {
       if (hashes[i]![account.id] === undefined) this.written.delete(account);
       for (const [field, text] of Object.entries(hashes[i]!)) {
         if (field === account.id) continue;
-        const parsed = storedSchema.safeParse(safeJson(text));
-        if (!parsed.success) continue; // not ours, or corrupt: left out
+        const verified = this.signer.verify(signedName(keyOf(account), field), STORED_VERSION, text);
+        const parsed = storedSchema.safeParse('fields' in verified ? verified.fields : undefined);
+        if (!parsed.success) continue; // not signed by this deployment, or not totals: left out
         parts.push(parsed.data);
         pods.add(podOf(field));
       }
@@ -94,6 +99,11 @@ export function local(accounts: readonly VariantAccount[]): Map<VariantAccount, 
 /** Model names, variant names and versions are letters, digits, `_ . -`: a colon cannot occur in them. */
 function keyOf(account: VariantAccount): string {
   return `experiment:${account.model}:${account.variant}:${account.version}`;
+}
+
+/** What a field's value is signed under: its hash and its field, so it cannot be moved to another. */
+function signedName(key: string, field: string): string {
+  return `${key}#${field}`;
 }
 
 function podOf(field: string): string {

@@ -1,17 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { z } from 'zod';
+import type { ValueSigner } from '../cache/value-signer.js';
+import type { ModelSpec } from '../models/model-spec.js';
 import { predictionIdTime } from '../serving/prediction-id.js';
-
-/** What a prediction said, kept until ground truth arrives: per row, the label or the values. */
-const recordSchema = z.object({
-  model: z.string(),
-  version: z.string(),
-  /** The traffic split's variant that answered, so feedback counts toward its experiment. */
-  variant: z.string().optional(),
-  task: z.enum(['classification', 'regression', 'raw']),
-  rows: z.array(z.union([z.string(), z.array(z.number())])),
-});
-export type PredictionRecord = z.infer<typeof recordSchema>;
+import { recordMisfit, recordSchema, type PredictionRecord } from './prediction-record.js';
 
 /** Redis, when configured, so feedback may reach any replica. Never throws; undefined means "could not ask". */
 export interface SharedKeyValue {
@@ -21,13 +12,27 @@ export interface SharedKeyValue {
   claim(key: string, ttlSeconds: number): Promise<boolean | undefined>;
 }
 
+/** Redis and what a record read back from it is checked with: its signature, then the models loaded here. */
+export interface SharedRecords {
+  store: SharedKeyValue;
+  signer: ValueSigner;
+  specOf(model: string, version: string): ModelSpec | undefined;
+  /** A record read back was not used (it reads as an id never seen), and why. */
+  refused(why: string): void;
+}
+
 export type Unmatched = 'unknown' | 'expired' | 'duplicate';
 
 export interface FeedbackOptions {
   maxEntries: number;
   ttlSeconds: number;
+  /** Rows one prediction may have (MAX_REQUEST_ROWS): a record read back with more is refused. */
+  maxRows: number;
   now?: () => number;
 }
+
+/** Signed since version 2 (version 1 was the bare record); a record of another version reads as unknown. */
+const RECORD_VERSION = 2;
 
 /** Predictions joined to their ground truth by id, never by time. Bounded by entries and TTL. */
 export class FeedbackStore {
@@ -36,7 +41,7 @@ export class FeedbackStore {
 
   constructor(
     private readonly options: FeedbackOptions,
-    private readonly shared?: SharedKeyValue,
+    private readonly shared?: SharedRecords,
   ) {
     this.now = options.now ?? Date.now;
     this.local = new LRUCache({
@@ -48,18 +53,19 @@ export class FeedbackStore {
 
   remember(id: string, record: PredictionRecord): void {
     this.local.set(id, { record, labelled: new Set() });
-    this.shared?.set(`feedback:${id}`, JSON.stringify(record), this.options.ttlSeconds);
+    if (!this.shared) return;
+    const key = `feedback:${id}`;
+    this.shared.store.set(key, this.shared.signer.sign(key, RECORD_VERSION, record), this.options.ttlSeconds);
   }
 
-  /** The prediction behind an id, or why there is none. */
+  /** The prediction behind an id, or why there is none. A record from Redis is used only when signed and fitting a model loaded here. */
   async recall(id: string): Promise<PredictionRecord | Unmatched> {
     const local = this.local.get(id)?.record;
     if (local) return local;
-    const text = await this.shared?.get(`feedback:${id}`);
-    if (text) {
-      const parsed = recordSchema.safeParse(safeJson(text));
-      if (parsed.success) return parsed.data;
-    }
+    const key = `feedback:${id}`;
+    const text = await this.shared?.store.get(key);
+    const record = text ? this.verified(key, text) : undefined;
+    if (record) return record;
     const made = predictionIdTime(id);
     return made !== undefined && this.now() - made > this.options.ttlSeconds * 1000 ? 'expired' : 'unknown';
   }
@@ -69,16 +75,20 @@ export class FeedbackStore {
     const local = this.local.get(id);
     if (local?.labelled.has(row)) return false;
     local?.labelled.add(row);
-    const shared = await this.shared?.claim(`feedback:${id}:${row}`, this.options.ttlSeconds);
+    const shared = await this.shared?.store.claim(`feedback:${id}:${row}`, this.options.ttlSeconds);
     return shared !== false;
   }
-}
 
-/** JSON.parse, or undefined for text that is not JSON (a value read back from Redis is not trusted). */
-export function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+  private verified(key: string, text: string): PredictionRecord | undefined {
+    const shared = this.shared!;
+    const verified = shared.signer.verify(key, RECORD_VERSION, text);
+    if ('unsigned' in verified) {
+      if (verified.unsigned !== 'version') shared.refused(verified.unsigned === 'signature' ? 'signature does not match' : 'not a prediction record');
+      return undefined;
+    }
+    const parsed = recordSchema.safeParse(verified.fields);
+    const why = parsed.success ? recordMisfit(parsed.data, shared.specOf(parsed.data.model, parsed.data.version), this.options.maxRows) : 'not a prediction record';
+    if (why) shared.refused(why);
+    return why ? undefined : parsed.data;
   }
 }

@@ -1,7 +1,8 @@
 import { ServiceError } from '../../errors.js';
 import { AccuracyWindow } from './accuracy-window.js';
 import { DriftMonitor, type DriftOptions } from './drift-monitor.js';
-import type { FeedbackStore, PredictionRecord, Unmatched } from './feedback-store.js';
+import type { FeedbackStore, Unmatched } from './feedback-store.js';
+import type { PredictionRecord } from './prediction-record.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { RowPrediction } from '../codec/output-codec.js';
 import type { Tensor } from '../tensors/tensor.js';

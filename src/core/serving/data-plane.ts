@@ -254,7 +254,7 @@ export class DataPlane {
     const { plan } = runner;
     const lookupStart = trace && this.now();
     const keys = cacheKeys(runner.spec, plan, tensors, rows, fetch);
-    const looked = cache.lookup(keys);
+    const looked = cache.lookup(keys, runner, fetch);
     const remoteStart = trace && !Array.isArray(looked) ? this.now() : undefined;
     const found = Array.isArray(looked) ? looked : await looked;
     let hits = 0;
