@@ -5,6 +5,8 @@
  *     codec, then the codec and the model's input checks together;
  *   - a prediction id; an iris answer through JSON.stringify and through /predict's compiled serializer;
  *   - a digits_large binary tensor's checks (1024 floats);
+ *   - the connection guard (src/http-connections.ts) on a request and its close, beside the same
+ *     request and close without it (a fake socket and response: only the guard's own work differs);
  *   - a round trip through the worker pool with a tiny model (iris): wall time and the event loop's CPU.
  * Imports the sources through tsx (the worker pool then starts its workers through dev-worker.mjs).
  */
@@ -15,6 +17,8 @@ import type { FastifySerializerCompiler } from 'fastify';
 import { describeOnlySerializer } from '../src/protocols/openapi/describe-only.js';
 import { predictRouteSchema } from '../src/protocols/v1/route-schemas.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
+import { EventEmitter } from 'node:events';
+import { guardConnections } from '../src/http-connections.js';
 import { bundledModel, holdoutRow, MODELS } from './bundled-model.js';
 import { sampleCpu } from './cpu.js';
 import { machine, microsPerCall, saveResults } from './lib.js';
@@ -35,6 +39,15 @@ const pixels = new Float32Array(holdoutRow('digits_large'));
 const irisAnswer = { id: newPredictionId(), model: 'iris', version: '1', cached: false, label: 'setosa', confidence: 0.9811480641365051, probabilities: { setosa: 0.9811480641365051, versicolor: 0.018851403146982193, virginica: 5.020048092774232e-7 } };
 const serializeAnswer = describeOnlySerializer({ schema: predictRouteSchema.response[200], method: 'POST', url: '/predict', httpStatus: '200' } as Parameters<FastifySerializerCompiler<unknown>>[0]);
 
+const fakeSocket = Object.assign(new EventEmitter(), { writableLength: 0, destroyed: false, pause() {}, resume() {} });
+const handle = () => {};
+const guarded = guardConnections(handle, { maxInProgress: 8, maxQueuedBytes: 1 << 20 });
+const requestAndClose = (handler: (req: never, res: never) => void) => () => {
+  const res = new EventEmitter();
+  handler({ socket: fakeSocket } as never, res as never);
+  res.emit('close');
+};
+
 const results: Record<string, number> = {
   'envelope (zod)': micros(() => predictRequestSchema.safeParse(body)),
   'breast_cancer row, compiled row check alone': micros(() => rowCheck(row, issues)),
@@ -46,6 +59,8 @@ const results: Record<string, number> = {
   'prediction id': micros(() => newPredictionId()),
   'an iris answer, JSON.stringify': micros(() => JSON.stringify(irisAnswer)),
   "an iris answer, the route's compiled serializer": micros(() => serializeAnswer(irisAnswer)),
+  'a request and its close, without the connection guard': micros(requestAndClose(handle)),
+  'a request and its close, through the connection guard': micros(requestAndClose(guarded)),
   'digits_large tensor checks (1024 floats)': micros(() => image.checks.check({ input: { dtype: 'float32', shape: [1, 1, 32, 32], data: pixels } }, 'strict')),
 };
 

@@ -80,7 +80,7 @@ function mayStart(connection: Connection): boolean {
 function start(connection: Connection, req: IncomingMessage, res: Tracked<ServerResponse>): void {
   connection.inProgress.add(res);
   res[CONNECTION] = connection;
-  res.once('close', onResponseClose);
+  res.on('close', onResponseClose); // emitted once; 'once' would wrap the listener on every request
   connection.handler(req, res);
 }
 
