@@ -10,9 +10,9 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # onnxruntime-node's postinstall would download CUDA binaries from outside the npm registry;
-# the CPU binaries ship inside the package (.npmrc says the same for local installs).
+# the CPU binaries ship inside the package (package.json's allowScripts says the same to npm 11).
 ENV ONNXRUNTIME_NODE_INSTALL=skip
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { statSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +25,7 @@ describe('the packed onnx-serve, installed from its tarball', () => {
   beforeAll(async () => {
     const source = join(work, 'source');
     mkdirSync(source);
-    for (const entry of ['src', 'models', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', '.npmrc']) {
+    for (const entry of ['src', 'models', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md']) {
       cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
@@ -42,6 +42,11 @@ describe('the packed onnx-serve, installed from its tarball', () => {
     expect(readdirSync(join(installed, 'node_modules/onnx-serve/dist/client'))).toEqual(expect.arrayContaining(['index.js', 'index.d.ts']));
     expect(files).not.toContain('src');
     expect(files).not.toContain('test');
+  });
+
+  it('npm run build leaves dist/cli.js executable, so npx onnx-serve runs after npm start', () => {
+    // npm pack ran prepack (npm run build) in the source copy; tsc writes files without the run bit.
+    expect(statSync(join(work, 'source/dist/cli.js')).mode & 0o111).toBe(0o111);
   });
 
   it('onnx-serve check passes the bundled models', async () => {
