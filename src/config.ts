@@ -37,6 +37,8 @@ export const configSchema = z.object({
   VALIDATION_LEVEL: z.enum(['strict', 'permissive']).default('strict'),
   /** When true, one model failing to load keeps /ready at 503; by default it is reported and the rest serve. */
   READY_REQUIRES_ALL_MODELS: bool.default(false),
+  /** Exit 1 once loading ends if the repository cannot be read, holds no model, or a version failed to load (Triton's --exit-on-error); by default the rest serve. */
+  EXIT_ON_LOAD_ERROR: bool.default(false),
   /** Time allowed for in-flight requests to finish after SIGTERM before the process is forced out. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   /** After SIGTERM, /ready answers 503 but the listener serves this long, while endpoints are removed (src/shutdown.ts). */

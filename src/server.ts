@@ -31,6 +31,15 @@ async function main(): Promise<void> {
     { workers: config.INFERENCE_WORKERS, intraOpThreads: config.ORT_INTRA_OP_THREADS, modelDir: config.MODEL_DIR },
     'listening; loading models',
   );
+  if (config.EXIT_ON_LOAD_ERROR) {
+    await app.modelsLoaded;
+    const problems = app.models.loadProblems();
+    if (problems.length > 0) {
+      app.log.fatal({ problems }, 'the model repository did not load whole; exiting (EXIT_ON_LOAD_ERROR)');
+      await app.close();
+      process.exit(1);
+    }
+  }
 }
 
 main().catch((err: unknown) => {

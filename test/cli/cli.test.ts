@@ -67,6 +67,21 @@ describe('onnx-serve check', () => {
   });
 });
 
+describe('onnx-serve serve --exit-on-error', () => {
+  const broken = new TempRepository().addOnnx('iris', '1', bundled('iris')).addBytes('corrupt', '1', 'not an onnx file');
+  afterAll(() => broken.remove());
+  const serve = (dir: string, ...flags: string[]) => cli('serve', '--model-dir', dir, '--port', '0', '--host', '127.0.0.1', ...flags);
+
+  it('exits 1 when MODEL_DIR does not exist, or when a version fails to load, naming why', async () => {
+    const missing = await serve('/nonexistent/models', '--exit-on-error');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('cannot read the model repository (MODEL_DIR): ENOENT');
+    const failed = await serve(broken.dir, '--exit-on-error');
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/"problems":\["corrupt@1: [^"]+"\]/);
+  });
+});
+
 describe('onnx-serve usage', () => {
   it.each([['--help'], ['check', '--help'], ['serve', '--help']])('%s prints help and exits 0', async (...args) => {
     const { stdout, code } = await cli(...args);

@@ -116,13 +116,22 @@ describe('readiness when every model must load', () => {
     }
   });
 
-  it('is 503 with the reason when the model directory does not exist', async () => {
+  it('is 503 with the reason when the model directory does not exist, and a prediction is refused with it', async () => {
     const app = await startApp({ MODEL_DIR: '/nonexistent/models' });
     try {
       const ready = await app.inject('/ready');
       expect(ready.statusCode).toBe(503);
       expect(ready.json().error).toBe('cannot read the model repository (MODEL_DIR): ENOENT');
       expect(app.logs.lines.find((l) => l.msg === ready.json().error)).toMatchObject({ level: 50, dir: '/nonexistent/models' });
+      const predict = await app.inject({ method: 'POST', url: '/predict', payload: { model: 'iris', instances: [[5.1, 3.5, 1.4, 0.2]] } });
+      expect([predict.statusCode, predict.json()]).toEqual([
+        404,
+        {
+          error: 'unknown model "iris": cannot read the model repository (MODEL_DIR): ENOENT',
+          code: 'MODEL_NOT_FOUND',
+          details: [{ path: 'model', message: 'cannot read the model repository (MODEL_DIR): ENOENT' }],
+        },
+      ]);
     } finally {
       await app.close();
     }

@@ -299,6 +299,12 @@ export class ModelRegistry {
     return [...this.models.values()].flat();
   }
 
+  /** What kept a repository from loading whole, once loading finished: its own error, or each version that did not load; empty when all serve. */
+  loadProblems(): string[] {
+    const failed = this.all().filter((e) => e.state === 'failed' || e.state === 'unsupported');
+    return [...(this.error ? [this.error] : []), ...failed.map((e) => `${modelKey(e.name, e.version)}: ${e.reason}`)];
+  }
+
   /** True once loading finished with at least one model served (or, when required, all of them). */
   isReady(requireAll: boolean): boolean {
     if (this.phase !== 'loaded') return false;
@@ -342,6 +348,8 @@ export class ModelRegistry {
       if (this.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
       const removed = [...this.removed].find(([key]) => key.startsWith(`${name}@`));
       if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: ${removed[1] === UNLOADED ? UNLOADED : 'removed from the repository'}`);
+      // An empty or unreadable repository says so, rather than listing no models.
+      if (this.models.size === 0) throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}": ${this.error ?? 'no models are served'}`, [{ path: 'model', message: this.error ?? 'no models' }]);
       throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
     }
     const entry = version === undefined ? defaultVersion(entries) : isCanonicalVersion(version) ? entries.find((e) => e.version === version) : undefined;
