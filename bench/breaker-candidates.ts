@@ -30,7 +30,10 @@ const opossum = (name: string, options: CircuitBreaker.Options, gate: boolean) =
 };
 
 const cockatiel = (): Candidate => {
-  const policy = circuitBreaker(handleAll, { halfOpenAfter: 5_000, breaker: new SamplingBreaker({ threshold: 0.5, duration: 1_000, minimumRps: 10 }) });
+  const policy = circuitBreaker(handleAll, {
+    halfOpenAfter: 5_000,
+    breaker: new SamplingBreaker({ threshold: 0.5, duration: 1_000, minimumRps: 10 }),
+  });
   return {
     name: 'cockatiel SamplingBreaker (50% of 1 s, 10 rps)',
     call: (action) => (policy.state === CircuitState.HalfOpen ? undefined : policy.execute(action)),
@@ -40,15 +43,35 @@ const cockatiel = (): Candidate => {
 };
 
 const candidates = [
-  opossum('opossum as it was (percentiles, 10 s window, 5 calls)', { timeout: 50, resetTimeout: 5_000, errorThresholdPercentage: 50, volumeThreshold: 5, rollingCountTimeout: 10_000 }, false),
+  opossum(
+    'opossum as it was (percentiles, 10 s window, 5 calls)',
+    { timeout: 50, resetTimeout: 5_000, errorThresholdPercentage: 50, volumeThreshold: 5, rollingCountTimeout: 10_000 },
+    false,
+  ),
   opossum(
     'opossum cheap (no percentiles, 1 s window, 10 calls)',
-    { timeout: false, resetTimeout: 5_000, errorThresholdPercentage: 50, volumeThreshold: 10, rollingCountTimeout: 1_000, rollingPercentilesEnabled: false, enableSnapshots: false },
+    {
+      timeout: false,
+      resetTimeout: 5_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      rollingCountTimeout: 1_000,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+    },
     false,
   ),
   opossum(
     'opossum cheap + gate (the adapter)',
-    { timeout: false, resetTimeout: 5_000, errorThresholdPercentage: 50, volumeThreshold: 10, rollingCountTimeout: 1_000, rollingPercentilesEnabled: false, enableSnapshots: false },
+    {
+      timeout: false,
+      resetTimeout: 5_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      rollingCountTimeout: 1_000,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+    },
     true,
   ),
   cockatiel,
@@ -110,6 +133,9 @@ for (const make of candidates) {
   rows.push({ name: a.name, success, failureCost, rejected, open });
 }
 
-console.log('\n| breaker | µs per call, closed, success | µs per failing call, 1 s of calls in the window | µs per call turned away while open | s to open, 16 callers timing out after a busy second |');
+console.log(
+  '\n| breaker | µs per call, closed, success | µs per failing call, 1 s of calls in the window | µs per call turned away while open | s to open, 16 callers timing out after a busy second |',
+);
 console.log('| --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.name} | ${r.success} | ${r.failureCost} | ${r.rejected} | ${r.open ?? 'never (5 s)'} |`);
+for (const r of rows)
+  console.log(`| ${r.name} | ${r.success} | ${r.failureCost} | ${r.rejected} | ${r.open ?? 'never (5 s)'} |`);

@@ -20,15 +20,31 @@ const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16').split(',').map(
 
 const iris = holdoutRow('iris');
 const paths: Record<string, { url: string; body: string | Buffer; cache: boolean }> = {
-  'iris /predict JSON, cache hit': { url: '/predict', body: JSON.stringify({ model: 'iris', instances: [iris] }), cache: true },
-  'breast_cancer /predict JSON, miss': { url: '/predict', body: JSON.stringify({ model: 'breast_cancer', instances: [holdoutRow('breast_cancer')] }), cache: false },
-  'digits_large /predict binary, miss': { url: '/predict?model=digits_large&dtype=float32&shape=1,1,32,32', body: Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer), cache: false },
+  'iris /predict JSON, cache hit': {
+    url: '/predict',
+    body: JSON.stringify({ model: 'iris', instances: [iris] }),
+    cache: true,
+  },
+  'breast_cancer /predict JSON, miss': {
+    url: '/predict',
+    body: JSON.stringify({ model: 'breast_cancer', instances: [holdoutRow('breast_cancer')] }),
+    cache: false,
+  },
+  'digits_large /predict binary, miss': {
+    url: '/predict?model=digits_large&dtype=float32&shape=1,1,32,32',
+    body: Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer),
+    cache: false,
+  },
 };
 const builds = { 'this build': 'dist/server.js', baseline };
 
 const servers = new Map<string, ChildServer>();
 for (const [build, script] of Object.entries(builds)) {
-  for (const cache of [true, false]) servers.set(`${build}:${cache}`, await ChildServer.start(script, { MODEL_DIR: MODELS, CACHE_ENABLED: String(cache) }, '/ready'));
+  for (const cache of [true, false])
+    servers.set(
+      `${build}:${cache}`,
+      await ChildServer.start(script, { MODEL_DIR: MODELS, CACHE_ENABLED: String(cache) }, '/ready'),
+    );
 }
 
 interface Run extends LoadResult {
@@ -42,8 +58,12 @@ for (let round = 1; round <= rounds; round++) {
     for (const connections of connectionSets) {
       for (const build of Object.keys(builds)) {
         const server = servers.get(`${build}:${cache}`)!;
-        const result = await load(`${path}, ${build}`, `${server.url}${url}`, body, connections, seconds, { pid: server.pid });
-        const cpuMicrosPerRequest = result.serverCores ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec) : undefined;
+        const result = await load(`${path}, ${build}`, `${server.url}${url}`, body, connections, seconds, {
+          pid: server.pid,
+        });
+        const cpuMicrosPerRequest = result.serverCores
+          ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec)
+          : undefined;
         runs.push({ ...result, path, build, cpuMicrosPerRequest });
       }
     }
@@ -54,14 +74,26 @@ for (const server of servers.values()) await server.stop();
 const ratios = Object.keys(paths).flatMap((path) =>
   connectionSets.map((connections) => {
     const of = (build: string, field: 'requestsPerSec' | 'p99Ms' | 'cpuMicrosPerRequest') =>
-      median(runs.filter((r) => r.path === path && r.connections === connections && r.build === build).map((r) => r[field] ?? Number.NaN));
-    const ratio = (field: 'requestsPerSec' | 'p99Ms' | 'cpuMicrosPerRequest') => +(of('this build', field) / of('baseline', field)).toFixed(2);
-    return { path, connections, 'req/s': ratio('requestsPerSec'), p99: ratio('p99Ms'), 'CPU/request': ratio('cpuMicrosPerRequest') };
+      median(
+        runs
+          .filter((r) => r.path === path && r.connections === connections && r.build === build)
+          .map((r) => r[field] ?? Number.NaN),
+      );
+    const ratio = (field: 'requestsPerSec' | 'p99Ms' | 'cpuMicrosPerRequest') =>
+      +(of('this build', field) / of('baseline', field)).toFixed(2);
+    return {
+      path,
+      connections,
+      'req/s': ratio('requestsPerSec'),
+      p99: ratio('p99Ms'),
+      'CPU/request': ratio('cpuMicrosPerRequest'),
+    };
   }),
 );
 
 console.log(table(runs));
 console.log('\nthis build / baseline, medians over the rounds (req/s above 1 and p99, CPU below 1 are better)');
 console.log('| path | connections | req/s | p99 | CPU per request |\n| --- | --- | --- | --- | --- |');
-for (const r of ratios) console.log(`| ${r.path} | ${r.connections} | ${r['req/s']}x | ${r.p99}x | ${r['CPU/request']}x |`);
+for (const r of ratios)
+  console.log(`| ${r.path} | ${r.connections} | ${r['req/s']}x | ${r.p99}x | ${r['CPU/request']}x |`);
 console.log(`saved ${saveResults('builds.json', { machine: machine(), baseline, seconds, rounds, runs, ratios })}`);

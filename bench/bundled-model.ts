@@ -8,10 +8,17 @@ import { describeOnnx } from '../src/runtime/onnx-describe.js';
 export const MODELS = new URL('../models/', import.meta.url).pathname;
 
 /** A bundled model's spec, runner and rows codec, built as the registry builds them (model.json + the ONNX file's metadata). */
-export async function bundledModel(name: string): Promise<{ spec: ModelSpec; runner: ModelRunner; codec: RowsCodec; path: string }> {
+export async function bundledModel(
+  name: string,
+): Promise<{ spec: ModelSpec; runner: ModelRunner; codec: RowsCodec; path: string }> {
   const path = `${MODELS}${name}/1/model.onnx`;
   const config = modelConfigSchema.parse(JSON.parse(readFileSync(`${MODELS}${name}/model.json`, 'utf8')));
-  const spec = buildModelSpec({ name, version: '1', path, sha256: 'unchecked' }, config, await describeOnnx(path), 'strict');
+  const spec = buildModelSpec(
+    { name, version: '1', path, sha256: 'unchecked' },
+    config,
+    await describeOnnx(path),
+    'strict',
+  );
   const runner = buildRunner(spec, { maxBatchRows: 64, maxDelayMs: 0, maxQueueRows: 4096 }, () => {});
   if ('refusal' in runner.rowInput) throw new Error(`${name}: ${runner.rowInput.refusal}`);
   return { spec, runner, codec: runner.rowInput.codec, path };

@@ -18,7 +18,11 @@ const script = new URL('../dist/server.js', import.meta.url).pathname;
 const models = new URL('../models/', import.meta.url).pathname;
 
 const rows = holdoutRows('breast_cancer');
-const first = (JSON.parse(readFileSync(`${MODELS}breast_cancer/model.json`, 'utf8')) as { features: { min?: number; max?: number }[] }).features[0]!;
+const first = (
+  JSON.parse(readFileSync(`${MODELS}breast_cancer/model.json`, 'utf8')) as {
+    features: { min?: number; max?: number }[];
+  }
+).features[0]!;
 // Distinct: the holdout rows, the first feature nudged per copy (within its model.json range) so no body repeats.
 const distinct = Array.from({ length: 20_000 }, (_, i) => {
   const row = [...rows[i % rows.length]!];
@@ -33,14 +37,23 @@ const variants = {
   'cache, measured policy (default)': {},
 };
 const servers = new Map<string, ChildServer>();
-for (const [name, env] of Object.entries(variants)) servers.set(name, await ChildServer.start(script, { MODEL_DIR: models, ...env }, '/ready'));
+for (const [name, env] of Object.entries(variants))
+  servers.set(name, await ChildServer.start(script, { MODEL_DIR: models, ...env }, '/ready'));
 
 const results: LoadResult[] = [];
 try {
   for (let round = 0; round < rounds; round++) {
-    for (const [traffic, body] of [['distinct rows', distinct], ['one repeated row', repeated]] as const) {
+    for (const [traffic, body] of [
+      ['distinct rows', distinct],
+      ['one repeated row', repeated],
+    ] as const) {
       for (const [name, server] of servers) {
-        results.push({ ...(await load(`${traffic}: ${name}`, `${server.url}/predict`, body, connections, seconds, { pid: server.pid })), round } as LoadResult);
+        results.push({
+          ...(await load(`${traffic}: ${name}`, `${server.url}/predict`, body, connections, seconds, {
+            pid: server.pid,
+          })),
+          round,
+        } as LoadResult);
       }
     }
   }
@@ -56,9 +69,14 @@ for (const traffic of ['distinct rows', 'one repeated row']) {
   const off = byName(`${traffic}: cache off`);
   for (const name of ['cache always', 'cache, measured policy (default)']) {
     const runs = byName(`${traffic}: ${name}`);
-    ratios[`${traffic}: ${name} / cache off`] = +median(runs.map((r, i) => r.requestsPerSec / off[i]!.requestsPerSec)).toFixed(3);
+    ratios[`${traffic}: ${name} / cache off`] = +median(
+      runs.map((r, i) => r.requestsPerSec / off[i]!.requestsPerSec),
+    ).toFixed(3);
   }
 }
 console.log('\nreq/s against the cache off, median of', rounds, 'rounds:');
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v}x`);
-console.log('written to', saveResults('cache-policy.json', { machine: machine(), rounds, seconds, connections, results, ratios }));
+console.log(
+  'written to',
+  saveResults('cache-policy.json', { machine: machine(), rounds, seconds, connections, results, ratios }),
+);

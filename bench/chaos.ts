@@ -27,15 +27,33 @@ interface Row {
   'RSS peak / after MiB': string;
   breaker: string;
   exit: string;
-  's': number | string;
+  s: number | string;
   target: string;
 }
 
-const blank = { requests: '-', failures: '-', resets: '-', 'p99 ms': '-', 'RSS peak / after MiB': '-', breaker: '-', exit: '-', s: '-' };
+const blank = {
+  requests: '-',
+  failures: '-',
+  resets: '-',
+  'p99 ms': '-',
+  'RSS peak / after MiB': '-',
+  breaker: '-',
+  exit: '-',
+  s: '-',
+};
 
 /** Runs one step's command to its end (or its time limit), passing its output through. */
-async function step(name: string, command: string[], env: Record<string, string>, limitS: number): Promise<{ code: number | null; seconds: number }> {
-  console.log(`\n=== ${name}: ${command.join(' ')} ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+async function step(
+  name: string,
+  command: string[],
+  env: Record<string, string>,
+  limitS: number,
+): Promise<{ code: number | null; seconds: number }> {
+  console.log(
+    `\n=== ${name}: ${command.join(' ')} ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}\n`,
+  );
   const started = performance.now();
   const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'inherit' });
   const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
@@ -50,8 +68,19 @@ const rows: Row[] = [];
 
 // 1. Fuzz: the suite's own assertions are the target (no 5xx, our error shape, alive after).
 const fuzzRuns = process.env.CHAOS_FUZZ_RUNS ?? '1000';
-const fuzz = await step('fuzz', ['npx', 'vitest', 'run', 'test/reliability/fuzz.test.ts'], { FUZZ_RUNS: fuzzRuns }, 600);
-rows.push({ fault: `fuzzed bodies, headers, methods, raw HTTP (${fuzzRuns} per property)`, ...blank, exit: `vitest ${fuzz.code}`, s: fuzz.seconds, target: fuzz.code === 0 ? 'met: 0 5xx, our error shape' : 'MISSED (see the output above)' });
+const fuzz = await step(
+  'fuzz',
+  ['npx', 'vitest', 'run', 'test/reliability/fuzz.test.ts'],
+  { FUZZ_RUNS: fuzzRuns },
+  600,
+);
+rows.push({
+  fault: `fuzzed bodies, headers, methods, raw HTTP (${fuzzRuns} per property)`,
+  ...blank,
+  exit: `vitest ${fuzz.code}`,
+  s: fuzz.seconds,
+  target: fuzz.code === 0 ? 'met: 0 5xx, our error shape' : 'MISSED (see the output above)',
+});
 
 // 2. Shutdown.
 interface ShutdownRow {
@@ -76,7 +105,11 @@ if (shutdown.code === 0) {
       resets: r.resets,
       exit: String(r.exit),
       s: typeof r['exit ms'] === 'number' ? r['exit ms'] / 1000 : r['exit ms'],
-      target: r.scenario.startsWith('half-sent') ? r.note : drained && (pinned || r.resets === 0 || r.resets === '-') ? 'met' : 'MISSED',
+      target: r.scenario.startsWith('half-sent')
+        ? r.note
+        : drained && (pinned || r.resets === 0 || r.resets === '-')
+          ? 'met'
+          : 'MISSED',
     });
   }
 } else rows.push({ fault: 'shutdown', ...blank, exit: `script ${shutdown.code}`, target: 'did not run to its end' });
@@ -96,9 +129,18 @@ interface RedisRun {
   secondsToCloseAfterRepair?: number | null;
 }
 const redisSeconds = process.env.CHAOS_REDIS_FAULT_SECONDS ?? '10';
-const redis = await step('Redis faults', ['npx', 'tsx', 'bench/redis-faults.ts'], { BENCH_FREEZE_SECONDS: redisSeconds, BENCH_LEAD_SECONDS: '3' }, 300);
+const redis = await step(
+  'Redis faults',
+  ['npx', 'tsx', 'bench/redis-faults.ts'],
+  { BENCH_FREEZE_SECONDS: redisSeconds, BENCH_LEAD_SECONDS: '3' },
+  300,
+);
 if (redis.code === 0) {
-  const saved = results<{ runs: RedisRun[]; frozen: { throughput: number } | null; killed: { throughput: number } | null }>('redis-faults.json');
+  const saved = results<{
+    runs: RedisRun[];
+    frozen: { throughput: number } | null;
+    killed: { throughput: number } | null;
+  }>('redis-faults.json');
   for (const run of saved.runs) {
     const open = run.secondsToOpen;
     const ratio = run.run.includes('frozen') ? saved.frozen : run.run.includes('killed') ? saved.killed : undefined;
@@ -108,8 +150,16 @@ if (redis.code === 0) {
       requests: run.windows.reduce((n, w) => n + w.requests, 0),
       failures: run.windows.reduce((n, w) => n + w.failed, 0) + run.errors,
       'p99 ms': Math.max(...run.windows.map((w) => w.p99Ms)),
-      breaker: open === undefined ? '-' : `open after ${open ?? 'never'} s, closed ${run.secondsToCloseAfterRepair ?? 'never'} s after repair`,
-      target: ratio === undefined ? '' : ratio === null ? 'MISSED: never opened' : `${ratio.throughput}x no-Redis req/s after open (target >= 0.8x): ${ratio.throughput >= 0.8 ? 'met' : 'MISSED'}`,
+      breaker:
+        open === undefined
+          ? '-'
+          : `open after ${open ?? 'never'} s, closed ${run.secondsToCloseAfterRepair ?? 'never'} s after repair`,
+      target:
+        ratio === undefined
+          ? ''
+          : ratio === null
+            ? 'MISSED: never opened'
+            : `${ratio.throughput}x no-Redis req/s after open (target >= 0.8x): ${ratio.throughput >= 0.8 ? 'met' : 'MISSED'}`,
     });
   }
 } else rows.push({ fault: 'Redis faults', ...blank, exit: `script ${redis.code}`, target: 'did not run to its end' });
@@ -130,12 +180,23 @@ const settle = process.env.CHAOS_MEMORY_SETTLE_S ?? '60';
 const memory = await step('memory', ['npx', 'tsx', 'bench/memory.ts'], { MEMORY_SETTLE_S: settle }, 900);
 if (memory.code === 0) {
   for (const r of results<{ results: MemoryResult[] }>('memory.json').results) {
-    const statuses = r.phases.map((p) => Object.entries(p.statuses).map(([s, n]) => `${n}x${s}`).join(' '));
+    const statuses = r.phases.map((p) =>
+      Object.entries(p.statuses)
+        .map(([s, n]) => `${n}x${s}`)
+        .join(' '),
+    );
     rows.push({
       fault: `32 concurrent max-size requests, JSON then binary (${r.model}, ${r.name}): ${statuses.join(' / ')}`,
       ...blank,
       requests: r.phases.reduce((n, p) => n + Object.values(p.statuses).reduce((a, b) => a + b, 0), 0),
-      failures: r.phases.reduce((n, p) => n + Object.entries(p.statuses).filter(([s]) => Number(s) >= 500 && s !== '503').reduce((a, [, c]) => a + c, 0), 0),
+      failures: r.phases.reduce(
+        (n, p) =>
+          n +
+          Object.entries(p.statuses)
+            .filter(([s]) => Number(s) >= 500 && s !== '503')
+            .reduce((a, [, c]) => a + c, 0),
+        0,
+      ),
       'RSS peak / after MiB': `${r.peakMiB} / ${r.afterMiB} (before ${r.beforeMiB})`,
       target: `peak ${r.peakOfLimit}x the pod limit (<= 0.75), after ${r.afterOverBefore}x before (<= 1.2): ${r.meetsTargets ? 'met' : 'MISSED'}`,
     });
@@ -157,9 +218,14 @@ if (hostile.code !== null) {
       target: `peak ${r['peak / limit']}x the limit (<= 0.75), /health p99 < 100 ms, budgets back, next request ${r['next request']}: ${r.target}`,
     });
   }
-} else rows.push({ fault: 'hostile clients', ...blank, exit: 'killed at its time limit', target: 'did not run to its end' });
+} else
+  rows.push({ fault: 'hostile clients', ...blank, exit: 'killed at its time limit', target: 'did not run to its end' });
 
 console.log('\n=== npm run chaos: summary\n');
-console.log(`| ${Object.keys(rows[0]!).join(' | ')} |\n| ${Object.keys(rows[0]!).map(() => '---').join(' | ')} |`);
+console.log(
+  `| ${Object.keys(rows[0]!).join(' | ')} |\n| ${Object.keys(rows[0]!)
+    .map(() => '---')
+    .join(' | ')} |`,
+);
 for (const row of rows) console.log(`| ${Object.values(row).join(' | ')} |`);
 console.log('\nwritten to', saveResults('chaos.json', { machine: machine(), rows }));

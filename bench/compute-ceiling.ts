@@ -5,7 +5,13 @@ import { Worker } from 'node:worker_threads';
  * service's thread budget split the way the service splits it (`workers` sessions on worker
  * threads, `threads` intra-op threads each). The best batch size's rows/s is the ceiling.
  */
-export async function computeCeiling(model: string, workers: number, threads: number, seconds: number, batches = [1, 8, 32, 64]) {
+export async function computeCeiling(
+  model: string,
+  workers: number,
+  threads: number,
+  seconds: number,
+  batches = [1, 8, 32, 64],
+) {
   const results: { batch: number; rowsPerSec: number }[] = [];
   for (const batch of batches) {
     const rates = await Promise.all(
@@ -13,7 +19,9 @@ export async function computeCeiling(model: string, workers: number, threads: nu
         { length: workers },
         () =>
           new Promise<number>((resolve, reject) => {
-            const worker = new Worker(new URL('./compute-worker.mjs', import.meta.url), { workerData: { model, threads, seconds, batch } });
+            const worker = new Worker(new URL('./compute-worker.mjs', import.meta.url), {
+              workerData: { model, threads, seconds, batch },
+            });
             worker.once('message', (rate: number) => {
               resolve(rate);
               void worker.terminate();

@@ -4,10 +4,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
 const { model, threads, seconds, batch } = workerData;
-const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+const session = await ort.InferenceSession.create(model, {
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+});
 const shape = session.inputMetadata[0].shape.slice(1);
 const size = shape.reduce((a, b) => a * b, 1);
-const tensor = new ort.Tensor('float32', new Float32Array(batch * size).map((_, i) => (i * 7) % 17), [batch, ...shape]);
+const tensor = new ort.Tensor(
+  'float32',
+  new Float32Array(batch * size).map((_, i) => (i * 7) % 17),
+  [batch, ...shape],
+);
 const feeds = { [session.inputNames[0]]: tensor };
 await session.run(feeds);
 let rows = 0;

@@ -23,7 +23,10 @@ export function sampleCpu(pid: number | undefined): CpuSample | undefined {
   if (pid === undefined) return undefined;
   try {
     // /proc/<pid>/stat counts every thread the process has had, ended ones too.
-    return { mainMs: ticksOf(`/proc/${pid}/task/${pid}/stat`) * TICK_MS, totalMs: ticksOf(`/proc/${pid}/stat`) * TICK_MS };
+    return {
+      mainMs: ticksOf(`/proc/${pid}/task/${pid}/stat`) * TICK_MS,
+      totalMs: ticksOf(`/proc/${pid}/stat`) * TICK_MS,
+    };
   } catch {
     return undefined;
   }
@@ -32,5 +35,8 @@ export function sampleCpu(pid: number | undefined): CpuSample | undefined {
 /** Cores used over `wallMs`: CPU time divided by wall time. */
 export function coresBetween(before: CpuSample | undefined, after: CpuSample | undefined, wallMs: number) {
   if (!before || !after) return undefined;
-  return { main: +((after.mainMs - before.mainMs) / wallMs).toFixed(2), total: +((after.totalMs - before.totalMs) / wallMs).toFixed(2) };
+  return {
+    main: +((after.mainMs - before.mainMs) / wallMs).toFixed(2),
+    total: +((after.totalMs - before.totalMs) / wallMs).toFixed(2),
+  };
 }

@@ -19,7 +19,15 @@ import type { PredictionEvent } from '../src/core/serving/telemetry.js';
 
 const calls = Number(process.env.ACCOUNTING_CALLS ?? 300_000);
 
-const traffic = new ModelTraffic('fraud', trafficConfigSchema.parse({ variants: [{ name: 'stable', version: 1, weight: 90 }, { name: 'canary', version: 2, weight: 10 }] }));
+const traffic = new ModelTraffic(
+  'fraud',
+  trafficConfigSchema.parse({
+    variants: [
+      { name: 'stable', version: 1, weight: 90 },
+      { name: 'canary', version: 2, weight: 10 },
+    ],
+  }),
+);
 const splits = { get: (model: string) => (model === 'fraud' ? traffic : undefined), all: () => [traffic] };
 const registry = new Registry();
 const predictions = new PredictionMetrics(registry, () => []);
@@ -30,7 +38,14 @@ const wired = observed.observing(predictions);
 
 // Latencies vary, so the histogram's bucket search and the ring see realistic values.
 const events = (variant: string | undefined, model = 'fraud'): PredictionEvent[] =>
-  Array.from({ length: 1024 }, (_, i) => ({ model, version: variant === 'canary' ? '2' : '1', variant, status: 'success', seconds: 0.0004 + (i % 97) * 0.00003, rows: 1 }));
+  Array.from({ length: 1024 }, (_, i) => ({
+    model,
+    version: variant === 'canary' ? '2' : '1',
+    variant,
+    status: 'success',
+    seconds: 0.0004 + (i % 97) * 0.00003,
+    rows: 1,
+  }));
 const split = events('stable');
 const plain = events(undefined, 'iris');
 
@@ -54,9 +69,11 @@ const cases: [string, (e: PredictionEvent) => void, PredictionEvent[]][] = [
 ];
 // Five rounds, the cases interleaved, the best of each kept: the machine is shared and noisy.
 const best = cases.map(() => Infinity);
-for (let round = 0; round < 5; round++) cases.forEach(([, fn, input], i) => (best[i] = Math.min(best[i]!, micros(fn, input))));
+for (let round = 0; round < 5; round++)
+  cases.forEach(([, fn, input], i) => (best[i] = Math.min(best[i]!, micros(fn, input))));
 const rows = cases.map(([name], i): [string, number] => [name, best[i]!]);
 const baseline = rows[0]![1];
 console.log(`node ${process.version}, ${calls} calls each, best of 5 rounds\n`);
 console.log('what'.padEnd(42), 'µs/call', '  × baseline');
-for (const [name, us] of rows) console.log(name.padEnd(42), String(us).padStart(7), `  ${(us / baseline).toFixed(2).padStart(6)}`);
+for (const [name, us] of rows)
+  console.log(name.padEnd(42), String(us).padStart(7), `  ${(us / baseline).toFixed(2).padStart(6)}`);

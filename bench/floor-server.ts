@@ -13,7 +13,11 @@ import { newPredictionId } from '../src/core/serving/prediction-id.js';
 import { bundledModel } from './bundled-model.js';
 
 const { spec, runner, codec, path } = await bundledModel(process.env.FLOOR_MODEL ?? 'breast_cancer');
-const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+const session = await ort.InferenceSession.create(path, {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+});
 const input = session.inputNames[0]!;
 const output = session.outputNames[0]!;
 const labels = spec.labels ?? [];
@@ -32,7 +36,11 @@ app.post('/predict', async (request, reply) => {
   const predictions = Array.from({ length: checked.rows }, (_, r) => {
     const row = Array.from(p.subarray(r * width, (r + 1) * width));
     const best = row.indexOf(Math.max(...row));
-    return { label: labels[best] ?? String(best), confidence: row[best], probabilities: Object.fromEntries(row.map((v, i) => [labels[i] ?? String(i), v])) };
+    return {
+      label: labels[best] ?? String(best),
+      confidence: row[best],
+      probabilities: Object.fromEntries(row.map((v, i) => [labels[i] ?? String(i), v])),
+    };
   });
   return { id: newPredictionId(), model: spec.name, version: spec.version, cached: false, predictions };
 });

@@ -28,6 +28,15 @@ while (performance.now() < end) {
   await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
 }
 latencies.sort((a, b) => a - b);
-const at = (p) => +(latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN).toFixed(2);
-process.stdout.write(JSON.stringify({ samples: latencies.length, failures, p50Ms: at(50), p99Ms: at(99), maxMs: +(latencies.at(-1) ?? NaN).toFixed(2) }));
+const at = (p) =>
+  +(latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN).toFixed(2);
+process.stdout.write(
+  JSON.stringify({
+    samples: latencies.length,
+    failures,
+    p50Ms: at(50),
+    p99Ms: at(99),
+    maxMs: +(latencies.at(-1) ?? NaN).toFixed(2),
+  }),
+);
 agent.destroy();

@@ -50,16 +50,31 @@ const rssBytes = () => {
 
 /** What the server holds for requests in flight, from its own gauges. */
 async function gauges(): Promise<{ requests: number; bytes: number; rows: number } | undefined> {
-  const text = await fetch(`${server.url}/metrics`).then((r) => r.text(), () => undefined);
+  const text = await fetch(`${server.url}/metrics`).then(
+    (r) => r.text(),
+    () => undefined,
+  );
   if (text === undefined) return undefined;
   const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
   // The scrape itself is one request in flight.
-  return { requests: value(/^http_requests_in_flight (\S+)$/m) - 1, bytes: value(/^ml_inflight_held\{resource="bytes"\} (\S+)$/m), rows: value(/^ml_inflight_held\{resource="rows"\} (\S+)$/m) };
+  return {
+    requests: value(/^http_requests_in_flight (\S+)$/m) - 1,
+    bytes: value(/^ml_inflight_held\{resource="bytes"\} (\S+)$/m),
+    rows: value(/^ml_inflight_held\{resource="rows"\} (\S+)$/m),
+  };
 }
 
 /** /health every 20 ms from a process of its own (bench/health-sampler.mjs) while `run` goes on. */
-async function withHealth<T>(seconds: number, run: () => Promise<T>): Promise<{ result: T; health: { samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number } }> {
-  const sampler = promisify(execFile)(process.execPath, [join(repo, 'bench/health-sampler.mjs'), `${server.url}/health`, String(seconds), '20']);
+async function withHealth<T>(
+  seconds: number,
+  run: () => Promise<T>,
+): Promise<{ result: T; health: { samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number } }> {
+  const sampler = promisify(execFile)(process.execPath, [
+    join(repo, 'bench/health-sampler.mjs'),
+    `${server.url}/health`,
+    String(seconds),
+    '20',
+  ]);
   const result = await run();
   const health = JSON.parse((await sampler).stdout);
   return { result, health };
@@ -93,7 +108,10 @@ async function scenario(name: string, seconds: number, attack: () => Promise<() 
   let peak = before;
   let inFlightPeak = 0;
   const rss = setInterval(() => (peak = Math.max(peak, rssBytes())), 50);
-  const gauge = setInterval(() => void gauges().then((g) => g && (inFlightPeak = Math.max(inFlightPeak, g.requests))), 250);
+  const gauge = setInterval(
+    () => void gauges().then((g) => g && (inFlightPeak = Math.max(inFlightPeak, g.requests))),
+    250,
+  );
   const { result: hangUp, health } = await withHealth(seconds, async () => {
     const hangUp = await attack();
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -104,7 +122,11 @@ async function scenario(name: string, seconds: number, attack: () => Promise<() 
   clearInterval(rss);
   clearInterval(gauge);
   const after = await gauges();
-  const next = await fetch(`${server.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'iris', instances: [holdoutRow('iris')] }) }).then(
+  const next = await fetch(`${server.url}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'iris', instances: [holdoutRow('iris')] }),
+  }).then(
     (r) => r.status,
     () => 0,
   );
@@ -120,7 +142,9 @@ async function scenario(name: string, seconds: number, attack: () => Promise<() 
     'health p50 / p99 / max ms': `${health.p50Ms} / ${health.p99Ms} / ${health.maxMs}`,
     'health failures': health.failures,
     'in flight at peak': inFlightPeak,
-    'gauges 1 s after (requests, bytes, rows)': after ? `${after.requests}, ${after.bytes}, ${after.rows}` : 'no answer',
+    'gauges 1 s after (requests, bytes, rows)': after
+      ? `${after.requests}, ${after.bytes}, ${after.rows}`
+      : 'no answer',
     'next request': next,
     target: met ? 'met' : 'MISSED',
   });
@@ -140,21 +164,28 @@ async function pipelineWithoutReading(connections: number, request: string, coun
 }
 
 for (const path of ['/openapi.json', '/metrics']) {
-  await scenario(`10 connections pipelining 20,000 GET ${path} without reading`, SECONDS, () => pipelineWithoutReading(10, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, 20_000));
+  await scenario(`10 connections pipelining 20,000 GET ${path} without reading`, SECONDS, () =>
+    pipelineWithoutReading(10, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, 20_000),
+  );
 }
 
-await scenario('pipelining after errors: 200 connections of `{x}` then a POST declaring 4 MiB, hung up', 3, async () => {
-  const sockets: net.Socket[] = [];
-  for (let i = 0; i < 200; i++) {
-    const socket = await connect();
-    sockets.push(socket);
-    socket.on('error', () => {});
-    socket.once('data', () => socket.destroy()); // the first answer (400), then hang up
-    const post = (length: number, body: string) => `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${body}`;
-    socket.write(post(3, '{x}') + post(4 * MiB, '{'));
-  }
-  return () => sockets.forEach((s) => s.destroy());
-});
+await scenario(
+  'pipelining after errors: 200 connections of `{x}` then a POST declaring 4 MiB, hung up',
+  3,
+  async () => {
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < 200; i++) {
+      const socket = await connect();
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.once('data', () => socket.destroy()); // the first answer (400), then hang up
+      const post = (length: number, body: string) =>
+        `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${body}`;
+      socket.write(post(3, '{x}') + post(4 * MiB, '{'));
+    }
+    return () => sockets.forEach((s) => s.destroy());
+  },
+);
 
 const predict = JSON.stringify({ model: 'iris', instances: [holdoutRow('iris')] });
 await scenario('disconnects: 5 connections x 200 pipelined /predict, hung up at once', 3, async () => {
@@ -168,9 +199,27 @@ const oomKills = cgroup?.oomKills() ?? 0;
 const cgroupPeak = cgroup?.peakBytes();
 await server.stop().catch(() => {});
 cgroup?.remove();
-const bound = cgroup ? `a memory cgroup of ${limitText}` : `no memory cgroup could be made here: the process ran unbounded (RSS compared with ${limitText})`;
-console.log(`\nserver: k8s ConfigMap settings, ${bound}; ${oomKills} OOM kills${cgroupPeak ? `, cgroup peak ${Math.round(cgroupPeak / MiB)} MiB` : ''}\n`);
-console.log(`| ${Object.keys(rows[0]!).join(' | ')} |\n| ${Object.keys(rows[0]!).map(() => '---').join(' | ')} |`);
+const bound = cgroup
+  ? `a memory cgroup of ${limitText}`
+  : `no memory cgroup could be made here: the process ran unbounded (RSS compared with ${limitText})`;
+console.log(
+  `\nserver: k8s ConfigMap settings, ${bound}; ${oomKills} OOM kills${cgroupPeak ? `, cgroup peak ${Math.round(cgroupPeak / MiB)} MiB` : ''}\n`,
+);
+console.log(
+  `| ${Object.keys(rows[0]!).join(' | ')} |\n| ${Object.keys(rows[0]!)
+    .map(() => '---')
+    .join(' | ')} |`,
+);
 for (const row of rows) console.log(`| ${Object.values(row).join(' | ')} |`);
-console.log('\nwritten to', saveResults('hostile-clients.json', { machine: machine(), limit: limitText, cgroup: Boolean(cgroup), oomKills, cgroupPeakMiB: cgroupPeak && Math.round(cgroupPeak / MiB), rows }));
+console.log(
+  '\nwritten to',
+  saveResults('hostile-clients.json', {
+    machine: machine(),
+    limit: limitText,
+    cgroup: Boolean(cgroup),
+    oomKills,
+    cgroupPeakMiB: cgroupPeak && Math.round(cgroupPeak / MiB),
+    rows,
+  }),
+);
 if (rows.some((r) => r.target !== 'met')) process.exitCode = 1;

@@ -30,14 +30,29 @@ const micros = (fn: () => unknown) => microsPerCall(fn, calls);
 const { codec: tabular, runner: tabularRunner } = await bundledModel('breast_cancer');
 const row = holdoutRow('breast_cancer');
 const body = { model: 'breast_cancer', instances: [row] };
-const rowCheck = (tabular as unknown as { check(kind: string, level: string): (row: unknown, issues: unknown[]) => void }).check('nested', 'strict');
+const rowCheck = (
+  tabular as unknown as { check(kind: string, level: string): (row: unknown, issues: unknown[]) => void }
+).check('nested', 'strict');
 const issues: unknown[] = [];
 const image = (await bundledModel('digits_large')).runner;
 const pixels = new Float32Array(holdoutRow('digits_large'));
 
 // /predict's answer, through the serializer the route compiles from its 200 schema (src/protocols/openapi/describe-only.ts).
-const irisAnswer = { id: newPredictionId(), model: 'iris', version: '1', cached: false, label: 'setosa', confidence: 0.9811480641365051, probabilities: { setosa: 0.9811480641365051, versicolor: 0.018851403146982193, virginica: 5.020048092774232e-7 } };
-const serializeAnswer = describeOnlySerializer({ schema: predictRouteSchema.response[200], method: 'POST', url: '/predict', httpStatus: '200' } as Parameters<FastifySerializerCompiler<unknown>>[0]);
+const irisAnswer = {
+  id: newPredictionId(),
+  model: 'iris',
+  version: '1',
+  cached: false,
+  label: 'setosa',
+  confidence: 0.9811480641365051,
+  probabilities: { setosa: 0.9811480641365051, versicolor: 0.018851403146982193, virginica: 5.020048092774232e-7 },
+};
+const serializeAnswer = describeOnlySerializer({
+  schema: predictRouteSchema.response[200],
+  method: 'POST',
+  url: '/predict',
+  httpStatus: '200',
+} as Parameters<FastifySerializerCompiler<unknown>>[0]);
 
 const fakeSocket = Object.assign(new EventEmitter(), { writableLength: 0, destroyed: false, pause() {}, resume() {} });
 const handle = () => {};
@@ -51,7 +66,9 @@ const requestAndClose = (handler: (req: never, res: never) => void) => () => {
 const results: Record<string, number> = {
   'envelope (zod)': micros(() => predictRequestSchema.safeParse(body)),
   'breast_cancer row, compiled row check alone': micros(() => rowCheck(row, issues)),
-  'breast_cancer row, rows codec (row check + typed array)': micros(() => tabular.decode(body.instances, INSTANCES, 'strict')),
+  'breast_cancer row, rows codec (row check + typed array)': micros(() =>
+    tabular.decode(body.instances, INSTANCES, 'strict'),
+  ),
   'breast_cancer row, rows codec + input checks': micros(() => {
     const decoded = tabular.decode(body.instances, INSTANCES, 'strict');
     return tabularRunner.checks.check({ input: decoded.tensor }, 'strict', decoded.locator);
@@ -61,11 +78,19 @@ const results: Record<string, number> = {
   "an iris answer, the route's compiled serializer": micros(() => serializeAnswer(irisAnswer)),
   'a request and its close, without the connection guard': micros(requestAndClose(handle)),
   'a request and its close, through the connection guard': micros(requestAndClose(guarded)),
-  'digits_large tensor checks (1024 floats)': micros(() => image.checks.check({ input: { dtype: 'float32', shape: [1, 1, 32, 32], data: pixels } }, 'strict')),
+  'digits_large tensor checks (1024 floats)': micros(() =>
+    image.checks.check({ input: { dtype: 'float32', shape: [1, 1, 32, 32], data: pixels } }, 'strict'),
+  ),
 };
 
 // One task at a time through the pool: the hand-off's wall time and what it costs the event loop.
-const pool = InferencePool.start({ models: [{ key: 'iris', path: `${MODELS}iris/1/model.onnx` }], workers: 1, intraOpThreads: 1, interOpThreads: 1, nice: 0 });
+const pool = InferencePool.start({
+  models: [{ key: 'iris', path: `${MODELS}iris/1/model.onnx` }],
+  workers: 1,
+  intraOpThreads: 1,
+  interOpThreads: 1,
+  nice: 0,
+});
 const task = () => ({
   key: 'iris',
   inputs: { input: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) } },
@@ -81,7 +106,11 @@ const wallMs = performance.now() - started;
 const cpuAfter = sampleCpu(process.pid);
 await pool.close();
 results['worker pool round trip, iris (wall)'] = +((wallMs * 1000) / trips).toFixed(2);
-if (cpuBefore && cpuAfter) results['worker pool round trip, iris (event-loop CPU)'] = +(((cpuAfter.mainMs - cpuBefore.mainMs) * 1000) / trips).toFixed(2);
+if (cpuBefore && cpuAfter)
+  results['worker pool round trip, iris (event-loop CPU)'] = +(
+    ((cpuAfter.mainMs - cpuBefore.mainMs) * 1000) /
+    trips
+  ).toFixed(2);
 
 console.log('| piece | µs per call |\n| --- | --- |');
 for (const [piece, value] of Object.entries(results)) console.log(`| ${piece} | ${value} |`);

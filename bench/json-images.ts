@@ -20,7 +20,10 @@ const PIXELS = 3 * 48 * 192;
 export function imageRepository(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cnn-'));
   mkdirSync(join(dir, 'image_cnn', '1'), { recursive: true });
-  copyFileSync(new URL('../test/fixtures/onnx/image_cnn.onnx', import.meta.url), join(dir, 'image_cnn', '1', 'model.onnx'));
+  copyFileSync(
+    new URL('../test/fixtures/onnx/image_cnn.onnx', import.meta.url),
+    join(dir, 'image_cnn', '1', 'model.onnx'),
+  );
   return dir;
 }
 
@@ -30,18 +33,36 @@ export function imageRepository(): string {
  */
 function bodies() {
   return Array.from({ length: 8 }, (_, b) => {
-    const values = Float64Array.from({ length: IMAGES_PER_REQUEST * PIXELS }, (_, i) => Math.round(Math.sin((b + 1) * 0.37 * (i + 1)) * 1e4) / 1e4);
-    const image = (n: number) => [0, 1, 2].map((c) => Array.from({ length: 48 }, (_, y) => Array.from(values.subarray(n * PIXELS + c * 9216 + y * 192, n * PIXELS + c * 9216 + (y + 1) * 192))));
+    const values = Float64Array.from(
+      { length: IMAGES_PER_REQUEST * PIXELS },
+      (_, i) => Math.round(Math.sin((b + 1) * 0.37 * (i + 1)) * 1e4) / 1e4,
+    );
+    const image = (n: number) =>
+      [0, 1, 2].map((c) =>
+        Array.from({ length: 48 }, (_, y) =>
+          Array.from(values.subarray(n * PIXELS + c * 9216 + y * 192, n * PIXELS + c * 9216 + (y + 1) * 192)),
+        ),
+      );
     return {
-      json: JSON.stringify({ model: 'image_cnn', instances: Array.from({ length: IMAGES_PER_REQUEST }, (_, n) => image(n)) }),
+      json: JSON.stringify({
+        model: 'image_cnn',
+        instances: Array.from({ length: IMAGES_PER_REQUEST }, (_, n) => image(n)),
+      }),
       binary: Buffer.from(Float32Array.from(values).buffer),
     };
   });
 }
 
-function sampleHealth(url: string, seconds: number): Promise<{ samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+function sampleHealth(
+  url: string,
+  seconds: number,
+): Promise<{ samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [new URL('./health-sampler.mjs', import.meta.url).pathname, `${url}/health`, String(seconds), '20'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [new URL('./health-sampler.mjs', import.meta.url).pathname, `${url}/health`, String(seconds), '20'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.on('exit', () => (out ? resolve(JSON.parse(out)) : reject(new Error('the health sampler printed nothing'))));
@@ -64,19 +85,48 @@ export async function jsonAgainstBinary(
   const run = async (name: string, url: string, payloads: (string | Buffer)[]) => {
     await load(name, url, payloads, connections, WARMUP_SECONDS, { warmupSeconds: 0 });
     const health = sampleHealth(service.url, seconds);
-    const result = await load(name, url, payloads, connections, seconds, { pid: service.pid, rowsPerRequest: IMAGES_PER_REQUEST, warmupSeconds: 0 });
+    const result = await load(name, url, payloads, connections, seconds, {
+      pid: service.pid,
+      rowsPerRequest: IMAGES_PER_REQUEST,
+      warmupSeconds: 0,
+    });
     return { load: result, health: await health };
   };
-  const json = await run(`service, image CNN, nested JSON (4 images, ~800 KB)${options.label ?? ''}`, `${service.url}/predict`, requests.map((r) => r.json));
+  const json = await run(
+    `service, image CNN, nested JSON (4 images, ~800 KB)${options.label ?? ''}`,
+    `${service.url}/predict`,
+    requests.map((r) => r.json),
+  );
   if (options.jsonOnly) return { json, binary: json };
-  const binary = await run('service, image CNN, binary (the same 4 images)', `${service.url}/predict?model=image_cnn&dtype=float32&shape=${IMAGES_PER_REQUEST},3,48,192`, requests.map((r) => r.binary));
+  const binary = await run(
+    'service, image CNN, binary (the same 4 images)',
+    `${service.url}/predict?model=image_cnn&dtype=float32&shape=${IMAGES_PER_REQUEST},3,48,192`,
+    requests.map((r) => r.binary),
+  );
   return { json, binary };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const service = await ChildServer.start('dist/server.js', { MODEL_DIR: imageRepository(), CACHE_ENABLED: 'false' }, '/ready');
-  const { json, binary } = await jsonAgainstBinary(service, Number(process.env.BENCH_CONNECTIONS ?? 16), Number(process.env.BENCH_SECONDS ?? 5));
+  const service = await ChildServer.start(
+    'dist/server.js',
+    { MODEL_DIR: imageRepository(), CACHE_ENABLED: 'false' },
+    '/ready',
+  );
+  const { json, binary } = await jsonAgainstBinary(
+    service,
+    Number(process.env.BENCH_CONNECTIONS ?? 16),
+    Number(process.env.BENCH_SECONDS ?? 5),
+  );
   await service.stop();
-  for (const r of [json, binary]) console.log(r.load.name, `${r.load.rowsPerSec} rows/s`, `errors ${r.load.errors + r.load.non2xx}`, 'main cores', r.load.serverCores?.main, '/health', JSON.stringify(r.health));
+  for (const r of [json, binary])
+    console.log(
+      r.load.name,
+      `${r.load.rowsPerSec} rows/s`,
+      `errors ${r.load.errors + r.load.non2xx}`,
+      'main cores',
+      r.load.serverCores?.main,
+      '/health',
+      JSON.stringify(r.health),
+    );
   console.log('JSON / binary rows/s:', +(json.load.rowsPerSec / binary.load.rowsPerSec).toFixed(3));
 }

@@ -35,7 +35,10 @@ export interface LoadOptions {
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 
 /** autocannon with its instance at hand (for its events, or to stop it early) and its result as a promise. */
-export function startLoad(options: autocannon.Options): { instance: autocannon.Instance; done: Promise<autocannon.Result> } {
+export function startLoad(options: autocannon.Options): {
+  instance: autocannon.Instance;
+  done: Promise<autocannon.Result>;
+} {
   let instance!: autocannon.Instance;
   const done = new Promise<autocannon.Result>((resolve, reject) => {
     instance = autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
@@ -47,13 +50,23 @@ export function startLoad(options: autocannon.Options): { instance: autocannon.I
 export type Body = string | Buffer | (string | Buffer)[];
 
 /** One autocannon run, with every response's latency (autocannon's own percentiles are whole ms). */
-async function autocannonRun(url: string, body: Body | undefined, connections: number, seconds: number, headers?: Record<string, string>) {
+async function autocannonRun(
+  url: string,
+  body: Body | undefined,
+  connections: number,
+  seconds: number,
+  headers?: Record<string, string>,
+) {
   const latencies: number[] = [];
   const first = Array.isArray(body) ? body[0] : body;
   const { instance, done } = startLoad({
     url,
     method: body === undefined ? 'GET' : 'POST',
-    headers: headers ?? (first === undefined ? {} : { 'content-type': typeof first === 'string' ? 'application/json' : 'application/octet-stream' }),
+    headers:
+      headers ??
+      (first === undefined
+        ? {}
+        : { 'content-type': typeof first === 'string' ? 'application/json' : 'application/octet-stream' }),
     ...(Array.isArray(body) ? { requests: body.map((b) => ({ body: b })) } : { body }),
     connections,
     duration: seconds,
@@ -72,7 +85,14 @@ function percentile(sorted: number[], p: number): number {
  * One autocannon run (as a library), after a warm-up. A string body is sent as JSON, a Buffer as
  * raw bytes, a list of them in turn; no body: GET. With the server's pid, the CPU it and the load generator used.
  */
-export async function load(name: string, url: string, body: Body | undefined, connections: number, seconds: number, options: LoadOptions = {}): Promise<LoadResult> {
+export async function load(
+  name: string,
+  url: string,
+  body: Body | undefined,
+  connections: number,
+  seconds: number,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
   const warmup = options.warmupSeconds ?? WARMUP_SECONDS;
   if (warmup > 0) await autocannonRun(url, body, connections, warmup, options.headers);
   const serverBefore = sampleCpu(options.pid);
@@ -105,7 +125,11 @@ export async function load(name: string, url: string, body: Body | undefined, co
  * core busy (server and load generator together), the load generator at a full core, or else
  * the round trips of too few connections (latency-bound).
  */
-export function limitOf(server: { main: number; total: number } | undefined, loadGenerator: number, connections: number): string {
+export function limitOf(
+  server: { main: number; total: number } | undefined,
+  loadGenerator: number,
+  connections: number,
+): string {
   if (!server) return 'not measured (no server process id, or no /proc)';
   const cores = availableParallelism();
   if (server.main >= 0.9) return 'server event loop (1 core)';

@@ -24,7 +24,9 @@ export function memoryCgroup(name: string, limitBytes: number): MemoryCgroup | u
       const dir = join(v1, name);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limitBytes));
-      return cgroup(dir, 'memory.max_usage_in_bytes', () => Number(/oom_kill (\d+)/.exec(read(dir, 'memory.oom_control'))?.[1] ?? 0));
+      return cgroup(dir, 'memory.max_usage_in_bytes', () =>
+        Number(/oom_kill (\d+)/.exec(read(dir, 'memory.oom_control'))?.[1] ?? 0),
+      );
     }
     if (read(v2, 'cgroup.controllers').includes('memory')) {
       const dir = join(v2, name);

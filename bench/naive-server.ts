@@ -7,7 +7,11 @@ import ort from 'onnxruntime-node';
 
 const model = process.env.NAIVE_MODEL!;
 const threads = Number(process.env.NAIVE_THREADS ?? 2);
-const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+const session = await ort.InferenceSession.create(model, {
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+});
 const input = session.inputNames[0]!;
 const meta = session.inputMetadata[0] as { readonly shape: readonly (number | string)[] };
 const rowShape = meta.shape.slice(1) as number[];

@@ -23,7 +23,12 @@ let sent = 0;
 /** An iris row no request has sent before: sepal_length steps by 1e-6 cm (distinct in float32), the width carries over. */
 function uniqueBody(): string {
   const n = sent++;
-  const features = { sepal_length: 4.3 + (n % 3_000_000) * 1e-6, sepal_width: 2 + Math.floor(n / 3_000_000) * 0.01, petal_length: 1.4, petal_width: 0.2 };
+  const features = {
+    sepal_length: 4.3 + (n % 3_000_000) * 1e-6,
+    sepal_width: 2 + Math.floor(n / 3_000_000) * 0.01,
+    petal_length: 1.4,
+    petal_width: 0.2,
+  };
   return JSON.stringify({ model: 'iris', features });
 }
 
@@ -43,7 +48,10 @@ interface Sample {
 
 /** The breaker's state as /metrics says it. */
 async function circuitOf(url: string): Promise<Circuit> {
-  const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const open = /^ml_cache_redis_circuit\{state="(\w+)"\} 1$/m.exec(text);
   return (open?.[1] as Circuit | undefined) ?? 'absent';
 }
@@ -59,9 +67,17 @@ async function drive(service: ChildServer, seconds: number, events: { at: number
     url: `${url}/predict`,
     connections,
     duration: seconds,
-    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: uniqueBody() }) }],
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: uniqueBody() }),
+      },
+    ],
   });
-  instance.on('response', (_client: unknown, status: number, _bytes: number, latencyMs: number) => responses.push({ at: now(), latencyMs, status }));
+  instance.on('response', (_client: unknown, status: number, _bytes: number, latencyMs: number) =>
+    responses.push({ at: now(), latencyMs, status }),
+  );
   const timers = events.map(({ at, run }) => setTimeout(run, at * 1000));
   let sampling = true;
   const sampler = (async () => {
@@ -102,13 +118,22 @@ interface Window {
   failed: number;
 }
 
-function windowOf(name: string, { responses, samples }: { responses: Response[]; samples: Sample[] }, fromMs: number, toMs: number): Window {
+function windowOf(
+  name: string,
+  { responses, samples }: { responses: Response[]; samples: Sample[] },
+  fromMs: number,
+  toMs: number,
+): Window {
   const inside = responses.filter((r) => r.at >= fromMs && r.at < toMs);
   const first = samples.find((s) => s.at >= fromMs);
   const last = samples.filter((s) => s.at <= toMs).at(-1);
-  const sampled = first && last && last.at > first.at ? responses.filter((r) => r.at >= first.at && r.at < last.at).length : 0;
+  const sampled =
+    first && last && last.at > first.at ? responses.filter((r) => r.at >= first.at && r.at < last.at).length : 0;
   const latencies = inside.map((r) => r.latencyMs).sort((a, b) => a - b);
-  const pct = (p: number) => (latencies.length ? +latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]!.toFixed(1) : Number.NaN);
+  const pct = (p: number) =>
+    latencies.length
+      ? +latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]!.toFixed(1)
+      : Number.NaN;
   const seconds = (toMs - fromMs) / 1000;
   return {
     window: name,
@@ -124,12 +149,17 @@ function windowOf(name: string, { responses, samples }: { responses: Response[];
 }
 
 /** The first sample at or after `fromMs` whose state is `state`. */
-const firstState = (samples: Sample[], fromMs: number, state: Circuit) => samples.find((c) => c.at >= fromMs && c.state === state)?.at;
+const firstState = (samples: Sample[], fromMs: number, state: Circuit) =>
+  samples.find((c) => c.at >= fromMs && c.state === state)?.at;
 
 async function withService<T>(env: Record<string, string>, use: (service: ChildServer) => Promise<T>): Promise<T> {
   // CACHE_MIN_HIT_RATE=0: every request misses, and the default policy would stop looking rows up
   // (and so calling Redis) after ~512 of them; the faults are measured with the cache always asked.
-  const service = await ChildServer.start('dist/server.js', { MODEL_DIR: models, MALLOC_ARENA_MAX: '2', CACHE_MIN_HIT_RATE: '0', ...env }, '/ready');
+  const service = await ChildServer.start(
+    'dist/server.js',
+    { MODEL_DIR: models, MALLOC_ARENA_MAX: '2', CACHE_MIN_HIT_RATE: '0', ...env },
+    '/ready',
+  );
   try {
     await drive(service, 2); // warm-up: JIT, connections, the first Redis round trips
     return await use(service);
@@ -141,7 +171,11 @@ async function withService<T>(env: Record<string, string>, use: (service: ChildS
 const steady = async (name: string, env: Record<string, string>): Promise<Run> =>
   withService(env, async (service) => {
     const measured = await drive(service, 2 * leadSeconds);
-    return { run: name, errors: measured.errors, windows: [windowOf('whole run', measured, 0, 2 * leadSeconds * 1000)] };
+    return {
+      run: name,
+      errors: measured.errors,
+      windows: [windowOf('whole run', measured, 0, 2 * leadSeconds * 1000)],
+    };
   });
 
 /** Redis faulted at leadSeconds, repaired faultSeconds later, then leadSeconds more. */
@@ -159,7 +193,10 @@ async function faulted(name: string, redis: RedisServer, fault: () => unknown, r
     const windows = [
       windowOf('before the fault', measured, 0, faultAt),
       ...(openAt !== undefined && openAt < repairAt
-        ? [windowOf('fault, breaker closed', measured, faultAt, openAt), windowOf('fault, after open', measured, openAt, repairAt)]
+        ? [
+            windowOf('fault, breaker closed', measured, faultAt, openAt),
+            windowOf('fault, after open', measured, openAt, repairAt),
+          ]
         : [windowOf('fault, breaker never opened', measured, faultAt, repairAt)]),
       windowOf('after repair', measured, repairAt, end),
     ];
@@ -179,21 +216,45 @@ const runs: Run[] = [];
 try {
   runs.push(await steady('no Redis', {}));
   runs.push(await steady('healthy Redis', { REDIS_URL: redis.url }));
-  runs.push(await faulted(`Redis frozen ${faultSeconds} s`, redis, () => redis.pause(), () => redis.resume()));
-  runs.push(await faulted(`Redis killed, restarted ${faultSeconds} s later`, redis, () => redis.stop(), () => redis.start()));
+  runs.push(
+    await faulted(
+      `Redis frozen ${faultSeconds} s`,
+      redis,
+      () => redis.pause(),
+      () => redis.resume(),
+    ),
+  );
+  runs.push(
+    await faulted(
+      `Redis killed, restarted ${faultSeconds} s later`,
+      redis,
+      () => redis.stop(),
+      () => redis.start(),
+    ),
+  );
   runs.push(await steady('no Redis, again', {}));
 } finally {
   redis.resume();
   await redis.stop();
 }
 
-console.log(`\n${connections} connections, every request a cache miss; ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}\n`);
-console.log('| run | window | s | requests | req/s | p50 ms | p99 ms | server CPU µs per request | failed |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log(
+  `\n${connections} connections, every request a cache miss; ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}\n`,
+);
+console.log(
+  '| run | window | s | requests | req/s | p50 ms | p99 ms | server CPU µs per request | failed |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+);
 for (const run of runs) {
-  for (const w of run.windows) console.log(`| ${run.run} | ${w.window} | ${w.fromS}-${w.toS} | ${w.requests} | ${w.reqPerSec} | ${w.p50Ms} | ${w.p99Ms} | ${w.cpuUsPerRequest} | ${w.failed} |`);
+  for (const w of run.windows)
+    console.log(
+      `| ${run.run} | ${w.window} | ${w.fromS}-${w.toS} | ${w.requests} | ${w.reqPerSec} | ${w.p50Ms} | ${w.p99Ms} | ${w.cpuUsPerRequest} | ${w.failed} |`,
+    );
 }
 for (const run of runs) {
-  if (run.secondsToOpen !== undefined) console.log(`${run.run}: breaker open after ${run.secondsToOpen ?? 'never'} s, closed ${run.secondsToCloseAfterRepair ?? 'never'} s after the repair; socket errors ${run.errors}`);
+  if (run.secondsToOpen !== undefined)
+    console.log(
+      `${run.run}: breaker open after ${run.secondsToOpen ?? 'never'} s, closed ${run.secondsToCloseAfterRepair ?? 'never'} s after the repair; socket errors ${run.errors}`,
+    );
 }
 const noRedis = runs.filter((r) => r.run.startsWith('no Redis')).map((r) => r.windows[0]!);
 const mean = (f: (w: Window) => number) => noRedis.reduce((sum, w) => sum + f(w), 0) / noRedis.length;
@@ -201,10 +262,27 @@ const mean = (f: (w: Window) => number) => noRedis.reduce((sum, w) => sum + f(w)
 const ratios = (run: Run) => {
   const open = run.windows.find((w) => w.window === 'fault, after open');
   if (!open) return null;
-  return { throughput: +(open.reqPerSec / mean((w) => w.reqPerSec)).toFixed(2), cpuPerRequest: +(open.cpuUsPerRequest / mean((w) => w.cpuUsPerRequest)).toFixed(2) };
+  return {
+    throughput: +(open.reqPerSec / mean((w) => w.reqPerSec)).toFixed(2),
+    cpuPerRequest: +(open.cpuUsPerRequest / mean((w) => w.cpuUsPerRequest)).toFixed(2),
+  };
 };
 const frozen = ratios(runs[2]!);
 const killed = ratios(runs[3]!);
-const shown = (r: ReturnType<typeof ratios>) => (r === null ? 'never opened' : `${r.throughput}x req/s, ${r.cpuPerRequest}x CPU per request`);
-console.log(`\nfrozen, after open / no Redis: ${shown(frozen)} (target >= 0.8x req/s); killed, after open / no Redis: ${shown(killed)}`);
-console.log('written to', saveResults('redis-faults.json', { machine: machine(), loadAverage: loadavg(), connections, faultSeconds, runs, frozen, killed }));
+const shown = (r: ReturnType<typeof ratios>) =>
+  r === null ? 'never opened' : `${r.throughput}x req/s, ${r.cpuPerRequest}x CPU per request`;
+console.log(
+  `\nfrozen, after open / no Redis: ${shown(frozen)} (target >= 0.8x req/s); killed, after open / no Redis: ${shown(killed)}`,
+);
+console.log(
+  'written to',
+  saveResults('redis-faults.json', {
+    machine: machine(),
+    loadAverage: loadavg(),
+    connections,
+    faultSeconds,
+    runs,
+    frozen,
+    killed,
+  }),
+);

@@ -16,7 +16,18 @@ export function rssBreakdown(pid: number): Record<string, number> {
     if (head) {
       const [, start, perms, name = ''] = head;
       const arenaAligned = BigInt(`0x${start}`) % (64n << 20n) === 0n && perms!.startsWith('rw');
-      kind = name === '[heap]' ? 'glibc main heap' : name.includes('libonnxruntime') ? 'libonnxruntime' : name.startsWith('/') ? 'other files' : name.startsWith('[') ? 'other' : arenaAligned ? 'glibc thread arenas' : '';
+      kind =
+        name === '[heap]'
+          ? 'glibc main heap'
+          : name.includes('libonnxruntime')
+            ? 'libonnxruntime'
+            : name.startsWith('/')
+              ? 'other files'
+              : name.startsWith('[')
+                ? 'other'
+                : arenaAligned
+                  ? 'glibc thread arenas'
+                  : '';
       continue;
     }
     const field = /^(Size|Rss):\s+(\d+) kB/.exec(line);

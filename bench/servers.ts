@@ -19,7 +19,12 @@ export class ChildServer {
   ) {}
 
   /** `prefix` runs before node, which it must exec with its arguments (a memory cgroup's entry, bench/memory-cgroup.ts). */
-  static async start(script: string, env: Record<string, string>, readyPath = '/health', prefix: string[] = []): Promise<ChildServer> {
+  static async start(
+    script: string,
+    env: Record<string, string>,
+    readyPath = '/health',
+    prefix: string[] = [],
+  ): Promise<ChildServer> {
     const port = await freePort();
     // Built JavaScript runs as production does; TypeScript sources need tsx's loader.
     const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
@@ -31,7 +36,10 @@ export class ChildServer {
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const status = await fetch(url + readyPath).then((r) => r.status, () => 0);
+      const status = await fetch(url + readyPath).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) break;
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${script} did not become ready`);
       await new Promise((r) => setTimeout(r, 100));

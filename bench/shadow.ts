@@ -30,7 +30,10 @@ function repository(shadow: boolean): string {
   for (const name of ['breast_cancer', 'digits_large']) {
     const config = JSON.parse(readFileSync(`${models}${name}/model.json`, 'utf8'));
     delete config.card; // its sha256 names version 1 only
-    config.traffic = { variants: [{ name: 'stable', version: 1, weight: 1 }], ...(shadow ? { shadows: [{ name: 'copy', version: 2, fraction: 1 }] } : {}) };
+    config.traffic = {
+      variants: [{ name: 'stable', version: 1, weight: 1 }],
+      ...(shadow ? { shadows: [{ name: 'copy', version: 2, fraction: 1 }] } : {}),
+    };
     for (const version of ['1', '2']) {
       mkdirSync(join(dir, name, version), { recursive: true });
       copyFileSync(`${models}${name}/1/model.onnx`, join(dir, name, version, 'model.onnx'));
@@ -41,11 +44,23 @@ function repository(shadow: boolean): string {
 }
 
 const allPaths = {
-  'tabular /predict JSON': { model: 'breast_cancer', url: '/predict', body: JSON.stringify({ model: 'breast_cancer', instances: [holdoutRow('breast_cancer')] }) },
-  'digits_large /predict binary': { model: 'digits_large', url: '/predict?model=digits_large&dtype=float32&shape=1,1,32,32', body: Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer) },
+  'tabular /predict JSON': {
+    model: 'breast_cancer',
+    url: '/predict',
+    body: JSON.stringify({ model: 'breast_cancer', instances: [holdoutRow('breast_cancer')] }),
+  },
+  'digits_large /predict binary': {
+    model: 'digits_large',
+    url: '/predict?model=digits_large&dtype=float32&shape=1,1,32,32',
+    body: Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer),
+  },
 };
 /** BENCH_PATHS=tabular (a part of a path's name) runs only the paths it names. */
-const paths = Object.fromEntries(Object.entries(allPaths).filter(([name]) => (process.env.BENCH_PATHS ?? '').split(',').some((part) => name.includes(part))));
+const paths = Object.fromEntries(
+  Object.entries(allPaths).filter(([name]) =>
+    (process.env.BENCH_PATHS ?? '').split(',').some((part) => name.includes(part)),
+  ),
+);
 const baseline = process.env.BENCH_BASELINE;
 /** Each variant: whether it shadows, and the server it runs. */
 const variants: Record<string, { shadow: boolean; script: string }> = {
@@ -57,7 +72,14 @@ const variants: Record<string, { shadow: boolean; script: string }> = {
 const repos = { plain: repository(false), shadowed: repository(true) };
 const servers = new Map<string, ChildServer>();
 for (const [variant, { shadow, script }] of Object.entries(variants)) {
-  servers.set(variant, await ChildServer.start(script, { MODEL_DIR: shadow ? repos.shadowed : repos.plain, CACHE_ENABLED: 'false' }, '/ready'));
+  servers.set(
+    variant,
+    await ChildServer.start(
+      script,
+      { MODEL_DIR: shadow ? repos.shadowed : repos.plain, CACHE_ENABLED: 'false' },
+      '/ready',
+    ),
+  );
 }
 
 /** The server's ml_shadow_requests_total for the model, by outcome. */
@@ -87,11 +109,17 @@ for (let round = 1; round <= rounds; round++) {
       for (const variant of Object.keys(variants)) {
         const server = servers.get(variant)!;
         const before = await shadowCounts(server, model);
-        const result = await load(`${path}, ${variant}`, `${server.url}${url}`, body, connections, seconds, { pid: server.pid });
+        const result = await load(`${path}, ${variant}`, `${server.url}${url}`, body, connections, seconds, {
+          pid: server.pid,
+        });
         await new Promise((resolve) => setTimeout(resolve, 200)); // the last shadows settle
         const after = await shadowCounts(server, model);
-        const shadows = variants[variant]!.shadow ? Object.fromEntries(Object.entries(after).map(([o, n]) => [o, n - (before[o] ?? 0)])) : undefined;
-        const cpuMicrosPerRequest = result.serverCores ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec) : undefined;
+        const shadows = variants[variant]!.shadow
+          ? Object.fromEntries(Object.entries(after).map(([o, n]) => [o, n - (before[o] ?? 0)]))
+          : undefined;
+        const cpuMicrosPerRequest = result.serverCores
+          ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec)
+          : undefined;
         runs.push({ ...result, path, variant, round, cpuMicrosPerRequest, ...(shadows ? { shadows } : {}) });
       }
     }
@@ -102,9 +130,11 @@ for (const dir of Object.values(repos)) rmSync(dir, { recursive: true, force: tr
 
 const ratios = Object.keys(paths).flatMap((path) =>
   connectionSets.flatMap((connections) => {
-    const of = (variant: string) => runs.filter((r) => r.path === path && r.connections === connections && r.variant === variant);
+    const of = (variant: string) =>
+      runs.filter((r) => r.path === path && r.connections === connections && r.variant === variant);
     const none = of('no shadow');
-    const med = (rs: Run[], field: 'requestsPerSec' | 'p50Ms' | 'p99Ms' | 'cpuMicrosPerRequest') => median(rs.map((r) => r[field] ?? Number.NaN));
+    const med = (rs: Run[], field: 'requestsPerSec' | 'p50Ms' | 'p99Ms' | 'cpuMicrosPerRequest') =>
+      median(rs.map((r) => r[field] ?? Number.NaN));
     return Object.keys(variants)
       .filter((variant) => variants[variant]!.shadow)
       .map((variant) => {
@@ -140,4 +170,7 @@ for (const r of ratios) {
       `mirrored rows ${JSON.stringify(r.shadowOutcomes)}, shed ${(r.shedShare * 100).toFixed(1)}%`,
   );
 }
-console.log('written to', saveResults('shadow.json', { machine: machine(), seconds, rounds, connectionSets, baseline, runs, ratios }));
+console.log(
+  'written to',
+  saveResults('shadow.json', { machine: machine(), seconds, rounds, connectionSets, baseline, runs, ratios }),
+);

@@ -16,11 +16,18 @@ import { stalledClient, startDrainLoad, type DrainLoadResult } from '../test/hel
 
 const repo = mkdtempSync(join(tmpdir(), 'bench-shutdown-'));
 mkdirSync(join(repo, 'iris_raw', '1'), { recursive: true });
-copyFileSync(new URL('../models/iris/1/model.onnx', import.meta.url).pathname, join(repo, 'iris_raw', '1', 'model.onnx'));
+copyFileSync(
+  new URL('../models/iris/1/model.onnx', import.meta.url).pathname,
+  join(repo, 'iris_raw', '1', 'model.onnx'),
+);
 
-const irisRequest = (i: number) => ({ path: '/predict', json: { model: 'iris_raw', instances: [[4.5 + (i % 300) / 100, 3.5, 1.4, 0.2]] } });
+const irisRequest = (i: number) => ({
+  path: '/predict',
+  json: { model: 'iris_raw', instances: [[4.5 + (i % 300) / 100, 3.5, 1.4, 0.2]] },
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? NaN;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? NaN;
 
 interface Row {
   scenario: string;
@@ -125,7 +132,13 @@ try {
   const drain = { SHUTDOWN_DELAY_MS: '2000', SHUTDOWN_TIMEOUT_MS: '5000' };
   rows.push(await underLoad('SIGTERM, 16 keep-alive clients following the endpoint (delay 2 s)', drain, true));
   rows.push(await underLoad('SIGTERM, 16 keep-alive clients pinned to the pod (delay 2 s)', drain, false));
-  rows.push(await underLoad('SIGTERM, 16 keep-alive clients pinned to the pod (delay 0)', { SHUTDOWN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '5000' }, false));
+  rows.push(
+    await underLoad(
+      'SIGTERM, 16 keep-alive clients pinned to the pod (delay 0)',
+      { SHUTDOWN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '5000' },
+      false,
+    ),
+  );
   rows.push(await stalledAtSigterm());
   rows.push(await halfSentBody());
   console.table(rows);

@@ -19,11 +19,18 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const models = new URL('../models/', import.meta.url).pathname;
-const body = JSON.stringify({ model: 'iris', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } });
+const body = JSON.stringify({
+  model: 'iris',
+  features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+});
 
 const receiver = await OtlpReceiver.start({ discard: true });
 // A large queue and a short delay: the figures are the cost of making and sending every span, not of dropping them.
-const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_MAX_QUEUE_SIZE: '65536', OTEL_BSP_SCHEDULE_DELAY: '200' };
+const exporting = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+  OTEL_BSP_MAX_QUEUE_SIZE: '65536',
+  OTEL_BSP_SCHEDULE_DELAY: '200',
+};
 const baseline = process.env.BENCH_BASELINE;
 const variants: Record<string, Record<string, string>> = {
   off: {},
@@ -45,14 +52,19 @@ const servers = new Map<string, ChildServer>();
 for (const [path, pathEnv] of Object.entries(paths)) {
   for (const [variant, env] of Object.entries(variants)) {
     const script = variant === 'absent (baseline build)' ? baseline! : 'dist/server.js';
-    servers.set(`${path}/${variant}`, await ChildServer.start(script, { MODEL_DIR: models, INFERENCE_WORKERS: '1', ...pathEnv, ...env }, '/ready'));
+    servers.set(
+      `${path}/${variant}`,
+      await ChildServer.start(script, { MODEL_DIR: models, INFERENCE_WORKERS: '1', ...pathEnv, ...env }, '/ready'),
+    );
   }
 }
 
 /** /predict requests the server has answered, from its own histogram (warm-up runs included). */
 async function answered(server: ChildServer): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('http_request_duration_seconds_count{') && l.includes('route="/predict"'));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('http_request_duration_seconds_count{') && l.includes('route="/predict"'));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
@@ -63,8 +75,12 @@ for (let round = 1; round <= rounds; round++) {
     for (const variant of Object.keys(variants)) {
       const server = servers.get(`${path}/${variant}`)!;
       const [requestsBefore, spansBefore] = [await answered(server), receiver.spanCount];
-      const result = await load(`${path}, tracing ${variant}`, `${server.url}/predict`, body, connections, seconds, { pid: server.pid });
-      const cpuMicrosPerRequest = result.serverCores ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec) : undefined;
+      const result = await load(`${path}, tracing ${variant}`, `${server.url}/predict`, body, connections, seconds, {
+        pid: server.pid,
+      });
+      const cpuMicrosPerRequest = result.serverCores
+        ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec)
+        : undefined;
       runs.push({ ...result, path, variant, round, cpuMicrosPerRequest });
       if (variant === 'on, every request sampled') {
         const requests = (await answered(server)) - requestsBefore;
@@ -88,15 +104,24 @@ const ratios = Object.keys(paths).flatMap((path) => {
       path,
       variant,
       requestsPerSec: [median(off.map((r) => r.requestsPerSec)), median(of(variant).map((r) => r.requestsPerSec))],
-      cpuMicrosPerRequest: [median(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN)), median(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN))],
-      requestsPerSecRatio: +(median(of(variant).map((r) => r.requestsPerSec)) / median(off.map((r) => r.requestsPerSec))).toFixed(3),
-      cpuPerRequestRatio: +(median(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN)) / median(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN))).toFixed(3),
+      cpuMicrosPerRequest: [
+        median(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN)),
+        median(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN)),
+      ],
+      requestsPerSecRatio: +(
+        median(of(variant).map((r) => r.requestsPerSec)) / median(off.map((r) => r.requestsPerSec))
+      ).toFixed(3),
+      cpuPerRequestRatio: +(
+        median(of(variant).map((r) => r.cpuMicrosPerRequest ?? Number.NaN)) /
+        median(off.map((r) => r.cpuMicrosPerRequest ?? Number.NaN))
+      ).toFixed(3),
     }));
 });
 
 console.log(`\n${table(runs)}\n`);
 console.log('| path | run | server CPU µs / request |\n| --- | --- | --- |');
-for (const r of runs) console.log(`| ${r.path} | round ${r.round}, tracing ${r.variant} | ${r.cpuMicrosPerRequest ?? ''} |`);
+for (const r of runs)
+  console.log(`| ${r.path} | round ${r.round}, tracing ${r.variant} | ${r.cpuMicrosPerRequest ?? ''} |`);
 console.log('\nagainst tracing off (medians over the rounds):');
 for (const r of ratios) {
   console.log(
@@ -104,6 +129,23 @@ for (const r of ratios) {
       `${r.cpuMicrosPerRequest[1]} vs ${r.cpuMicrosPerRequest[0]} µs CPU per request (${r.cpuPerRequestRatio}x)`,
   );
 }
-const spansPerRequest = Object.fromEntries(Object.entries(spans).map(([path, s]) => [path, +(s.spans / s.requests).toFixed(3)]));
-console.log('spans received per request (sampled runs; 0 dropped is 4 for a cache hit, 6 for an inference):', spansPerRequest);
-console.log('written to', saveResults('tracing.json', { machine: machine(), seconds, connections, rounds, baseline, runs, ratios, spansPerRequest }));
+const spansPerRequest = Object.fromEntries(
+  Object.entries(spans).map(([path, s]) => [path, +(s.spans / s.requests).toFixed(3)]),
+);
+console.log(
+  'spans received per request (sampled runs; 0 dropped is 4 for a cache hit, 6 for an inference):',
+  spansPerRequest,
+);
+console.log(
+  'written to',
+  saveResults('tracing.json', {
+    machine: machine(),
+    seconds,
+    connections,
+    rounds,
+    baseline,
+    runs,
+    ratios,
+    spansPerRequest,
+  }),
+);

@@ -35,9 +35,30 @@ function micros(fn: (key: string) => unknown): number {
 }
 
 const splits = {
-  2: compileSplit([{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10 }], { salt: 'fraud' }),
-  3: compileSplit([{ name: 'v1', weight: 80 }, { name: 'v2', weight: 10 }, { name: 'v3', weight: 10 }], { salt: 'fraud' }),
-  4: compileSplit([{ name: 'v1', weight: 70 }, { name: 'v2', weight: 10 }, { name: 'v3', weight: 10 }, { name: 'v4', weight: 10 }], { salt: 'fraud' }),
+  2: compileSplit(
+    [
+      { name: 'v1', weight: 90 },
+      { name: 'v2', weight: 10 },
+    ],
+    { salt: 'fraud' },
+  ),
+  3: compileSplit(
+    [
+      { name: 'v1', weight: 80 },
+      { name: 'v2', weight: 10 },
+      { name: 'v3', weight: 10 },
+    ],
+    { salt: 'fraud' },
+  ),
+  4: compileSplit(
+    [
+      { name: 'v1', weight: 70 },
+      { name: 'v2', weight: 10 },
+      { name: 'v3', weight: 10 },
+      { name: 'v4', weight: 10 },
+    ],
+    { salt: 'fraud' },
+  ),
 };
 
 const { h64 } = await xxhash();
@@ -45,18 +66,21 @@ const seed = h64('fraud\u0000v2');
 const hashes = {
   'xxhash-wasm h64(key, seed)': (key: string) => Number(h64(key, seed) >> 11n),
   "crypto.hash('sha256', key+name)": (key: string) => hash('sha256', `${key}\u0000v2`, 'buffer').readUIntBE(0, 6),
-  "crypto.createHash('sha256')": (key: string) => createHash('sha256').update(`${key}\u0000v2`).digest().readUIntBE(0, 6),
+  "crypto.createHash('sha256')": (key: string) =>
+    createHash('sha256').update(`${key}\u0000v2`).digest().readUIntBE(0, 6),
 };
 
 const rows: [string, number][] = [];
-for (const [n, split] of Object.entries(splits)) rows.push([`assign(key), ${n} variants`, micros((k) => split.assign(k))]);
+for (const [n, split] of Object.entries(splits))
+  rows.push([`assign(key), ${n} variants`, micros((k) => split.assign(k))]);
 rows.push(['assign() without a key, 4 variants', micros(() => splits[4].assign())]);
 for (const [name, fn] of Object.entries(hashes)) rows.push([`one hash: ${name}`, micros(fn)]);
 
 const xx = rows.find(([name]) => name.startsWith('one hash: xxhash'))![1];
 console.log(`node ${process.version}, ${calls} calls each\n`);
 console.log('what'.padEnd(44), 'µs/call', '  × xxhash-wasm');
-for (const [name, us] of rows) console.log(name.padEnd(44), String(us).padStart(7), `  ${(us / xx).toFixed(1).padStart(6)}`);
+for (const [name, us] of rows)
+  console.log(name.padEnd(44), String(us).padStart(7), `  ${(us / xx).toFixed(1).padStart(6)}`);
 
 /*
  * The same cost in the service, side by side in one run, in one process (app.inject, no sockets):
@@ -74,8 +98,18 @@ const irisJson = JSON.parse(readFileSync(join(iris, 'model.json'), 'utf8'));
 delete irisJson.card; // its sha256s name version 1 only
 const MODELS = {
   plain: undefined,
-  aa: { variants: [{ name: 'a', version: 2, weight: 50 }, { name: 'b', version: 2, weight: 50 }] },
-  split: { variants: [{ name: 'stable', version: 1, weight: 50 }, { name: 'canary', version: 2, weight: 50 }] },
+  aa: {
+    variants: [
+      { name: 'a', version: 2, weight: 50 },
+      { name: 'b', version: 2, weight: 50 },
+    ],
+  },
+  split: {
+    variants: [
+      { name: 'stable', version: 1, weight: 50 },
+      { name: 'canary', version: 2, weight: 50 },
+    ],
+  },
 };
 type Model = keyof typeof MODELS;
 for (const [model, traffic] of Object.entries(MODELS)) {
@@ -92,31 +126,62 @@ const routeRows: [string, number][] = [
   ['route(): split, no key (weighted draw)', micros(() => app.models.route('split').variant)],
   ['route(): no split', micros(() => app.models.route('plain').entry)],
   // what a large body adds on the main thread before a decode worker parses it (/predict: every split)
-  ['offloadRouting(): the splits for a decode worker', micros((k) => offloadRouting(app.models.traffic.all().map((t) => t.model), (m) => app.models.liveVariants(m), k))],
+  [
+    'offloadRouting(): the splits for a decode worker',
+    micros((k) =>
+      offloadRouting(
+        app.models.traffic.all().map((t) => t.model),
+        (m) => app.models.liveVariants(m),
+        k,
+      ),
+    ),
+  ],
 ];
 
 const requests = Number(process.env.SPLIT_PREDICTS ?? 2000);
 const rounds = Number(process.env.SPLIT_ROUNDS ?? 9);
 const predictOnce = (model: Model, i: number) =>
-  app.inject({ method: 'POST', url: '/predict', payload: `{"model":"${model}","features":{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}}`, headers: { 'content-type': 'application/json', 'x-routing-key': keys[i % keys.length]! } });
+  app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: `{"model":"${model}","features":{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}}`,
+    headers: { 'content-type': 'application/json', 'x-routing-key': keys[i % keys.length]! },
+  });
 async function predictRound(model: Model): Promise<number> {
   const started = performance.now();
-  for (let i = 0; i < requests; i++) if ((await predictOnce(model, i)).statusCode !== 200) throw new Error(`/predict ${model} failed`);
+  for (let i = 0; i < requests; i++)
+    if ((await predictOnce(model, i)).statusCode !== 200) throw new Error(`/predict ${model} failed`);
   return ((performance.now() - started) * 1000) / requests;
 }
 const names = Object.keys(MODELS) as Model[];
 for (const model of names) await predictRound(model); // warm-up, unmeasured
 const perRound = Object.fromEntries(names.map((m) => [m, [] as number[]])) as Record<Model, number[]>;
-for (let r = 0; r < rounds; r++) for (let j = 0; j < names.length; j++) {
-  const model = names[(r + j) % names.length]!;
-  perRound[model].push(await predictRound(model));
-}
-const placement = names.map((m) => `${m}: ${app.models.entries(m).map((e) => `v${e.version} ${app.placement(e.runner!.spec.key)}`).join(', ')}`).join('; ');
+for (let r = 0; r < rounds; r++)
+  for (let j = 0; j < names.length; j++) {
+    const model = names[(r + j) % names.length]!;
+    perRound[model].push(await predictRound(model));
+  }
+const placement = names
+  .map(
+    (m) =>
+      `${m}: ${app.models
+        .entries(m)
+        .map((e) => `v${e.version} ${app.placement(e.runner!.spec.key)}`)
+        .join(', ')}`,
+  )
+  .join('; ');
 await app.close();
 rmSync(repo, { recursive: true, force: true });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`\nin the service (${calls} route() calls; /predict: ${rounds} rotating rounds of ${requests} requests, cache off, app.inject)\n`);
+console.log(
+  `\nin the service (${calls} route() calls; /predict: ${rounds} rotating rounds of ${requests} requests, cache off, app.inject)\n`,
+);
 for (const [name, us] of routeRows) console.log(name.padEnd(50), String(us).padStart(7));
-for (const model of names) console.log(`/predict, ${model}`.padEnd(50), median(perRound[model]).toFixed(1).padStart(7), `  ${(median(perRound[model]) / median(perRound.plain)).toFixed(3)}x plain   rounds ${perRound[model].map((x) => x.toFixed(0)).join(' ')}`);
+for (const model of names)
+  console.log(
+    `/predict, ${model}`.padEnd(50),
+    median(perRound[model]).toFixed(1).padStart(7),
+    `  ${(median(perRound[model]) / median(perRound.plain)).toFixed(3)}x plain   rounds ${perRound[model].map((x) => x.toFixed(0)).join(' ')}`,
+  );
 console.log(`runs on: ${placement}`);

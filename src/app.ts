@@ -56,7 +56,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const error = toServiceError(err);
-    if (error.statusCode === 500) request.log.error({ err: error.cause ?? err, code: error.code, trace_id: request.trace?.traceId }, 'request failed');
+    if (error.statusCode === 500)
+      request.log.error(
+        { err: error.cause ?? err, code: error.code, trace_id: request.trace?.traceId },
+        'request failed',
+      );
     app.metrics.http.error(error.statusCode, error.code);
     request.trace?.fail(error.code, error.message);
     if (error.statusCode === 503) reply.header('retry-after', '1');
@@ -82,7 +86,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       nice: config.WORKER_NICE,
       memory: { cpuArena: config.ORT_CPU_MEM_ARENA, memPattern: config.ORT_MEM_PATTERN },
       idleRecycleS: config.INFERENCE_IDLE_RECYCLE_S,
-      onRecycled: ({ rssBefore, rssAfter, seconds }) => app.log.info({ rssBefore, rssAfter, seconds }, 'inference workers recycled after idle'),
+      onRecycled: ({ rssBefore, rssAfter, seconds }) =>
+        app.log.info({ rssBefore, rssAfter, seconds }, 'inference workers recycled after idle'),
       onRecycleError: (err) => app.log.warn({ err }, 'recycling the inference workers failed; the old ones serve on'),
     });
   await app.register(tracingPlugin, { config }); // first, so the server span starts before the other hooks run

@@ -75,7 +75,19 @@ function parse<T>(read: () => T): T {
 const help = { type: 'boolean', short: 'h' } as const;
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parse(() => parseArgs({ args, options: { help, 'model-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'exit-on-error': { type: 'boolean' } }, strict: true }));
+  const { values } = parse(() =>
+    parseArgs({
+      args,
+      options: {
+        help,
+        'model-dir': { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'exit-on-error': { type: 'boolean' },
+      },
+      strict: true,
+    }),
+  );
   if (values.help) {
     process.stdout.write(SERVE_HELP);
     return;
@@ -88,7 +100,14 @@ async function serve(args: string[]): Promise<void> {
 }
 
 async function check(args: string[]): Promise<void> {
-  const { values, positionals } = parse(() => parseArgs({ args, options: { help, strict: { type: 'boolean' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true }));
+  const { values, positionals } = parse(() =>
+    parseArgs({
+      args,
+      options: { help, strict: { type: 'boolean' }, json: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    }),
+  );
   if (values.help) {
     process.stdout.write(CHECK_HELP);
     return;

@@ -118,7 +118,14 @@ export const configSchema = z.object({
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.literal('http/json', 'http/json (the only OTLP encoding built in)').optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('onnx-serve'),
   OTEL_TRACES_SAMPLER: z
-    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
     .default('parentbased_always_on'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
   /** The batch span processor: spans past a full queue are dropped, never waited for. */
@@ -133,7 +140,10 @@ export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY', 'REDIS_URL']); 
 
 export type EnvConfig = z.infer<typeof configSchema>;
 
-export interface Config extends Omit<EnvConfig, 'INFERENCE_WORKERS' | 'ORT_INTRA_OP_THREADS' | 'MAX_INFLIGHT_BYTES' | 'MAX_INFLIGHT_ROWS'> {
+export interface Config extends Omit<
+  EnvConfig,
+  'INFERENCE_WORKERS' | 'ORT_INTRA_OP_THREADS' | 'MAX_INFLIGHT_BYTES' | 'MAX_INFLIGHT_ROWS'
+> {
   INFERENCE_WORKERS: number;
   ORT_INTRA_OP_THREADS: number;
   MAX_INFLIGHT_BYTES: number;
@@ -156,7 +166,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = cpuBudge
   const parsed = configSchema.safeParse(known);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.')}=${SECRETS.has(String(issue.path[0])) ? '(hidden)' : JSON.stringify(known[String(issue.path[0])])}: ${issue.message}`),
+      parsed.error.issues.map(
+        (issue) =>
+          `${issue.path.join('.')}=${SECRETS.has(String(issue.path[0])) ? '(hidden)' : JSON.stringify(known[String(issue.path[0])])}: ${issue.message}`,
+      ),
     );
   }
   const timeoutIssues = httpTimeoutIssues(parsed.data);

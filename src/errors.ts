@@ -74,6 +74,8 @@ export class ServiceError extends Error {
     if (this.statusCode === 500) {
       return { error: 'internal error while serving the request', code: this.code };
     }
-    return this.details ? { error: this.message, code: this.code, details: this.details } : { error: this.message, code: this.code };
+    return this.details
+      ? { error: this.message, code: this.code, details: this.details }
+      : { error: this.message, code: this.code };
   }
 }

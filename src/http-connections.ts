@@ -74,7 +74,10 @@ function track(socket: Tracked<Socket>, handler: RequestHandler, limits: Connect
 }
 
 function mayStart(connection: Connection): boolean {
-  return connection.inProgress.size < connection.limits.maxInProgress && connection.socket.writableLength <= connection.limits.maxQueuedBytes;
+  return (
+    connection.inProgress.size < connection.limits.maxInProgress &&
+    connection.socket.writableLength <= connection.limits.maxQueuedBytes
+  );
 }
 
 function start(connection: Connection, req: IncomingMessage, res: Tracked<ServerResponse>): void {

@@ -5,7 +5,11 @@ import { guardedServer } from './http-connections.js';
 
 type TimeoutConfig = Pick<
   EnvConfig,
-  'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS' | 'HTTP_IDLE_TIMEOUT_MS' | 'REQUEST_TIMEOUT_MS'
+  | 'HTTP_HEADERS_TIMEOUT_MS'
+  | 'HTTP_REQUEST_TIMEOUT_MS'
+  | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
+  | 'HTTP_IDLE_TIMEOUT_MS'
+  | 'REQUEST_TIMEOUT_MS'
 >;
 type ServerConfig = TimeoutConfig & Pick<EnvConfig, 'HTTP_MAX_PIPELINED' | 'HTTP_MAX_QUEUED_BYTES'>;
 
@@ -17,10 +21,14 @@ type ServerConfig = TimeoutConfig & Pick<EnvConfig, 'HTTP_MAX_PIPELINED' | 'HTTP
 export function httpTimeoutIssues(config: TimeoutConfig): string[] {
   const issues: string[] = [];
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
-    issues.push(`HTTP_HEADERS_TIMEOUT_MS=${config.HTTP_HEADERS_TIMEOUT_MS}: must be at most HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS})`);
+    issues.push(
+      `HTTP_HEADERS_TIMEOUT_MS=${config.HTTP_HEADERS_TIMEOUT_MS}: must be at most HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS})`,
+    );
   }
   if (config.HTTP_IDLE_TIMEOUT_MS <= config.REQUEST_TIMEOUT_MS) {
-    issues.push(`HTTP_IDLE_TIMEOUT_MS=${config.HTTP_IDLE_TIMEOUT_MS}: must be above REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS}), or a request waiting on its deadline loses its socket`);
+    issues.push(
+      `HTTP_IDLE_TIMEOUT_MS=${config.HTTP_IDLE_TIMEOUT_MS}: must be above REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS}), or a request waiting on its deadline loses its socket`,
+    );
   }
   return issues;
 }
@@ -30,7 +38,9 @@ export function httpTimeoutIssues(config: TimeoutConfig): string[] {
  * would let a 1 s limit fire at 31 s). A quarter of the shorter timeout, between 10 ms and 1 s:
  * each check walks the open connections once.
  */
-export function connectionsCheckingInterval(config: Pick<TimeoutConfig, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS'>): number {
+export function connectionsCheckingInterval(
+  config: Pick<TimeoutConfig, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS'>,
+): number {
   const shorter = Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS);
   return Math.max(10, Math.min(1000, Math.floor(shorter / 4)));
 }
@@ -53,12 +63,19 @@ export function httpServerOptions(config: ServerConfig) {
     connectionsCheckingInterval: connectionsCheckingInterval(config),
     requireHostHeader: false,
   };
-  const timeouts = { keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS, requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS, connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS };
+  const timeouts = {
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
+  };
   return {
     ...timeouts,
     http,
     // fastify applies none of the settings above to a server it does not create: guardedServer does.
-    serverFactory: guardedServer({ maxInProgress: config.HTTP_MAX_PIPELINED, maxQueuedBytes: config.HTTP_MAX_QUEUED_BYTES }, { http, ...timeouts }),
+    serverFactory: guardedServer(
+      { maxInProgress: config.HTTP_MAX_PIPELINED, maxQueuedBytes: config.HTTP_MAX_QUEUED_BYTES },
+      { http, ...timeouts },
+    ),
     forceCloseConnections: 'idle',
     return503OnClosing: false,
   } satisfies FastifyHttpOptions<Server>;

@@ -68,7 +68,11 @@ export class RedisCache implements RemoteCache, SharedKeyValue, SharedHashes {
       if (!this.breaker.closed) this.breaker.close();
     });
     this.client.on('close', () => {
-      if (connected) events.log.warn({ redis: redact(options.url) }, 'redis connection lost; cache reads are misses until it is back');
+      if (connected)
+        events.log.warn(
+          { redis: redact(options.url) },
+          'redis connection lost; cache reads are misses until it is back',
+        );
       connected = false;
     });
     this.client.on('error', () => {}); // counted per command below; ioredis repeats this on every retry
@@ -83,7 +87,9 @@ export class RedisCache implements RemoteCache, SharedKeyValue, SharedHashes {
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
     });
-    this.breaker.on('open', () => events.log.warn({ resetMs: options.resetMs }, 'redis circuit open: not calling redis'));
+    this.breaker.on('open', () =>
+      events.log.warn({ resetMs: options.resetMs }, 'redis circuit open: not calling redis'),
+    );
     this.breaker.on('halfOpen', () => events.log.info({}, 'redis circuit half-open: probing'));
     this.breaker.on('close', () => events.log.info({}, 'redis circuit closed: cache shared again'));
     this.breaker.on('failure', (err: Error) => events.redisError(/timed out/i.test(err.message) ? 'timeout' : 'error'));
@@ -128,7 +134,10 @@ export class RedisCache implements RemoteCache, SharedKeyValue, SharedHashes {
   }
 
   /** One pipeline of HSET + EXPIRE per entry; a failed command fails the call (and counts toward the breaker). */
-  async writeFields(entries: readonly { key: string; field: string; value: string }[], ttlSeconds: number): Promise<boolean> {
+  async writeFields(
+    entries: readonly { key: string; field: string; value: string }[],
+    ttlSeconds: number,
+  ): Promise<boolean> {
     if (entries.length === 0) return true;
     if (!this.calling) return false;
     const ttl = Math.max(1, Math.round(ttlSeconds));

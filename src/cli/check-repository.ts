@@ -49,18 +49,29 @@ export interface RepositoryReport {
  * a warning for every skipped entry and failed warm-up (errors with `strict`).
  */
 export async function checkRepository(dir: string, options: { strict?: boolean } = {}): Promise<RepositoryReport> {
-  const config = loadConfig({ ...process.env, MODEL_DIR: dir, INFERENCE_WORKERS: '1', JSON_DECODE_WORKERS: '0', LOG_LEVEL: 'warn', REDIS_URL: '' });
+  const config = loadConfig({
+    ...process.env,
+    MODEL_DIR: dir,
+    INFERENCE_WORKERS: '1',
+    JSON_DECODE_WORKERS: '0',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: '',
+  });
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   const app = await buildApp(config, { logStream: discard });
   try {
     await app.modelsLoaded;
-    const body = (await app.inject('/models')).json() as { models: ModelInfo[]; skipped: { entry: string; reason: string }[] };
+    const body = (await app.inject('/models')).json() as {
+      models: ModelInfo[];
+      skipped: { entry: string; reason: string }[];
+    };
     const errors: string[] = [];
     const warnings: string[] = [];
     if (app.models.error) errors.push(app.models.error);
     for (const model of body.models) {
       for (const v of model.versions) {
-        if (v.state !== 'ready') errors.push(`${model.name}/${v.version}: ${v.state}: ${v.reason ?? 'no reason given'}`);
+        if (v.state !== 'ready')
+          errors.push(`${model.name}/${v.version}: ${v.state}: ${v.reason ?? 'no reason given'}`);
         if (v.warmup) warnings.push(`${model.name}/${v.version}: ${v.warmup}`);
       }
       for (const s of model.skipped) warnings.push(`${s.entry}: skipped: ${s.reason}`);
@@ -75,7 +86,8 @@ export async function checkRepository(dir: string, options: { strict?: boolean }
 
 /** Features with their model.json ranges; long lists (64 pixels) shortened to their ends. */
 function featureList(features: { name: string; min?: number; max?: number }[]): string {
-  const one = (f: { name: string; min?: number; max?: number }) => (f.min !== undefined || f.max !== undefined ? `${f.name} [${f.min ?? ''}, ${f.max ?? ''}]` : f.name);
+  const one = (f: { name: string; min?: number; max?: number }) =>
+    f.min !== undefined || f.max !== undefined ? `${f.name} [${f.min ?? ''}, ${f.max ?? ''}]` : f.name;
   if (features.length <= 12) return features.map(one).join(', ');
   return `${features.length}: ${features.slice(0, 3).map(one).join(', ')}, ..., ${one(features.at(-1)!)}`;
 }
@@ -91,15 +103,25 @@ export function printReport(report: RepositoryReport, out: { write(text: string)
       lines.push(`  version ${v.version} (${v.file || 'no file'}): ${v.state}${v.reason ? ` - ${v.reason}` : ''}`);
       if (v.inputs) lines.push(`    inputs:  ${v.inputs.map(shape).join(', ')}`);
       if (v.outputs) lines.push(`    outputs: ${v.outputs.map(shape).join(', ')}`);
-      if (v.task) lines.push(`    task: ${v.task}${v.labels ? ` (labels: ${v.labels.join(', ')})` : ''}${v.task === 'raw' ? ' (no model.json task: answers are the raw output tensors)' : ''}`);
+      if (v.task)
+        lines.push(
+          `    task: ${v.task}${v.labels ? ` (labels: ${v.labels.join(', ')})` : ''}${v.task === 'raw' ? ' (no model.json task: answers are the raw output tensors)' : ''}`,
+        );
       if (v.features) lines.push(`    features: ${featureList(v.features)}`);
-      if (v.batching !== undefined) lines.push(`    batching: ${v.batching ? `along ${v.batching.dim}, up to ${v.batching.max_batch_size} rows` : 'none (each request runs alone)'}`);
+      if (v.batching !== undefined)
+        lines.push(
+          `    batching: ${v.batching ? `along ${v.batching.dim}, up to ${v.batching.max_batch_size} rows` : 'none (each request runs alone)'}`,
+        );
       if (v.predict) lines.push(`    /predict: ${v.predict}`);
     }
   }
   if (report.warnings.length > 0) lines.push('', 'warnings:', ...report.warnings.map((w) => `  ${w}`));
   if (report.errors.length > 0) lines.push('', 'errors:', ...report.errors.map((e) => `  ${e}`));
   const versions = report.models.reduce((n, m) => n + m.versions.length, 0);
-  lines.push('', `${report.ok ? 'OK' : 'FAILED'}: ${report.models.length} models, ${versions} versions, ${report.errors.length} errors, ${report.warnings.length} warnings`, '');
+  lines.push(
+    '',
+    `${report.ok ? 'OK' : 'FAILED'}: ${report.models.length} models, ${versions} versions, ${report.errors.length} errors, ${report.warnings.length} warnings`,
+    '',
+  );
   out.write(lines.join('\n'));
 }

@@ -117,12 +117,24 @@ export class OnnxServeClient {
 
   /** POST /predict with one row of named features (`{sepal_length: 5.1, ...}`); a row as an array of values goes through predictMany([row]). */
   predict(model: string, features: Record<string, number>, options: PredictOptions = {}): Promise<PredictResponse> {
-    return this.json<PredictResponse>('/predict', { model, features, ...predictFields(options) }, routingHeader(options));
+    return this.json<PredictResponse>(
+      '/predict',
+      { model, features, ...predictFields(options) },
+      routingHeader(options),
+    );
   }
 
   /** POST /predict with several rows; the answer has `predictions`, one per row, in order. */
-  predictMany(model: string, instances: (Record<string, number> | number[])[], options: PredictOptions = {}): Promise<PredictResponse> {
-    return this.json<PredictResponse>('/predict', { model, instances, ...predictFields(options) }, routingHeader(options));
+  predictMany(
+    model: string,
+    instances: (Record<string, number> | number[])[],
+    options: PredictOptions = {},
+  ): Promise<PredictResponse> {
+    return this.json<PredictResponse>(
+      '/predict',
+      { model, instances, ...predictFields(options) },
+      routingHeader(options),
+    );
   }
 
   /** POST /predict with a raw little-endian tensor as the body (application/octet-stream). */
@@ -132,7 +144,11 @@ export class OnnxServeClient {
     if (options.validation) query.set('validation', options.validation);
     if (options.timeoutMs !== undefined) query.set('timeout_ms', String(options.timeoutMs));
     return this.parse<PredictResponse>(
-      await this.request(`/predict?${query}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...routingHeader(options) }, body: tensorToBytes(tensor) as Uint8Array<ArrayBuffer> }),
+      await this.request(`/predict?${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', ...routingHeader(options) },
+        body: tensorToBytes(tensor) as Uint8Array<ArrayBuffer>,
+      }),
     );
   }
 
@@ -151,12 +167,18 @@ export class OnnxServeClient {
         blobs.push(bytes);
         return { ...described, parameters: { binary_data_size: bytes.byteLength } };
       }),
-      ...(options.outputs ? { outputs: options.outputs.map((name) => ({ name, parameters: { binary_data: binary } })) } : binary ? { parameters: { ...options.parameters, binary_data_output: true } } : {}),
+      ...(options.outputs
+        ? { outputs: options.outputs.map((name) => ({ name, parameters: { binary_data: binary } })) }
+        : binary
+          ? { parameters: { ...options.parameters, binary_data_output: true } }
+          : {}),
     };
     const text = new TextEncoder().encode(JSON.stringify(header));
     const body = binary ? concat([text, ...blobs]) : text;
     const headers: Record<string, string> = {
-      ...(binary ? { 'inference-header-content-length': String(text.byteLength), 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' }),
+      ...(binary
+        ? { 'inference-header-content-length': String(text.byteLength), 'content-type': 'application/octet-stream' }
+        : { 'content-type': 'application/json' }),
       ...routingHeader(options),
     };
     const response = await this.request(path, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> });
@@ -165,7 +187,10 @@ export class OnnxServeClient {
   }
 
   /** POST /feedback: the ground truth for a prediction id (a label for classifiers, a value for regressors). */
-  feedback(id: string, truth: { label: string } | { value: number }): Promise<{ id: string; correct?: boolean; absolute_error?: number }> {
+  feedback(
+    id: string,
+    truth: { label: string } | { value: number },
+  ): Promise<{ id: string; correct?: boolean; absolute_error?: number }> {
     return this.json('/feedback', { id, ...truth });
   }
 
@@ -179,7 +204,13 @@ export class OnnxServeClient {
   }
 
   private async json<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
-    return this.parse<T>(await this.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+    return this.parse<T>(
+      await this.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }),
+    );
   }
 
   private async parse<T>(response: Response): Promise<T> {
@@ -189,7 +220,11 @@ export class OnnxServeClient {
 
   private request(path: string, init: RequestInit): Promise<Response> {
     const signal = this.options.timeoutMs !== undefined ? AbortSignal.timeout(this.options.timeoutMs) : undefined;
-    return this.fetch(`${this.base}${path}`, { ...init, headers: { ...this.options.headers, ...(init.headers as Record<string, string>) }, signal });
+    return this.fetch(`${this.base}${path}`, {
+      ...init,
+      headers: { ...this.options.headers, ...(init.headers as Record<string, string>) },
+      signal,
+    });
   }
 }
 
@@ -206,7 +241,9 @@ function predictFields(options: PredictOptions) {
  * Sent as its UTF-8 bytes (fetch takes a header value as Latin-1 characters, one per byte), which the server reads back as UTF-8: any key works, `usér-42` included.
  */
 function routingHeader(options: { routingKey?: string }): Record<string, string> {
-  return options.routingKey !== undefined ? { [ROUTING_KEY_HEADER]: Buffer.from(options.routingKey, 'utf8').toString('latin1') } : {};
+  return options.routingKey !== undefined
+    ? { [ROUTING_KEY_HEADER]: Buffer.from(options.routingKey, 'utf8').toString('latin1') }
+    : {};
 }
 
 /** An error answer as an OnnxServeError: the service's code when the body is ours, HTTP_ERROR when not. */
@@ -216,22 +253,37 @@ async function errorOf(response: Response): Promise<OnnxServeError> {
   const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : undefined;
   try {
     const body = JSON.parse(text) as Partial<ErrorBody>;
-    if (typeof body.code === 'string' && typeof body.error === 'string') return new OnnxServeError(response.status, body.code, body.error, body.details ?? [], retryAfter);
+    if (typeof body.code === 'string' && typeof body.error === 'string')
+      return new OnnxServeError(response.status, body.code, body.error, body.details ?? [], retryAfter);
   } catch {
     // not JSON: a proxy's page, an empty body
   }
-  return new OnnxServeError(response.status, 'HTTP_ERROR', `HTTP ${response.status}: ${text.slice(0, 200)}`, [], retryAfter);
+  return new OnnxServeError(
+    response.status,
+    'HTTP_ERROR',
+    `HTTP ${response.status}: ${text.slice(0, 200)}`,
+    [],
+    retryAfter,
+  );
 }
 
 async function decodeInferAnswer(response: Response): Promise<InferResult> {
   const bytes = new Uint8Array(await response.arrayBuffer());
   const headerLength = Number(response.headers.get('inference-header-content-length') ?? bytes.byteLength);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(0, headerLength))) as Omit<InferResult, 'outputs'> & { outputs: OipOutput[] };
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(0, headerLength))) as Omit<
+    InferResult,
+    'outputs'
+  > & { outputs: OipOutput[] };
   let offset = headerLength;
   const outputs: Record<string, Tensor> = {};
   for (const output of header.outputs) {
     const dtype = dtypeOf(output.datatype);
-    if (!dtype) throw new OnnxServeError(response.status, 'HTTP_ERROR', `output ${output.name}: unknown datatype ${output.datatype}`);
+    if (!dtype)
+      throw new OnnxServeError(
+        response.status,
+        'HTTP_ERROR',
+        `output ${output.name}: unknown datatype ${output.datatype}`,
+      );
     const size = output.parameters?.binary_data_size;
     if (size !== undefined) {
       outputs[output.name] = tensorFromBytes(bytes.slice(offset, offset + size), dtype, output.shape, output.name);

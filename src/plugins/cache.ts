@@ -34,25 +34,45 @@ export default fp<{ config: CacheConfig }>(
   async (app, { config }) => {
     const redis = config.REDIS_URL
       ? new RedisCache(
-          { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: config.REDIS_TIMEOUT_MS, resetMs: config.REDIS_BREAKER_RESET_MS },
+          {
+            url: config.REDIS_URL,
+            keyPrefix: config.REDIS_KEY_PREFIX,
+            timeoutMs: config.REDIS_TIMEOUT_MS,
+            resetMs: config.REDIS_BREAKER_RESET_MS,
+          },
           { redisError: (kind) => app.metrics.cache.redisError(kind), log: app.log },
         )
       : undefined;
-    const signer = config.REDIS_URL ? new ValueSigner(signingKey({ hmacKey: config.CACHE_HMAC_KEY, redisUrl: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })) : undefined;
+    const signer = config.REDIS_URL
+      ? new ValueSigner(
+          signingKey({
+            hmacKey: config.CACHE_HMAC_KEY,
+            redisUrl: config.REDIS_URL,
+            keyPrefix: config.REDIS_KEY_PREFIX,
+          }),
+        )
+      : undefined;
     if (redis && signer) {
       if (config.CACHE_HMAC_KEY === undefined) {
-        app.log.warn({}, 'CACHE_HMAC_KEY is not set: Redis values are signed with a key derived from REDIS_URL, which whoever knows that URL can compute');
+        app.log.warn(
+          {},
+          'CACHE_HMAC_KEY is not set: Redis values are signed with a key derived from REDIS_URL, which whoever knows that URL can compute',
+        );
       }
       app.decorate('redis', redis);
       app.decorate('redisSigner', signer);
       app.addHook('onClose', () => redis.close());
     }
     if (!config.CACHE_ENABLED) return;
-    const refusals = new RefusalLog((obj, msg) => app.log.warn(obj, msg), 'a prediction cache entry in redis was not used');
+    const refusals = new RefusalLog(
+      (obj, msg) => app.log.warn(obj, msg),
+      'a prediction cache entry in redis was not used',
+    );
     const cache = new PredictionCache(
       { maxEntries: config.CACHE_MAX_ENTRIES, maxBytes: config.CACHE_MAX_BYTES, ttlSeconds: config.CACHE_TTL_SECONDS },
       app.metrics.cache,
-      redis && signer && { store: redis, signer, refused: (model, result, why) => refusals.refused({ model, result, why }) },
+      redis &&
+        signer && { store: redis, signer, refused: (model, result, why) => refusals.refused({ model, result, why }) },
     );
     app.decorate('cache', cache);
     app.metrics.cache.watch(() => ({ entries: cache.entries, bytes: cache.bytes, circuit: redis?.state }));

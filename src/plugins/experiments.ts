@@ -31,11 +31,18 @@ const FLEET_TTL_SECONDS = 7 * 24 * 3600;
 export default fp(
   async (app) => {
     const pod = randomUUID();
-    const ledger = new ExperimentLedger(() => app.models.traffic, { latencyWindow: LATENCY_WINDOW, pod }, app.metrics.variants);
+    const ledger = new ExperimentLedger(
+      () => app.models.traffic,
+      { latencyWindow: LATENCY_WINDOW, pod },
+      app.metrics.variants,
+    );
     const entry = (model: string, version: string) => app.models.entries(model).find((e) => e.version === version);
     const results = new ExperimentResults(
       ledger,
-      { taskOf: (model, version) => entry(model, version)?.runner?.spec.task, isReady: (model, version) => entry(model, version)?.state === 'ready' },
+      {
+        taskOf: (model, version) => entry(model, version)?.runner?.spec.task,
+        isReady: (model, version) => entry(model, version)?.state === 'ready',
+      },
       app.redis && app.redisSigner && new FleetTallies(app.redis, app.redisSigner, { ttlSeconds: FLEET_TTL_SECONDS }),
     );
     app.decorate('experiments', results);
@@ -60,14 +67,26 @@ export default fp(
       async () =>
         (await reports()).flatMap((report) =>
           report.variants.flatMap((v): CandidateSample[] =>
-            v.versusControl ? [{ model: report.model, variant: v.name, pValue: v.versusControl.comparison.pValue, samplesNeeded: v.versusControl.samplesNeeded.perVariant }] : [],
+            v.versusControl
+              ? [
+                  {
+                    model: report.model,
+                    variant: v.name,
+                    pValue: v.versusControl.comparison.pValue,
+                    samplesNeeded: v.versusControl.samplesNeeded.perVariant,
+                  },
+                ]
+              : [],
           ),
         ),
     );
 
     if (!app.redis) return;
     // Redis trouble is not an error here (the next flush carries everything); anything else is logged, never thrown.
-    const flush = (rewrite: boolean) => results.flush(rewrite).catch((err: unknown) => app.log.error({ err }, 'writing the experiment totals to redis failed'));
+    const flush = (rewrite: boolean) =>
+      results
+        .flush(rewrite)
+        .catch((err: unknown) => app.log.error({ err }, 'writing the experiment totals to redis failed'));
     let ticks = 0;
     let busy: Promise<unknown> | undefined; // a flush slower than the interval (Redis timing out) is not queued behind itself
     const timer = setInterval(() => {

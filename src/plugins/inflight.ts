@@ -22,7 +22,10 @@ declare module 'fastify' {
  */
 export default fp<{ config: Pick<Config, 'BODY_LIMIT_BYTES' | 'MAX_INFLIGHT_BYTES' | 'MAX_INFLIGHT_ROWS'> }>(
   async (app, { config }) => {
-    const limiter = new InflightLimiter({ bytes: config.MAX_INFLIGHT_BYTES, rows: config.MAX_INFLIGHT_ROWS }, app.metrics.inflight);
+    const limiter = new InflightLimiter(
+      { bytes: config.MAX_INFLIGHT_BYTES, rows: config.MAX_INFLIGHT_ROWS },
+      app.metrics.inflight,
+    );
     app.decorate('inflight', limiter);
     app.metrics.inflight.watch(() => ({ held: limiter.stats(), limits: limiter.limits() }));
 
@@ -37,8 +40,13 @@ export default fp<{ config: Pick<Config, 'BODY_LIMIT_BYTES' | 'MAX_INFLIGHT_BYTE
     });
     app.addHook('preHandler', (request, _reply, done) => {
       const share = shares.get(request);
-      const read = Buffer.isBuffer(request.body) ? request.body.length : request.body instanceof LargeBody ? request.body.bytes.length : undefined;
-      if (share && read !== undefined && read < share.bytes) shares.set(request, { bytes: read, release: limiter.resize('bytes', share.release, share.bytes, read) });
+      const read = Buffer.isBuffer(request.body)
+        ? request.body.length
+        : request.body instanceof LargeBody
+          ? request.body.bytes.length
+          : undefined;
+      if (share && read !== undefined && read < share.bytes)
+        shares.set(request, { bytes: read, release: limiter.resize('bytes', share.release, share.bytes, read) });
       done();
     });
   },

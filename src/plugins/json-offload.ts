@@ -55,7 +55,9 @@ export class JsonOffload {
     const old = this.pool;
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
     this.pool = new Piscina({
-      filename: fileURLToPath(new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url)),
+      filename: fileURLToPath(
+        new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url),
+      ),
       workerData: { models, nice: this.nice, maxJsonDepth: this.maxJsonDepth, maxRequestRows: this.maxRequestRows },
       minThreads: 0,
       maxThreads: this.workers,
@@ -86,9 +88,20 @@ export class JsonOffload {
   }
 }
 
-export default fp<{ config: Pick<Config, 'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE' | 'MAX_JSON_DEPTH' | 'MAX_REQUEST_ROWS'> }>(
+export default fp<{
+  config: Pick<
+    Config,
+    'JSON_OFFLOAD_BYTES' | 'JSON_DECODE_WORKERS' | 'WORKER_NICE' | 'MAX_JSON_DEPTH' | 'MAX_REQUEST_ROWS'
+  >;
+}>(
   async (app, { config }) => {
-    const offload = new JsonOffload(config.JSON_OFFLOAD_BYTES, config.JSON_DECODE_WORKERS, config.WORKER_NICE, config.MAX_JSON_DEPTH, config.MAX_REQUEST_ROWS);
+    const offload = new JsonOffload(
+      config.JSON_OFFLOAD_BYTES,
+      config.JSON_DECODE_WORKERS,
+      config.WORKER_NICE,
+      config.MAX_JSON_DEPTH,
+      config.MAX_REQUEST_ROWS,
+    );
     app.decorate('jsonOffload', offload);
     const servedModels = () => {
       const models: OffloadModel[] = [];

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { Metrics } from '../adapters/metrics/metrics.js';
 
 /** Skips building the access-log object when info lines are dropped anyway (LOG_LEVEL=warn). */
-const infoEnabled = (log: FastifyBaseLogger) => (log as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') ?? true;
+const infoEnabled = (log: FastifyBaseLogger) =>
+  (log as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') ?? true;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,7 +29,13 @@ export default fp(
   async (app) => {
     const metrics = new Metrics(
       // A changed file that failed to load is a second sample: the version serves (ready) and its reload failed.
-      () => app.models.all().flatMap((e) => [{ model: e.name, version: e.version, state: e.state }, ...(e.reload?.state === 'failed' ? [{ model: e.name, version: e.version, state: 'reload_failed' }] : [])]),
+      () =>
+        app.models
+          .all()
+          .flatMap((e) => [
+            { model: e.name, version: e.version, state: e.state },
+            ...(e.reload?.state === 'failed' ? [{ model: e.name, version: e.version, state: 'reload_failed' }] : []),
+          ]),
       () => app.readiness().ready,
     );
     app.decorate('metrics', metrics);
@@ -48,7 +55,15 @@ export default fp(
       if (infoEnabled(request.log)) {
         request.log.info(
           // trace_id and span_id are undefined, and left out of the line, unless the request is traced (plugins/tracing.ts).
-          { method: request.method, route, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, trace_id: request.trace?.traceId, span_id: request.trace?.spanId },
+          {
+            method: request.method,
+            route,
+            path: request.url.split('?')[0],
+            status: reply.statusCode,
+            ms: Math.round(reply.elapsedTime * 100) / 100,
+            trace_id: request.trace?.traceId,
+            span_id: request.trace?.spanId,
+          },
           'request',
         );
       }

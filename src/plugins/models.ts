@@ -57,23 +57,48 @@ export default fp<ModelsPluginOptions>(
   async (app, { config, runtime }) => {
     const registry = new ModelRegistry(runtime, app.log, {
       defaultValidation: config.VALIDATION_LEVEL,
-      batching: { maxBatchRows: config.BATCH_MAX_ROWS, maxDelayMs: config.BATCH_MAX_DELAY_MS, maxQueueRows: config.BATCH_MAX_QUEUE_ROWS },
+      batching: {
+        maxBatchRows: config.BATCH_MAX_ROWS,
+        maxDelayMs: config.BATCH_MAX_DELAY_MS,
+        maxQueueRows: config.BATCH_MAX_QUEUE_ROWS,
+      },
       anomalies: (model, version, kind, count) => app.metrics.monitoring.featureAnomaly(model, version, kind, count),
       drained: (runner: ModelRunner): Promise<void> => dataPlane.runnerDrained(runner),
     });
-    const specOf = (model: string, version: string) => registry.entries(model).find((e) => e.version === version)?.runner?.spec;
-    const refusals = new RefusalLog((obj, msg) => app.log.warn(obj, msg), 'a prediction record in redis was not used; feedback on it answers 404');
-    const shared: SharedRecords | undefined = app.redis && app.redisSigner && { store: app.redis, signer: app.redisSigner, specOf, refused: (why) => refusals.refused({ why }) };
+    const specOf = (model: string, version: string) =>
+      registry.entries(model).find((e) => e.version === version)?.runner?.spec;
+    const refusals = new RefusalLog(
+      (obj, msg) => app.log.warn(obj, msg),
+      'a prediction record in redis was not used; feedback on it answers 404',
+    );
+    const shared: SharedRecords | undefined = app.redis &&
+      app.redisSigner && {
+        store: app.redis,
+        signer: app.redisSigner,
+        specOf,
+        refused: (why) => refusals.refused({ why }),
+      };
     const monitoring = new ModelMonitoring(
-      { drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS }, accuracyWindow: config.ACCURACY_WINDOW },
-      new FeedbackStore({ maxEntries: config.FEEDBACK_MAX_PREDICTIONS, ttlSeconds: config.FEEDBACK_TTL_SECONDS, maxRows: config.MAX_REQUEST_ROWS }, shared),
+      {
+        drift: { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS },
+        accuracyWindow: config.ACCURACY_WINDOW,
+      },
+      new FeedbackStore(
+        {
+          maxEntries: config.FEEDBACK_MAX_PREDICTIONS,
+          ttlSeconds: config.FEEDBACK_TTL_SECONDS,
+          maxRows: config.MAX_REQUEST_ROWS,
+        },
+        shared,
+      ),
       app.metrics.monitoring,
       specOf,
       app.experiments.ledger,
     );
     app.decorate('monitoring', monitoring);
     app.metrics.monitoring.watch(() => monitoring.stats());
-    if (config.PRICE_PER_CPU_HOUR !== undefined) app.metrics.predictions.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
+    if (config.PRICE_PER_CPU_HOUR !== undefined)
+      app.metrics.predictions.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
     const loaded = registry.load(config.MODEL_DIR).catch((err: unknown) => {
       registry.error = `model loading failed: ${(err as Error).message}`;
       app.log.error({ err }, registry.error);
@@ -92,13 +117,36 @@ export default fp<ModelsPluginOptions>(
       timeoutMs: config.REQUEST_TIMEOUT_MS,
       cacheMinHitRate: config.CACHE_MIN_HIT_RATE,
       onCacheUsage: (spec, using, hitRate) =>
-        app.log.info({ model: spec.name, version: spec.version, hitRate: +hitRate.toFixed(3), minHitRate: config.CACHE_MIN_HIT_RATE }, using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit'),
+        app.log.info(
+          {
+            model: spec.name,
+            version: spec.version,
+            hitRate: +hitRate.toFixed(3),
+            minHitRate: config.CACHE_MIN_HIT_RATE,
+          },
+          using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit',
+        ),
       admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
-      shadows: { observer: app.metrics.shadows, log: app.log, maxInflight: config.SHADOW_MAX_INFLIGHT, timeoutMs: config.SHADOW_TIMEOUT_MS, inflight: app.inflight, accepting: () => !app.draining },
+      shadows: {
+        observer: app.metrics.shadows,
+        log: app.log,
+        maxInflight: config.SHADOW_MAX_INFLIGHT,
+        timeoutMs: config.SHADOW_TIMEOUT_MS,
+        inflight: app.inflight,
+        accepting: () => !app.draining,
+      },
     });
     app.decorate('dataPlane', dataPlane);
     app.metrics.batching.watch(() => dataPlane.batchStats());
-    app.metrics.cache.watchUsage(() => registry.all().flatMap((e) => (e.runner && e.runner.cache.enabled && app.cache ? [{ model: e.name, version: e.version, using: dataPlane.usageOf(e.runner).using }] : [])));
+    app.metrics.cache.watchUsage(() =>
+      registry
+        .all()
+        .flatMap((e) =>
+          e.runner && e.runner.cache.enabled && app.cache
+            ? [{ model: e.name, version: e.version, using: dataPlane.usageOf(e.runner).using }]
+            : [],
+        ),
+    );
     app.decorate('readiness', () => {
       if (app.draining) return { ready: false, status: 'draining' as const };
       if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };

@@ -13,14 +13,19 @@ import { serverMetadata } from '../protocols/v2/metadata.js';
 const transform: SwaggerTransform = (route) => {
   const body = route.schema?.body as { content?: Record<string, { schema: z.ZodType }> } | undefined;
   if (!body?.content) return jsonSchemaTransform(route);
-  const converted = (schema: z.ZodType) => (jsonSchemaTransform({ ...route, schema: { body: schema } }).schema as { body: unknown }).body;
+  const converted = (schema: z.ZodType) =>
+    (jsonSchemaTransform({ ...route, schema: { body: schema } }).schema as { body: unknown }).body;
   const { schema, url } = jsonSchemaTransform({ ...route, schema: { ...route.schema, body: undefined } });
-  const content = Object.fromEntries(Object.entries(body.content).map(([type, media]) => [type, { schema: converted(media.schema) }]));
+  const content = Object.fromEntries(
+    Object.entries(body.content).map(([type, media]) => [type, { schema: converted(media.schema) }]),
+  );
   return { schema: { ...schema, body: { content } }, url };
 };
 
 /** The answer for any method and path that is no route, in the same error body. */
-const { $schema: _, ...routeNotFound } = z.toJSONSchema(errorBodySchema(['ROUTE_NOT_FOUND']), { target: 'openapi-3.0' });
+const { $schema: _, ...routeNotFound } = z.toJSONSchema(errorBodySchema(['ROUTE_NOT_FOUND']), {
+  target: 'openapi-3.0',
+});
 
 /**
  * Collects every route's zod schemas into the OpenAPI document (`app.swagger()`, served by
@@ -43,13 +48,21 @@ export default fp(
         },
         tags: [
           { name: 'predict', description: '/predict and /feedback' },
-          { name: 'Open Inference Protocol v2', description: 'KServe v2 / Triton REST, with the binary tensor data and classification extensions' },
+          {
+            name: 'Open Inference Protocol v2',
+            description: 'KServe v2 / Triton REST, with the binary tensor data and classification extensions',
+          },
           { name: 'models', description: 'what is served' },
           { name: 'probes', description: 'Kubernetes and Prometheus' },
           { name: 'docs', description: 'this document' },
         ],
         components: {
-          responses: { RouteNotFound: { description: 'Not Found: any method and path that is not a route here', content: { 'application/json': { schema: routeNotFound as object } } } },
+          responses: {
+            RouteNotFound: {
+              description: 'Not Found: any method and path that is not a route here',
+              content: { 'application/json': { schema: routeNotFound as object } },
+            },
+          },
         },
       },
       transform,

@@ -30,7 +30,10 @@ export default fp<{ config: TracingConfig }>(
     const tracing = settings ? OtelTracing.start(settings, packageInfo.version) : null;
     app.decorate('tracing', tracing);
     if (!tracing) return;
-    app.log.info({ endpoint: settings!.url, sampler: settings!.sampler, service: settings!.serviceName }, 'tracing on: spans exported as OTLP/HTTP JSON');
+    app.log.info(
+      { endpoint: settings!.url, sampler: settings!.sampler, service: settings!.serviceName },
+      'tracing on: spans exported as OTLP/HTTP JSON',
+    );
 
     app.addHook('onRequest', (request, reply, done) => {
       const span = tracing.startRequest({

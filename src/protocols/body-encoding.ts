@@ -10,9 +10,11 @@ import { ServiceError } from '../errors.js';
 export const REQUEST_ENCODINGS = ['gzip', 'deflate', 'identity'] as const;
 
 export const unsupportedEncoding = (encoding: string) =>
-  new ServiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding}" is not supported; send gzip, deflate or identity`, [
-    { path: 'Content-Encoding', message: 'gzip, deflate or identity' },
-  ]);
+  new ServiceError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Content-Encoding "${encoding}" is not supported; send gzip, deflate or identity`,
+    [{ path: 'Content-Encoding', message: 'gzip, deflate or identity' }],
+  );
 
 /** @fastify/compress's request options, shared by every context that registers it. */
 export const requestDecompression = {
@@ -37,7 +39,8 @@ const CHARSET = /;\s*charset\s*=\s*("?)([^";,\s]*)\1/i;
  * wrongly, so it is refused with 415 before parsing, naming the charset.
  */
 export const refuseForeignCharsets: preParsingHookHandler = (request, _reply, payload, done) => {
-  const contentType = request.method === 'GET' || request.method === 'HEAD' ? undefined : request.headers['content-type'];
+  const contentType =
+    request.method === 'GET' || request.method === 'HEAD' ? undefined : request.headers['content-type'];
   const charset = contentType ? CHARSET.exec(contentType)?.[2]?.toLowerCase() : undefined;
   if (charset !== undefined && !CHARSETS.has(charset)) {
     return done(

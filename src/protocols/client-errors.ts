@@ -18,9 +18,14 @@ export function clientError(err: Error & { code?: string; reason?: string }): Se
       return new ServiceError('INVALID_REQUEST', 'HTTP/2 is not served on this port: send HTTP/1.1');
     case 'HPE_INVALID_CONTENT_LENGTH':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return new ServiceError('INVALID_REQUEST', 'the Content-Length header is not valid', [{ path: 'Content-Length', message: err.reason ?? 'not valid' }]);
+      return new ServiceError('INVALID_REQUEST', 'the Content-Length header is not valid', [
+        { path: 'Content-Length', message: err.reason ?? 'not valid' },
+      ]);
     default:
-      return new ServiceError('INVALID_REQUEST', `the request is not valid HTTP/1.1${err.reason ? `: ${err.reason}` : ''}`);
+      return new ServiceError(
+        'INVALID_REQUEST',
+        `the request is not valid HTTP/1.1${err.reason ? `: ${err.reason}` : ''}`,
+      );
   }
 }
 
@@ -63,12 +68,20 @@ export function answerOutsideRoutes(app: FastifyInstance): void {
     socket.destroy();
   });
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    const error = new ServiceError('EXPECTATION_FAILED', `Expect: ${req.headers.expect ?? ''} cannot be met: only 100-continue is supported`, [
-      { path: 'Expect', message: '100-continue, or no Expect header' },
-    ]);
+    const error = new ServiceError(
+      'EXPECTATION_FAILED',
+      `Expect: ${req.headers.expect ?? ''} cannot be met: only 100-continue is supported`,
+      [{ path: 'Expect', message: '100-continue, or no Expect header' }],
+    );
     app.metrics.http.error(error.statusCode, error.code);
     const body = JSON.stringify(error.toBody());
-    res.writeHead(error.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+    res
+      .writeHead(error.statusCode, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      })
+      .end(body);
   });
 }
 
@@ -78,7 +91,11 @@ export function answerOutsideRoutes(app: FastifyInstance): void {
  */
 export const requireHost: onRequestHookHandler = (request, _reply, done) => {
   if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-    return done(new ServiceError('INVALID_REQUEST', 'an HTTP/1.1 request needs a Host header', [{ path: 'Host', message: 'missing' }]));
+    return done(
+      new ServiceError('INVALID_REQUEST', 'an HTTP/1.1 request needs a Host header', [
+        { path: 'Host', message: 'missing' },
+      ]),
+    );
   }
   done();
 };

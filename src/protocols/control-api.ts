@@ -35,7 +35,12 @@ export function guardControlApi(app: FastifyInstance, { adminToken, maxJsonDepth
   app.addHook('onRequest', async (request, reply) => {
     const outcome = check(request.headers.authorization);
     if (outcome === 'ok') return;
-    reply.header('www-authenticate', outcome === 'missing' ? 'Bearer realm="onnx-serve control API"' : 'Bearer realm="onnx-serve control API", error="invalid_token"');
+    reply.header(
+      'www-authenticate',
+      outcome === 'missing'
+        ? 'Bearer realm="onnx-serve control API"'
+        : 'Bearer realm="onnx-serve control API", error="invalid_token"',
+    );
     throw outcome === 'missing'
       ? new ServiceError('UNAUTHORIZED', 'the control API needs an Authorization: Bearer <ADMIN_TOKEN> header')
       : new ServiceError('FORBIDDEN', 'the bearer token is not the ADMIN_TOKEN');
@@ -46,7 +51,13 @@ export function guardControlApi(app: FastifyInstance, { adminToken, maxJsonDepth
   app.addHook('onResponse', async (request, reply) => {
     const { model } = (request.params ?? {}) as { model?: string };
     const outcome = reply.statusCode < 400 ? 'ok' : (outcomes.get(request) ?? 'error');
-    const fields = { action: request.routeOptions.url, method: request.method, model, status: reply.statusCode, outcome };
+    const fields = {
+      action: request.routeOptions.url,
+      method: request.method,
+      model,
+      status: reply.statusCode,
+      outcome,
+    };
     if (reply.statusCode < 400) request.log.info(fields, 'control API call');
     else request.log.warn(fields, 'control API call refused');
   });

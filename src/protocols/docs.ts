@@ -10,9 +10,18 @@ const docs: FastifyPluginAsync = async (app) => {
   let document: string | undefined;
   app.withTypeProvider<DescribedRoutes>().get(
     '/openapi.json',
-    { schema: { tags: ['docs'], summary: 'This document: OpenAPI 3.0, generated from the routes\' zod schemas', response: { 200: z.looseObject({ openapi: z.string() }), ...errorResponses(ANY_REQUEST) } } },
+    {
+      schema: {
+        tags: ['docs'],
+        summary: "This document: OpenAPI 3.0, generated from the routes' zod schemas",
+        response: { 200: z.looseObject({ openapi: z.string() }), ...errorResponses(ANY_REQUEST) },
+      },
+    },
     // A string is sent as it is, past the schema's serializer (hence the untyped reply).
-    async (_request, reply) => (reply as FastifyReply).type('application/json; charset=utf-8').send((document ??= JSON.stringify(app.swagger()))),
+    async (_request, reply) =>
+      (reply as FastifyReply)
+        .type('application/json; charset=utf-8')
+        .send((document ??= JSON.stringify(app.swagger()))),
   );
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true, docExpansion: 'list' } });
 };

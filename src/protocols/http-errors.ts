@@ -31,10 +31,10 @@ export function toServiceError(err: unknown): ServiceError {
 
 function clientMessage(fastifyCode: string, code: ErrorCode, message = ''): string {
   if (fastifyCode === 'FST_CP_ERR_INVALID_CONTENT') return 'the body could not be inflated with its Content-Encoding';
-  if (code === 'UNSUPPORTED_MEDIA_TYPE') return 'send application/json (rows) or application/octet-stream (a raw tensor)';
+  if (code === 'UNSUPPORTED_MEDIA_TYPE')
+    return 'send application/json (rows) or application/octet-stream (a raw tensor)';
   if (code === 'PAYLOAD_TOO_LARGE') return 'the body is larger than BODY_LIMIT_BYTES allows';
   if (fastifyCode === 'FST_ERR_BAD_URL') return 'the URL is not valid: a percent-escape does not decode';
   if (code === 'URI_TOO_LONG') return 'a path segment is longer than 100 characters';
   return message;
 }
-

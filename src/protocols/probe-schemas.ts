@@ -7,20 +7,34 @@ const tags = ['probes'];
 export const healthRoute = {
   tags,
   summary: 'Liveness',
-  response: { 200: z.object({ status: z.literal('ok'), uptime_seconds: z.number().int() }), ...errorResponses(ANY_REQUEST) },
+  response: {
+    200: z.object({ status: z.literal('ok'), uptime_seconds: z.number().int() }),
+    ...errorResponses(ANY_REQUEST),
+  },
 };
 
 const readiness = z.object({
   ready: z.boolean(),
   status: z.enum(['loading', 'ready', 'draining', 'not_ready']),
   error: z.string().optional().describe('why the model repository could not be read'),
-  models: z.array(z.object({ name: z.string(), version: z.string(), state: z.enum(['loading', 'ready', 'unsupported', 'failed']), reason: z.string().optional() })),
+  models: z.array(
+    z.object({
+      name: z.string(),
+      version: z.string(),
+      state: z.enum(['loading', 'ready', 'unsupported', 'failed']),
+      reason: z.string().optional(),
+    }),
+  ),
 });
 
 export const readyRoute = {
   tags,
   summary: 'Readiness: 503 until the models are warmed, and from SIGTERM on',
-  response: { 200: readiness, ...errorResponses(ANY_REQUEST), 503: readiness.describe('not ready: loading, draining, or a model failed') },
+  response: {
+    200: readiness,
+    ...errorResponses(ANY_REQUEST),
+    503: readiness.describe('not ready: loading, draining, or a model failed'),
+  },
 };
 
 export const metricsRoute = {

@@ -8,12 +8,19 @@ import { healthRoute, metricsRoute, readyRoute } from './probe-schemas.js';
  */
 const probes: FastifyPluginAsync = async (app) => {
   const routes = app.withTypeProvider<DescribedRoutes>();
-  routes.get('/health', { schema: healthRoute }, async () => ({ status: 'ok' as const, uptime_seconds: Math.round(process.uptime()) }));
+  routes.get('/health', { schema: healthRoute }, async () => ({
+    status: 'ok' as const,
+    uptime_seconds: Math.round(process.uptime()),
+  }));
 
   routes.get('/ready', { schema: readyRoute }, async (_request, reply) => {
     const { ready, status } = app.readiness();
-    const models = app.models.all().map(({ name, version, state, reason }) => ({ name, version, state, ...(reason ? { reason } : {}) }));
-    return reply.status(ready ? 200 : 503).send({ ready, status, ...(app.models.error ? { error: app.models.error } : {}), models });
+    const models = app.models
+      .all()
+      .map(({ name, version, state, reason }) => ({ name, version, state, ...(reason ? { reason } : {}) }));
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ ready, status, ...(app.models.error ? { error: app.models.error } : {}), models });
   });
 
   routes.get('/metrics', { schema: metricsRoute }, async (_request, reply) => {

@@ -11,12 +11,14 @@ export const MAX_ROUTING_KEY_LENGTH = 256;
  */
 export function routingKeyOf(request: FastifyRequest, named?: unknown): string | undefined {
   if (named !== undefined) {
-    if (typeof named !== 'string' || named.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey('routing_key', `a string of at most ${MAX_ROUTING_KEY_LENGTH} characters`);
+    if (typeof named !== 'string' || named.length > MAX_ROUTING_KEY_LENGTH)
+      throw invalidRoutingKey('routing_key', `a string of at most ${MAX_ROUTING_KEY_LENGTH} characters`);
     return routingKeyFrom(named, undefined);
   }
   const header = request.headers[ROUTING_KEY_HEADER];
   const key = headerText(Array.isArray(header) ? header[0] : header);
-  if (key !== undefined && key.length > MAX_ROUTING_KEY_LENGTH) throw invalidRoutingKey(ROUTING_KEY_HEADER, `at most ${MAX_ROUTING_KEY_LENGTH} characters`);
+  if (key !== undefined && key.length > MAX_ROUTING_KEY_LENGTH)
+    throw invalidRoutingKey(ROUTING_KEY_HEADER, `at most ${MAX_ROUTING_KEY_LENGTH} characters`);
   return routingKeyFrom(undefined, key);
 }
 

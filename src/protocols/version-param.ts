@@ -10,7 +10,11 @@ const NOT_A_VERSION = 'a version number: a positive integer in decimal digits, a
  * version's one spelling: `01`, `0` or a 20-digit number get 404 VERSION_NOT_FOUND, as an unknown
  * version does in Triton. At most 100 digits, as fastify bounds a path segment.
  */
-export const versionText = z.string().max(100).regex(/^[0-9]+$/, NOT_A_VERSION).describe('a version number; without it, the highest ready version');
+export const versionText = z
+  .string()
+  .max(100)
+  .regex(/^[0-9]+$/, NOT_A_VERSION)
+  .describe('a version number; without it, the highest ready version');
 
 /**
  * /predict's JSON `version`: the digits, or a JSON number, read by its value (`1` and `1.0` are the

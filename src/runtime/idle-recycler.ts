@@ -64,7 +64,12 @@ export class IdleRecycler {
     if (this.recycling) return false;
     const rss = this.rss();
     this.floor = Math.min(this.floor, rss);
-    if (started === this.startedAtRecycle || now - this.idleSince < this.options.idleMs || rss <= this.floor * RECYCLE_GROWTH) return false;
+    if (
+      started === this.startedAtRecycle ||
+      now - this.idleSince < this.options.idleMs ||
+      rss <= this.floor * RECYCLE_GROWTH
+    )
+      return false;
     this.recycling = true;
     this.startedAtRecycle = started;
     try {

@@ -62,7 +62,8 @@ export class InferencePool {
   async replace(models: WorkerModel[]): Promise<void> {
     const fresh = piscina({ ...this.init, models });
     try {
-      if (!(await onEveryWorker(fresh, { control: 'ready' }))) throw new Error('a fresh inference worker did not start');
+      if (!(await onEveryWorker(fresh, { control: 'ready' })))
+        throw new Error('a fresh inference worker did not start');
     } catch (err) {
       await fresh.destroy();
       throw err;
@@ -92,7 +93,13 @@ function piscina(init: PoolInit): Piscina {
   const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
   const pool = new Piscina({
     filename: fileURLToPath(new URL(typescript ? './dev-worker.mjs' : './inference-worker.js', import.meta.url)),
-    workerData: { models: init.models, intraOpThreads: init.intraOpThreads, interOpThreads: init.interOpThreads, nice: init.nice, memory: init.memory } satisfies WorkerInit,
+    workerData: {
+      models: init.models,
+      intraOpThreads: init.intraOpThreads,
+      interOpThreads: init.interOpThreads,
+      nice: init.nice,
+      memory: init.memory,
+    } satisfies WorkerInit,
     minThreads: init.workers,
     maxThreads: init.workers,
     idleTimeout: Infinity,

@@ -17,5 +17,9 @@ export async function describeOnnx(path: string): Promise<OnnxMetadata> {
 function toInfo(meta: ort.InferenceSession.ValueMetadata): TensorInfo {
   if (!meta.isTensor) return { name: meta.name, dtype: 'non-tensor', shape: [] };
   // A symbolic dim keeps its name (`batch`): dims with one name must agree across a request's inputs.
-  return { name: meta.name, dtype: meta.type, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && d !== '' ? d : null)) };
+  return {
+    name: meta.name,
+    dtype: meta.type,
+    shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && d !== '' ? d : null)),
+  };
 }

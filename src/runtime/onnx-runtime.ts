@@ -19,7 +19,12 @@ function rejectedInput(err: unknown): ServiceError | undefined {
   const match = KERNEL_FAILURE.exec((err as Error)?.message ?? '');
   if (!match) return undefined;
   const [, op, node, reason] = match;
-  return new ServiceError('MODEL_REJECTED_INPUT', `the model could not run on this input: ${op}${node ? ` node ${node}` : ''}: ${reason!.trim()}`, undefined, { cause: err });
+  return new ServiceError(
+    'MODEL_REJECTED_INPUT',
+    `the model could not run on this input: ${op}${node ? ` node ${node}` : ''}: ${reason!.trim()}`,
+    undefined,
+    { cause: err },
+  );
 }
 
 export interface RuntimeOptions {
@@ -90,7 +95,12 @@ export class OnnxRuntime implements ModelRuntime {
     const pool = (this.pool = InferencePool.start({ models, ...this.options }));
     const idleS = this.options.idleRecycleS ?? 0;
     if (idleS > 0) {
-      this.recycler = new IdleRecycler({ idleMs: idleS * 1000, activity: () => pool, recycle: () => this.recycle(), onError: this.options.onRecycleError }).start();
+      this.recycler = new IdleRecycler({
+        idleMs: idleS * 1000,
+        activity: () => pool,
+        recycle: () => this.recycle(),
+        onError: this.options.onRecycleError,
+      }).start();
     }
   }
 
@@ -138,7 +148,11 @@ export class OnnxRuntime implements ModelRuntime {
       this.background = undefined;
       await background?.close();
       await returnMemory();
-      this.options.onRecycled?.({ rssBefore, rssAfter: process.memoryUsage.rss(), seconds: (performance.now() - started) / 1000 });
+      this.options.onRecycled?.({
+        rssBefore,
+        rssAfter: process.memoryUsage.rss(),
+        seconds: (performance.now() - started) / 1000,
+      });
       return true;
     });
   }
@@ -174,7 +188,12 @@ export class OnnxRuntime implements ModelRuntime {
   }
 
   private backgroundPool(): InferencePool {
-    return (this.background ??= InferencePool.start({ models: [], ...this.options, workers: 1, nice: BACKGROUND_NICE }));
+    return (this.background ??= InferencePool.start({
+      models: [],
+      ...this.options,
+      workers: 1,
+      nice: BACKGROUND_NICE,
+    }));
   }
 
   placement(key: string): 'workers' | 'main-thread' {
@@ -192,7 +211,10 @@ export class OnnxRuntime implements ModelRuntime {
     if ((m.seconds / m.rows) * 1e6 < this.options.inlineMaxRowMicros) {
       const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads, this.options.memory);
       // Until the session exists, runs keep going to the workers; a failure leaves them there.
-      this.inline.set(key, ort.InferenceSession.create(this.paths.get(key)!, options).catch(() => undefined));
+      this.inline.set(
+        key,
+        ort.InferenceSession.create(this.paths.get(key)!, options).catch(() => undefined),
+      );
     } else {
       this.measured.set(key, { runs: 0, seconds: 0, rows: 0 }); // measure again later: load changes
     }

@@ -9,7 +9,11 @@ export interface SessionMemory {
 }
 
 /** One place for the session settings, so the worker and the in-process benchmark agree. */
-export function sessionOptions(intraOpThreads: number, interOpThreads: number, memory?: SessionMemory): InferenceSession.SessionOptions {
+export function sessionOptions(
+  intraOpThreads: number,
+  interOpThreads: number,
+  memory?: SessionMemory,
+): InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: interOpThreads,

@@ -10,7 +10,10 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 /** `onnx-serve ...` from the sources (the installed package is tested in package.test.ts): stdout, stderr, exit code. */
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info' } });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout: string; stderr: string; code: number };
@@ -29,7 +32,8 @@ describe('onnx-serve check', () => {
   it('passes the bundled repository, printing every model with its tensors', async () => {
     const { stdout, code } = await cli('check', BUNDLED_MODELS);
     expect(code).toBe(0);
-    for (const name of ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large']) expect(stdout).toContain(`\n${name}: `);
+    for (const name of ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large'])
+      expect(stdout).toContain(`\n${name}: `);
     expect(stdout).toContain('inputs:  input float32[batch,4]');
     expect(stdout).toContain('outputs: probabilities float32[batch,3]');
     expect(stdout).toMatch(/^OK: 5 models, 5 versions, 0 errors, 0 warnings$/m);
@@ -50,7 +54,12 @@ describe('onnx-serve check', () => {
     try {
       const plain = await cli('check', warnOnly.dir, '--json');
       expect(plain.code).toBe(0);
-      const report = JSON.parse(plain.stdout) as { ok: boolean; errors: string[]; warnings: string[]; models: { name: string }[] };
+      const report = JSON.parse(plain.stdout) as {
+        ok: boolean;
+        errors: string[];
+        warnings: string[];
+        models: { name: string }[];
+      };
       expect(report).toMatchObject({ ok: true, errors: [] });
       expect(report.warnings).toHaveLength(1);
       expect(report.models.map((m) => m.name)).toEqual(['iris']);
@@ -68,9 +77,12 @@ describe('onnx-serve check', () => {
 });
 
 describe('onnx-serve serve --exit-on-error', () => {
-  const broken = new TempRepository().addOnnx('iris', '1', bundled('iris')).addBytes('corrupt', '1', 'not an onnx file');
+  const broken = new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'))
+    .addBytes('corrupt', '1', 'not an onnx file');
   afterAll(() => broken.remove());
-  const serve = (dir: string, ...flags: string[]) => cli('serve', '--model-dir', dir, '--port', '0', '--host', '127.0.0.1', ...flags);
+  const serve = (dir: string, ...flags: string[]) =>
+    cli('serve', '--model-dir', dir, '--port', '0', '--host', '127.0.0.1', ...flags);
 
   it('exits 1 when MODEL_DIR does not exist, or when a version fails to load, naming why', async () => {
     const missing = await serve('/nonexistent/models', '--exit-on-error');

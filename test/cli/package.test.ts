@@ -9,7 +9,8 @@ import { freePort } from '../../bench/servers.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
-const npm = (args: string[], cwd: string) => run('npm', args, { cwd, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 16 * 1024 * 1024 });
+const npm = (args: string[], cwd: string) =>
+  run('npm', args, { cwd, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 16 * 1024 * 1024 });
 
 /**
  * The package as a user gets it: `npm pack` (its prepack builds dist/), the tarball installed in an
@@ -25,7 +26,15 @@ describe('the packed onnx-serve, installed from its tarball', () => {
   beforeAll(async () => {
     const source = join(work, 'source');
     mkdirSync(source);
-    for (const entry of ['src', 'models', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md']) {
+    for (const entry of [
+      'src',
+      'models',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'README.md',
+    ]) {
       cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
@@ -39,7 +48,9 @@ describe('the packed onnx-serve, installed from its tarball', () => {
   it('ships dist/ and the bundled models, and no sources or tests', () => {
     const files = readdirSync(join(installed, 'node_modules/onnx-serve'));
     expect(files).toEqual(expect.arrayContaining(['dist', 'models', 'package.json', 'README.md']));
-    expect(readdirSync(join(installed, 'node_modules/onnx-serve/dist/client'))).toEqual(expect.arrayContaining(['index.js', 'index.d.ts']));
+    expect(readdirSync(join(installed, 'node_modules/onnx-serve/dist/client'))).toEqual(
+      expect.arrayContaining(['index.js', 'index.d.ts']),
+    );
     expect(files).not.toContain('src');
     expect(files).not.toContain('test');
   });
@@ -56,11 +67,16 @@ describe('the packed onnx-serve, installed from its tarball', () => {
 
   it('onnx-serve serve answers /predict through the exported client, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const server = spawn(bin, ['serve', '--model-dir', models, '--port', String(port), '--host', '127.0.0.1'], { stdio: 'ignore' });
+    const server = spawn(bin, ['serve', '--model-dir', models, '--port', String(port), '--host', '127.0.0.1'], {
+      stdio: 'ignore',
+    });
     try {
       let ready = 0;
       for (let i = 0; i < 300 && ready !== 200; i++) {
-        ready = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0);
+        ready = await fetch(`http://127.0.0.1:${port}/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       expect(ready).toBe(200);

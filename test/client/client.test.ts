@@ -1,6 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxServeClient, OnnxServeError, type DType, type ExperimentAnswer, type InferResult, type PredictResponse, type TensorData } from '../../src/client/index.js';
+import {
+  OnnxServeClient,
+  OnnxServeError,
+  type DType,
+  type ExperimentAnswer,
+  type InferResult,
+  type PredictResponse,
+  type TensorData,
+} from '../../src/client/index.js';
 import { startApp } from '../helpers/app.js';
 import { bundled, fixture, FIXTURE_MODELS, TempRepository } from '../helpers/repository.js';
 import { IRIS_ROW, irisConfig, keyFor } from '../helpers/traffic.js';
@@ -26,20 +34,38 @@ describe('OnnxServeClient', () => {
     expect(one).toMatchObject({ model: 'iris', version: '1', label: 'setosa' });
     const many = await client.predictMany('iris', [setosa, [6.7, 3.0, 5.2, 2.3]]);
     expect(many.predictions!.map((p) => p.label)).toEqual(['setosa', 'virginica']);
-    const tensor = await client.predictTensor('iris', { dtype: 'float32', shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) });
+    const tensor = await client.predictTensor('iris', {
+      dtype: 'float32',
+      shape: [1, 4],
+      data: new Float32Array([5.1, 3.5, 1.4, 0.2]),
+    });
     expect(tensor.predictions![0]!.probabilities).toEqual(one.probabilities);
   });
 
   it('infer() sends binary tensor data or JSON, and decodes the outputs either way', async () => {
-    const input = { name: 'input', tensor: { dtype: 'float32' as const, shape: [2, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]) } };
+    const input = {
+      name: 'input',
+      tensor: {
+        dtype: 'float32' as const,
+        shape: [2, 4],
+        data: new Float32Array([5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]),
+      },
+    };
     const binary = await client.infer('iris', [input]);
     const json = await client.infer('iris', [input], { binary: false });
     expect(binary.model_name).toBe('iris');
     expect(binary.outputs.probabilities!.shape).toEqual([2, 3]);
     expect(binary.outputs.probabilities!.data).toBeInstanceOf(Float32Array);
-    expect(Array.from(binary.outputs.probabilities!.data as Float32Array)).toEqual(Array.from(json.outputs.probabilities!.data as Float32Array));
-    const predicted = await client.predictMany('iris', [Array.from(input.tensor.data.subarray(0, 4)), Array.from(input.tensor.data.subarray(4))]);
-    expect(Array.from(binary.outputs.probabilities!.data as Float32Array).slice(0, 3)).toEqual(Object.values(predicted.predictions![0]!.probabilities!).map((p) => Math.fround(p)));
+    expect(Array.from(binary.outputs.probabilities!.data as Float32Array)).toEqual(
+      Array.from(json.outputs.probabilities!.data as Float32Array),
+    );
+    const predicted = await client.predictMany('iris', [
+      Array.from(input.tensor.data.subarray(0, 4)),
+      Array.from(input.tensor.data.subarray(4)),
+    ]);
+    expect(Array.from(binary.outputs.probabilities!.data as Float32Array).slice(0, 3)).toEqual(
+      Object.values(predicted.predictions![0]!.probabilities!).map((p) => Math.fround(p)),
+    );
   });
 
   it('feedback() joins the ground truth to a prediction', async () => {
@@ -53,16 +79,23 @@ describe('OnnxServeClient', () => {
     expect(wrong).toMatchObject({ status: 400, code: 'INVALID_INPUT' });
     expect((wrong as OnnxServeError).details[0]!.path).toContain('sepal_length');
     await expect(client.predict('nope', setosa)).rejects.toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
-    await expect(client.infer('iris', [{ name: 'input', tensor: { dtype: 'float64', shape: [1, 4], data: new Float64Array(4) } }])).rejects.toMatchObject({ status: 400, code: 'INVALID_INPUT' });
+    await expect(
+      client.infer('iris', [{ name: 'input', tensor: { dtype: 'float64', shape: [1, 4], data: new Float64Array(4) } }]),
+    ).rejects.toMatchObject({ status: 400, code: 'INVALID_INPUT' });
     const { id } = await client.predict('iris', setosa);
     await client.feedback(id, { label: 'setosa' });
-    await expect(client.feedback(id, { label: 'setosa' })).rejects.toMatchObject({ status: 409, code: 'DUPLICATE_FEEDBACK' });
+    await expect(client.feedback(id, { label: 'setosa' })).rejects.toMatchObject({
+      status: 409,
+      code: 'DUPLICATE_FEEDBACK',
+    });
   });
 
   it('an answer not in the service shape (a proxy, a wrong URL) is HTTP_ERROR', async () => {
     const elsewhere = new OnnxServeClient('http://127.0.0.1:9', { timeoutMs: 2000 });
     await expect(elsewhere.ready()).rejects.toThrow();
-    const proxy = new OnnxServeClient('http://proxy.invalid', { fetch: async () => new Response('<html>bad gateway</html>', { status: 502 }) });
+    const proxy = new OnnxServeClient('http://proxy.invalid', {
+      fetch: async () => new Response('<html>bad gateway</html>', { status: 502 }),
+    });
     await expect(proxy.predict('iris', setosa)).rejects.toMatchObject({ status: 502, code: 'HTTP_ERROR' });
   });
 });
@@ -109,7 +142,15 @@ describe('OnnxServeClient on the fixture models: every dtype, binary and JSON', 
 
 describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
   const repo = new TempRepository()
-    .addOnnx('iris', '1', bundled('iris'), irisConfig([{ name: 'stable', version: 1, weight: 50 }, { name: 'canary', version: 2, weight: 50 }]))
+    .addOnnx(
+      'iris',
+      '1',
+      bundled('iris'),
+      irisConfig([
+        { name: 'stable', version: 1, weight: 50 },
+        { name: 'canary', version: 2, weight: 50 },
+      ]),
+    )
     .addOnnx('iris', '2', fixture('iris_like.onnx'));
   let app: FastifyInstance;
   let client: OnnxServeClient;
@@ -123,8 +164,13 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
   });
 
   it('sends X-Routing-Key: every call with one key lands on its variant, and the answers name it (typed)', async () => {
-    const input = [{ name: 'input', tensor: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array(IRIS_ROW) } }];
-    for (const [variant, version] of [['stable', '1'], ['canary', '2']] as const) {
+    const input = [
+      { name: 'input', tensor: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array(IRIS_ROW) } },
+    ];
+    for (const [variant, version] of [
+      ['stable', '1'],
+      ['canary', '2'],
+    ] as const) {
       const routingKey = keyFor(app, 'iris', variant);
       for (let i = 0; i < 5; i++) {
         const answer: PredictResponse = await client.predict('iris', setosa, { routingKey });
@@ -139,7 +185,9 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
       }
     }
     // a named version bypasses the split: no variant
-    expect((await client.predict('iris', setosa, { version: 1, routingKey: keyFor(app, 'iris', 'canary') })).variant).toBeUndefined();
+    expect(
+      (await client.predict('iris', setosa, { version: 1, routingKey: keyFor(app, 'iris', 'canary') })).variant,
+    ).toBeUndefined();
   });
 
   it('sends a routing key outside Latin-1 as UTF-8: it lands where the same key in the body lands', async () => {
@@ -151,7 +199,7 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
     expect(new Set(keys.map((key) => app.models.route('iris', undefined, key).variant)).size).toBe(2); // the keys cover both variants, so a wrong decoding would show
   });
 
-  it('experiment() reads the split\'s results: the requests each variant served, and the codes of a model without one', async () => {
+  it("experiment() reads the split's results: the requests each variant served, and the codes of a model without one", async () => {
     const canaryKey = keyFor(app, 'iris', 'canary');
     const before = await client.experiment('iris');
     const served = (answer: ExperimentAnswer, name: string) => answer.variants.find((v) => v.name === name)!.requests;

@@ -12,7 +12,9 @@ export interface Stage {
 /** Stages with their base image, ${ARG} defaults substituted as `docker build` does with no --build-arg. */
 export function dockerStages(): Stage[] {
   const { dockerfile } = loadDockerfile();
-  const defaults = new Map(dockerfile.getInitialARGs().map((a) => [a.getProperty()?.getName() ?? '', a.getProperty()?.getValue() ?? '']));
+  const defaults = new Map(
+    dockerfile.getInitialARGs().map((a) => [a.getProperty()?.getName() ?? '', a.getProperty()?.getValue() ?? '']),
+  );
   const stages: Stage[] = [];
   for (const instruction of dockerfile.getInstructions()) {
     if (instruction.getKeyword() === 'FROM') {
@@ -30,7 +32,8 @@ export function dockerStages(): Stage[] {
 }
 
 export const args = (i: Instruction): string => i.getArgumentsContent() ?? '';
-export const ofKind = (stage: Stage, keyword: string): Instruction[] => stage.instructions.filter((i) => i.getKeyword() === keyword);
+export const ofKind = (stage: Stage, keyword: string): Instruction[] =>
+  stage.instructions.filter((i) => i.getKeyword() === keyword);
 
 /** The uid/gid the final stage runs as, checked against the useradd/groupadd that create them. */
 export function dockerUser(): { uid: number; gid: number; useradd: string } {
@@ -42,6 +45,7 @@ export function dockerUser(): { uid: number; gid: number; useradd: string } {
   const groupadd = /groupadd\b[^&;]*/.exec(runs)?.[0] ?? '';
   const addedUid = Number(/--uid[ =](\d+)/.exec(useradd)?.[1]);
   const addedGid = Number(/--gid[ =](\d+)/.exec(groupadd)?.[1]);
-  if (uid !== addedUid || gid !== addedGid) throw new Error(`USER ${uid}:${gid} is not the created ${addedUid}:${addedGid}`);
+  if (uid !== addedUid || gid !== addedGid)
+    throw new Error(`USER ${uid}:${gid} is not the created ${addedUid}:${addedGid}`);
   return { uid: uid!, gid: gid!, useradd };
 }

@@ -19,7 +19,10 @@ const stages = dockerStages();
 const build = stages[0]!;
 const final = stages.at(-1)!;
 const runs = (stage: typeof build) => ofKind(stage, 'RUN').map(args);
-const envOf = (stage: typeof build) => Object.fromEntries(ofKind(stage, 'ENV').flatMap((i) => [...args(i).matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])));
+const envOf = (stage: typeof build) =>
+  Object.fromEntries(
+    ofKind(stage, 'ENV').flatMap((i) => [...args(i).matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
+  );
 
 describe('Dockerfile', () => {
   it('lints clean (dockerfile-utils, the VS Code Docker linter)', () => {
@@ -28,8 +31,11 @@ describe('Dockerfile', () => {
 
   it('is multi-stage, every stage on a slim image of Node 24 (the current LTS), a line package.json supports', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of stages) expect(stage.image, stage.name).toMatch(/^node:24([.\d]*)?-(\w+-)?slim(@sha256:[0-9a-f]{64})?$/);
-    const engines = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }).engines.node;
+    for (const stage of stages)
+      expect(stage.image, stage.name).toMatch(/^node:24([.\d]*)?-(\w+-)?slim(@sha256:[0-9a-f]{64})?$/);
+    const engines = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }
+    ).engines.node;
     expect(engines.split('||').map((range) => range.trim().match(/^\^(\d+)\./)?.[1])).toContain('24');
   });
 
@@ -37,7 +43,9 @@ describe('Dockerfile', () => {
     const ci = ofKind(build, 'RUN').findIndex((i) => /\bnpm ci\b/.test(args(i)));
     expect(ci).toBeGreaterThanOrEqual(0);
     const ciLine = ofKind(build, 'RUN')[ci]!.getRange().start.line;
-    const skipped = ofKind(build, 'ENV').some((i) => i.getRange().start.line < ciLine && /ONNXRUNTIME_NODE_INSTALL=skip/.test(args(i)));
+    const skipped = ofKind(build, 'ENV').some(
+      (i) => i.getRange().start.line < ciLine && /ONNXRUNTIME_NODE_INSTALL=skip/.test(args(i)),
+    );
     expect(skipped || /ONNXRUNTIME_NODE_INSTALL=skip npm ci/.test(runs(build).join('\n'))).toBe(true);
     expect(runs(build).join('\n')).toMatch(/npm run build\b.*npm prune --omit=dev/s);
   });
@@ -68,9 +76,17 @@ describe('Dockerfile', () => {
 
   it('ships the build, production node_modules, package.json (ESM) and the bundled models', () => {
     const copies = ofKind(final, 'COPY').map((i) => args(i));
-    expect(copies).toEqual(expect.arrayContaining(['package.json ./', '/app/node_modules ./node_modules', '/app/dist ./dist', 'models ./models']));
+    expect(copies).toEqual(
+      expect.arrayContaining([
+        'package.json ./',
+        '/app/node_modules ./node_modules',
+        '/app/dist ./dist',
+        'models ./models',
+      ]),
+    );
     const fromBuild = ofKind(final, 'COPY').filter((i) => /node_modules|dist/.test(args(i)));
-    for (const copy of fromBuild) expect(text.split('\n')[copy.getRange().start.line]).toContain(`--from=${build.name}`);
+    for (const copy of fromBuild)
+      expect(text.split('\n')[copy.getRange().start.line]).toContain(`--from=${build.name}`);
     // MODEL_DIR is where the models are copied: WORKDIR + models.
     const workdir = args(ofKind(final, 'WORKDIR').at(-1)!);
     expect(envOf(final).MODEL_DIR).toBe(`${workdir}/models`);
@@ -150,12 +166,24 @@ describe('.dockerignore', () => {
     .filter((l) => l && !l.startsWith('#'));
   // Docker's rules for what we use: `*` within a segment, `**` across them, a match ignores the subtree.
   const toRegExp = (p: string) =>
-    new RegExp(`^${p.replace(/^\//, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\/?/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '(.*/)?')}(/.*)?$`);
+    new RegExp(
+      `^${p
+        .replace(/^\//, '')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\/?/g, '\u0000')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\u0000/g, '(.*/)?')}(/.*)?$`,
+    );
   const ignored = (path: string) =>
-    patterns.reduce((out, p) => (p.startsWith('!') ? (toRegExp(p.slice(1)).test(path) ? false : out) : toRegExp(p).test(path) ? true : out), false);
+    patterns.reduce(
+      (out, p) =>
+        p.startsWith('!') ? (toRegExp(p.slice(1)).test(path) ? false : out) : toRegExp(p).test(path) ? true : out,
+      false,
+    );
 
   it('keeps the host node_modules, dist and .git out of the build context', () => {
-    for (const path of ['node_modules/fastify/package.json', 'dist/server.js', '.git/HEAD', 'test/unit/x.test.ts']) expect(ignored(path), path).toBe(true);
+    for (const path of ['node_modules/fastify/package.json', 'dist/server.js', '.git/HEAD', 'test/unit/x.test.ts'])
+      expect(ignored(path), path).toBe(true);
   });
 
   it('keeps everything the Dockerfile copies from the context, and the models it serves', () => {
@@ -164,7 +192,8 @@ describe('.dockerignore', () => {
       .filter((i) => !/--from=/.test(text.split('\n')[i.getRange().start.line]!))
       .flatMap((i) => args(i).split(/\s+/).slice(0, -1));
     expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'models']));
-    for (const path of [...sources, 'src/server.ts', 'models/iris/model.json', 'models/iris/1/model.onnx']) expect(ignored(path), path).toBe(false);
+    for (const path of [...sources, 'src/server.ts', 'models/iris/model.json', 'models/iris/1/model.onnx'])
+      expect(ignored(path), path).toBe(false);
     expect(ignored('models/iris/holdout.json')).toBe(true);
   });
 });

@@ -10,7 +10,9 @@ import { schemaErrors } from './schemas.js';
 /** docs/deployment.md's examples work: the YAML validates, the overlay renders, the metrics exist. */
 
 const doc = readRepoFile('docs/deployment.md');
-const yamlBlocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYamlDocs(m[1]!, 'docs/deployment.md')[0] as Record<string, unknown>);
+const yamlBlocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map(
+  (m) => parseYamlDocs(m[1]!, 'docs/deployment.md')[0] as Record<string, unknown>,
+);
 const ofKind = (kind: string) => yamlBlocks.filter((b) => b.kind === kind) as K8sObject[];
 
 describe('docs/deployment.md', () => {
@@ -32,7 +34,9 @@ describe('docs/deployment.md', () => {
     try {
       const overlayDir = join(dir, 'overlays/managed-redis');
       mkdirSync(overlayDir, { recursive: true });
-      const resources = (overlay as never as { resources: string[] }).resources.map((r) => (r === '../../k8s' ? relative(overlayDir, K8S_DIR) : r));
+      const resources = (overlay as never as { resources: string[] }).resources.map((r) =>
+        r === '../../k8s' ? relative(overlayDir, K8S_DIR) : r,
+      );
       writeFileSync(join(overlayDir, 'kustomization.yaml'), JSON.stringify({ ...overlay, resources }));
       const rendered = kustomize(overlayDir);
       expect(rendered.stderr).toBe('');
@@ -55,13 +59,17 @@ describe('docs/deployment.md', () => {
     });
 
     it('every series the adapter rules query is on /metrics', async () => {
-      const rules = yamlBlocks.find((b) => b.rules) as { rules: { custom: { seriesQuery: string; name: { as: string } }[] } };
+      const rules = yamlBlocks.find((b) => b.rules) as {
+        rules: { custom: { seriesQuery: string; name: { as: string } }[] };
+      };
       const series = rules.rules.custom.map((r) => /^(\w+)/.exec(r.seriesQuery)![1]!);
       expect(series).toEqual(['http_requests_in_flight', 'ml_queue_depth_rows']);
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       for (const name of series) expect(metrics, name).toMatch(new RegExp(`^# TYPE ${name} gauge$`, 'm'));
       // The HPA example asks for the names the adapter exposes.
-      const hpaMetrics = (ofKind('HorizontalPodAutoscaler')[0]!.spec as { metrics: { pods: { metric: { name: string } } }[] }).metrics.map((m) => m.pods.metric.name);
+      const hpaMetrics = (
+        ofKind('HorizontalPodAutoscaler')[0]!.spec as { metrics: { pods: { metric: { name: string } } }[] }
+      ).metrics.map((m) => m.pods.metric.name);
       expect(hpaMetrics).toEqual(rules.rules.custom.map((r) => r.name.as));
     });
   });

@@ -16,7 +16,19 @@ import { isKnownSeries, metricNames, SERVICE_METRICS } from '../monitoring/monit
 import { dockerUser } from './dockerfile-facts.js';
 import { runtimePod } from './kserve-schema.js';
 import { OVERLAYS_DIR, overlayNames, readKustomization, renderOverlay } from './overlays.js';
-import { cpuCores, findObject, HAS_KUBECTL, K8S_DIR, kustomize, loadKustomization, loadManifests, parseYamlDocs, readRepoFile, type K8sDoc, type K8sObject } from './repo.js';
+import {
+  cpuCores,
+  findObject,
+  HAS_KUBECTL,
+  K8S_DIR,
+  kustomize,
+  loadKustomization,
+  loadManifests,
+  parseYamlDocs,
+  readRepoFile,
+  type K8sDoc,
+  type K8sObject,
+} from './repo.js';
 import { schemaErrors, strictFieldErrors } from './schemas.js';
 
 /** k8s/overlays/: the cluster add-ons render, validate, and agree with the base and the server. */
@@ -28,11 +40,16 @@ const baseHpa = findObject<IHorizontalPodAutoscaler>(base, 'HorizontalPodAutosca
 const baseService = findObject<IService>(base, 'Service', 'onnx-serve');
 const baseConfig = findObject<IConfigMap>(base, 'ConfigMap', 'onnx-serve-config').data ?? {};
 
-const overlays = Object.fromEntries(overlayNames().map((name) => [name, renderOverlay(name)])) as Record<string, K8sDoc[]>;
+const overlays = Object.fromEntries(overlayNames().map((name) => [name, renderOverlay(name)])) as Record<
+  string,
+  K8sDoc[]
+>;
 const all = Object.values(overlays).flat();
 const the = <T>(overlay: string, kind: string) => findObject<T>(overlays[overlay] ?? [], kind, 'onnx-serve');
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  selector !== undefined &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 describe('k8s/overlays: every add-on renders and validates', () => {
   it('holds the three add-ons, each a Kustomization of its own objects, outside the base', () => {
@@ -45,9 +62,12 @@ describe('k8s/overlays: every add-on renders and validates', () => {
     expect((loadKustomization().resources ?? []).filter((r) => r.includes('overlays'))).toEqual([]);
   });
 
-  it.each(all.map((d) => [`${d.file}: ${d.object.kind} ${d.object.metadata?.name}`, d.object] as const))('%s validates', (_name, object) => {
-    expect(schemaErrors(object)).toBeUndefined();
-  });
+  it.each(all.map((d) => [`${d.file}: ${d.object.kind} ${d.object.metadata?.name}`, d.object] as const))(
+    '%s validates',
+    (_name, object) => {
+      expect(schemaErrors(object)).toBeUndefined();
+    },
+  );
 
   it('the validators reject what the API server or KServe would (so a pass means something)', () => {
     const serviceMonitor = structuredClone(the<IServiceMonitor>('prometheus-operator', 'ServiceMonitor'));
@@ -59,11 +79,15 @@ describe('k8s/overlays: every add-on renders and validates', () => {
     const scaled = structuredClone(the<IScaledObject>('keda', 'ScaledObject'));
     scaled.spec.triggers[0]!.metadata.threshold = 4 as never;
     expect(schemaErrors(scaled)).toMatch(/threshold must be string/);
-    const runtime = structuredClone(the<K8sObject>('kserve', 'ServingRuntime')) as never as { spec: Record<string, unknown> & { containers: IContainer[] } };
+    const runtime = structuredClone(the<K8sObject>('kserve', 'ServingRuntime')) as never as {
+      spec: Record<string, unknown> & { containers: IContainer[] };
+    };
     runtime.spec.protocolVersions = ['v3'];
     runtime.spec.containers[0]!.ports![0]!.containerPort = 'http' as never;
     expect(schemaErrors(runtime)).toMatch(/protocolVersions\.0: .*\n.*containerPort must be integer/s);
-    const isvc = structuredClone(findObject<K8sObject>(overlays.kserve!, 'InferenceService', 'iris')) as never as { spec: { predictor: { model: Record<string, unknown> } } };
+    const isvc = structuredClone(findObject<K8sObject>(overlays.kserve!, 'InferenceService', 'iris')) as never as {
+      spec: { predictor: { model: Record<string, unknown> } };
+    };
     delete isvc.spec.predictor.model.modelFormat;
     isvc.spec.predictor.model.storageUri = 'models/iris';
     isvc.spec.predictor.model.storageURI = 's3://x';
@@ -72,9 +96,15 @@ describe('k8s/overlays: every add-on renders and validates', () => {
 
   it('has no field the API servers do not know (kubectl --validate=strict)', () => {
     // KServe's own fields are strict in its schema; its containers are checked here, inside a Pod.
-    const objects = all.map((d) => d.object).flatMap((o) => (o.kind === 'ServingRuntime' ? [runtimePod(o)] : o.apiVersion.startsWith('serving.kserve.io') ? [] : [o]));
+    const objects = all
+      .map((d) => d.object)
+      .flatMap((o) =>
+        o.kind === 'ServingRuntime' ? [runtimePod(o)] : o.apiVersion.startsWith('serving.kserve.io') ? [] : [o],
+      );
     // The HPA's word for KEDA's minReplicaCount: it must be the only one reported.
-    const misspelt = structuredClone(the<IScaledObject>('keda', 'ScaledObject')) as never as { spec: Record<string, unknown> };
+    const misspelt = structuredClone(the<IScaledObject>('keda', 'ScaledObject')) as never as {
+      spec: Record<string, unknown>;
+    };
     misspelt.spec.minReplicas = 3;
     const errors = strictFieldErrors([...objects, misspelt]);
     const sentinel = `object ${objects.length}:`;
@@ -84,7 +114,10 @@ describe('k8s/overlays: every add-on renders and validates', () => {
 
   it('every object carries the base labels (name, part-of)', () => {
     for (const { file, object } of all) {
-      expect(object.metadata.labels, `${file} ${object.kind}`).toMatchObject({ 'app.kubernetes.io/name': 'onnx-serve', 'app.kubernetes.io/part-of': 'onnx-serve' });
+      expect(object.metadata.labels, `${file} ${object.kind}`).toMatchObject({
+        'app.kubernetes.io/name': 'onnx-serve',
+        'app.kubernetes.io/part-of': 'onnx-serve',
+      });
     }
   });
 
@@ -95,7 +128,8 @@ describe('k8s/overlays: every add-on renders and validates', () => {
       const objects = parseYamlDocs(rendered.stdout, `kubectl kustomize ${name}`, '1.1') as K8sObject[];
       const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
       expect(objects.map(key).sort(), name).toEqual(docs.map((d) => key(d.object)).sort());
-      for (const object of objects) expect(object, `${name} ${key(object)}`).toEqual(docs.find((d) => key(d.object) === key(object))!.object);
+      for (const object of objects)
+        expect(object, `${name} ${key(object)}`).toEqual(docs.find((d) => key(d.object) === key(object))!.object);
     }
   });
 });
@@ -106,7 +140,9 @@ describe('prometheus-operator: ServiceMonitor and PrometheusRule', () => {
   it("the ServiceMonitor selects the Service and scrapes its port at the pods' metrics path", () => {
     expect(matches(monitor.spec.selector.matchLabels, baseService.metadata!.labels)).toBe(true);
     for (const other of base.filter((d) => d.object.kind === 'Service' && d.object !== (baseService as never))) {
-      expect(matches(monitor.spec.selector.matchLabels, other.object.metadata.labels), other.object.metadata.name).toBe(false);
+      expect(matches(monitor.spec.selector.matchLabels, other.object.metadata.labels), other.object.metadata.name).toBe(
+        false,
+      );
     }
     const [endpoint] = monitor.spec.endpoints!;
     expect(baseService.spec!.ports!.map((p) => p.name)).toContain(endpoint!.port);
@@ -121,7 +157,9 @@ describe('prometheus-operator: ServiceMonitor and PrometheusRule', () => {
   });
 
   it(`the PrometheusRule is ${ALERTS_FILE} as \`npm run k8s:rules\` writes it`, () => {
-    expect(readRepoFile(RULE_FILE), `${RULE_FILE} is stale: run \`npm run k8s:rules\``).toBe(prometheusRule(readAlerts()));
+    expect(readRepoFile(RULE_FILE), `${RULE_FILE} is stale: run \`npm run k8s:rules\``).toBe(
+      prometheusRule(readAlerts()),
+    );
     const { groups } = parseYamlDocs(readAlerts(), ALERTS_FILE)[0] as { groups: unknown };
     expect(the<IPrometheusRule>('prometheus-operator', 'PrometheusRule').spec.groups).toEqual(groups);
   });
@@ -145,10 +183,22 @@ describe('KEDA: the ScaledObject', () => {
   });
 
   it("keeps the base HPA's bounds, behaviour, and CPU and memory targets", () => {
-    expect([scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount]).toEqual([baseHpa.spec!.minReplicas, baseHpa.spec!.maxReplicas]);
+    expect([scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount]).toEqual([
+      baseHpa.spec!.minReplicas,
+      baseHpa.spec!.maxReplicas,
+    ]);
     expect(scaled.spec.advanced?.horizontalPodAutoscalerConfig?.behavior).toEqual(baseHpa.spec!.behavior);
-    const resources = Object.fromEntries(scaled.spec.triggers.filter((t) => t.type === 'cpu' || t.type === 'memory').map((t) => [t.type, [t.metricType, Number(t.metadata.value)]]));
-    const hpaTargets = Object.fromEntries((baseHpa.spec!.metrics ?? []).map((m) => [m.resource!.name, [m.resource!.target.type, m.resource!.target.averageUtilization]]));
+    const resources = Object.fromEntries(
+      scaled.spec.triggers
+        .filter((t) => t.type === 'cpu' || t.type === 'memory')
+        .map((t) => [t.type, [t.metricType, Number(t.metadata.value)]]),
+    );
+    const hpaTargets = Object.fromEntries(
+      (baseHpa.spec!.metrics ?? []).map((m) => [
+        m.resource!.name,
+        [m.resource!.target.type, m.resource!.target.averageUtilization],
+      ]),
+    );
     expect(resources).toEqual(hpaTargets);
   });
 
@@ -163,7 +213,10 @@ describe('KEDA: the ScaledObject', () => {
     const check = (expr: string) => {
       const dir = mkdtempSync(join(tmpdir(), 'keda-query-'));
       try {
-        writeFileSync(join(dir, 'rules.yml'), JSON.stringify({ groups: [{ name: 'keda', rules: [{ record: 'keda:query', expr }] }] }));
+        writeFileSync(
+          join(dir, 'rules.yml'),
+          JSON.stringify({ groups: [{ name: 'keda', rules: [{ record: 'keda:query', expr }] }] }),
+        );
         return spawnSync('promtool', ['check', 'rules', join(dir, 'rules.yml')], { encoding: 'utf8' });
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -178,11 +231,21 @@ describe('KEDA: the ScaledObject', () => {
 describe('KServe: the ServingRuntime and the InferenceService', () => {
   interface Runtime {
     metadata: { name: string };
-    spec: { supportedModelFormats: { name: string }[]; protocolVersions: string[]; containers: IContainer[]; volumes?: { name: string; emptyDir?: object }[]; annotations?: Record<string, string> };
+    spec: {
+      supportedModelFormats: { name: string }[];
+      protocolVersions: string[];
+      containers: IContainer[];
+      volumes?: { name: string; emptyDir?: object }[];
+      annotations?: Record<string, string>;
+    };
   }
   interface Isvc {
     metadata: { name: string };
-    spec: { predictor: { model: { modelFormat: { name: string }; runtime: string; protocolVersion: string; storageUri: string } } };
+    spec: {
+      predictor: {
+        model: { modelFormat: { name: string }; runtime: string; protocolVersion: string; storageUri: string };
+      };
+    };
   }
   const runtime = findObject<Runtime>(overlays.kserve!, 'ServingRuntime', 'onnx-serve');
   const isvc = findObject<Isvc>(overlays.kserve!, 'InferenceService', 'iris');
@@ -202,9 +265,13 @@ describe('KServe: the ServingRuntime and the InferenceService', () => {
     const config = loadConfig(env, 1);
     expect(config.MODEL_DIR).toBe('/mnt/models');
     expect(container.ports).toEqual([{ containerPort: config.PORT, protocol: 'TCP' }]);
-    for (const probe of [container.readinessProbe, container.livenessProbe]) expect(probe?.httpGet?.port).toBe(config.PORT);
+    for (const probe of [container.readinessProbe, container.livenessProbe])
+      expect(probe?.httpGet?.port).toBe(config.PORT);
     // The probes and the scrape are the base Deployment's.
-    expect([container.readinessProbe?.httpGet?.path, container.livenessProbe?.httpGet?.path]).toEqual([baseContainer.readinessProbe?.httpGet?.path, baseContainer.livenessProbe?.httpGet?.path]);
+    expect([container.readinessProbe?.httpGet?.path, container.livenessProbe?.httpGet?.path]).toEqual([
+      baseContainer.readinessProbe?.httpGet?.path,
+      baseContainer.livenessProbe?.httpGet?.path,
+    ]);
     expect(runtime.spec.annotations).toMatchObject(baseDeployment.spec!.template.metadata!.annotations!);
   });
 
@@ -214,12 +281,21 @@ describe('KServe: the ServingRuntime and the InferenceService', () => {
     expect(INFERENCE_WORKERS * ORT_INTRA_OP_THREADS).toBe(Math.max(1, Math.floor(limit)));
     const shared = Object.keys(env).filter((name) => name !== 'MODEL_DIR' && name in baseConfig);
     expect(shared.length).toBeGreaterThan(2);
-    expect(Object.fromEntries(shared.map((n) => [n, env[n]]))).toEqual(Object.fromEntries(shared.map((n) => [n, baseConfig[n]])));
+    expect(Object.fromEntries(shared.map((n) => [n, env[n]]))).toEqual(
+      Object.fromEntries(shared.map((n) => [n, baseConfig[n]])),
+    );
   });
 
   it("runs as the image's non-root uid, read-only, with an emptyDir at /tmp", () => {
     const { uid, gid } = dockerUser();
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: uid,
+      runAsGroup: gid,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     const mount = container.volumeMounts?.find((m) => m.mountPath === '/tmp');
     expect(runtime.spec.volumes?.find((v) => v.name === mount?.name)?.emptyDir).toBeDefined();
   });
@@ -248,7 +324,8 @@ describe('KServe: the ServingRuntime and the InferenceService', () => {
     it("serves the InferenceService's name over OIP, and the probes answer", async () => {
       expect((await app.inject({ method: 'GET', url: `/v2/models/${isvc.metadata.name}/ready` })).statusCode).toBe(200);
       expect((await app.inject({ method: 'GET', url: '/v2/models/digits/ready' })).statusCode).toBe(404);
-      for (const probe of [container.readinessProbe, container.livenessProbe]) expect((await app.inject({ method: 'GET', url: probe!.httpGet!.path! })).statusCode).toBe(200);
+      for (const probe of [container.readinessProbe, container.livenessProbe])
+        expect((await app.inject({ method: 'GET', url: probe!.httpGet!.path! })).statusCode).toBe(200);
     });
   });
 });

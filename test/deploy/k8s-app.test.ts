@@ -30,11 +30,15 @@ const probes = (c: IContainer): [string, IProbe][] =>
 
 /** A container port by name or number, as the kubelet resolves a probe's or Service's port. */
 function containerPort(c: IContainer, port: string | number | undefined): number | undefined {
-  return typeof port === 'number' ? c.ports?.find((p) => p.containerPort === port)?.containerPort : c.ports?.find((p) => p.name === port)?.containerPort;
+  return typeof port === 'number'
+    ? c.ports?.find((p) => p.containerPort === port)?.containerPort
+    : c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
-  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+  selector !== undefined &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 const secretValue = (s: ISecret, key: string): string | undefined =>
   s.stringData?.[key] ?? (s.data?.[key] !== undefined ? Buffer.from(s.data[key]!, 'base64').toString() : undefined);
@@ -53,9 +57,12 @@ describe('probes and scrape target exist in the server', () => {
     expect(paths).toEqual({ startupProbe: '/health', livenessProbe: '/health', readinessProbe: '/ready' });
   });
 
-  it.each(probes(container).map(([name, p]) => [name, p.httpGet?.path ?? '(no httpGet)'] as const))('%s path %s answers 200', async (_name, path) => {
-    expect((await app.inject({ method: 'GET', url: path })).statusCode).toBe(200);
-  });
+  it.each(probes(container).map(([name, p]) => [name, p.httpGet?.path ?? '(no httpGet)'] as const))(
+    '%s path %s answers 200',
+    async (_name, path) => {
+      expect((await app.inject({ method: 'GET', url: path })).statusCode).toBe(200);
+    },
+  );
 
   it('the Prometheus annotations point at /metrics on the container port', async () => {
     expect(annotations['prometheus.io/scrape']).toBe('true');
@@ -70,8 +77,10 @@ describe('ports', () => {
   it('probes, the Service and PORT all reach the port the server listens on', () => {
     const port = configSchema.parse(config).PORT;
     expect(containerPort(container, 'http')).toBe(port);
-    for (const [name, probe] of probes(container)) expect(containerPort(container, probe.httpGet?.port), name).toBe(port);
-    for (const p of service.spec!.ports!) expect(containerPort(container, p.targetPort), `service port ${p.name}`).toBe(port);
+    for (const [name, probe] of probes(container))
+      expect(containerPort(container, probe.httpGet?.port), name).toBe(port);
+    for (const p of service.spec!.ports!)
+      expect(containerPort(container, p.targetPort), `service port ${p.name}`).toBe(port);
   });
 });
 
@@ -95,7 +104,8 @@ describe('environment', () => {
 
   it('secrets come from Secrets, never the ConfigMap; CACHE_HMAC_KEY from one created by hand, optional', () => {
     expect(Object.keys(config).filter((name) => SECRETS.has(name))).toEqual([]);
-    for (const e of container.env ?? []) if (SECRETS.has(e.name)) expect(e.valueFrom?.secretKeyRef, e.name).toBeDefined();
+    for (const e of container.env ?? [])
+      if (SECRETS.has(e.name)) expect(e.valueFrom?.secretKeyRef, e.name).toBeDefined();
     const key = container.env?.find((e) => e.name === 'CACHE_HMAC_KEY')?.valueFrom?.secretKeyRef;
     expect(key).toEqual({ name: 'onnx-serve-cache-key', key: 'CACHE_HMAC_KEY', optional: true });
     // Not among the manifests: a key in git would be known to whoever reads the repository.
@@ -130,7 +140,10 @@ describe('environment', () => {
 describe('the Deployment', () => {
   it('runs 3 replicas with the seed requests and limits', () => {
     expect(deployment.spec!.replicas).toBe(3);
-    expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '1000m', memory: '2Gi' } });
+    expect(container.resources).toEqual({
+      requests: { cpu: '500m', memory: '1Gi' },
+      limits: { cpu: '1000m', memory: '2Gi' },
+    });
   });
 
   it('runs as the non-root uid the Dockerfile creates, read-only, with no privileges', () => {
@@ -168,11 +181,18 @@ describe('Service, HPA and PDB select the Deployment', () => {
 
   it('the HPA scales 3-20 replicas on CPU 70% and memory 80%, slowly down', () => {
     expect(hpa.apiVersion).toBe('autoscaling/v2');
-    expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata!.name });
+    expect(hpa.spec!.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata!.name,
+    });
     expect([hpa.spec!.minReplicas, hpa.spec!.maxReplicas]).toEqual([3, 20]);
     expect(hpa.spec!.minReplicas).toBe(deployment.spec!.replicas);
     const targets = Object.fromEntries(
-      (hpa.spec!.metrics ?? []).map((m) => [m.resource?.name, m.resource?.target.type === 'Utilization' ? m.resource.target.averageUtilization : undefined]),
+      (hpa.spec!.metrics ?? []).map((m) => [
+        m.resource?.name,
+        m.resource?.target.type === 'Utilization' ? m.resource.target.averageUtilization : undefined,
+      ]),
     );
     expect(targets).toEqual({ cpu: 70, memory: 80 });
     expect(hpa.spec!.behavior?.scaleDown?.stabilizationWindowSeconds).toBeGreaterThanOrEqual(60);

@@ -1,15 +1,27 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_KUBECTL, K8S_DIR, kustomize, loadKustomization, loadManifests, manifestFiles, parseYamlDocs, type K8sObject } from './repo.js';
+import {
+  HAS_KUBECTL,
+  K8S_DIR,
+  kustomize,
+  loadKustomization,
+  loadManifests,
+  manifestFiles,
+  parseYamlDocs,
+  type K8sObject,
+} from './repo.js';
 import { schemaErrors, strictFieldErrors } from './schemas.js';
 
 describe('k8s/ against the Kubernetes API schemas', () => {
   const docs = loadManifests();
 
-  it.each(docs.map((d) => [`${d.file}: ${d.object.kind} ${d.object.metadata?.name}`, d.object] as const))('%s validates', (_name, object) => {
-    expect(schemaErrors(object)).toBeUndefined();
-  });
+  it.each(docs.map((d) => [`${d.file}: ${d.object.kind} ${d.object.metadata?.name}`, d.object] as const))(
+    '%s validates',
+    (_name, object) => {
+      expect(schemaErrors(object)).toBeUndefined();
+    },
+  );
 
   it('the validator rejects what the API server would (so a pass means something)', () => {
     const deployment = structuredClone(docs.find((d) => d.object.kind === 'Deployment')!.object) as never as {
@@ -19,7 +31,9 @@ describe('k8s/ against the Kubernetes API schemas', () => {
     deployment.spec.template.spec.containers[0]!.resources.limits.cpu = 'one';
     expect(schemaErrors(deployment)).toMatch(/replicas must be integer.*cpu must/s);
     // YAML 1.1, as Kubernetes reads it: an unquoted `no` in a ConfigMap is a boolean, not a string.
-    expect(schemaErrors({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { CACHE_ENABLED: false } })).toMatch(/must be string/);
+    expect(
+      schemaErrors({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { CACHE_ENABLED: false } }),
+    ).toMatch(/must be string/);
     expect(schemaErrors({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } })).toMatch(/no schema/);
   });
 
@@ -32,7 +46,11 @@ describe('k8s/ against the Kubernetes API schemas', () => {
     misspelt.spec.template.spec.containers[0]!.readinessprobe = {};
     const errors = strictFieldErrors([...docs.map((d) => d.object), misspelt]);
     const sentinel = `object ${docs.length}:`;
-    expect(errors.filter((e) => !e.startsWith(sentinel)).map((e) => e.replace(/^object (\d+)/, (_m, i: string) => docs[Number(i)]?.file ?? e))).toEqual([]);
+    expect(
+      errors
+        .filter((e) => !e.startsWith(sentinel))
+        .map((e) => e.replace(/^object (\d+)/, (_m, i: string) => docs[Number(i)]?.file ?? e)),
+    ).toEqual([]);
     expect(errors.join('\n')).toMatch(/readinessprobe/);
   });
 
@@ -64,7 +82,11 @@ describe('k8s/kustomization.yaml', () => {
   it('its image override names the image the Deployment uses', () => {
     const images = loadManifests()
       .filter((d) => d.object.kind === 'Deployment' && d.object.metadata.name === 'onnx-serve')
-      .flatMap((d) => (d.object as never as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers.map((c) => c.image));
+      .flatMap((d) =>
+        (
+          d.object as never as { spec: { template: { spec: { containers: { image: string }[] } } } }
+        ).spec.template.spec.containers.map((c) => c.image),
+      );
     expect(images).toHaveLength(1);
     const override = kustomization.images?.find((i) => i.name === images[0]);
     expect(override?.newName).toMatch(/^ghcr\.io\/[^/]+\/onnx-serve$/);
@@ -76,7 +98,11 @@ describe('k8s/kustomization.yaml', () => {
     expect(rendered.status).toBe(0);
     const objects = parseYamlDocs(rendered.stdout, 'kubectl kustomize', '1.1') as K8sObject[];
     const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
-    expect(objects.map(key).sort()).toEqual(loadManifests().map((d) => key(d.object)).sort());
+    expect(objects.map(key).sort()).toEqual(
+      loadManifests()
+        .map((d) => key(d.object))
+        .sort(),
+    );
     for (const object of objects) expect(schemaErrors(object), key(object)).toBeUndefined();
     const override = kustomization.images?.[0];
     expect(rendered.stdout).toContain(`image: ${override?.newName}:${override?.newTag}`);

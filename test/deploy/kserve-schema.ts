@@ -11,7 +11,12 @@ import { z } from 'zod';
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label');
 const stringMap = z.record(z.string(), z.string());
-const metadata = z.strictObject({ name, namespace: name.optional(), labels: stringMap.optional(), annotations: stringMap.optional() });
+const metadata = z.strictObject({
+  name,
+  namespace: name.optional(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+});
 /** KServe's InferenceServiceProtocol values. */
 const protocol = z.enum(['v1', 'v2', 'grpc-v1', 'grpc-v2']);
 
@@ -21,7 +26,14 @@ const servingRuntime = z.strictObject({
   metadata,
   spec: z.strictObject({
     supportedModelFormats: z
-      .array(z.strictObject({ name: z.string().min(1), version: z.string().optional(), autoSelect: z.boolean().optional(), priority: z.int().min(1).optional() }))
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          version: z.string().optional(),
+          autoSelect: z.boolean().optional(),
+          priority: z.int().min(1).optional(),
+        }),
+      )
       .min(1),
     protocolVersions: z.array(protocol).min(1).optional(),
     multiModel: z.boolean().optional(),
@@ -49,7 +61,12 @@ const inferenceService = z.strictObject({
         runtime: name.optional(),
         protocolVersion: protocol.optional(),
         // The schemes KServe's storage initializer reads.
-        storageUri: z.string().regex(/^(s3|gs|pvc|hdfs|webhdfs|oci|hf|https?):\/\/./, 'must be a URI KServe can fetch (s3://, gs://, pvc://, https://, …)'),
+        storageUri: z
+          .string()
+          .regex(
+            /^(s3|gs|pvc|hdfs|webhdfs|oci|hf|https?):\/\/./,
+            'must be a URI KServe can fetch (s3://, gs://, pvc://, https://, …)',
+          ),
         resources: z.looseObject({}).optional(),
         env: z.array(z.looseObject({ name: z.string() })).optional(),
         args: z.array(z.string()).optional(),
@@ -95,5 +112,10 @@ export function kserveErrors(object: unknown): string | undefined {
 export function runtimePod(object: unknown): unknown {
   const { kind, spec } = object as { kind?: string; spec?: { containers?: unknown; volumes?: unknown } };
   if (kind !== 'ServingRuntime' || !spec) return undefined;
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'serving-runtime' }, spec: { containers: spec.containers, volumes: spec.volumes } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'serving-runtime' },
+    spec: { containers: spec.containers, volumes: spec.volumes },
+  };
 }

@@ -5,7 +5,9 @@ import { loadConfig } from '../../src/config.js';
 import { findObject, loadManifests } from './repo.js';
 
 const docs = loadManifests();
-const container = findObject<IDeployment>(docs, 'Deployment', 'onnx-serve').spec!.template.spec!.containers.find((c) => c.name === 'onnx-serve')!;
+const container = findObject<IDeployment>(docs, 'Deployment', 'onnx-serve').spec!.template.spec!.containers.find(
+  (c) => c.name === 'onnx-serve',
+)!;
 const config = findObject<IConfigMap>(docs, 'ConfigMap', 'onnx-serve-config').data ?? {};
 
 /** "2Gi" in bytes. */
@@ -20,7 +22,10 @@ describe('the memory bounds in k8s/', () => {
     const limit = bytesOf(container.resources!.limits!.memory as string);
     const derived = loadConfig({ ...config, MAX_INFLIGHT_BYTES: '', MAX_INFLIGHT_ROWS: '' }, 1, limit);
     const set = loadConfig(config, 1, limit);
-    expect([set.MAX_INFLIGHT_BYTES, set.MAX_INFLIGHT_ROWS]).toEqual([derived.MAX_INFLIGHT_BYTES, derived.MAX_INFLIGHT_ROWS]);
+    expect([set.MAX_INFLIGHT_BYTES, set.MAX_INFLIGHT_ROWS]).toEqual([
+      derived.MAX_INFLIGHT_BYTES,
+      derived.MAX_INFLIGHT_ROWS,
+    ]);
     expect(config.MAX_INFLIGHT_BYTES).toBeDefined();
     expect(config.MAX_INFLIGHT_ROWS).toBeDefined();
   });

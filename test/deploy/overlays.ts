@@ -29,7 +29,11 @@ export function overlayNames(): string[] {
 }
 
 export function readKustomization(dir: string): Kustomization {
-  return parseYamlDocs(readFileSync(join(dir, KUSTOMIZATION), 'utf8'), join(dir, KUSTOMIZATION), '1.1')[0] as Kustomization;
+  return parseYamlDocs(
+    readFileSync(join(dir, KUSTOMIZATION), 'utf8'),
+    join(dir, KUSTOMIZATION),
+    '1.1',
+  )[0] as Kustomization;
 }
 
 /** The overlay's objects, as `kubectl kustomize k8s/overlays/<name>` prints them, with their file. */
@@ -37,7 +41,8 @@ export function renderOverlay(name: string): K8sDoc[] {
   const dir = join(OVERLAYS_DIR, name);
   const kustomization = readKustomization(dir);
   const unknown = Object.keys(kustomization).filter((field) => !KNOWN_FIELDS.has(field));
-  if (unknown.length > 0) throw new Error(`${name}: ${unknown.join(', ')} is outside what test/deploy/overlays.ts renders`);
+  if (unknown.length > 0)
+    throw new Error(`${name}: ${unknown.join(', ')} is outside what test/deploy/overlays.ts renders`);
   return (kustomization.resources ?? []).flatMap((resource) => {
     if (resource.includes('/')) throw new Error(`${name}: resource ${resource} is not a file in the overlay`);
     const file = `k8s/overlays/${name}/${resource}`;
@@ -50,12 +55,14 @@ export function renderOverlay(name: string): K8sDoc[] {
 function transform(source: K8sObject, kustomization: Kustomization): K8sObject {
   const object = structuredClone(source);
   for (const { pairs, includeSelectors, includeTemplates } of kustomization.labels ?? []) {
-    if (includeSelectors || includeTemplates) throw new Error('labels with includeSelectors/includeTemplates are outside this renderer');
+    if (includeSelectors || includeTemplates)
+      throw new Error('labels with includeSelectors/includeTemplates are outside this renderer');
     object.metadata.labels = { ...object.metadata.labels, ...pairs };
   }
   for (const container of containersOf(object)) {
     const [, image, tag] = /^([^:@]+)(?::([^:@/]+))?$/.exec(String(container.image)) ?? [];
-    if (image === undefined) throw new Error(`image ${String(container.image)} is outside this renderer (a registry port or a digest)`);
+    if (image === undefined)
+      throw new Error(`image ${String(container.image)} is outside this renderer (a registry port or a digest)`);
     const override = kustomization.images?.find((i) => i.name === image);
     const newTag = override?.newTag ?? tag;
     if (override) container.image = `${override.newName ?? image}${newTag ? `:${newTag}` : ''}`;
@@ -65,6 +72,7 @@ function transform(source: K8sObject, kustomization: Kustomization): K8sObject {
 
 /** Containers where kustomize's image transformer looks: a pod template's, or a spec's own (ServingRuntime). */
 function containersOf(object: K8sObject): { image?: unknown }[] {
-  const spec = object.spec as { containers?: { image?: unknown }[]; template?: { spec?: { containers?: { image?: unknown }[] } } } | undefined;
+  const spec = object.spec as
+    { containers?: { image?: unknown }[]; template?: { spec?: { containers?: { image?: unknown }[] } } } | undefined;
   return [...(spec?.containers ?? []), ...(spec?.template?.spec?.containers ?? [])];
 }

@@ -63,7 +63,10 @@ export function findObject<T>(docs: K8sDoc[], kind: string, name: string): T {
   return found[0]!.object as T;
 }
 
-export function loadKustomization(): { resources?: string[]; images?: { name: string; newName?: string; newTag?: string }[] } & K8sObject {
+export function loadKustomization(): {
+  resources?: string[];
+  images?: { name: string; newName?: string; newTag?: string }[];
+} & K8sObject {
   return parseYamlDocs(readFileSync(join(K8S_DIR, KUSTOMIZATION), 'utf8'), KUSTOMIZATION, '1.1')[0] as never;
 }
 

@@ -52,8 +52,14 @@ const INTERFACES: Record<string, [module: string, name: string]> = {
   'v1/Secret': ['kubernetes-models/v1', 'ISecret'],
   'v1/Service': ['kubernetes-models/v1', 'IService'],
   'v1/Pod': ['kubernetes-models/v1', 'IPod'],
-  'monitoring.coreos.com/v1/ServiceMonitor': ['@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1', 'IServiceMonitor'],
-  'monitoring.coreos.com/v1/PrometheusRule': ['@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1', 'IPrometheusRule'],
+  'monitoring.coreos.com/v1/ServiceMonitor': [
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
+    'IServiceMonitor',
+  ],
+  'monitoring.coreos.com/v1/PrometheusRule': [
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
+    'IPrometheusRule',
+  ],
   'keda.sh/v1alpha1/ScaledObject': ['@kubernetes-models/keda/keda.sh/v1alpha1', 'IScaledObject'],
 };
 
@@ -64,20 +70,35 @@ export function strictFieldErrors(objects: unknown[]): string[] {
   objects.forEach((object, i) => {
     const { apiVersion, kind } = object as { apiVersion?: string; kind?: string };
     const target = INTERFACES[`${apiVersion}/${kind}`];
-    if (!target) lines.push(`// object ${i}: no interface for ${apiVersion}/${kind}`, `export const o${i}: never = ${JSON.stringify(object)};`);
-    else lines.push(`export const o${i}: import(${JSON.stringify(target[0])}).${target[1]} = ${JSON.stringify(object)};`);
+    if (!target)
+      lines.push(
+        `// object ${i}: no interface for ${apiVersion}/${kind}`,
+        `export const o${i}: never = ${JSON.stringify(object)};`,
+      );
+    else
+      lines.push(`export const o${i}: import(${JSON.stringify(target[0])}).${target[1]} = ${JSON.stringify(object)};`);
   });
   const source = lines.join('\n');
-  const options: ts.CompilerOptions = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, noEmit: true, skipLibCheck: true, types: [] };
+  const options: ts.CompilerOptions = {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+  };
   const host = ts.createCompilerHost(options);
   const { getSourceFile, fileExists, readFile } = host;
-  host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, source, lang) : getSourceFile.call(host, name, lang, ...rest));
+  host.getSourceFile = (name, lang, ...rest) =>
+    name === file ? ts.createSourceFile(name, source, lang) : getSourceFile.call(host, name, lang, ...rest);
   host.fileExists = (name) => name === file || fileExists.call(host, name);
   host.readFile = (name) => (name === file ? source : readFile.call(host, name));
   const program = ts.createProgram([file], options, host);
   return ts.getPreEmitDiagnostics(program).map((d) => {
     const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : -1;
-    const object = d.file?.fileName === file ? /^export const o(\d+)/.exec(source.split('\n')[line] ?? '')?.[1] : undefined;
+    const object =
+      d.file?.fileName === file ? /^export const o(\d+)/.exec(source.split('\n')[line] ?? '')?.[1] : undefined;
     return `object ${object ?? '?'}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
   });
 }

@@ -31,17 +31,33 @@ const FILE = '.github/workflows/ci.yml';
 const source = readRepoFile(FILE);
 // GitHub reads workflows as YAML 1.2: `on` is a key, not the boolean YAML 1.1 would make it.
 const workflow = parseYamlDocs(source, FILE)[0] as Workflow;
-const pkg = JSON.parse(readRepoFile('package.json')) as { scripts: Record<string, string>; devDependencies: Record<string, string>; engines: { node: string } };
+const pkg = JSON.parse(readRepoFile('package.json')) as {
+  scripts: Record<string, string>;
+  devDependencies: Record<string, string>;
+  engines: { node: string };
+};
 const jobs = Object.entries(workflow.jobs);
-const allSteps = jobs.flatMap(([job, j]) => j.steps.map((step, index) => ({ job, index, step, run: step.run ?? '', env: { ...workflow.env, ...j.env, ...step.env } })));
-const runLines = (job?: string) => allSteps.filter((s) => !job || s.job === job).flatMap((s) => s.run.split('\n').map((l) => l.trim()));
+const allSteps = jobs.flatMap(([job, j]) =>
+  j.steps.map((step, index) => ({
+    job,
+    index,
+    step,
+    run: step.run ?? '',
+    env: { ...workflow.env, ...j.env, ...step.env },
+  })),
+);
+const runLines = (job?: string) =>
+  allSteps.filter((s) => !job || s.job === job).flatMap((s) => s.run.split('\n').map((l) => l.trim()));
 const stepRunning = (pattern: RegExp) => allSteps.find((s) => s.run.split('\n').some((l) => pattern.test(l.trim())));
 
 describe('.github/workflows', () => {
-  it.each(readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)))('%s validates against the GitHub workflow schema', (file) => {
-    const result = validateWorkflow(readRepoFile(`.github/workflows/${file}`));
-    expect(result.errors).toEqual([]);
-  });
+  it.each(readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)))(
+    '%s validates against the GitHub workflow schema',
+    (file) => {
+      const result = validateWorkflow(readRepoFile(`.github/workflows/${file}`));
+      expect(result.errors).toEqual([]);
+    },
+  );
 
   it('the schema check catches a broken workflow (so a pass means something)', () => {
     expect(validateWorkflow(source.replace(/runs-on:/, 'runs_on:')).errors.length).toBeGreaterThan(0);
@@ -120,7 +136,9 @@ describe('.github/workflows', () => {
   it('builds the image, and pushes it to ghcr.io only from main', () => {
     const build = allSteps.find((s) => s.step.uses?.startsWith('docker/build-push-action@'));
     expect(build).toBeDefined();
-    expect(String(build!.step.with?.push)).toMatch(/github\.event_name == 'push' && github\.ref == 'refs\/heads\/main'/);
+    expect(String(build!.step.with?.push)).toMatch(
+      /github\.event_name == 'push' && github\.ref == 'refs\/heads\/main'/,
+    );
     const login = allSteps.find((s) => s.step.uses?.startsWith('docker/login-action@'));
     expect(login?.step.with?.registry).toBe('ghcr.io');
     expect(login?.step.if).toMatch(/refs\/heads\/main/);

@@ -10,7 +10,8 @@ const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 const WAIT = { timeout: 20_000 };
 
 /** An operation's block in Swagger UI, by method and documented path. */
-const operation = (page: Page, method: string, path: string) => page.locator(`.opblock-${method}:has(.opblock-summary-path[data-path="${path}"])`);
+const operation = (page: Page, method: string, path: string) =>
+  page.locator(`.opblock-${method}:has(.opblock-summary-path[data-path="${path}"])`);
 
 describe('/docs in a real browser', () => {
   let server: ServerProcess;
@@ -18,11 +19,16 @@ describe('/docs in a real browser', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     server = await ServerProcess.start({ MODEL_DIR: BUNDLED_MODELS, INFERENCE_WORKERS: '1' });
     await server.waitUntilReady();
     // --no-sandbox: the tests may run as root (CI containers), where Chromium's sandbox cannot start.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
   });
 

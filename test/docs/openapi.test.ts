@@ -8,7 +8,8 @@ import { appFor, postJson } from '../helpers/app.js';
 import { openApiPath, routesOf, undocumented } from './routes.js';
 
 /** A route's response schema for one status, as the document was built from it. */
-const responseOf = (route: { response: object }, status: number) => (route.response as Record<number, z.ZodType>)[status]!;
+const responseOf = (route: { response: object }, status: number) =>
+  (route.response as Record<number, z.ZodType>)[status]!;
 
 const iris = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
@@ -17,7 +18,11 @@ interface Operation {
   responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
 }
 type Schema = { properties?: { code?: { enum?: string[] }; ready?: unknown } };
-type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { responses: Record<string, Operation['responses'][string]> } };
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { responses: Record<string, Operation['responses'][string]> };
+};
 
 /**
  * Each documented error code, with the status it is documented under. A model-ready 503 is not an
@@ -32,7 +37,8 @@ function documentedCodes(doc: Document): { status: string; code: string; where: 
   };
   for (const [path, operations] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(operations)) {
-      for (const [status, response] of Object.entries(operation.responses)) collect(`${method} ${path}`, status, response);
+      for (const [status, response] of Object.entries(operation.responses))
+        collect(`${method} ${path}`, status, response);
     }
   }
   collect('components', '404', doc.components.responses.RouteNotFound!);
@@ -72,31 +78,64 @@ describe('/openapi.json', () => {
 
   it('documents every error code, each under its status', async () => {
     const found = documentedCodes(await document());
-    for (const { status, code, where } of found) expect(`${where}: ${code} ${errorStatus[code as ErrorCode]}`).toBe(`${where}: ${code} ${status}`);
+    for (const { status, code, where } of found)
+      expect(`${where}: ${code} ${errorStatus[code as ErrorCode]}`).toBe(`${where}: ${code} ${status}`);
     expect(Object.keys(errorStatus).filter((code) => !found.some((f) => f.code === code))).toEqual([]);
   });
 
   it('documents what each route can refuse', async () => {
     const doc = await document();
-    const codes = (path: string, method: string, status: string) => doc.paths[path]![method]!.responses[status]!.content!['application/json']!.schema.properties!.code!.enum;
-    expect(codes('/predict', 'post', '400')).toEqual(expect.arrayContaining(['INVALID_JSON', 'INVALID_REQUEST', 'INVALID_INPUT', 'UNSUPPORTED_MODEL']));
-    expect(codes('/predict', 'post', '503')).toEqual(expect.arrayContaining(['MODEL_NOT_READY', 'QUEUE_FULL', 'SERVER_BUSY']));
-    expect(codes('/predict', 'post', '413')).toEqual(expect.arrayContaining(['PAYLOAD_TOO_LARGE', 'TOO_MANY_ROWS', 'LARGER_THAN_QUEUE']));
+    const codes = (path: string, method: string, status: string) =>
+      doc.paths[path]![method]!.responses[status]!.content!['application/json']!.schema.properties!.code!.enum;
+    expect(codes('/predict', 'post', '400')).toEqual(
+      expect.arrayContaining(['INVALID_JSON', 'INVALID_REQUEST', 'INVALID_INPUT', 'UNSUPPORTED_MODEL']),
+    );
+    expect(codes('/predict', 'post', '503')).toEqual(
+      expect.arrayContaining(['MODEL_NOT_READY', 'QUEUE_FULL', 'SERVER_BUSY']),
+    );
+    expect(codes('/predict', 'post', '413')).toEqual(
+      expect.arrayContaining(['PAYLOAD_TOO_LARGE', 'TOO_MANY_ROWS', 'LARGER_THAN_QUEUE']),
+    );
     expect(codes('/feedback', 'post', '409')).toEqual(['DUPLICATE_FEEDBACK']);
     expect(codes('/v2/models/{model}/infer', 'post', '404')).toEqual(['MODEL_NOT_FOUND', 'VERSION_NOT_FOUND']);
-    expect(codes('/v2/models/{model}/ready', 'get', '503')).toEqual(['MODEL_NOT_READY', 'MODEL_FAILED', 'UNSUPPORTED_MODEL']);
+    expect(codes('/v2/models/{model}/ready', 'get', '503')).toEqual([
+      'MODEL_NOT_READY',
+      'MODEL_FAILED',
+      'UNSUPPORTED_MODEL',
+    ]);
     expect(doc.paths['/health']!.get!.responses['400']).toBeDefined(); // a request without Host, on any route
     expect(doc.paths['/health']!.get!.responses['404']).toBeUndefined();
   });
 
   it('describes the binary bodies and /metrics as text', async () => {
-    const doc = (await document()) as unknown as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; parameters?: { name: string; in: string }[]; responses: Record<string, { content?: Record<string, unknown> }> }>> };
-    expect(Object.keys(doc.paths['/predict']!.post!.requestBody!.content)).toEqual(['application/json', 'application/octet-stream']);
-    expect(doc.paths['/predict']!.post!.requestBody!.content['application/octet-stream']).toMatchObject({ schema: { type: 'string', format: 'binary' } });
-    expect(doc.paths['/predict']!.post!.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(expect.arrayContaining(['query model', 'query dtype', 'query shape']));
+    const doc = (await document()) as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: { content: Record<string, unknown> };
+            parameters?: { name: string; in: string }[];
+            responses: Record<string, { content?: Record<string, unknown> }>;
+          }
+        >
+      >;
+    };
+    expect(Object.keys(doc.paths['/predict']!.post!.requestBody!.content)).toEqual([
+      'application/json',
+      'application/octet-stream',
+    ]);
+    expect(doc.paths['/predict']!.post!.requestBody!.content['application/octet-stream']).toMatchObject({
+      schema: { type: 'string', format: 'binary' },
+    });
+    expect(doc.paths['/predict']!.post!.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(
+      expect.arrayContaining(['query model', 'query dtype', 'query shape']),
+    );
     const infer = doc.paths['/v2/models/{model}/versions/{version}/infer']!.post!;
     expect(Object.keys(infer.requestBody!.content)).toEqual(['application/json', 'application/octet-stream']);
-    expect(infer.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(expect.arrayContaining(['path model', 'path version', 'header Inference-Header-Content-Length']));
+    expect(infer.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(
+      expect.arrayContaining(['path model', 'path version', 'header Inference-Header-Content-Length']),
+    );
     expect(Object.keys(infer.responses['200']!.content!)).toEqual(['application/json', 'application/octet-stream']);
     expect(Object.keys(doc.paths['/metrics']!.get!.responses['200']!.content!)).toEqual(['text/plain']);
   });
@@ -111,7 +150,9 @@ describe('/openapi.json', () => {
     const unknown = await postJson(app(), '/feedback', { id: 'never-made', label: 'setosa' });
     expect(unknown.status).toBe(404);
     responseOf(feedbackRouteSchema, 404).parse(unknown.body);
-    const missing = await postJson(app(), '/v2/models/nope/infer', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: Object.values(iris) }] });
+    const missing = await postJson(app(), '/v2/models/nope/infer', {
+      inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: Object.values(iris) }],
+    });
     expect(missing.status).toBe(404);
     responseOf(inferRoute(false), 404).parse(missing.body);
     // an error body whose code the status does not carry is refused

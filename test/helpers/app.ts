@@ -36,7 +36,10 @@ export async function startApp(
  * The app for a describe block: started in beforeAll, closed in afterAll, and the throw-away
  * repository it serves (if any) removed then.
  */
-export function appFor(env: Record<string, string>, repo?: { dir: string; remove(): void }): () => FastifyInstance & { logs: CapturedLogs } {
+export function appFor(
+  env: Record<string, string>,
+  repo?: { dir: string; remove(): void },
+): () => FastifyInstance & { logs: CapturedLogs } {
   let app: FastifyInstance & { logs: CapturedLogs };
   beforeAll(async () => {
     app = await startApp({ ...(repo ? { MODEL_DIR: repo.dir } : {}), ...env });
@@ -49,6 +52,11 @@ export function appFor(env: Record<string, string>, repo?: { dir: string; remove
 }
 
 export async function postJson(app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const response = await app.inject({
+    method: 'POST',
+    url,
+    payload: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { status: response.statusCode, body: response.json(), headers: response.headers };
 }

@@ -26,16 +26,36 @@ export function keyFor(app: FastifyInstance, model: string, variant: string): st
 
 /** One /predict request of `rows` copies of `row` through the split; its answer. */
 export async function predictThrough(app: FastifyInstance, model: string, key: string, row: number[], rows: number) {
-  const { status, body } = await postJson(app, '/predict', { model, instances: Array.from({ length: rows }, () => row) }, { 'x-routing-key': key });
+  const { status, body } = await postJson(
+    app,
+    '/predict',
+    { model, instances: Array.from({ length: rows }, () => row) },
+    { 'x-routing-key': key },
+  );
   expect(status).toBe(200);
-  return body as { id: string; variant: string; version: string; predictions: ({ label: string } | { values: number[] })[] };
+  return body as {
+    id: string;
+    variant: string;
+    version: string;
+    predictions: ({ label: string } | { values: number[] })[];
+  };
 }
 
 /** Labels rows `from`..`to` (exclusive) of a prediction; each must be accepted. */
-export async function label(app: FastifyInstance, id: string, from: number, to: number, labelOf: (row: number) => string | { value: number }) {
+export async function label(
+  app: FastifyInstance,
+  id: string,
+  from: number,
+  to: number,
+  labelOf: (row: number) => string | { value: number },
+) {
   for (let row = from; row < to; row++) {
     const truth = labelOf(row);
-    const response = await postJson(app, '/feedback', { id, row, ...(typeof truth === 'string' ? { label: truth } : truth) });
+    const response = await postJson(app, '/feedback', {
+      id,
+      row,
+      ...(typeof truth === 'string' ? { label: truth } : truth),
+    });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
   }
 }

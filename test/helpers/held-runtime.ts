@@ -1,4 +1,9 @@
-import type { InferenceResult, InferenceTask, ModelRuntime, WorkerModel } from '../../src/core/serving/model-runtime.js';
+import type {
+  InferenceResult,
+  InferenceTask,
+  ModelRuntime,
+  WorkerModel,
+} from '../../src/core/serving/model-runtime.js';
 import type { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 
 /**
@@ -15,16 +20,28 @@ export class HeldRuntime implements ModelRuntime {
   loadGate: Promise<void> = Promise.resolve();
 
   constructor(readonly inner: OnnxRuntime) {}
-  get workers() { return this.inner.workers; }
-  get threadsPerRun() { return this.inner.threadsPerRun; }
+  get workers() {
+    return this.inner.workers;
+  }
+  get threadsPerRun() {
+    return this.inner.threadsPerRun;
+  }
   async describe(path: string) {
     if ([...this.heldFiles].some((f) => path.endsWith(f))) await this.loadGate;
     return this.inner.describe(path);
   }
-  start(models: WorkerModel[]) { this.inner.start(models); }
-  add(model: WorkerModel) { return this.inner.add(model); }
-  remove(key: string) { return this.inner.remove(key); }
-  close() { return this.inner.close(); }
+  start(models: WorkerModel[]) {
+    this.inner.start(models);
+  }
+  add(model: WorkerModel) {
+    return this.inner.add(model);
+  }
+  remove(key: string) {
+    return this.inner.remove(key);
+  }
+  close() {
+    return this.inner.close();
+  }
   /** Holds the runs of the keys `holds` picks (all by default) until release(). */
   hold(holds: (key: string) => boolean = () => true): void {
     let open = () => {};
@@ -32,7 +49,9 @@ export class HeldRuntime implements ModelRuntime {
     this.gates.push({ holds, passed, open });
   }
   /** Lets every held run go, and holds no more. */
-  release(): void { this.gates.splice(0).forEach((gate) => gate.open()); }
+  release(): void {
+    this.gates.splice(0).forEach((gate) => gate.open());
+  }
   async run(task: InferenceTask): Promise<InferenceResult> {
     this.waiting++;
     await this.gates.find((gate) => gate.holds(task.key))?.passed;

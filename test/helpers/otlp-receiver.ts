@@ -57,7 +57,9 @@ export class OtlpReceiver {
     return receiver;
   }
 
-  private accept(body: { resourceSpans: { resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: { spans: OtlpSpan[] }[] }[] }): void {
+  private accept(body: {
+    resourceSpans: { resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+  }): void {
     for (const rs of body.resourceSpans) {
       this.resources.push(attributesOf(rs.resource.attributes));
       for (const ss of rs.scopeSpans) this.spans.push(...ss.spans);

@@ -40,7 +40,11 @@ export function parseAnswers(text: string): RawAnswer[] {
     if (!match) return answers;
     const status = Number(match[1]);
     const headers = Object.fromEntries(
-      match[2] === '' ? [] : match[2]!.split('\r\n').map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      match[2] === ''
+        ? []
+        : match[2]!
+            .split('\r\n')
+            .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
     );
     rest = rest.subarray(Buffer.byteLength(match[0], 'latin1'));
     if (status === 100) continue;

@@ -14,7 +14,8 @@ export class TempRepository {
   addOnnx(name: string, version: string, source: string, config?: unknown): this {
     mkdirSync(join(this.dir, name, version), { recursive: true });
     copyFileSync(source, join(this.dir, name, version, 'model.onnx'));
-    if (config !== undefined) writeFileSync(join(this.dir, name, 'model.json'), typeof config === 'string' ? config : JSON.stringify(config));
+    if (config !== undefined)
+      writeFileSync(join(this.dir, name, 'model.json'), typeof config === 'string' ? config : JSON.stringify(config));
     return this;
   }
 

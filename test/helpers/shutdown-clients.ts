@@ -87,18 +87,32 @@ function send(agent: Agent | false, url: URL, method: string, path: string, json
  * Starts the load. `done` resolves with the counts once every client has stopped and the prober
  * has been refused; `stop()` ends it early; `current` is the counts so far.
  */
-export function startDrainLoad(options: DrainLoadOptions): { current: DrainLoadResult; done: Promise<DrainLoadResult>; stop(): Promise<DrainLoadResult> } {
+export function startDrainLoad(options: DrainLoadOptions): {
+  current: DrainLoadResult;
+  done: Promise<DrainLoadResult>;
+  stop(): Promise<DrainLoadResult>;
+} {
   const url = new URL(options.url);
-  const result: DrainLoadResult = { requests: 0, statuses: {}, resets: 0, errors: {}, refused: 0, ready: {}, servedAfterNotReady: 0 };
+  const result: DrainLoadResult = {
+    requests: 0,
+    statuses: {},
+    resets: 0,
+    errors: {},
+    refused: 0,
+    ready: {},
+    servedAfterNotReady: 0,
+  };
   let running = true;
   let endpointPresent = true;
   let sent = 0;
-  const count = (record: Record<string | number, number>, key: string | number) => (record[key] = (record[key] ?? 0) + 1);
+  const count = (record: Record<string | number, number>, key: string | number) =>
+    (record[key] = (record[key] ?? 0) + 1);
 
   const prober = (async () => {
     while (running) {
       const outcome = await send(false, url, 'GET', '/ready');
-      const key = 'status' in outcome ? String(outcome.status) : outcome.error === 'ECONNREFUSED' ? 'refused' : outcome.error;
+      const key =
+        'status' in outcome ? String(outcome.status) : outcome.error === 'ECONNREFUSED' ? 'refused' : outcome.error;
       count(result.ready, key);
       if (key !== '200') endpointPresent = false;
       if (key === 'refused') break;
@@ -124,7 +138,8 @@ export function startDrainLoad(options: DrainLoadOptions): { current: DrainLoadR
           return; // nothing listens here any more
         } else {
           result.requests++;
-          if (outcome.error === 'ECONNRESET' || outcome.error === 'socket hang up' || outcome.error === 'EPIPE') result.resets++;
+          if (outcome.error === 'ECONNRESET' || outcome.error === 'socket hang up' || outcome.error === 'EPIPE')
+            result.resets++;
           else count(result.errors, outcome.error);
           needsConnection = true;
         }

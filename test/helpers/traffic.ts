@@ -31,10 +31,12 @@ export function sharesOf(app: FastifyInstance, model: string, keys: readonly str
 }
 
 /** n distinct random routing keys, as user ids would be. */
-export const randomKeys = (n: number) => Array.from({ length: n }, (_, i) => `user-${i}-${Math.random().toString(36).slice(2)}`);
+export const randomKeys = (n: number) =>
+  Array.from({ length: n }, (_, i) => `user-${i}-${Math.random().toString(36).slice(2)}`);
 
 /** A routing key the registry sends to this variant now. */
 export function keyFor(app: FastifyInstance, model: string, variant: string): string {
-  for (let i = 0; i < 10_000; i++) if (app.models.route(model, undefined, `key-${i}`).variant === variant) return `key-${i}`;
+  for (let i = 0; i < 10_000; i++)
+    if (app.models.route(model, undefined, `key-${i}`).variant === variant) return `key-${i}`;
   throw new Error(`no key of 10,000 routes to ${variant}`);
 }

@@ -46,15 +46,28 @@ export function namedRowSchema(dtype: DType, features: FeatureConfig[], level: V
  * A row as an array shaped like the model's input without its batch dim. With named features
  * the row has exactly one value per feature.
  */
-export function arrayRowSchema(dtype: DType, rowShape: (number | null)[], features: FeatureConfig[] | undefined, level: ValidationLevel) {
+export function arrayRowSchema(
+  dtype: DType,
+  rowShape: (number | null)[],
+  features: FeatureConfig[] | undefined,
+  level: ValidationLevel,
+) {
   const notArray = { error: (issue: { input?: unknown }) => `expected an array, got ${describeValue(issue.input)}` };
   const element = elementSchema(dtype, level);
   if (rowShape.length <= 1 && features) {
-    return z.array(element, notArray).length(features.length, { error: `expected ${features.length} values (${features.map((f) => f.name).join(', ')})` });
+    return z
+      .array(element, notArray)
+      .length(features.length, {
+        error: `expected ${features.length} values (${features.map((f) => f.name).join(', ')})`,
+      });
   }
   const sized = (inner: z.ZodType, size: number | null) =>
     size === null
       ? z.array(inner, notArray)
-      : z.array(inner, notArray).length(size, { error: `expected ${size} values at this level of shape [${rowShape.map((d) => d ?? '?').join(',')}]` });
+      : z
+          .array(inner, notArray)
+          .length(size, {
+            error: `expected ${size} values at this level of shape [${rowShape.map((d) => d ?? '?').join(',')}]`,
+          });
   return rowShape.reduceRight<z.ZodType>((inner, size) => sized(inner, size), element);
 }

@@ -7,7 +7,8 @@ import { sample, scrape } from '../helpers/metrics.js';
 import { TempRepository, fixture } from '../helpers/repository.js';
 
 const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits'];
-const holdout = (name: string) => (JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'holdout.json'), 'utf8')) as { rows: number[][] }).rows;
+const holdout = (name: string) =>
+  (JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'holdout.json'), 'utf8')) as { rows: number[][] }).rows;
 
 /** Each row alone: one request at a time, so nothing can be merged. */
 async function oneAtATime(app: FastifyInstance, model: string, rows: number[][]) {
@@ -36,12 +37,15 @@ describe('dynamic batching', () => {
     const rows = holdout(model).slice(0, 96);
     const alone = await oneAtATime(app, model, rows);
     const before = await scrape(app);
-    expect(sample(before, 'ml_batch_size_rows_sum', { model })).toBe(sample(before, 'ml_batch_size_rows_count', { model })); // one row per run
+    expect(sample(before, 'ml_batch_size_rows_sum', { model })).toBe(
+      sample(before, 'ml_batch_size_rows_count', { model }),
+    ); // one row per run
 
     const merged = await rowByRow(app, model, rows);
     expect(merged).toEqual(alone);
     const after = await scrape(app);
-    const runs = sample(after, 'ml_batch_size_rows_count', { model })! - sample(before, 'ml_batch_size_rows_count', { model })!;
+    const runs =
+      sample(after, 'ml_batch_size_rows_count', { model })! - sample(before, 'ml_batch_size_rows_count', { model })!;
     expect(runs).toBeLessThan(rows.length / 2); // the requests really were merged
   });
 
@@ -54,7 +58,9 @@ describe('dynamic batching', () => {
 });
 
 describe('overload and deadlines over HTTP', () => {
-  const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx'), { batching: { max_queue_size: 8, max_batch_size: 4 } });
+  const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx'), {
+    batching: { max_queue_size: 8, max_batch_size: 4 },
+  });
   const row = (seed: number) => Array.from({ length: 1024 }, (_, i) => Math.sin(i * seed));
   let app: FastifyInstance;
   beforeAll(async () => {
@@ -66,7 +72,9 @@ describe('overload and deadlines over HTTP', () => {
   });
 
   it('answers 503 QUEUE_FULL with Retry-After at once when the queue is full; the rest still succeed', async () => {
-    const requests = Array.from({ length: 16 }, (_, i) => postJson(app, '/predict', { model: 'heavy', instances: [row(i + 1), row(i + 100)] }));
+    const requests = Array.from({ length: 16 }, (_, i) =>
+      postJson(app, '/predict', { model: 'heavy', instances: [row(i + 1), row(i + 100)] }),
+    );
     const answers = await Promise.all(requests);
     const full = answers.filter((a) => a.status === 503);
     expect(full.length).toBeGreaterThan(0);
@@ -82,7 +90,10 @@ describe('overload and deadlines over HTTP', () => {
     expect(late.status).toBe(504);
     expect(late.body.code).toBe('DEADLINE_EXCEEDED');
     // the Open Inference Protocol takes Triton's parameters.timeout, in microseconds
-    const oip = await postJson(app, '/v2/models/heavy/infer', { parameters: { timeout: 1000 }, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1024], data: row(6) }] });
+    const oip = await postJson(app, '/v2/models/heavy/infer', {
+      parameters: { timeout: 1000 },
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1024], data: row(6) }],
+    });
     expect(oip.status).toBe(504);
     expect(oip.body.code).toBe('DEADLINE_EXCEEDED');
     expect((await busy).status).toBe(200);
@@ -99,7 +110,8 @@ describe('tiny models move to the main thread once measured', () => {
   it('answers the same before and after the move, and /models says where each model runs', async () => {
     const rows = holdout('iris');
     const placement = async () =>
-      (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris').versions[0].runs_on as string;
+      (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris').versions[0]
+        .runs_on as string;
     expect(await placement()).toBe('workers');
     const before = await oneAtATime(app, 'iris', rows.slice(0, 25)); // 25 measured runs on the workers
     await new Promise((r) => setTimeout(r, 100)); // the main-thread session loads in the background
@@ -113,7 +125,8 @@ describe('tiny models move to the main thread once measured', () => {
     const heavyApp = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' }); // default threshold: 50 µs per row
     try {
       const row = Array.from({ length: 1024 }, (_, i) => Math.sin(i));
-      for (let i = 0; i < 22; i++) await postJson(heavyApp, '/predict', { model: 'heavy', instances: [row.map((v) => v + i)] });
+      for (let i = 0; i < 22; i++)
+        await postJson(heavyApp, '/predict', { model: 'heavy', instances: [row.map((v) => v + i)] });
       const { models } = (await heavyApp.inject('/models')).json();
       expect(models[0].versions[0].runs_on).toBe('workers');
     } finally {

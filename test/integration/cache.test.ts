@@ -38,7 +38,14 @@ describe('prediction cache with a real Redis', () => {
   const start = async (env: Record<string, string> = {}) => {
     // A generous command timeout: these tests check what is shared, and on a loaded machine a Redis
     // round trip can outlast the 50 ms default, which turns a hit into a (correct, but unexpected) miss.
-    const app = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_BREAKER_RESET_MS: '500', REDIS_TIMEOUT_MS: '1000', ...env });
+    const app = await startApp({
+      MODEL_DIR: repo.dir,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      REDIS_BREAKER_RESET_MS: '500',
+      REDIS_TIMEOUT_MS: '1000',
+      ...env,
+    });
     apps.push(app);
     return app;
   };
@@ -87,9 +94,18 @@ describe('prediction cache with a real Redis', () => {
       const inputs = [
         { name: 'audio', datatype: 'FP32', shape: [states.length, 2], data: states.flatMap((_, i) => [i, -i]) },
         { name: 'sr', datatype: 'INT64', shape: [], data: [sr] },
-        { name: 'state', datatype: 'FP32', shape: [2, states.length, 4], data: [0, 1].flatMap((layer) => states.flatMap((s) => s.map((v) => v + layer))) },
+        {
+          name: 'state',
+          datatype: 'FP32',
+          shape: [2, states.length, 4],
+          data: [0, 1].flatMap((layer) => states.flatMap((s) => s.map((v) => v + layer))),
+        },
       ];
-      const response = await app.inject({ method: 'POST', url: '/v2/models/stateful/infer', payload: JSON.stringify({ inputs, outputs: outputs?.map((name) => ({ name })) }) });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v2/models/stateful/infer',
+        payload: JSON.stringify({ inputs, outputs: outputs?.map((name) => ({ name })) }),
+      });
       expect(response.statusCode).toBe(200);
       return response.json();
     };
@@ -106,15 +122,24 @@ describe('prediction cache with a real Redis', () => {
     expect(r2.parameters.cached).toBe(false); // row 1 alone has audio [0, -0], not [1, -1]: another row
     const b = await start();
     await waitFor(async () => (await keys()).some((k) => k.startsWith(`${PREFIX}pred:stateful:`)), 'the rows in Redis');
-    await waitFor(async () => (await keys()).filter((k) => k.startsWith(`${PREFIX}pred:stateful:`)).length >= 6, 'every row in Redis');
+    await waitFor(
+      async () => (await keys()).filter((k) => k.startsWith(`${PREFIX}pred:stateful:`)).length >= 6,
+      'every row in Redis',
+    );
     const shared = await infer(b, 16000, [s1, s2]);
     expect(shared.parameters.cached).toBe(true);
     expect(shared.outputs).toEqual(first.outputs);
 
     const words = { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['cat', 'zebra'] }] };
-    const post = (app: FastifyInstance) => app.inject({ method: 'POST', url: '/v2/models/vocab/infer', payload: JSON.stringify(words) }).then((r) => r.json());
+    const post = (app: FastifyInstance) =>
+      app
+        .inject({ method: 'POST', url: '/v2/models/vocab/infer', payload: JSON.stringify(words) })
+        .then((r) => r.json());
     const truth = await post(a);
-    await waitFor(async () => (await keys()).filter((k) => k.startsWith(`${PREFIX}pred:vocab:`)).length === 2, 'the strings in Redis');
+    await waitFor(
+      async () => (await keys()).filter((k) => k.startsWith(`${PREFIX}pred:vocab:`)).length === 2,
+      'the strings in Redis',
+    );
     const fromRedis = await post(b);
     expect(fromRedis.parameters.cached).toBe(true);
     expect(fromRedis.outputs).toEqual(truth.outputs);
@@ -182,7 +207,9 @@ describe('prediction cache with a real Redis', () => {
     expect(sample(down, 'ml_cache_redis_errors_total', { kind: 'rejected' })).toBeGreaterThan(0);
     expect((await app.inject('/ready')).statusCode).toBe(200); // readiness never depends on Redis
     const sorted = [...latencies].sort((x, y) => x - y);
-    console.log(`with Redis killed: 200/200 answered, p50 ${sorted[100]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`);
+    console.log(
+      `with Redis killed: 200/200 answered, p50 ${sorted[100]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`,
+    );
 
     await redis.start();
     await waitFor(async () => {
@@ -202,7 +229,11 @@ describe('prediction cache with a real Redis', () => {
     await postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(0)] });
     redis.pause();
     try {
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(100 + i)] })));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(100 + i)] }),
+        ),
+      );
       expect(answers.every((a) => a.status === 200)).toBe(true);
       expect(sample(await scrape(app), 'ml_cache_redis_errors_total', { kind: 'timeout' })).toBeGreaterThan(0);
     } finally {
@@ -216,12 +247,21 @@ describe('prediction cache with a real Redis', () => {
     const prediction = await postJson(a, '/predict', { model: 'iris', version: '1', instances: [row(20)] });
     await waitFor(async () => (await peek.keys(`${PREFIX}feedback:*`)).length > 0, 'the prediction record in Redis');
     const label = prediction.body.predictions[0].label;
-    expect(await postJson(b, '/feedback', { id: prediction.body.id, label })).toMatchObject({ status: 200, body: { correct: true } });
+    expect(await postJson(b, '/feedback', { id: prediction.body.id, label })).toMatchObject({
+      status: 200,
+      body: { correct: true },
+    });
     expect((await postJson(a, '/feedback', { id: prediction.body.id, label })).status).toBe(409);
   });
 
   it('runs one inference for concurrent identical misses', async () => {
-    const runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 10 });
+    const runtime = new OnnxRuntime({
+      workers: 1,
+      intraOpThreads: 1,
+      interOpThreads: 1,
+      inlineMaxRowMicros: 0,
+      nice: 10,
+    });
     const run = runtime.run.bind(runtime);
     let runs = 0;
     runtime.run = (task) => {
@@ -231,7 +271,9 @@ describe('prediction cache with a real Redis', () => {
     const app = await startApp({ MODEL_DIR: repo.dir }, { runtime });
     apps.push(app);
     const warmups = runs;
-    const answers = await Promise.all(Array.from({ length: 10 }, () => postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(7)] })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(7)] })),
+    );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(runs - warmups).toBe(1);
     expect(new Set(answers.map((a) => JSON.stringify(a.body.predictions))).size).toBe(1);
@@ -241,7 +283,9 @@ describe('prediction cache with a real Redis', () => {
     const l1 = await startApp({ MODEL_DIR: repo.dir });
     apps.push(l1);
     await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] });
-    expect((await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(true);
+    expect((await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(
+      true,
+    );
     expect(sample(await scrape(l1), 'ml_cache_redis_circuit', { state: 'closed' })).toBeUndefined();
 
     // model.json can turn the cache off for one model
@@ -251,6 +295,8 @@ describe('prediction cache with a real Redis', () => {
     const off = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
     apps.push(off);
     await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] });
-    expect((await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(false);
+    expect((await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(
+      false,
+    );
   });
 });

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { postJson, startApp } from '../helpers/app.js';
-import { ACCURACY_REFERENCE, close, IRIS_SPLIT, keyFor, label, predictThrough, ROW, splitConfig } from '../helpers/experiments.js';
+import {
+  ACCURACY_REFERENCE,
+  close,
+  IRIS_SPLIT,
+  keyFor,
+  label,
+  predictThrough,
+  ROW,
+  splitConfig,
+} from '../helpers/experiments.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { run } from '../monitoring/monitoring-files.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
@@ -11,7 +20,15 @@ describe('experiment results on a real app: a split serving real requests, feedb
   const repo = new TempRepository()
     .addOnnx('iris', '1', bundled('iris'), IRIS_SPLIT)
     .addOnnx('iris', '2', fixture('iris_like.onnx'))
-    .addOnnx('diabetes', '1', bundled('diabetes'), splitConfig('diabetes', [{ name: 'control', version: 1, weight: 50 }, { name: 'candidate', version: 2, weight: 50 }]))
+    .addOnnx(
+      'diabetes',
+      '1',
+      bundled('diabetes'),
+      splitConfig('diabetes', [
+        { name: 'control', version: 1, weight: 50 },
+        { name: 'candidate', version: 2, weight: 50 },
+      ]),
+    )
     .addOnnx('diabetes', '2', bundled('diabetes'))
     .addOnnx('plain', '1', bundled('iris'));
   let app: FastifyInstance;
@@ -21,13 +38,23 @@ describe('experiment results on a real app: a split serving real requests, feedb
     const stable = await predictThrough(app, 'iris', keyFor(app, 'iris', 'stable'), ROW, 100);
     const canary = await predictThrough(app, 'iris', keyFor(app, 'iris', 'canary'), ROW, 100);
     expect([stable.variant, stable.predictions[0]]).toEqual(['stable', expect.objectContaining({ label: 'setosa' })]);
-    expect([canary.variant, canary.predictions[0]]).toEqual(['canary', expect.objectContaining({ label: 'virginica' })]);
+    expect([canary.variant, canary.predictions[0]]).toEqual([
+      'canary',
+      expect.objectContaining({ label: 'virginica' }),
+    ]);
     await label(app, stable.id, 0, 100, (row) => (row < 80 ? 'setosa' : 'versicolor'));
     await label(app, canary.id, 0, 100, (row) => (row < 90 ? 'virginica' : 'setosa'));
     // and one refused input through the split, and one request that names a version (no variant: not counted)
-    const refused = await postJson(app, '/predict', { model: 'iris', instances: [[9, 3.5, 1.4, 0.2]] }, { 'x-routing-key': keyFor(app, 'iris', 'stable') });
+    const refused = await postJson(
+      app,
+      '/predict',
+      { model: 'iris', instances: [[9, 3.5, 1.4, 0.2]] },
+      { 'x-routing-key': keyFor(app, 'iris', 'stable') },
+    );
     expect(refused.status).toBe(400);
-    expect((await postJson(app, '/predict', { model: 'iris', version: 1, instances: [ROW] })).body.variant).toBeUndefined();
+    expect(
+      (await postJson(app, '/predict', { model: 'iris', version: 1, instances: [ROW] })).body.variant,
+    ).toBeUndefined();
   });
   afterAll(async () => {
     await app.close();
@@ -38,12 +65,28 @@ describe('experiment results on a real app: a split serving real requests, feedb
     const response = await app.inject('/experiments/iris');
     expect(response.statusCode).toBe(200);
     const body = experimentSchema.parse(response.json());
-    expect(body).toMatchObject({ model: 'iris', task: 'classification', metric: 'accuracy', control: 'stable', scope: 'pod' });
+    expect(body).toMatchObject({
+      model: 'iris',
+      task: 'classification',
+      metric: 'accuracy',
+      control: 'stable',
+      scope: 'pod',
+    });
     expect(body.scope_detail).toContain('REDIS_URL is not set');
     expect(body.method).toContain('No peeking correction');
     const [stable, canary, next] = body.variants;
 
-    expect(stable).toMatchObject({ name: 'stable', version: '1', weight: 50, role: 'control', ready: true, requests: 2, by_status: { success: 1, invalid_input: 1, error: 0 }, errors: 0, error_rate: 0 });
+    expect(stable).toMatchObject({
+      name: 'stable',
+      version: '1',
+      weight: 50,
+      role: 'control',
+      ready: true,
+      requests: 2,
+      by_status: { success: 1, invalid_input: 1, error: 0 },
+      errors: 0,
+      error_rate: 0,
+    });
     expect(stable!.latency_seconds.samples).toBe(1);
     expect(stable!.latency_seconds.p50).toBeGreaterThan(0);
     expect(stable!.latency_seconds.p99).toBe(stable!.latency_seconds.p50);
@@ -67,23 +110,41 @@ describe('experiment results on a real app: a split serving real requests, feedb
     expect(versus.samples_needed).toEqual({ per_variant: 199, control_more: 99, candidate_more: 99 });
 
     // declared but never served: there, with nothing computable and saying why
-    expect(next).toMatchObject({ name: 'next', version: '3', weight: 10, ready: false, requests: 0, error_rate: null, latency_seconds: { p50: null, p95: null, p99: null, samples: 0 } });
+    expect(next).toMatchObject({
+      name: 'next',
+      version: '3',
+      weight: 10,
+      ready: false,
+      requests: 0,
+      error_rate: null,
+      latency_seconds: { p50: null, p95: null, p99: null, samples: 0 },
+    });
     expect(next!.accuracy).toMatchObject({ value: null, n: 0, trustworthy: false });
-    expect(next!.versus_control).toMatchObject({ p_value: null, statistic: null, samples_needed: { per_variant: null }, trustworthy: false });
+    expect(next!.versus_control).toMatchObject({
+      p_value: null,
+      statistic: null,
+      samples_needed: { per_variant: null },
+      trustworthy: false,
+    });
     expect(next!.versus_control!.reasons).toContain('next: 0 samples, fewer than 30');
   });
 
-  it('answers MAE with t intervals and Welch\'s t-test for a regressor fed fixed errors', async () => {
+  it("answers MAE with t intervals and Welch's t-test for a regressor fed fixed errors", async () => {
     // |errors|: control 2, 4, 6, 8, 10 six times (mean 6, s² = 240/29), candidate 1..6 five times (mean 3.5, s² = 87.5/29);
     // Welch by hand: se = √(240/29/30 + 87.5/29/30) = 0.613545…, t = −2.5/se = −4.07468…,
     // ν = se⁴ / ((240/29/30)²/29 + (87.5/29/30)²/29) = 47.6649…; p and the interval from scipy's ttest_ind(equal_var=False).
     const controlErrors = Array.from({ length: 30 }, (_, i) => [2, 4, 6, 8, 10][i % 5]!);
     const candidateErrors = Array.from({ length: 30 }, (_, i) => [1, 2, 3, 4, 5, 6][i % 6]!);
-    for (const [variant, errors] of [['control', controlErrors], ['candidate', candidateErrors]] as const) {
+    for (const [variant, errors] of [
+      ['control', controlErrors],
+      ['candidate', candidateErrors],
+    ] as const) {
       const answer = await predictThrough(app, 'diabetes', keyFor(app, 'diabetes', variant), Array(10).fill(0), 30);
       expect(answer.variant).toBe(variant);
       const predicted = (answer.predictions[0] as { values: number[] }).values[0]!;
-      await label(app, answer.id, 0, 30, (row) => ({ value: predicted + (row % 2 === 0 ? errors[row]! : -errors[row]!) })); // either sign: |error| counts
+      await label(app, answer.id, 0, 30, (row) => ({
+        value: predicted + (row % 2 === 0 ? errors[row]! : -errors[row]!),
+      })); // either sign: |error| counts
     }
     const body = experimentSchema.parse((await app.inject('/experiments/diabetes')).json());
     expect(body).toMatchObject({ task: 'regression', metric: 'mean_absolute_error', control: 'control' });
@@ -145,9 +206,16 @@ describe('experiment results on a real app: a split serving real requests, feedb
     list.experiments.forEach((e) => experimentSchema.parse(e));
     const plain = await app.inject('/experiments/plain');
     expect(plain.statusCode).toBe(404);
-    expect(plain.json()).toMatchObject({ code: 'NO_TRAFFIC_SPLIT', error: 'the model has no traffic split', details: [{ path: 'model' }] });
+    expect(plain.json()).toMatchObject({
+      code: 'NO_TRAFFIC_SPLIT',
+      error: 'the model has no traffic split',
+      details: [{ path: 'model' }],
+    });
     const unknown = await app.inject('/experiments/nope');
     expect(unknown.statusCode).toBe(404);
-    expect(unknown.json()).toMatchObject({ code: 'MODEL_NOT_FOUND', details: [{ path: 'model', message: expect.stringContaining('iris') }] });
+    expect(unknown.json()).toMatchObject({
+      code: 'MODEL_NOT_FOUND',
+      details: [{ path: 'model', message: expect.stringContaining('iris') }],
+    });
   });
 });

@@ -10,7 +10,10 @@ const MODELS = ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large'];
 
 function read(name: string) {
   const config = modelConfigSchema.parse(JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'model.json'), 'utf8')));
-  const holdout = JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'holdout.json'), 'utf8')) as { rows: number[][]; targets: (string | number)[] };
+  const holdout = JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'holdout.json'), 'utf8')) as {
+    rows: number[][];
+    targets: (string | number)[];
+  };
   return { config, holdout };
 }
 
@@ -39,7 +42,10 @@ describe('bundled models reproduce their recorded holdout score', () => {
       const labels = body.predictions.map((p: { label: string }) => p.label);
       score = labels.filter((label: string, i: number) => label === holdout.targets[i]).length / labels.length;
     } else {
-      score = r2(holdout.targets as number[], body.predictions.map((p: { values: number[] }) => p.values[0]!));
+      score = r2(
+        holdout.targets as number[],
+        body.predictions.map((p: { values: number[] }) => p.values[0]!),
+      );
     }
     console.log(`${name}: served ${config.card!.metric} ${score.toFixed(4)}, recorded ${card.holdout_score}`);
     expect(score).toBeCloseTo(card.holdout_score!, 3);

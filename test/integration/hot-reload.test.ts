@@ -32,11 +32,16 @@ function replaceFile(repo: TempRepository, at: string, source: string | Buffer):
   renameSync(staged, join(repo.dir, at));
 }
 
-const predict = (app: FastifyInstance, version?: string) => postJson(app, '/predict', { model: 'iris', ...(version ? { version } : {}), instances: [ROW] });
+const predict = (app: FastifyInstance, version?: string) =>
+  postJson(app, '/predict', { model: 'iris', ...(version ? { version } : {}), instances: [ROW] });
 const label = (body: { predictions: { label: string }[] }) => body.predictions[0]!.label;
-const versionsOn = async (app: FastifyInstance) => (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris').versions;
+const versionsOn = async (app: FastifyInstance) =>
+  (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris').versions;
 
-const heldRuntime = () => new HeldRuntime(new OnnxRuntime({ workers: 2, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }));
+const heldRuntime = () =>
+  new HeldRuntime(
+    new OnnxRuntime({ workers: 2, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }),
+  );
 
 /** Waits for a condition the server reaches on its own (no duration is asserted). */
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -70,8 +75,14 @@ describe('hot reload: the repository changes while the server runs (real session
     repo!.addOnnx('iris', '2', fixture('iris_like.onnx'));
     const rescan = app.models.rescan();
     try {
-      await until(async () => (await versionsOn(app)).some((v: { version: string }) => v.version === '2'), 'version 2 listed');
-      expect((await versionsOn(app)).map((v: { version: string; state: string }) => [v.version, v.state])).toEqual([['1', 'ready'], ['2', 'loading']]);
+      await until(
+        async () => (await versionsOn(app)).some((v: { version: string }) => v.version === '2'),
+        'version 2 listed',
+      );
+      expect((await versionsOn(app)).map((v: { version: string; state: string }) => [v.version, v.state])).toEqual([
+        ['1', 'ready'],
+        ['2', 'loading'],
+      ]);
       const meanwhile = await predict(app);
       expect([meanwhile.status, meanwhile.body.version, label(meanwhile.body)]).toEqual([200, '1', 'setosa']);
       const early = await predict(app, '2');
@@ -140,12 +151,19 @@ describe('hot reload: the repository changes while the server runs (real session
 
       const refused = await predict(app, '2');
       expect(refused.status).toBe(404);
-      expect(refused.body).toMatchObject({ code: 'VERSION_NOT_FOUND', error: 'model "iris" version 2 was unloaded: iris/2/model.onnx was removed from the repository' });
+      expect(refused.body).toMatchObject({
+        code: 'VERSION_NOT_FOUND',
+        error: 'model "iris" version 2 was unloaded: iris/2/model.onnx was removed from the repository',
+      });
       expect(finished).toBe(false); // still waiting for the held requests
     } finally {
       runtime.release();
     }
-    expect((await Promise.all(inflight)).map((r) => [r.status, r.body.version])).toEqual([[200, '2'], [200, '2'], [200, '2']]);
+    expect((await Promise.all(inflight)).map((r) => [r.status, r.body.version])).toEqual([
+      [200, '2'],
+      [200, '2'],
+      [200, '2'],
+    ]);
     expect(await rescan).toMatchObject({ removed: ['iris@2'] });
     expect(app.logs.lines.some((l) => l.msg === 'model version unloaded' && l.version === '2')).toBe(true);
     expect((await predict(app)).body.version).toBe('1');
@@ -182,7 +200,11 @@ describe('hot reload: the repository changes while the server runs (real session
       const result = await app.models.rescan();
       expect(result.error).toContain('cannot read the model repository');
       expect((await predict(app)).status).toBe(200);
-      expect(app.logs.lines.some((l) => l.level === 50 && String(l.msg).startsWith('model repository rescan failed; nothing changed'))).toBe(true);
+      expect(
+        app.logs.lines.some(
+          (l) => l.level === 50 && String(l.msg).startsWith('model repository rescan failed; nothing changed'),
+        ),
+      ).toBe(true);
     } finally {
       renameSync(moved, repo!.dir);
     }
@@ -196,7 +218,12 @@ describe('hot reload: the repository changes while the server runs (real session
   });
 
   it('version_policy latest 1 serves only the newest version, and moves to a newer one on rescan', async () => {
-    const app = await start(irisRepository({ '1': bundled('iris'), '2': bundled('iris'), '3': fixture('iris_like.onnx') }, { ...IRIS_CONFIG, version_policy: { latest: { num_versions: 1 } } }));
+    const app = await start(
+      irisRepository(
+        { '1': bundled('iris'), '2': bundled('iris'), '3': fixture('iris_like.onnx') },
+        { ...IRIS_CONFIG, version_policy: { latest: { num_versions: 1 } } },
+      ),
+    );
     expect((await versionsOn(app)).map((v: { version: string }) => v.version)).toEqual(['3']);
     const older = await predict(app, '1');
     expect([older.status, older.body.code]).toEqual([404, 'VERSION_NOT_FOUND']);

@@ -18,7 +18,12 @@ describe('liveness under saturating inference', () => {
   let base: string;
 
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '2', ORT_INTRA_OP_THREADS: '1', CACHE_ENABLED: 'false' });
+    app = await startApp({
+      MODEL_DIR: repo.dir,
+      INFERENCE_WORKERS: '2',
+      ORT_INTRA_OP_THREADS: '1',
+      CACHE_ENABLED: 'false',
+    });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
@@ -31,7 +36,12 @@ describe('liveness under saturating inference', () => {
     let predictionsDone = false;
     const predictions = Promise.all(
       Array.from({ length: 8 }, (_, request) =>
-        new OnnxServeClient(base).predictMany('heavy', Array.from({ length: 6 }, (_, r) => row(request * 6 + r))).then((answer) => answer.predictions!.length),
+        new OnnxServeClient(base)
+          .predictMany(
+            'heavy',
+            Array.from({ length: 6 }, (_, r) => row(request * 6 + r)),
+          )
+          .then((answer) => answer.predictions!.length),
       ),
     ).finally(() => (predictionsDone = true));
 
@@ -71,9 +81,17 @@ describe('worker threads yield to the event loop', () => {
     try {
       // the decode worker starts with the first body large enough to be decoded off the event loop
       // (it exits when idle), and sets its priority as it starts
-      const large = { model: 'iris', instances: Array.from({ length: 3000 }, (_, i) => [5.000001 + i / 1e6, 3.000001, 1.500001, 0.200001]) };
+      const large = {
+        model: 'iris',
+        instances: Array.from({ length: 3000 }, (_, i) => [5.000001 + i / 1e6, 3.000001, 1.500001, 0.200001]),
+      };
       expect(JSON.stringify(large).length).toBeGreaterThan(64 * 1024);
-      const answer = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(large) });
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(large),
+      });
       expect(answer.statusCode).toBe(200);
       const lowered = () => niceValues().filter((n) => n === 7).length - before;
       for (let i = 0; i < 100 && lowered() < 3; i++) await new Promise((r) => setTimeout(r, 50));

@@ -9,7 +9,12 @@ import { infer, type ClientTensor } from '../helpers/oip-client.js';
 
 const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
 const irisRows = (n: number) => Array.from({ length: n }, () => IRIS_ROW);
-const irisTensor = (n: number): ClientTensor => ({ name: 'input', datatype: 'FP32', shape: [n, 4], data: irisRows(n).flat() });
+const irisTensor = (n: number): ClientTensor => ({
+  name: 'input',
+  datatype: 'FP32',
+  shape: [n, 4],
+  data: irisRows(n).flat(),
+});
 
 interface Answer {
   status: number;
@@ -20,23 +25,42 @@ interface Answer {
 /** One POST over real HTTP. */
 function post(url: string, path: string, body: Buffer | string, headers: Record<string, string>): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const request = http.request(`${url}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (c: Buffer) => chunks.push(c));
-      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-    });
+    const request = http.request(
+      `${url}${path}`,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode!,
+            headers: response.headers,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          }),
+        );
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
 }
 
 const binaryPredict = (url: string, rows: number) =>
-  post(url, `/predict?model=iris&dtype=float32&shape=${rows},4`, Buffer.from(new Float32Array(irisRows(rows).flat()).buffer), { 'content-type': 'application/octet-stream' });
+  post(
+    url,
+    `/predict?model=iris&dtype=float32&shape=${rows},4`,
+    Buffer.from(new Float32Array(irisRows(rows).flat()).buffer),
+    { 'content-type': 'application/octet-stream' },
+  );
 const jsonPredict = (url: string, rows: number, extra: Record<string, unknown> = {}) =>
-  post(url, '/predict', JSON.stringify({ model: 'iris', instances: irisRows(rows), ...extra }), { 'content-type': 'application/json' });
+  post(url, '/predict', JSON.stringify({ model: 'iris', instances: irisRows(rows), ...extra }), {
+    'content-type': 'application/json',
+  });
 
 /** Status, error code and the field the error names, from our answer or the OIP client's. */
-function refusal(answer: Answer | { status: number; json: Record<string, unknown> }): [number, string | undefined, string | undefined] {
+function refusal(
+  answer: Answer | { status: number; json: Record<string, unknown> },
+): [number, string | undefined, string | undefined] {
   const body = ('body' in answer ? answer.body : answer.json) as Answer['body'];
   return [answer.status, body.code, body.details?.[0]?.path];
 }
@@ -87,10 +111,18 @@ describe('row caps on every protocol, over real HTTP with the bundled models', (
 describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real HTTP', () => {
   let app: FastifyInstance;
   let url: string;
-  const runtime = new HeldRuntime(new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }));
+  const runtime = new HeldRuntime(
+    new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }),
+  );
   beforeAll(async () => {
     app = await startApp(
-      { BODY_LIMIT_BYTES: '2048', MAX_INFLIGHT_BYTES: '2048', MAX_REQUEST_ROWS: '10', MAX_INFLIGHT_ROWS: '10', CACHE_ENABLED: 'false' },
+      {
+        BODY_LIMIT_BYTES: '2048',
+        MAX_INFLIGHT_BYTES: '2048',
+        MAX_REQUEST_ROWS: '10',
+        MAX_INFLIGHT_ROWS: '10',
+        CACHE_ENABLED: 'false',
+      },
       { runtime },
     );
     url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -99,7 +131,10 @@ describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real 
 
   it('bytes are taken from Content-Length before the body is read: a second body past the cap gets 503 SERVER_BUSY with Retry-After; a client that leaves gives its share back', async () => {
     // A client that sends the headers of a 2,040-byte body and stalls: 8 bytes of the cap are left.
-    const stalled = http.request(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '2040' } });
+    const stalled = http.request(`${url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '2040' },
+    });
     stalled.on('error', () => {});
     stalled.write('{"model":"iris",');
     try {
@@ -138,7 +173,9 @@ describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real 
   });
 
   it('a request that fails (bad input) gives its bytes and rows back', async () => {
-    const bad = await post(url, '/predict', JSON.stringify({ model: 'iris', instances: [[99, 99, 99, 99]] }), { 'content-type': 'application/json' });
+    const bad = await post(url, '/predict', JSON.stringify({ model: 'iris', instances: [[99, 99, 99, 99]] }), {
+      'content-type': 'application/json',
+    });
     expect(bad.status).toBe(400);
     await until(() => app.inflight.stats().bytes === 0);
     expect(app.inflight.stats()).toEqual({ bytes: 0, rows: 0 });

@@ -6,19 +6,29 @@ import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { newPredictionId } from '../../src/core/serving/prediction-id.js';
 
-const iris = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as { rows: number[][]; targets: string[] };
+const iris = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as {
+  rows: number[][];
+  targets: string[];
+};
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 const settle = () => new Promise((r) => setTimeout(r, 20)); // monitoring runs just after the answer
 
 describe('model monitoring through the HTTP API', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = await startApp({ DRIFT_WINDOW_ROWS: '200', DRIFT_MIN_ROWS: '38', PRICE_PER_CPU_HOUR: '0.05', CACHE_ENABLED: 'false' });
+    app = await startApp({
+      DRIFT_WINDOW_ROWS: '200',
+      DRIFT_MIN_ROWS: '38',
+      PRICE_PER_CPU_HOUR: '0.05',
+      CACHE_ENABLED: 'false',
+    });
   });
   afterAll(() => app.close());
 
   it('drift gauges: NaN before the minimum window, calm on holdout rows, alarmed on shifted rows', async () => {
-    expect(sample(await scrape(app), 'ml_feature_drift_score', { model: 'iris', feature: 'petal_length' })).toBeUndefined();
+    expect(
+      sample(await scrape(app), 'ml_feature_drift_score', { model: 'iris', feature: 'petal_length' }),
+    ).toBeUndefined();
     await postJson(app, '/predict', { model: 'iris', instances: iris.rows.slice(0, 10) });
     await settle();
     expect(sample(await scrape(app), 'ml_feature_drift_score', { model: 'iris', feature: 'petal_length' })).toBeNaN();
@@ -41,7 +51,20 @@ describe('model monitoring through the HTTP API', () => {
   });
 
   it('joins feedback by prediction id into accuracy, per row', async () => {
-    const one = await postJson(app, '/predict', { model: 'breast_cancer', instances: [Array(30).fill(0).map((_, i) => [14, 19, 92, 655, 0.096, 0.1, 0.09, 0.05, 0.18, 0.063, 0.4, 1.2, 2.9, 40, 0.007, 0.025, 0.032, 0.012, 0.02, 0.0038, 16, 25.7, 107, 880, 0.13, 0.25, 0.27, 0.11, 0.29, 0.084][i]!)] });
+    const one = await postJson(app, '/predict', {
+      model: 'breast_cancer',
+      instances: [
+        Array(30)
+          .fill(0)
+          .map(
+            (_, i) =>
+              [
+                14, 19, 92, 655, 0.096, 0.1, 0.09, 0.05, 0.18, 0.063, 0.4, 1.2, 2.9, 40, 0.007, 0.025, 0.032, 0.012,
+                0.02, 0.0038, 16, 25.7, 107, 880, 0.13, 0.25, 0.27, 0.11, 0.29, 0.084,
+              ][i]!,
+          ),
+      ],
+    });
     expect(one.status).toBe(200);
     const predicted = one.body.predictions[0].label as string;
     const wrong = predicted === 'benign' ? 'malignant' : 'benign';
@@ -50,7 +73,20 @@ describe('model monitoring through the HTTP API', () => {
 
     const two = await postJson(app, '/predict', { model: 'iris', features: setosa });
     expect((await postJson(app, '/feedback', { id: two.body.id, label: 'virginica' })).body.correct).toBe(false);
-    const three = await postJson(app, '/predict', { model: 'breast_cancer', instances: one.body.predictions.map(() => Array(30).fill(0).map((_, i) => [14, 19, 92, 655, 0.096, 0.1, 0.09, 0.05, 0.18, 0.063, 0.4, 1.2, 2.9, 40, 0.007, 0.025, 0.032, 0.012, 0.02, 0.0038, 16, 25.7, 107, 880, 0.13, 0.25, 0.27, 0.11, 0.29, 0.084][i]!)) });
+    const three = await postJson(app, '/predict', {
+      model: 'breast_cancer',
+      instances: one.body.predictions.map(() =>
+        Array(30)
+          .fill(0)
+          .map(
+            (_, i) =>
+              [
+                14, 19, 92, 655, 0.096, 0.1, 0.09, 0.05, 0.18, 0.063, 0.4, 1.2, 2.9, 40, 0.007, 0.025, 0.032, 0.012,
+                0.02, 0.0038, 16, 25.7, 107, 880, 0.13, 0.25, 0.27, 0.11, 0.29, 0.084,
+              ][i]!,
+          ),
+      ),
+    });
     await postJson(app, '/feedback', { id: three.body.id, label: wrong });
     await settle();
     const metrics = await scrape(app);
@@ -75,10 +111,14 @@ describe('model monitoring through the HTTP API', () => {
     expect(duplicate).toMatchObject({ status: 409, body: { code: 'DUPLICATE_FEEDBACK' } });
     const unknown = await postJson(app, '/feedback', { id: newPredictionId(), label: 'setosa' });
     expect(unknown).toMatchObject({ status: 404, body: { code: 'UNKNOWN_PREDICTION' } });
-    const expired = await postJson(app, '/feedback', { id: newPredictionId(Date.now() - 2 * 86_400_000), label: 'setosa' });
+    const expired = await postJson(app, '/feedback', {
+      id: newPredictionId(Date.now() - 2 * 86_400_000),
+      label: 'setosa',
+    });
     expect(expired).toMatchObject({ status: 410, body: { code: 'PREDICTION_EXPIRED' } });
     const metrics = await scrape(app);
-    for (const reason of ['unknown', 'expired', 'duplicate']) expect(sample(metrics, 'ml_feedback_unmatched_total', { reason })).toBe(1);
+    for (const reason of ['unknown', 'expired', 'duplicate'])
+      expect(sample(metrics, 'ml_feedback_unmatched_total', { reason })).toBe(1);
   });
 
   it.each([
@@ -101,9 +141,21 @@ describe('model monitoring through the HTTP API', () => {
   });
 
   it('counts missing, non-finite and out-of-range values, valid and rejected alike', async () => {
-    await postJson(app, '/predict', { model: 'iris', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4 } });
-    await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload: '{"model":"iris","instances":[[1e999,3,1,1]]}' });
-    await postJson(app, '/predict', { model: 'iris', validation: 'permissive', features: { ...setosa, petal_width: 9 } });
+    await postJson(app, '/predict', {
+      model: 'iris',
+      features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4 },
+    });
+    await app.inject({
+      method: 'POST',
+      url: '/predict',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"model":"iris","instances":[[1e999,3,1,1]]}',
+    });
+    await postJson(app, '/predict', {
+      model: 'iris',
+      validation: 'permissive',
+      features: { ...setosa, petal_width: 9 },
+    });
     const metrics = await scrape(app);
     expect(sample(metrics, 'ml_feature_anomalies_total', { model: 'iris', kind: 'missing' })).toBe(1);
     expect(sample(metrics, 'ml_feature_anomalies_total', { model: 'iris', kind: 'non_finite' })).toBe(1);
@@ -146,20 +198,38 @@ describe('monitoring and metrics cover the Open Inference Protocol too', () => {
 
     const answer = await inferIris([iris.rows[0]!, iris.rows[1]!]);
     await settle();
-    const feedback = await postJson(app, '/feedback', { id: answer.parameters.prediction_id, row: 1, label: iris.targets[1] });
+    const feedback = await postJson(app, '/feedback', {
+      id: answer.parameters.prediction_id,
+      row: 1,
+      label: iris.targets[1],
+    });
     expect(feedback).toMatchObject({ status: 200, body: { model: 'iris', row: 1, correct: true } });
   });
 
   it('counts v2 predictions by outcome and v2 routes by template, with no series per model name or version in a URL', async () => {
-    for (const data of [[1, 2, 3, 4], [40, 3, 1, 1]]) {
-      const refused = await app.inject({ method: 'POST', url: '/v2/models/iris/infer', payload: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data }] }) });
+    for (const data of [
+      [1, 2, 3, 4],
+      [40, 3, 1, 1],
+    ]) {
+      const refused = await app.inject({
+        method: 'POST',
+        url: '/v2/models/iris/infer',
+        payload: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data }] }),
+      });
       expect(refused.statusCode).toBe(400); // out of the feature ranges: counted as invalid input
     }
     for (let i = 0; i < 5; i++) await app.inject(`/v2/models/random-${i}/versions/${i}/ready`);
     const metrics = await scrape(app);
     expect(sample(metrics, 'ml_predictions_total', { model: 'iris', status: 'invalid_input' })).toBe(2);
-    expect(sample(metrics, 'http_request_duration_seconds_count', { route: '/v2/models/:model/infer', status_code: '200' })).toBeGreaterThan(10);
-    expect(sample(metrics, 'http_request_duration_seconds_count', { route: '/v2/models/:model/versions/:version/ready', status_code: '404' })).toBe(5);
+    expect(
+      sample(metrics, 'http_request_duration_seconds_count', { route: '/v2/models/:model/infer', status_code: '200' }),
+    ).toBeGreaterThan(10);
+    expect(
+      sample(metrics, 'http_request_duration_seconds_count', {
+        route: '/v2/models/:model/versions/:version/ready',
+        status_code: '404',
+      }),
+    ).toBe(5);
     expect(metrics).not.toMatch(/random-/);
   });
 });

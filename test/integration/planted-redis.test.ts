@@ -20,11 +20,15 @@ import { irisConfig } from '../helpers/traffic.js';
 
 const PREFIX = 'planted:';
 const HMAC_KEY = 'the cache signing key of this test deployment';
-const holdout = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as { rows: number[][]; targets: string[] };
+const holdout = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as {
+  rows: number[][];
+  targets: string[];
+};
 const setosaRows = holdout.rows.filter((_, i) => holdout.targets[i] === 'setosa');
 const otherRows = holdout.rows.filter((_, i) => holdout.targets[i] !== 'setosa');
 
-const b64 = (values: ArrayLike<number>, Type: Float32ArrayConstructor | Int8ArrayConstructor = Float32Array) => Buffer.from(new Type(values as number[]).buffer).toString('base64');
+const b64 = (values: ArrayLike<number>, Type: Float32ArrayConstructor | Int8ArrayConstructor = Float32Array) =>
+  Buffer.from(new Type(values as number[]).buffer).toString('base64');
 const tensor = (dtype: string, shape: number[], data: unknown) => ({ dtype, shape, data });
 const probabilities = (values: number[]) => ({ probabilities: tensor('float32', [1, 3], b64(values)) });
 /** A MAC field that looks right but was made without the key, as anyone without it would have to. */
@@ -49,7 +53,14 @@ describe('a Redis holding planted prediction cache entries', () => {
   let peek: Redis;
   const apps: FastifyInstance[] = [];
   const start = async (env: Record<string, string> = {}) => {
-    const app = await startApp({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_TIMEOUT_MS: '1000', CACHE_HMAC_KEY: HMAC_KEY, CACHE_MIN_HIT_RATE: '0', ...env });
+    const app = await startApp({
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      REDIS_TIMEOUT_MS: '1000',
+      CACHE_HMAC_KEY: HMAC_KEY,
+      CACHE_MIN_HIT_RATE: '0',
+      ...env,
+    });
     apps.push(app);
     return app;
   };
@@ -65,7 +76,12 @@ describe('a Redis holding planted prediction cache entries', () => {
 
   /** Each planted value, on a row of its own, and what it must count as. */
   const plantings: { kind: string; row: number[]; value: () => string; counts: 'rejected' | 'corrupt' | 'miss' }[] = [];
-  const plant = (kind: string, row: number[], value: () => string, counts: 'rejected' | 'corrupt' | 'miss' = 'rejected') => plantings.push({ kind, row, value, counts });
+  const plant = (
+    kind: string,
+    row: number[],
+    value: () => string,
+    counts: 'rejected' | 'corrupt' | 'miss' = 'rejected',
+  ) => plantings.push({ kind, row, value, counts });
   /** A row with no entry at all. */
   let fresh: number[];
 
@@ -97,29 +113,49 @@ describe('a Redis holding planted prediction cache entries', () => {
       plant(`${kind}, in the signed format without the key`, take(pool), () => unsigned({ outputs }));
     }
     // What the structural checks alone must catch: the kinds that do not fit iris, signed with the deployment's key.
-    for (const [kind, outputs] of [...issueKinds.filter(([kind]) => !kind.startsWith('[')), ['NaN', probabilities([Number.NaN, 0, 1])] as const]) {
+    for (const [kind, outputs] of [
+      ...issueKinds.filter(([kind]) => !kind.startsWith('[')),
+      ['NaN', probabilities([Number.NaN, 0, 1])] as const,
+    ]) {
       const row = take();
       plant(`${kind}, signed with the key`, row, () => signer.sign(keyOf(row), 3, { outputs }));
     }
     const setosa = take('setosa');
-    plant('[0.1, 0.2, 0.7] for a setosa row, signed with another key', setosa, () => forger.sign(keyOf(setosa), 3, { outputs: probabilities([0.1, 0.2, 0.7]) }));
+    plant('[0.1, 0.2, 0.7] for a setosa row, signed with another key', setosa, () =>
+      forger.sign(keyOf(setosa), 3, { outputs: probabilities([0.1, 0.2, 0.7]) }),
+    );
     const source = take();
     plant("a valid entry copied from another row's key", take(), () => written.get(JSON.stringify(source))!);
     const tampered = take();
-    plant('a tampered signature', tampered, () => written.get(JSON.stringify(tampered))!.replace(/"mac":"(.)/, (_, c: string) => `"mac":"${c === 'A' ? 'B' : 'A'}`));
-    plant('a 4 MB value', take(), () => unsigned({ outputs: { probabilities: tensor('float32', [1, 3], 'A'.repeat(4 << 20)) } }));
+    plant('a tampered signature', tampered, () =>
+      written.get(JSON.stringify(tampered))!.replace(/"mac":"(.)/, (_, c: string) => `"mac":"${c === 'A' ? 'B' : 'A'}`),
+    );
+    plant('a 4 MB value', take(), () =>
+      unsigned({ outputs: { probabilities: tensor('float32', [1, 3], 'A'.repeat(4 << 20)) } }),
+    );
     plant('not JSON', take(), () => 'garbage{not json', 'corrupt');
     fresh = pools.any.at(-1)!;
     expect(new Set([...rows, fresh].map(String)).size).toBe(rows.length + 1); // a row of its own each
 
     // The truth: the model's own answers, the cache off.
     const off = await startApp({ CACHE_ENABLED: 'false' });
-    for (const row of holdout.rows) truth.set(JSON.stringify(row), (await postJson(off, '/predict', { model: 'iris', instances: [row] })).body.predictions[0]);
+    for (const row of holdout.rows)
+      truth.set(
+        JSON.stringify(row),
+        (await postJson(off, '/predict', { model: 'iris', instances: [row] })).body.predictions[0],
+      );
     await off.close();
     // The keys and signed entries the service itself writes.
     const writer = await start();
     const runner = writer.models.entries('iris').find((e) => e.state === 'ready')!.runner!;
-    keyOf = (row) => cacheKeys(runner.spec, runner.plan, { input: { dtype: 'float32', shape: [1, 4], data: new Float32Array(row) } }, 1, ['probabilities'])[0]!;
+    keyOf = (row) =>
+      cacheKeys(
+        runner.spec,
+        runner.plan,
+        { input: { dtype: 'float32', shape: [1, 4], data: new Float32Array(row) } },
+        1,
+        ['probabilities'],
+      )[0]!;
     for (const row of rows) await postJson(writer, '/predict', { model: 'iris', instances: [row] });
     await waitFor(async () => (await peek.keys(`${PREFIX}pred:*`)).length === rows.length, 'every row in Redis');
     for (const row of rows) written.set(JSON.stringify(row), (await peek.get(PREFIX + keyOf(row)))!);
@@ -135,13 +171,24 @@ describe('a Redis holding planted prediction cache entries', () => {
 
   /** Each row holds what the service computes for it (an earlier test's writes have all landed): a planted value then is the only one. */
   const computedInRedis = () =>
-    waitFor(async () => (await Promise.all(plantings.map(async (p) => (await peek.get(PREFIX + keyOf(p.row))) === written.get(JSON.stringify(p.row))))).every(Boolean), 'the computed rows in Redis');
+    waitFor(
+      async () =>
+        (
+          await Promise.all(
+            plantings.map(async (p) => (await peek.get(PREFIX + keyOf(p.row))) === written.get(JSON.stringify(p.row))),
+          )
+        ).every(Boolean),
+      'the computed rows in Redis',
+    );
   const plantAll = async () => {
     await computedInRedis();
     for (const p of plantings) await peek.set(PREFIX + keyOf(p.row), p.value());
   };
   const expected = (counts: string) => plantings.filter((p) => p.counts === counts).length;
-  const logLines = (app: FastifyInstance) => (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) => l.msg === 'a prediction cache entry in redis was not used');
+  const logLines = (app: FastifyInstance) =>
+    (app as unknown as { logs: CapturedLogs }).logs.lines.filter(
+      (l) => l.msg === 'a prediction cache entry in redis was not used',
+    );
 
   it('answers every planted row as the model does, one request a row: 200, cached false, counted, logged once', async () => {
     await plantAll();
@@ -149,7 +196,10 @@ describe('a Redis holding planted prediction cache entries', () => {
     for (const { kind, row } of plantings) {
       const answer = await postJson(app, '/predict', { model: 'iris', instances: [row] });
       expect({ kind, status: answer.status, cached: answer.body.cached }).toEqual({ kind, status: 200, cached: false });
-      expect({ kind, prediction: answer.body.predictions[0] }).toEqual({ kind, prediction: truth.get(JSON.stringify(row)) });
+      expect({ kind, prediction: answer.body.predictions[0] }).toEqual({
+        kind,
+        prediction: truth.get(JSON.stringify(row)),
+      });
     }
     const metrics = await scrape(app);
     expect(sample(metrics, 'ml_cache_lookups_total', { tier: 'l2', result: 'rejected' })).toBe(expected('rejected'));
@@ -160,7 +210,11 @@ describe('a Redis holding planted prediction cache entries', () => {
     expect(lines).toHaveLength(1); // at most one a minute, however many
     expect(lines[0]).toMatchObject({ level: 40, model: 'iris@1', result: 'rejected', why: expect.any(String) });
     expect(JSON.stringify(lines[0])).not.toMatch(/AAAA|QQQQ/); // never the value
-    expect((app as unknown as { logs: CapturedLogs }).logs.lines.some((l) => String(l.msg).startsWith('CACHE_HMAC_KEY is not set'))).toBe(false);
+    expect(
+      (app as unknown as { logs: CapturedLogs }).logs.lines.some((l) =>
+        String(l.msg).startsWith('CACHE_HMAC_KEY is not set'),
+      ),
+    ).toBe(false);
 
     // The answers computed here replaced the planted values in Redis, signed: the next replica hits them.
     await computedInRedis();
@@ -183,8 +237,16 @@ describe('a Redis holding planted prediction cache entries', () => {
     await plantAll();
     const oip = await start();
     for (const { kind, row } of plantings) {
-      const response = await oip.inject({ method: 'POST', url: '/v2/models/iris/infer', payload: { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: row }] } });
-      expect({ kind, status: response.statusCode, cached: response.json().parameters?.cached }).toEqual({ kind, status: 200, cached: false });
+      const response = await oip.inject({
+        method: 'POST',
+        url: '/v2/models/iris/infer',
+        payload: { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: row }] },
+      });
+      expect({ kind, status: response.statusCode, cached: response.json().parameters?.cached }).toEqual({
+        kind,
+        status: 200,
+        cached: false,
+      });
       const probs = (truth.get(JSON.stringify(row)) as { probabilities: Record<string, number> }).probabilities;
       expect(response.json().outputs[0].data).toEqual(Object.values(probs).map((p) => expect.closeTo(p, 6)));
     }
@@ -206,7 +268,15 @@ describe('a Redis holding planted prediction cache entries', () => {
 describe('a Redis holding planted feedback records', () => {
   // iris with an A/B split over two versions, so a planted variant could reach the experiments' series
   const repo = new TempRepository()
-    .addOnnx('iris', '1', bundled('iris'), irisConfig([{ name: 'control', version: 1, weight: 50 }, { name: 'candidate', version: 2, weight: 50 }]))
+    .addOnnx(
+      'iris',
+      '1',
+      bundled('iris'),
+      irisConfig([
+        { name: 'control', version: 1, weight: 50 },
+        { name: 'candidate', version: 2, weight: 50 },
+      ]),
+    )
     .addOnnx('iris', '2', bundled('iris'));
   let redis: RedisServer;
   let peek: Redis;
@@ -215,7 +285,12 @@ describe('a Redis holding planted feedback records', () => {
     redis = await RedisServer.start();
     peek = redis.client();
     // No CACHE_HMAC_KEY: the key derived from REDIS_URL and REDIS_KEY_PREFIX signs the records.
-    app = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_TIMEOUT_MS: '1000' });
+    app = await startApp({
+      MODEL_DIR: repo.dir,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      REDIS_TIMEOUT_MS: '1000',
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -233,9 +308,17 @@ describe('a Redis holding planted feedback records', () => {
     await waitFor(async () => (await peek.exists(`${PREFIX}feedback:${real.body.id}`)) === 1, 'the record in Redis');
     const record = await peek.get(`${PREFIX}feedback:${real.body.id}`);
     expect((await postJson(app, '/feedback', { id: newPredictionId(), label: 'setosa' })).status).toBe(404);
-    const otherReplica = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_TIMEOUT_MS: '1000' });
+    const otherReplica = await startApp({
+      MODEL_DIR: repo.dir,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      REDIS_TIMEOUT_MS: '1000',
+    });
     try {
-      expect(await postJson(otherReplica, '/feedback', { id: real.body.id, label: 'setosa' })).toMatchObject({ status: 200, body: { correct: true } }); // a signed record is joined
+      expect(await postJson(otherReplica, '/feedback', { id: real.body.id, label: 'setosa' })).toMatchObject({
+        status: 200,
+        body: { correct: true },
+      }); // a signed record is joined
     } finally {
       await otherReplica.close();
     }
@@ -243,7 +326,10 @@ describe('a Redis holding planted feedback records', () => {
 
     const fitting = { model: 'iris', version: '1', variant: 'control', task: 'classification', rows: ['setosa'] };
     const planted: [string, (key: string) => string][] = [
-      ['"model":"evil-model-1", as the issue planted it', () => JSON.stringify({ ...fitting, model: 'evil-model-1', variant: undefined })],
+      [
+        '"model":"evil-model-1", as the issue planted it',
+        () => JSON.stringify({ ...fitting, model: 'evil-model-1', variant: undefined }),
+      ],
       ['"model":"__proto__"', () => JSON.stringify({ ...fitting, model: '__proto__' })],
       ['rows: [[]]', () => JSON.stringify({ ...fitting, rows: [[]] })],
       ['version "999"', () => JSON.stringify({ ...fitting, version: '999' })],
@@ -251,11 +337,20 @@ describe('a Redis holding planted feedback records', () => {
       ['a fitting record without the key, in the signed format', () => unsigned(fitting)],
       ['a fitting record signed with a wrong key', (key) => forger.sign(key, 2, fitting)],
       ["another prediction's record, copied", () => record!],
-      ['"model":"evil-model-1", signed with the key', (key) => signer.sign(key, 2, { ...fitting, model: 'evil-model-1' })],
+      [
+        '"model":"evil-model-1", signed with the key',
+        (key) => signer.sign(key, 2, { ...fitting, model: 'evil-model-1' }),
+      ],
       ['version "999", signed with the key', (key) => signer.sign(key, 2, { ...fitting, version: '999' })],
       ['rows: [[]], signed with the key', (key) => signer.sign(key, 2, { ...fitting, rows: [[]] })],
-      ['a regressor record for a classifier, signed with the key', (key) => signer.sign(key, 2, { ...fitting, task: 'regression', rows: [[1]] })],
-      ['100,001 rows, signed with the key', (key) => signer.sign(key, 2, { ...fitting, rows: new Array(100_001).fill('setosa') })],
+      [
+        'a regressor record for a classifier, signed with the key',
+        (key) => signer.sign(key, 2, { ...fitting, task: 'regression', rows: [[1]] }),
+      ],
+      [
+        '100,001 rows, signed with the key',
+        (key) => signer.sign(key, 2, { ...fitting, rows: new Array(100_001).fill('setosa') }),
+      ],
     ];
     await scrape(app); // the scrape's own request series
     const before = await seriesOf(app);
@@ -264,15 +359,25 @@ describe('a Redis holding planted feedback records', () => {
       const id = newPredictionId();
       await peek.set(`${PREFIX}feedback:${id}`, value(`feedback:${id}`));
       const answer = await postJson(app, '/feedback', { id, label: 'setosa' });
-      expect({ kind, status: answer.status, code: answer.body.code }).toEqual({ kind, status: 404, code: 'UNKNOWN_PREDICTION' });
+      expect({ kind, status: answer.status, code: answer.body.code }).toEqual({
+        kind,
+        status: 404,
+        code: 'UNKNOWN_PREDICTION',
+      });
     }
     const after = await seriesOf(app);
     expect([...after].filter((s) => !before.has(s))).toEqual([]);
-    expect(sample(await scrape(app), 'ml_feedback_unmatched_total', { reason: 'unknown' })).toBe(unmatchedBefore + planted.length);
-    const lines = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) => l.msg?.toString().startsWith('a prediction record in redis was not used'));
+    expect(sample(await scrape(app), 'ml_feedback_unmatched_total', { reason: 'unknown' })).toBe(
+      unmatchedBefore + planted.length,
+    );
+    const lines = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) =>
+      l.msg?.toString().startsWith('a prediction record in redis was not used'),
+    );
     expect(lines).toHaveLength(1);
     expect(JSON.stringify(lines[0])).not.toContain('evil');
-    const warned = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) => String(l.msg).startsWith('CACHE_HMAC_KEY is not set'));
+    const warned = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) =>
+      String(l.msg).startsWith('CACHE_HMAC_KEY is not set'),
+    );
     expect(warned).toMatchObject([{ level: 40 }]);
   });
 });

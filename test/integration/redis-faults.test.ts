@@ -30,7 +30,8 @@ function keepLoading(app: FastifyInstance) {
   const statuses: number[] = [];
   let running = true;
   const clients = Array.from({ length: 8 }, async () => {
-    while (running) statuses.push((await postJson(app, '/predict', { model: 'iris', instances: [uniqueRow()] })).status);
+    while (running)
+      statuses.push((await postJson(app, '/predict', { model: 'iris', instances: [uniqueRow()] })).status);
   });
   return {
     statuses,
@@ -49,11 +50,14 @@ function keepLoading(app: FastifyInstance) {
 
 const circuit = async (app: FastifyInstance) => {
   const metrics = await scrape(app);
-  return (['closed', 'half_open', 'open'] as const).find((state) => sample(metrics, 'ml_cache_redis_circuit', { state }) === 1);
+  return (['closed', 'half_open', 'open'] as const).find(
+    (state) => sample(metrics, 'ml_cache_redis_circuit', { state }) === 1,
+  );
 };
 
 /** The circuit's log lines: one per state change, so never the same line twice in a row. */
-const circuitLines = (logs: CapturedLogs) => logs.lines.map((l) => String(l.msg)).filter((m) => m.startsWith('redis circuit'));
+const circuitLines = (logs: CapturedLogs) =>
+  logs.lines.map((l) => String(l.msg)).filter((m) => m.startsWith('redis circuit'));
 
 describe('Redis faults under load', () => {
   const repo = new TempRepository().addOnnx('iris', '1', bundled('iris'), irisConfig);
@@ -81,7 +85,14 @@ describe('Redis faults under load', () => {
     // L1 holds one row, so a row asked for again after another comes from Redis or not at all
     // CACHE_MIN_HIT_RATE=0: every row here is new, and under the default policy a model whose rows
     // never hit stops looking them up, so Redis would hardly be called at all.
-    const app = await startApp({ MODEL_DIR: repo.dir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_BREAKER_RESET_MS: '300', CACHE_MAX_ENTRIES: '1', CACHE_MIN_HIT_RATE: '0' });
+    const app = await startApp({
+      MODEL_DIR: repo.dir,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      REDIS_BREAKER_RESET_MS: '300',
+      CACHE_MAX_ENTRIES: '1',
+      CACHE_MIN_HIT_RATE: '0',
+    });
     apps.push(app);
     return app;
   };
@@ -144,8 +155,14 @@ describe('RedisCache breaker (the adapter alone)', () => {
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    const log = { info: (_: object, msg: string) => lines.push(msg), warn: (_: object, msg: string) => lines.push(msg) };
-    cache = new RedisCache({ url: redis.url, keyPrefix: 'adapter:', timeoutMs: 50, resetMs: 300 }, { redisError: (kind) => errors.push(kind), log });
+    const log = {
+      info: (_: object, msg: string) => lines.push(msg),
+      warn: (_: object, msg: string) => lines.push(msg),
+    };
+    cache = new RedisCache(
+      { url: redis.url, keyPrefix: 'adapter:', timeoutMs: 50, resetMs: 300 },
+      { redisError: (kind) => errors.push(kind), log },
+    );
     await waitFor(() => lines.includes('redis connected'), 'the connection');
   });
   afterAll(async () => {
@@ -161,7 +178,9 @@ describe('RedisCache breaker (the adapter alone)', () => {
     redis.pause();
     try {
       // commands written to the frozen socket time out, and count as failures until the circuit opens
-      expect(await Promise.all(Array.from({ length: 20 }, () => cache.getMany(['k'])))).toEqual(Array.from({ length: 20 }, () => [null]));
+      expect(await Promise.all(Array.from({ length: 20 }, () => cache.getMany(['k'])))).toEqual(
+        Array.from({ length: 20 }, () => [null]),
+      );
       expect(errors.filter((e) => e === 'timeout').length).toBeGreaterThanOrEqual(10);
       expect(cache.state).toBe('open');
       expect(cache.getMany(['k'])).toBeUndefined();

@@ -15,8 +15,13 @@ const isShadowVersion = (key: string) => key.startsWith('iris@2');
 function repository(withShadow: boolean): TempRepository {
   const config = JSON.parse(readFileSync(new URL('../../models/iris/model.json', import.meta.url), 'utf8'));
   delete config.card;
-  config.traffic = { variants: [{ name: 'stable', version: 1, weight: 1 }], ...(withShadow ? { shadows: [{ name: 'candidate', version: 2, fraction: 1 }] } : {}) };
-  return new TempRepository().addOnnx('iris', '1', bundled('iris'), config).addOnnx('iris', '2', fixture('iris_like.onnx'));
+  config.traffic = {
+    variants: [{ name: 'stable', version: 1, weight: 1 }],
+    ...(withShadow ? { shadows: [{ name: 'candidate', version: 2, fraction: 1 }] } : {}),
+  };
+  return new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'), config)
+    .addOnnx('iris', '2', fixture('iris_like.onnx'));
 }
 
 /** Waits for a condition the server reaches on its own, without a deadline of its own: vitest's test timeout bounds it. */
@@ -26,10 +31,20 @@ async function until(condition: () => boolean | Promise<boolean>): Promise<void>
 
 const outcomes = async (app: FastifyInstance) => {
   const text = await scrape(app);
-  return Object.fromEntries(OUTCOMES.map((o) => [o, sample(text, 'ml_shadow_requests_total', { model: 'iris', shadow: 'candidate', outcome: o }) ?? 0]));
+  return Object.fromEntries(
+    OUTCOMES.map((o) => [
+      o,
+      sample(text, 'ml_shadow_requests_total', { model: 'iris', shadow: 'candidate', outcome: o }) ?? 0,
+    ]),
+  );
 };
-const predict = (app: FastifyInstance, rows = 1) => postJson(app, '/predict', { model: 'iris', instances: Array.from({ length: rows }, () => SETOSA) });
-const stats = (app: FastifyInstance, version: string) => app.dataPlane.batchStats().find((s) => s.model === 'iris' && s.version === version) ?? { queuedRows: 0, inflightBatches: 0 };
+const predict = (app: FastifyInstance, rows = 1) =>
+  postJson(app, '/predict', { model: 'iris', instances: Array.from({ length: rows }, () => SETOSA) });
+const stats = (app: FastifyInstance, version: string) =>
+  app.dataPlane.batchStats().find((s) => s.model === 'iris' && s.version === version) ?? {
+    queuedRows: 0,
+    inflightBatches: 0,
+  };
 
 describe('shadows are shed first: a client request is never refused nor queued for one (real sessions, runs held)', () => {
   const opened: { app: FastifyInstance; repo: TempRepository }[] = [];
@@ -42,8 +57,20 @@ describe('shadows are shed first: a client request is never refused nor queued f
 
   async function start(withShadow: boolean, env: Record<string, string> = {}) {
     const repo = repository(withShadow);
-    const runtime = new HeldRuntime(new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }));
-    const app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false', BATCH_MAX_QUEUE_ROWS: '4', SHADOW_MAX_INFLIGHT: '2', SHADOW_TIMEOUT_MS: '600000', ...env }, { runtime });
+    const runtime = new HeldRuntime(
+      new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }),
+    );
+    const app = await startApp(
+      {
+        MODEL_DIR: repo.dir,
+        CACHE_ENABLED: 'false',
+        BATCH_MAX_QUEUE_ROWS: '4',
+        SHADOW_MAX_INFLIGHT: '2',
+        SHADOW_TIMEOUT_MS: '600000',
+        ...env,
+      },
+      { runtime },
+    );
     opened.push({ app, repo });
     return { app, runtime };
   }
@@ -64,13 +91,18 @@ describe('shadows are shed first: a client request is never refused nor queued f
     const burst = Array.from({ length: 12 }, () => predict(app).then((r) => answers.push(r.status)));
     const client = () => stats(app, '1');
     await until(() => answers.length + client().queuedRows + client().inflightBatches === 12);
-    const during = { refused: answers.length, refusals: [...answers], client: { ...client() }, shadow: { ...stats(app, '2') } };
+    const during = {
+      refused: answers.length,
+      refusals: [...answers],
+      client: { ...client() },
+      shadow: { ...stats(app, '2') },
+    };
     runtime.release();
     await Promise.all(burst);
     return { app, during, answers };
   }
 
-  it('a saturating burst gets exactly the refusals it gets without shadows; the shadows are shed, and the client run does not wait for the shadow\'s', async () => {
+  it("a saturating burst gets exactly the refusals it gets without shadows; the shadows are shed, and the client run does not wait for the shadow's", async () => {
     const plain = await saturate(false);
     const shadowed = await saturate(true);
     expect(plain.during.refusals.every((status) => status === 503)).toBe(true);
@@ -93,7 +125,7 @@ describe('shadows are shed first: a client request is never refused nor queued f
     expect(await outcomes(app)).toEqual({ agree: 0, disagree: 5, compared: 0, failed: 0, shed: 6 });
   });
 
-  it('a shadow past SHADOW_TIMEOUT_MS: still queued it is shed, running it failed; the clients\' answers are not touched', async () => {
+  it("a shadow past SHADOW_TIMEOUT_MS: still queued it is shed, running it failed; the clients' answers are not touched", async () => {
     const { app, runtime } = await start(true, { SHADOW_TIMEOUT_MS: '50' });
     runtime.hold(isShadowVersion);
     const first = await predict(app);

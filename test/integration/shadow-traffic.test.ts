@@ -26,9 +26,20 @@ const IRIS_SHADOWS = [
 
 /** iris (a classifier), diabetes (a regressor) and stateful (a raw model of three inputs), each with versions to shadow to, or not. */
 function repository(withShadows: boolean): TempRepository {
-  const iris = configOf(new URL('../../models/iris/model.json', import.meta.url).pathname, withShadows ? IRIS_SHADOWS : undefined);
-  const diabetes = configOf(new URL('../../models/diabetes/model.json', import.meta.url).pathname, withShadows ? [{ name: 'copy', version: 2, fraction: 1 }] : undefined);
-  const stateful = { traffic: { variants: [{ name: 'stable', version: 1, weight: 1 }], ...(withShadows ? { shadows: [{ name: 'copy', version: 2, fraction: 1 }] } : {}) } };
+  const iris = configOf(
+    new URL('../../models/iris/model.json', import.meta.url).pathname,
+    withShadows ? IRIS_SHADOWS : undefined,
+  );
+  const diabetes = configOf(
+    new URL('../../models/diabetes/model.json', import.meta.url).pathname,
+    withShadows ? [{ name: 'copy', version: 2, fraction: 1 }] : undefined,
+  );
+  const stateful = {
+    traffic: {
+      variants: [{ name: 'stable', version: 1, weight: 1 }],
+      ...(withShadows ? { shadows: [{ name: 'copy', version: 2, fraction: 1 }] } : {}),
+    },
+  };
   return new TempRepository()
     .addOnnx('iris', '1', bundled('iris'), iris)
     .addOnnx('iris', '2', fixture('iris_like.onnx'))
@@ -42,16 +53,37 @@ function repository(withShadows: boolean): TempRepository {
 
 /** The requests both apps get, in order: /predict JSON (one row, several rows), raw binary, OIP JSON and binary, a raw model. */
 function requests(): InjectOptions[] {
-  const json = (url: string, body: unknown, headers: Record<string, string> = {}): InjectOptions => ({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
-  const oipBinary = buildRequest([{ name: 'input', datatype: 'FP32', shape: [2, 4], data: [...SETOSA, ...VIRGINICA] }], { outputs: [{ name: 'probabilities', binary: true }], id: 'r-1' });
+  const json = (url: string, body: unknown, headers: Record<string, string> = {}): InjectOptions => ({
+    method: 'POST',
+    url,
+    payload: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+  const oipBinary = buildRequest(
+    [{ name: 'input', datatype: 'FP32', shape: [2, 4], data: [...SETOSA, ...VIRGINICA] }],
+    { outputs: [{ name: 'probabilities', binary: true }], id: 'r-1' },
+  );
   const diabetesRow = Array.from({ length: 10 }, () => 0.01);
   return [
     json('/predict', { model: 'iris', features: FEATURES }, { 'x-routing-key': 'user-7' }),
     json('/predict', { model: 'iris', instances: [SETOSA, VIRGINICA, SETOSA] }),
     json('/predict', { model: 'iris', features: FEATURES }), // a cache hit in both apps: mirrored all the same
-    { method: 'POST', url: '/predict?model=iris&dtype=float32&shape=1,4', payload: Buffer.from(new Float32Array(SETOSA).buffer), headers: { 'content-type': 'application/octet-stream' } },
-    json('/v2/models/iris/infer', { id: 'r-0', inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [...VIRGINICA, ...SETOSA] }] }),
-    { method: 'POST', url: '/v2/models/iris/infer', payload: oipBinary.body, headers: { 'inference-header-content-length': String(oipBinary.headerLength) } },
+    {
+      method: 'POST',
+      url: '/predict?model=iris&dtype=float32&shape=1,4',
+      payload: Buffer.from(new Float32Array(SETOSA).buffer),
+      headers: { 'content-type': 'application/octet-stream' },
+    },
+    json('/v2/models/iris/infer', {
+      id: 'r-0',
+      inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [...VIRGINICA, ...SETOSA] }],
+    }),
+    {
+      method: 'POST',
+      url: '/v2/models/iris/infer',
+      payload: oipBinary.body,
+      headers: { 'inference-header-content-length': String(oipBinary.headerLength) },
+    },
     json('/predict', { model: 'diabetes', instances: [diabetesRow, diabetesRow] }),
     json('/v2/models/stateful/infer', {
       inputs: [
@@ -89,7 +121,8 @@ async function settled(app: FastifyInstance): Promise<string> {
 }
 
 const OUTCOMES = ['agree', 'disagree', 'compared', 'failed', 'shed'];
-const outcomesOf = (text: string, model: string, shadow: string) => Object.fromEntries(OUTCOMES.map((o) => [o, sample(text, 'ml_shadow_requests_total', { model, shadow, outcome: o })]));
+const outcomesOf = (text: string, model: string, shadow: string) =>
+  Object.fromEntries(OUTCOMES.map((o) => [o, sample(text, 'ml_shadow_requests_total', { model, shadow, outcome: o })]));
 
 describe('shadow traffic: mirrored off the hot path, compared with the answer (real sessions)', () => {
   const withRepo = repository(true);
@@ -129,12 +162,14 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
     expect(sample(text, 'ml_shadow_latency_seconds_count', { model: 'iris', shadow: 'broken' }) ?? 0).toBe(0);
   });
 
-  it('records a regressor\'s |shadow - primary| per row (0 for a copy), and counts a raw model\'s rows as compared', async () => {
+  it("records a regressor's |shadow - primary| per row (0 for a copy), and counts a raw model's rows as compared", async () => {
     const text = await settled(shadowed);
     expect(outcomesOf(text, 'diabetes', 'copy')).toEqual({ agree: 0, disagree: 0, compared: 2, failed: 0, shed: 0 });
     expect(sample(text, 'ml_shadow_abs_difference_count', { model: 'diabetes', shadow: 'copy' })).toBe(2);
     expect(sample(text, 'ml_shadow_abs_difference_sum', { model: 'diabetes', shadow: 'copy' })).toBe(0);
-    expect(sample(text, 'ml_shadow_abs_difference_bucket', { model: 'diabetes', shadow: 'copy', le: '0.000001' })).toBe(2);
+    expect(sample(text, 'ml_shadow_abs_difference_bucket', { model: 'diabetes', shadow: 'copy', le: '0.000001' })).toBe(
+      2,
+    );
     expect(outcomesOf(text, 'stateful', 'copy')).toEqual({ agree: 0, disagree: 0, compared: 1, failed: 0, shed: 0 });
   });
 
@@ -146,7 +181,7 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
     expect(about.filter((l) => (l.level as number) > 40)).toHaveLength(0);
   });
 
-  it('neither caches a shadow\'s outputs, nor records them as predictions or for feedback', async () => {
+  it("neither caches a shadow's outputs, nor records them as predictions or for feedback", async () => {
     const text = await settled(shadowed);
     expect(sample(text, 'ml_predictions_total', { model: 'iris', version: '2' })).toBeUndefined();
     expect(sample(text, 'ml_predicted_class_total', { model: 'iris', version: '2' })).toBeUndefined();
@@ -154,7 +189,10 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
     const named = await postJson(shadowed, '/predict', { model: 'iris', version: 2, features: FEATURES });
     expect([named.body.cached, named.body.label]).toEqual([false, 'virginica']);
     // Feedback joins the client's answer (version 1, setosa) and counts for it.
-    const served = await postJson(shadowed, '/predict', { model: 'iris', features: { ...FEATURES, sepal_length: 5.0 } });
+    const served = await postJson(shadowed, '/predict', {
+      model: 'iris',
+      features: { ...FEATURES, sepal_length: 5.0 },
+    });
     const feedback = await postJson(shadowed, '/feedback', { id: served.body.id, label: 'setosa' });
     expect([feedback.status, feedback.body.correct]).toEqual([200, true]);
     const after = await scrape(shadowed);
@@ -164,7 +202,14 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
 
   it('lists each shadow on /models with its fraction and whether its version can take mirrored requests', async () => {
     const iris = (await shadowed.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
-    expect(iris.traffic.shadows.map((s: { name: string; version: string; fraction: number; ready: boolean }) => [s.name, s.version, s.fraction, s.ready])).toEqual([
+    expect(
+      iris.traffic.shadows.map((s: { name: string; version: string; fraction: number; ready: boolean }) => [
+        s.name,
+        s.version,
+        s.fraction,
+        s.ready,
+      ]),
+    ).toEqual([
       ['candidate', '2', 1, true],
       ['copy', '3', 1, true],
       ['broken', '4', 1, false],
@@ -175,7 +220,8 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
   });
 
   it('does not mirror a request that names its version', async () => {
-    const mirrored = async () => Object.values(outcomesOf(await settled(shadowed), 'iris', 'copy')).reduce((sum, n) => sum! + n!, 0);
+    const mirrored = async () =>
+      Object.values(outcomesOf(await settled(shadowed), 'iris', 'copy')).reduce((sum, n) => sum! + n!, 0);
     const before = await mirrored();
     await postJson(shadowed, '/predict', { model: 'iris', version: 1, features: FEATURES });
     expect(await mirrored()).toBe(before);

@@ -16,29 +16,50 @@ async function waitForMetrics(url: string, done: (text: string) => boolean): Pro
 const heavyRow = (seed = 0) => Array.from({ length: 1024 }, (_, i) => Math.cos(i + seed));
 
 /** Until the server has started this many requests besides the /metrics request asking. */
-const requestsStarted = (url: string, n: number) => waitForMetrics(url, (text) => sample(text, 'http_requests_in_flight')! - 1 >= n);
+const requestsStarted = (url: string, n: number) =>
+  waitForMetrics(url, (text) => sample(text, 'http_requests_in_flight')! - 1 >= n);
 
 /** A distinct iris row per request, so the load runs inference rather than cache hits. */
-const irisRequest = (i: number) => ({ path: '/predict', json: { model: 'iris_raw', instances: [[4.5 + (i % 300) / 100, 3.5, 1.4, 0.2]] } });
+const irisRequest = (i: number) => ({
+  path: '/predict',
+  json: { model: 'iris_raw', instances: [[4.5 + (i % 300) / 100, 3.5, 1.4, 0.2]] },
+});
 
 describe('graceful shutdown', () => {
-  const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx')).addOnnx('iris_raw', '1', bundled('iris'));
+  const repo = new TempRepository()
+    .addOnnx('heavy', '1', fixture('heavy.onnx'))
+    .addOnnx('iris_raw', '1', bundled('iris'));
   afterAll(() => repo.remove());
 
   it('finishes every in-flight request after SIGTERM, then exits 0', async () => {
-    const server = await ServerProcess.start({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '2', SHUTDOWN_TIMEOUT_MS: '30000' });
+    const server = await ServerProcess.start({
+      MODEL_DIR: repo.dir,
+      INFERENCE_WORKERS: '2',
+      SHUTDOWN_TIMEOUT_MS: '30000',
+    });
     await server.waitUntilReady();
 
     const inFlight = Array.from({ length: 10 }, (_, i) =>
       fetch(`${server.url}/predict`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(i % 2 ? { model: 'heavy', instances: [heavyRow(i), heavyRow(i + 100), heavyRow(i + 200)] } : { model: 'iris_raw', instances: [[5.1, 3.5, 1.4, 0.2]] }),
+        body: JSON.stringify(
+          i % 2
+            ? { model: 'heavy', instances: [heavyRow(i), heavyRow(i + 100), heavyRow(i + 200)] }
+            : { model: 'iris_raw', instances: [[5.1, 3.5, 1.4, 0.2]] },
+        ),
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })),
     );
     // SIGTERM once the server has received all ten (answered or in flight): a connection with
     // no request on it yet counts as idle and is closed, which is not what this test is about.
-    await waitForMetrics(server.url, (text) => (sample(text, 'http_requests_in_flight')! - 1) + (sample(text, 'http_request_duration_seconds_count', { route: '/predict' }) ?? 0) >= 10);
+    await waitForMetrics(
+      server.url,
+      (text) =>
+        sample(text, 'http_requests_in_flight')! -
+          1 +
+          (sample(text, 'http_request_duration_seconds_count', { route: '/predict' }) ?? 0) >=
+        10,
+    );
     const exit = server.stop('SIGTERM');
     const results = await Promise.all(inFlight);
     expect(results.map((r) => r.status)).toEqual(Array.from({ length: 10 }, () => 200));
@@ -52,7 +73,10 @@ describe('graceful shutdown', () => {
 
   it('turns /ready to 503 the moment shutdown starts, while requests still drain', async () => {
     const app = await startApp({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '1' });
-    const slow = postJson(app, '/predict', { model: 'heavy', instances: Array.from({ length: 8 }, (_, i) => heavyRow(i)) });
+    const slow = postJson(app, '/predict', {
+      model: 'heavy',
+      instances: Array.from({ length: 8 }, (_, i) => heavyRow(i)),
+    });
     await new Promise((r) => setTimeout(r, 50));
     const closing = app.close();
     await new Promise((r) => setImmediate(r)); // close() runs its preClose hooks on the next turn
@@ -63,7 +87,12 @@ describe('graceful shutdown', () => {
 
   it('SIGTERM under keep-alive load from 16 connections: /ready 503 while the listener serves on, 0 resets, 0 failed requests, exit 0', async () => {
     // A delay long enough for the prober (every 20 ms) to see 503 on a noisy machine.
-    const server = await ServerProcess.start({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '1', SHUTDOWN_DELAY_MS: '2000', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const server = await ServerProcess.start({
+      MODEL_DIR: repo.dir,
+      INFERENCE_WORKERS: '1',
+      SHUTDOWN_DELAY_MS: '2000',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
     await server.waitUntilReady();
     const load = startDrainLoad({ url: server.url, connections: 16, body: irisRequest, followEndpoints: true });
     while (load.current.requests < 200) await new Promise((r) => setTimeout(r, 10));
@@ -86,7 +115,12 @@ describe('graceful shutdown', () => {
 
   it('SIGTERM with a client stalled mid-body: its connection is destroyed when the grace ends, exit 0', async () => {
     // The request timeout is far away: only the shutdown grace can end the stalled request.
-    const server = await ServerProcess.start({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '1', SHUTDOWN_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '600000' });
+    const server = await ServerProcess.start({
+      MODEL_DIR: repo.dir,
+      INFERENCE_WORKERS: '1',
+      SHUTDOWN_TIMEOUT_MS: '1000',
+      HTTP_REQUEST_TIMEOUT_MS: '600000',
+    });
     await server.waitUntilReady();
     const stalled = stalledClient(server.url, 'body');
     await requestsStarted(server.url, 1);
@@ -100,7 +134,12 @@ describe('graceful shutdown', () => {
   });
 
   it('closes half-sent headers and bodies with 408 at the configured timeouts, while /health keeps answering', async () => {
-    const server = await ServerProcess.start({ MODEL_DIR: repo.dir, INFERENCE_WORKERS: '1', HTTP_HEADERS_TIMEOUT_MS: '300', HTTP_REQUEST_TIMEOUT_MS: '600' });
+    const server = await ServerProcess.start({
+      MODEL_DIR: repo.dir,
+      INFERENCE_WORKERS: '1',
+      HTTP_HEADERS_TIMEOUT_MS: '300',
+      HTTP_REQUEST_TIMEOUT_MS: '600',
+    });
     try {
       await server.waitUntilReady();
       const midBody = stalledClient(server.url, 'body');

@@ -5,7 +5,12 @@ import { buildRequest } from '../helpers/oip-client.js';
 import { attributesOf, OtlpReceiver, SPAN_KIND_SERVER, STATUS_ERROR, type OtlpSpan } from '../helpers/otlp-receiver.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
-const iris = (sepalLength: number) => ({ sepal_length: sepalLength, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 });
+const iris = (sepalLength: number) => ({
+  sepal_length: sepalLength,
+  sepal_width: 3.5,
+  petal_length: 1.4,
+  petal_width: 0.2,
+});
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 /** The request's spans, as a tree: its server span, and each span's children by name. */
@@ -13,7 +18,10 @@ function treeOf(spans: OtlpSpan[]) {
   const server = spans.filter((s) => s.kind === SPAN_KIND_SERVER);
   expect(server).toHaveLength(1);
   const childrenOf = (span: OtlpSpan) => spans.filter((s) => s.parentSpanId === span.spanId);
-  const names = (span: OtlpSpan) => childrenOf(span).map((s) => s.name).sort();
+  const names = (span: OtlpSpan) =>
+    childrenOf(span)
+      .map((s) => s.name)
+      .sort();
   const only = (parent: OtlpSpan, name: string) => {
     const found = childrenOf(parent).filter((s) => s.name === name);
     expect(found, `one ${name} under ${parent.name}`).toHaveLength(1);
@@ -93,7 +101,10 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
     expect(attributesOf(lookup.attributes)).toMatchObject({ 'onnx_serve.rows': 1, 'onnx_serve.cache.hits': 0 });
     expect(attributesOf(only(lookup, 'redis MGET').attributes)).toMatchObject({ 'db.system.name': 'redis' });
     const inference = only(server, 'inference');
-    expect(attributesOf(inference.attributes)).toMatchObject({ 'onnx_serve.inference.runs_on': 'workers', 'onnx_serve.batch.rows': 1 });
+    expect(attributesOf(inference.attributes)).toMatchObject({
+      'onnx_serve.inference.runs_on': 'workers',
+      'onnx_serve.batch.rows': 1,
+    });
     const run = only(inference, 'session.run');
     expectWithin(run, inference);
     for (const span of spans.filter((s) => s !== server)) expectWithin(span, server);
@@ -112,9 +123,16 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
   });
 
   it('traces an OIP binary infer under its route template, and a repeat as a cache hit with no inference', async () => {
-    const { body, headerLength } = buildRequest([{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [6.3, 2.9, 5.6, 1.8] }]);
+    const { body, headerLength } = buildRequest([
+      { name: 'input', datatype: 'FP32', shape: [1, 4], data: [6.3, 2.9, 5.6, 1.8] },
+    ]);
     const send = () =>
-      app.inject({ method: 'POST', url: '/v2/models/iris/infer', headers: { 'inference-header-content-length': String(headerLength) }, payload: body });
+      app.inject({
+        method: 'POST',
+        url: '/v2/models/iris/infer',
+        headers: { 'inference-header-content-length': String(headerLength) },
+        payload: body,
+      });
     const first = await send();
     expect(first.statusCode).toBe(200);
     const traceId = first.headers.traceresponse!.toString().split('-')[1]!; // no traceparent sent: a new trace
@@ -122,7 +140,11 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
     const { server, names, only } = treeOf(await exported(traceId));
     expect(server.parentSpanId ?? '').toBe('');
     expect(server.name).toBe('POST /v2/models/:model/infer');
-    expect(attributesOf(server.attributes)).toMatchObject({ 'http.route': '/v2/models/:model/infer', 'url.path': '/v2/models/iris/infer', 'http.response.status_code': 200 });
+    expect(attributesOf(server.attributes)).toMatchObject({
+      'http.route': '/v2/models/:model/infer',
+      'url.path': '/v2/models/iris/infer',
+      'http.response.status_code': 200,
+    });
     expect(names(server)).toEqual(['cache lookup', 'inference', 'queue wait', 'respond', 'validate']);
     expect(names(only(server, 'inference'))).toEqual(['session.run']);
 
@@ -158,12 +180,19 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
 
   it('marks an unknown route by its status, and names the span by the method alone', async () => {
     const traceId = hex(16);
-    const response = await app.inject({ method: 'GET', url: '/no/such/route?x=1', headers: { traceparent: `00-${traceId}-${hex(8)}-01` } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/no/such/route?x=1',
+      headers: { traceparent: `00-${traceId}-${hex(8)}-01` },
+    });
     expect(response.statusCode).toBe(404);
     const { server } = treeOf(await exported(traceId));
     expect(server.name).toBe('GET');
     expect(server.status?.code).toBe(STATUS_ERROR);
-    expect(attributesOf(server.attributes)).toMatchObject({ 'url.path': '/no/such/route', 'error.type': 'ROUTE_NOT_FOUND' });
+    expect(attributesOf(server.attributes)).toMatchObject({
+      'url.path': '/no/such/route',
+      'error.type': 'ROUTE_NOT_FOUND',
+    });
   });
 
   it('honours an unsampled traceparent: no span, and the answer says nothing', async () => {

@@ -23,7 +23,9 @@ const ROW = [5.1, 3.5, 1.4, 0.2]; // version 1 (iris) answers setosa, version 2 
 const LABEL_OF = { '1': 'setosa', '2': 'virginica' } as Record<string, string>;
 
 describe('traffic split: model.json `traffic` spreads requests that name no version (real sessions)', () => {
-  const repo = new TempRepository().addOnnx('iris', '1', bundled('iris'), CONFIG).addOnnx('iris', '2', fixture('iris_like.onnx'));
+  const repo = new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'), CONFIG)
+    .addOnnx('iris', '2', fixture('iris_like.onnx'));
   let app: FastifyInstance;
   beforeAll(async () => {
     app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
@@ -36,7 +38,12 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
   it('keeps one routing key on one variant, and answers with the variant and the version that served it', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {
-      const { status, body } = await postJson(app, '/predict', { model: 'iris', instances: [ROW] }, { 'x-routing-key': 'user-42' });
+      const { status, body } = await postJson(
+        app,
+        '/predict',
+        { model: 'iris', instances: [ROW] },
+        { 'x-routing-key': 'user-42' },
+      );
       expect(status).toBe(200);
       expect(body.predictions[0].label).toBe(LABEL_OF[body.version]);
       expect(body.variant).toBe(body.version === '1' ? 'stable' : 'canary');
@@ -45,14 +52,21 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
     expect(seen.size).toBe(1);
     // The body's routing_key and OIP's parameters.routing_key pick as the header does.
     const [variant] = [...seen];
-    const byField = await postJson(app, '/predict', { model: 'iris', routing_key: 'user-42', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } });
+    const byField = await postJson(app, '/predict', {
+      model: 'iris',
+      routing_key: 'user-42',
+      features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+    });
     expect(byField.body.variant).toBe(variant);
-    const oip = await postJson(app, '/v2/models/iris/infer', { parameters: { routing_key: 'user-42' }, inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: ROW }] });
+    const oip = await postJson(app, '/v2/models/iris/infer', {
+      parameters: { routing_key: 'user-42' },
+      inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: ROW }],
+    });
     expect(oip.status).toBe(200);
     expect(oip.body.parameters.variant).toBe(variant);
   });
 
-  it('lands 10,000 random keys within 2 points of the ready variants\' weights (90/10: the unready one\'s share goes to the rest)', () => {
+  it("lands 10,000 random keys within 2 points of the ready variants' weights (90/10: the unready one's share goes to the rest)", () => {
     const counts: Record<string, number> = {};
     for (let i = 0; i < 10_000; i++) {
       const { variant } = app.models.route('iris', undefined, `k-${Math.random().toString(36).slice(2)}-${i}`);
@@ -63,13 +77,23 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
   });
 
   it('lets a request that names a version bypass the split', async () => {
-    const { body } = await postJson(app, '/predict', { model: 'iris', version: 2, instances: [ROW] }, { 'x-routing-key': 'user-42' });
+    const { body } = await postJson(
+      app,
+      '/predict',
+      { model: 'iris', version: 2, instances: [ROW] },
+      { 'x-routing-key': 'user-42' },
+    );
     expect(body.version).toBe('2');
     expect(body.variant).toBeUndefined();
   });
 
   it('refuses a routing key longer than 256 characters with 400 INVALID_REQUEST naming the header', async () => {
-    const { status, body } = await postJson(app, '/predict', { model: 'iris', instances: [ROW] }, { 'x-routing-key': 'k'.repeat(257) });
+    const { status, body } = await postJson(
+      app,
+      '/predict',
+      { model: 'iris', instances: [ROW] },
+      { 'x-routing-key': 'k'.repeat(257) },
+    );
     expect(status).toBe(400);
     expect(body.code).toBe('INVALID_REQUEST');
     expect(body.details[0].path).toBe('x-routing-key');
@@ -81,11 +105,20 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
     /** /predict over HTTP with the key's UTF-8 bytes in the header, as curl or a browser sends them. */
     const viaHeader = (key: string) =>
       new Promise<{ status: number; body: { variant?: string; details?: { path: string }[] } }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/predict', headers: { 'content-type': 'application/json', 'x-routing-key': Buffer.from(key).toString('latin1') } }, (res) => {
-          let text = '';
-          res.on('data', (chunk) => (text += chunk));
-          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/predict',
+            headers: { 'content-type': 'application/json', 'x-routing-key': Buffer.from(key).toString('latin1') },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+          },
+        );
         req.on('error', reject);
         req.end(Buffer.from(JSON.stringify({ model: 'iris', instances: [ROW] }))); // a Buffer: a string body would have Node write the header as UTF-8 of each character
       });

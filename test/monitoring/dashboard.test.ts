@@ -16,9 +16,17 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 describe('the PromQL metric-name reader', () => {
   it('finds selected series and nothing else', () => {
-    expect(metricNames('histogram_quantile(0.95, sum by (job, le) (rate(foo_bucket{route="/predict", x=~"a|b{c}"}[5m]))) > 0.2')).toEqual(['foo_bucket']);
-    expect(metricNames('(a_total < 0.8) and on (job, instance) (sum without (x) (b) >= 1e-3) or vector(0) offset 5m')).toEqual(['a_total', 'b']);
-    expect(metricNames('max by (model) (ml_x{model=~"$model"}[$__rate_interval]) / ignoring(le) group_left(model) up')).toEqual(['ml_x', 'up']);
+    expect(
+      metricNames(
+        'histogram_quantile(0.95, sum by (job, le) (rate(foo_bucket{route="/predict", x=~"a|b{c}"}[5m]))) > 0.2',
+      ),
+    ).toEqual(['foo_bucket']);
+    expect(
+      metricNames('(a_total < 0.8) and on (job, instance) (sum without (x) (b) >= 1e-3) or vector(0) offset 5m'),
+    ).toEqual(['a_total', 'b']);
+    expect(
+      metricNames('max by (model) (ml_x{model=~"$model"}[$__rate_interval]) / ignoring(le) group_left(model) up'),
+    ).toEqual(['ml_x', 'up']);
   });
 });
 
@@ -32,7 +40,11 @@ describe('monitoring/grafana-dashboard.json', () => {
     expect(dashboard.uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
     const vars = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
     expect(vars.datasource).toMatchObject({ type: 'datasource', query: 'prometheus' });
-    expect(vars.model).toMatchObject({ type: 'query', datasource: DATASOURCE, definition: 'label_values(ml_predictions_total, model)' });
+    expect(vars.model).toMatchObject({
+      type: 'query',
+      datasource: DATASOURCE,
+      definition: 'label_values(ml_predictions_total, model)',
+    });
     expect((vars.model!.query as { query: string }).query).toBe('label_values(ml_predictions_total, model)');
     expect(vars.job).toMatchObject({ type: 'query', datasource: DATASOURCE });
   });
@@ -44,10 +56,11 @@ describe('monitoring/grafana-dashboard.json', () => {
     for (const p of dashboard.panels) {
       const { x, y, w, h } = p.gridPos;
       expect(x + w, p.title).toBeLessThanOrEqual(24);
-      for (let i = x; i < x + w; i++) for (let j = y; j < y + h; j++) {
-        expect(cells.has(`${i},${j}`), `${p.title} overlaps at ${i},${j}`).toBe(false);
-        cells.add(`${i},${j}`);
-      }
+      for (let i = x; i < x + w; i++)
+        for (let j = y; j < y + h; j++) {
+          expect(cells.has(`${i},${j}`), `${p.title} overlaps at ${i},${j}`).toBe(false);
+          cells.add(`${i},${j}`);
+        }
     }
     for (const p of panels) {
       expect(p.datasource, p.title).toEqual(DATASOURCE);
@@ -60,18 +73,28 @@ describe('monitoring/grafana-dashboard.json', () => {
   });
 
   it('references only metrics the service exports', () => {
-    const unknown = exprs.flatMap(({ panel, expr }) => metricNames(expr).filter((n) => !isKnownSeries(n)).map((n) => `${panel}: ${n}`));
+    const unknown = exprs.flatMap(({ panel, expr }) =>
+      metricNames(expr)
+        .filter((n) => !isKnownSeries(n))
+        .map((n) => `${panel}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 
   it('has a panel on every service metric, the experiment and shadow metrics included', () => {
     const used = new Set(exprs.flatMap(({ expr }) => metricNames(expr)));
-    const missing = Object.keys(KNOWN_METRICS).filter((m) => !used.has(m) && !(KNOWN_METRICS[m] === 'histogram' && ['_bucket', '_sum', '_count'].some((s) => used.has(m + s))));
+    const missing = Object.keys(KNOWN_METRICS).filter(
+      (m) =>
+        !used.has(m) &&
+        !(KNOWN_METRICS[m] === 'histogram' && ['_bucket', '_sum', '_count'].some((s) => used.has(m + s))),
+    );
     expect(missing).toEqual([]);
   });
 
   it('shows the variants and shadows of the models picked in $model, with quantiles from buckets', () => {
-    const experiment = exprs.filter(({ expr }) => metricNames(expr).some((n) => /^ml_(variant|shadow|experiment)_/.test(n)));
+    const experiment = exprs.filter(({ expr }) =>
+      metricNames(expr).some((n) => /^ml_(variant|shadow|experiment)_/.test(n)),
+    );
     expect(experiment.length).toBeGreaterThanOrEqual(20);
     for (const { panel, refId, expr } of experiment) {
       const selectors = [...expr.matchAll(/\b(ml_(?:variant|shadow|experiment)_\w+)(\{[^}]*\})?/g)];
@@ -86,7 +109,11 @@ describe('monitoring/grafana-dashboard.json', () => {
       ['ml_shadow_abs_difference_bucket', 'shadow'],
     ] as const) {
       for (const q of metric === 'ml_shadow_abs_difference_bucket' ? ['0.5', '0.95'] : ['0.95', '0.99']) {
-        const hit = exprs.find(({ expr }) => expr.startsWith(`histogram_quantile(${q}, sum by (le, model, ${by}) (rate(${metric}{`) && expr.includes('[$__rate_interval]'));
+        const hit = exprs.find(
+          ({ expr }) =>
+            expr.startsWith(`histogram_quantile(${q}, sum by (le, model, ${by}) (rate(${metric}{`) &&
+            expr.includes('[$__rate_interval]'),
+        );
         expect(hit, `${metric} P${Number(q) * 100}`).toBeDefined();
       }
     }
@@ -98,7 +125,12 @@ describe('monitoring/grafana-dashboard.json', () => {
       ['ml_prediction_duration_seconds_bucket', undefined],
     ] as const) {
       for (const q of ['0.5', '0.95', '0.99']) {
-        const hit = exprs.find(({ expr }) => expr.startsWith(`histogram_quantile(${q},`) && expr.includes(`rate(${metric}{`) && expr.includes('[$__rate_interval]'));
+        const hit = exprs.find(
+          ({ expr }) =>
+            expr.startsWith(`histogram_quantile(${q},`) &&
+            expr.includes(`rate(${metric}{`) &&
+            expr.includes('[$__rate_interval]'),
+        );
         expect(hit, `${metric} P${Number(q) * 100}`).toBeDefined();
         if (route) expect(hit!.expr).toContain(`route="${route}"`);
       }
@@ -107,7 +139,9 @@ describe('monitoring/grafana-dashboard.json', () => {
 
   it('draws the PSI thresholds 0.1 and 0.25 on the drift panels, filtered by $model', () => {
     for (const metric of ['ml_feature_drift_score', 'ml_class_drift_score']) {
-      const panel = panels.find((p) => p.type === 'timeseries' && p.targets?.some((t) => metricNames(t.expr).includes(metric)));
+      const panel = panels.find(
+        (p) => p.type === 'timeseries' && p.targets?.some((t) => metricNames(t.expr).includes(metric)),
+      );
       expect(panel, metric).toBeDefined();
       expect(panel!.targets![0]!.expr).toContain('model=~"$model"');
       const steps = panel!.fieldConfig!.defaults.thresholds!.steps.map((s) => s.value);
@@ -117,22 +151,32 @@ describe('monitoring/grafana-dashboard.json', () => {
 });
 
 describe('the metric list against the source and the alert rules', () => {
-  const source = readdirSync(METRICS_SOURCE_DIR).map((file) => readFileSync(`${METRICS_SOURCE_DIR}${file}`, 'utf8')).join('\n');
+  const source = readdirSync(METRICS_SOURCE_DIR)
+    .map((file) => readFileSync(`${METRICS_SOURCE_DIR}${file}`, 'utf8'))
+    .join('\n');
   const declared: Record<string, string | undefined> = Object.fromEntries(
-    [...source.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name:\s*'([^']+)'/g)].map((m) => [m[2]!, m[1]!.toLowerCase()]),
+    [...source.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name:\s*'([^']+)'/g)].map((m) => [
+      m[2]!,
+      m[1]!.toLowerCase(),
+    ]),
   );
 
   it('lists each service metric with the type src/adapters/metrics/ declares', () => {
     expect(Object.keys(declared).length).toBeGreaterThan(20);
-    const mismatched = Object.entries(SERVICE_METRICS).filter(([name, type]) => declared[name] !== type).map(([name, type]) => `${name}: listed ${type}, declared ${declared[name]}`);
+    const mismatched = Object.entries(SERVICE_METRICS)
+      .filter(([name, type]) => declared[name] !== type)
+      .map(([name, type]) => `${name}: listed ${type}, declared ${declared[name]}`);
     expect(mismatched).toEqual([]);
   });
-
 
   it('the alert rules reference only metrics the service exports', () => {
     const rules = loadAlertRules();
     expect(rules.length).toBeGreaterThanOrEqual(10);
-    const unknown = rules.flatMap(({ alert, expr }) => metricNames(expr).filter((n) => !isKnownSeries(n)).map((n) => `${alert}: ${n}`));
+    const unknown = rules.flatMap(({ alert, expr }) =>
+      metricNames(expr)
+        .filter((n) => !isKnownSeries(n))
+        .map((n) => `${alert}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 });

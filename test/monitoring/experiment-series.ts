@@ -37,7 +37,11 @@ const DIFFERENCE_BUCKETS = [0.1, 0.25, 1];
 function histogram(name: string, labels: Labels, perSecond: number, les: number[], lo: number, hi: number): Sample[] {
   if (!les.includes(lo) || !les.includes(hi)) throw new Error(`${name}: (${lo}, ${hi}] is not a bucket`);
   return [
-    ...les.map((le) => ({ name: `${name}_bucket`, labels: { ...labels, le: String(le) }, perSecond: le >= hi ? perSecond : 0 })),
+    ...les.map((le) => ({
+      name: `${name}_bucket`,
+      labels: { ...labels, le: String(le) },
+      perSecond: le >= hi ? perSecond : 0,
+    })),
     { name: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, perSecond },
     { name: `${name}_sum`, labels, perSecond: (perSecond * (lo + hi)) / 2 },
     { name: `${name}_count`, labels, perSecond },
@@ -87,7 +91,9 @@ export const SERIES: Sample[] = [
   ...histogram('ml_shadow_latency_seconds', shadow('churn', 'v5'), 4, LATENCY_BUCKETS, 0.1, 0.2),
 ];
 
-const TYPES: Record<string, string> = Object.fromEntries(Object.entries(SERVICE_METRICS).filter(([name]) => /^ml_(variant|experiment|shadow)_/.test(name)));
+const TYPES: Record<string, string> = Object.fromEntries(
+  Object.entries(SERVICE_METRICS).filter(([name]) => /^ml_(variant|experiment|shadow)_/.test(name)),
+);
 
 const familyOf = (name: string) => (TYPES[name] ? name : name.replace(/_(bucket|sum|count)$/, ''));
 
@@ -103,7 +109,9 @@ export function exposition(seconds: number): string {
   for (const [family, type] of Object.entries(TYPES)) {
     lines.push(`# TYPE ${family} ${type}`);
     for (const s of SERIES.filter((x) => familyOf(x.name) === family)) {
-      const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',');
+      const labels = Object.entries(s.labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',');
       lines.push(`${s.name}{${labels}} ${formatValue(s.value ?? s.perSecond! * SCALE * seconds)}`);
     }
   }

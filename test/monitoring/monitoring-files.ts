@@ -83,7 +83,22 @@ export function isKnownSeries(name: string): boolean {
   return base !== undefined && KNOWN_METRICS[base] === 'histogram';
 }
 
-const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan', 'atan2']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+  'atan2',
+]);
 
 /**
  * The metric names a PromQL expression selects: identifiers that are not functions, keywords,
@@ -100,7 +115,13 @@ export function metricNames(expr: string): string[] {
   for (const m of s.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {
     const before = s[m.index - 1];
     if (before !== undefined && /[0-9.]/.test(before)) continue; // 1e-3, 5m
-    if (s.slice(m.index + m[0].length).trimStart().startsWith('(')) continue; // function or aggregation
+    if (
+      s
+        .slice(m.index + m[0].length)
+        .trimStart()
+        .startsWith('(')
+    )
+      continue; // function or aggregation
     if (KEYWORDS.has(m[0].toLowerCase())) continue;
     names.add(m[0]);
   }
@@ -111,7 +132,15 @@ export interface Dashboard {
   schemaVersion: number;
   uid: string;
   title: string;
-  templating: { list: { name: string; type: string; query: unknown; definition?: string; datasource?: { type: string; uid: string } }[] };
+  templating: {
+    list: {
+      name: string;
+      type: string;
+      query: unknown;
+      definition?: string;
+      datasource?: { type: string; uid: string };
+    }[];
+  };
   panels: Panel[];
 }
 
@@ -136,7 +165,9 @@ export function allPanels(dashboard: Dashboard): Panel[] {
 }
 
 export function dashboardExprs(dashboard: Dashboard): { panel: string; refId: string; expr: string }[] {
-  return allPanels(dashboard).flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })));
+  return allPanels(dashboard).flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })),
+  );
 }
 
 /**
@@ -173,7 +204,8 @@ export function alertRules(yaml: string): { alert: string; expr: string }[] {
     let text = expr[2]!;
     if (/^[|>][-+]?$/.test(text)) {
       const block: string[] = [];
-      while (i + 1 < lines.length && (lines[i + 1]!.trim() === '' || lines[i + 1]!.search(/\S/) > indent)) block.push(lines[++i]!);
+      while (i + 1 < lines.length && (lines[i + 1]!.trim() === '' || lines[i + 1]!.search(/\S/) > indent))
+        block.push(lines[++i]!);
       text = block.join('\n').trim();
     } else if (/^(['"]).*\1$/.test(text)) {
       text = text.startsWith("'") ? text.slice(1, -1).replaceAll("''", "'") : (JSON.parse(text) as string);
@@ -195,7 +227,11 @@ export interface Run {
 }
 
 /** Runs a command to completion (bounded), optionally feeding stdin. */
-export function run(command: string, args: string[], options: { stdin?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+export function run(
+  command: string,
+  args: string[],
+  options: { stdin?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -208,7 +244,11 @@ export function run(command: string, args: string[], options: { stdin?: string; 
     }, options.timeoutMs ?? 20_000);
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(new Error(`${command} could not start (${error.message}); install the Debian package "prometheus" (it ships promtool)`));
+      reject(
+        new Error(
+          `${command} could not start (${error.message}); install the Debian package "prometheus" (it ships promtool)`,
+        ),
+      );
     });
     child.once('close', (code) => {
       clearTimeout(timer);

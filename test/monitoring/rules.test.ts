@@ -26,7 +26,8 @@ describe('monitoring/alerts.yml and prometheus.yml under promtool', () => {
     for (const block of blocks) {
       const name = /- alert: (\S+)/.exec(block)![1]!;
       expect(block, name).toMatch(/\n\s+severity: (critical|warning)\n/);
-      for (const annotation of ['summary', 'description']) expect(block, `${name} ${annotation}`).toMatch(new RegExp(`\\n\\s+${annotation}: "`));
+      for (const annotation of ['summary', 'description'])
+        expect(block, `${name} ${annotation}`).toMatch(new RegExp(`\\n\\s+${annotation}: "`));
       expect(block, name).toContain(`runbook_url: "monitoring/README.md#${name.toLowerCase()}"`);
       expect(readFileSync(`${MONITORING_DIR}README.md`, 'utf8'), `README section for ${name}`).toContain(`### ${name}`);
     }
@@ -64,7 +65,12 @@ describe('monitoring/alerts.yml and prometheus.yml under promtool', () => {
       ['            + 0.01\n', '            + 0.1\n'],
       ['1.5 * max by (job, model) (', '4 * max by (job, model) ('],
     ]);
-    for (const alert of ['OnnxServePredictLatencyHigh', 'OnnxServeFeatureDrift', 'OnnxServeCanaryErrorRateHigh', 'OnnxServeCanaryLatencyHigh']) {
+    for (const alert of [
+      'OnnxServePredictLatencyHigh',
+      'OnnxServeFeatureDrift',
+      'OnnxServeCanaryErrorRateHigh',
+      'OnnxServeCanaryLatencyHigh',
+    ]) {
       expect(failed).toContain(`alertname: ${alert},`);
     }
   });

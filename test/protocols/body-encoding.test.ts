@@ -8,7 +8,11 @@ const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_w
 const bodies: [string, string, number][] = [
   ['/predict', JSON.stringify({ model: 'iris', features: setosa }), 200],
   ['/feedback', JSON.stringify({ id: 'no-such-prediction', label: 'setosa' }), 404],
-  ['/v2/models/iris/infer', JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }), 200],
+  [
+    '/v2/models/iris/infer',
+    JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
+    200,
+  ],
 ];
 
 describe('charsets and Content-Encoding on every route that takes a body', () => {
@@ -26,12 +30,15 @@ describe('charsets and Content-Encoding on every route that takes a body', () =>
       expect((await post(url, body, { 'content-type': `application/json; charset=${charset}` })).statusCode).toBe(ok);
     });
 
-    it.each(['utf-16', 'UTF-16LE', 'iso-8859-1', '"latin1"', 'x-made-up'])('refuses charset=%s with 415, naming it', async (charset) => {
-      const response = await post(url, body, { 'content-type': `application/json; charset=${charset}` });
-      expect(response.statusCode).toBe(415);
-      expect(response.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', details: [{ path: 'Content-Type' }] });
-      expect(response.json().error).toContain(charset.replaceAll('"', '').toLowerCase());
-    });
+    it.each(['utf-16', 'UTF-16LE', 'iso-8859-1', '"latin1"', 'x-made-up'])(
+      'refuses charset=%s with 415, naming it',
+      async (charset) => {
+        const response = await post(url, body, { 'content-type': `application/json; charset=${charset}` });
+        expect(response.statusCode).toBe(415);
+        expect(response.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', details: [{ path: 'Content-Type' }] });
+        expect(response.json().error).toContain(charset.replaceAll('"', '').toLowerCase());
+      },
+    );
 
     it.each([
       ['gzip', gzipSync],
@@ -41,11 +48,17 @@ describe('charsets and Content-Encoding on every route that takes a body', () =>
       expect((await post(url, encode(Buffer.from(body)), { 'content-encoding': encoding })).statusCode).toBe(ok);
     });
 
-    it.each(['br', 'zstd', 'compress', 'gzip, gzip', 'x-unknown'])('refuses Content-Encoding: %s with 415', async (encoding) => {
-      const response = await post(url, body, { 'content-encoding': encoding });
-      expect(response.statusCode).toBe(415);
-      expect(response.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', details: [{ path: 'Content-Encoding' }] });
-    });
+    it.each(['br', 'zstd', 'compress', 'gzip, gzip', 'x-unknown'])(
+      'refuses Content-Encoding: %s with 415',
+      async (encoding) => {
+        const response = await post(url, body, { 'content-encoding': encoding });
+        expect(response.statusCode).toBe(415);
+        expect(response.json()).toMatchObject({
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          details: [{ path: 'Content-Encoding' }],
+        });
+      },
+    );
 
     it('refuses a gzip body that inflates past BODY_LIMIT_BYTES (413), and a broken stream (400)', async () => {
       const bomb = gzipSync(Buffer.concat([Buffer.from(body), Buffer.alloc(1_000_000, 32)]));
@@ -60,6 +73,8 @@ describe('charsets and Content-Encoding on every route that takes a body', () =>
   });
 
   it('ignores a charset on requests without a body', async () => {
-    expect((await app.inject({ url: '/health', headers: { 'content-type': 'text/plain; charset=utf-16' } })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ url: '/health', headers: { 'content-type': 'text/plain; charset=utf-16' } })).statusCode,
+    ).toBe(200);
   });
 });

@@ -11,16 +11,26 @@ import { IRIS_ROW, irisConfig, keyFor, LABEL_OF_FILE } from '../helpers/traffic.
  * default (the highest ready), so `stable` is the variant a decode worker used to decode for wrongly.
  * Every body of 64 bytes or more is decoded on a decode worker.
  */
-describe('large bodies on a decode worker are decoded for the traffic split\'s variant they run on', () => {
+describe("large bodies on a decode worker are decoded for the traffic split's variant they run on", () => {
   const repo = new TempRepository()
-    .addOnnx('iris', '1', bundled('iris'), irisConfig([{ name: 'stable', version: 1, weight: 50 }, { name: 'canary', version: 2, weight: 50 }]))
+    .addOnnx(
+      'iris',
+      '1',
+      bundled('iris'),
+      irisConfig([
+        { name: 'stable', version: 1, weight: 50 },
+        { name: 'canary', version: 2, weight: 50 },
+      ]),
+    )
     .addOnnx('iris', '2', fixture('iris_like.onnx'));
   let app: FastifyInstance;
   let stableKeys: string[];
   let canaryKey: string;
   beforeAll(async () => {
     app = await startApp({ MODEL_DIR: repo.dir, JSON_OFFLOAD_BYTES: '64', CACHE_ENABLED: 'false' });
-    stableKeys = Array.from({ length: 1000 }, (_, i) => `user-${i}`).filter((key) => app.models.route('iris', undefined, key).variant === 'stable').slice(0, 8);
+    stableKeys = Array.from({ length: 1000 }, (_, i) => `user-${i}`)
+      .filter((key) => app.models.route('iris', undefined, key).variant === 'stable')
+      .slice(0, 8);
     canaryKey = keyFor(app, 'iris', 'canary');
   });
   afterAll(async () => {
@@ -29,47 +39,91 @@ describe('large bodies on a decode worker are decoded for the traffic split\'s v
   });
 
   const rows = (n: number) => Array.from({ length: n }, () => IRIS_ROW);
-  const runnerKey = (version: string) => app.models.entries('iris').find((e) => e.version === version)!.runner!.spec.key;
+  const runnerKey = (version: string) =>
+    app.models.entries('iris').find((e) => e.version === version)!.runner!.spec.key;
 
-  it('the worker decodes /predict rows for the variant: the body\'s routing_key first, then the header', async () => {
+  it("the worker decodes /predict rows for the variant: the body's routing_key first, then the header", async () => {
     const body = Buffer.from(JSON.stringify({ model: 'iris', routing_key: stableKeys[0], instances: rows(50) }));
     const routing = offloadRouting(['iris'], (m) => app.models.liveVariants(m), canaryKey);
     const decoded = await app.jsonOffload.decode({ kind: 'predict', body, routing });
     expect(decoded).toMatchObject({ kind: 'predict', variant: 'stable', key: runnerKey('1') });
-    const byHeader = await app.jsonOffload.decode({ kind: 'predict', body: Buffer.from(JSON.stringify({ model: 'iris', instances: rows(50) })), routing });
+    const byHeader = await app.jsonOffload.decode({
+      kind: 'predict',
+      body: Buffer.from(JSON.stringify({ model: 'iris', instances: rows(50) })),
+      routing,
+    });
     expect(byHeader).toMatchObject({ kind: 'predict', variant: 'canary', key: runnerKey('2') });
     // A version named bypasses the split, on the worker too.
-    const named = await app.jsonOffload.decode({ kind: 'predict', body: Buffer.from(JSON.stringify({ model: 'iris', version: 1, routing_key: canaryKey, instances: rows(50) })), routing });
+    const named = await app.jsonOffload.decode({
+      kind: 'predict',
+      body: Buffer.from(JSON.stringify({ model: 'iris', version: 1, routing_key: canaryKey, instances: rows(50) })),
+      routing,
+    });
     expect(named).toMatchObject({ kind: 'predict', key: runnerKey('1') });
     expect(named).not.toHaveProperty('variant');
   });
 
   it('/predict answers a large body routed to the non-default variant from that variant', async () => {
     for (const key of stableKeys) {
-      const { status, body } = await postJson(app, '/predict', { model: 'iris', instances: rows(50) }, { 'x-routing-key': key });
+      const { status, body } = await postJson(
+        app,
+        '/predict',
+        { model: 'iris', instances: rows(50) },
+        { 'x-routing-key': key },
+      );
       expect(status).toBe(200);
       expect([body.variant, body.version]).toEqual(['stable', '1']);
       expect(new Set(body.predictions.map((p: { label: string }) => p.label))).toEqual(new Set([LABEL_OF_FILE.iris]));
-      const byField = await postJson(app, '/predict', { model: 'iris', routing_key: key, instances: rows(50) }, { 'x-routing-key': canaryKey });
-      expect([byField.body.variant, byField.body.version, byField.body.predictions[0].label]).toEqual(['stable', '1', LABEL_OF_FILE.iris]);
+      const byField = await postJson(
+        app,
+        '/predict',
+        { model: 'iris', routing_key: key, instances: rows(50) },
+        { 'x-routing-key': canaryKey },
+      );
+      expect([byField.body.variant, byField.body.version, byField.body.predictions[0].label]).toEqual([
+        'stable',
+        '1',
+        LABEL_OF_FILE.iris,
+      ]);
     }
   });
 
-  it('OIP: a large body\'s parameters.routing_key picks the variant on the worker, with no header', async () => {
+  it("OIP: a large body's parameters.routing_key picks the variant on the worker, with no header", async () => {
     for (const key of stableKeys) {
-      const request = { parameters: { routing_key: key }, inputs: [{ name: 'input', shape: [50, 4], datatype: 'FP32', data: rows(50) }] };
+      const request = {
+        parameters: { routing_key: key },
+        inputs: [{ name: 'input', shape: [50, 4], datatype: 'FP32', data: rows(50) }],
+      };
       const { status, body } = await postJson(app, '/v2/models/iris/infer', request);
       expect(status).toBe(200);
       expect([body.parameters.variant, body.model_version]).toEqual(['stable', '1']);
     }
-    const { body, headerLength } = buildRequest([{ name: 'input', datatype: 'FP32', shape: [50, 4], data: rows(50).flat() }], { parameters: { routing_key: stableKeys[0] } });
-    const decoded = await app.jsonOffload.decode({ kind: 'infer', key: runnerKey('2'), body, headerLength: String(headerLength), routing: offloadRouting(['iris'], (m) => app.models.liveVariants(m), canaryKey) });
+    const { body, headerLength } = buildRequest(
+      [{ name: 'input', datatype: 'FP32', shape: [50, 4], data: rows(50).flat() }],
+      { parameters: { routing_key: stableKeys[0] } },
+    );
+    const decoded = await app.jsonOffload.decode({
+      kind: 'infer',
+      key: runnerKey('2'),
+      body,
+      headerLength: String(headerLength),
+      routing: offloadRouting(['iris'], (m) => app.models.liveVariants(m), canaryKey),
+    });
     expect(decoded).toMatchObject({ kind: 'infer', variant: 'stable', key: runnerKey('1') });
-    const binary = await app.inject({ method: 'POST', url: '/v2/models/iris/infer', payload: body, headers: { 'inference-header-content-length': String(headerLength), 'x-routing-key': canaryKey } });
-    expect([binary.statusCode, binary.json().parameters.variant, binary.json().model_version]).toEqual([200, 'stable', '1']);
+    const binary = await app.inject({
+      method: 'POST',
+      url: '/v2/models/iris/infer',
+      payload: body,
+      headers: { 'inference-header-content-length': String(headerLength), 'x-routing-key': canaryKey },
+    });
+    expect([binary.statusCode, binary.json().parameters.variant, binary.json().model_version]).toEqual([
+      200,
+      'stable',
+      '1',
+    ]);
   });
 
-  it('without a key, the worker\'s weighted draw is the variant that serves (drawn once)', async () => {
+  it("without a key, the worker's weighted draw is the variant that serves (drawn once)", async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {
       const { body } = await postJson(app, '/predict', { model: 'iris', instances: rows(20) });
@@ -82,7 +136,15 @@ describe('large bodies on a decode worker are decoded for the traffic split\'s v
 });
 
 describe('decode workers learn the versions a rescan adds', () => {
-  const repo = new TempRepository().addOnnx('iris', '1', bundled('iris'), irisConfig([{ name: 'stable', version: 1, weight: 90 }, { name: 'canary', version: 2, weight: 10 }]));
+  const repo = new TempRepository().addOnnx(
+    'iris',
+    '1',
+    bundled('iris'),
+    irisConfig([
+      { name: 'stable', version: 1, weight: 90 },
+      { name: 'canary', version: 2, weight: 10 },
+    ]),
+  );
   let app: FastifyInstance;
   beforeAll(async () => {
     app = await startApp({ MODEL_DIR: repo.dir, JSON_OFFLOAD_BYTES: '64', CACHE_ENABLED: 'false' });
@@ -93,13 +155,18 @@ describe('decode workers learn the versions a rescan adds', () => {
   });
 
   it('decodes on a worker for a version loaded after the workers started, and answers from it', async () => {
-    const body = Buffer.from(JSON.stringify({ model: 'iris', version: 2, instances: Array.from({ length: 50 }, () => IRIS_ROW) }));
+    const body = Buffer.from(
+      JSON.stringify({ model: 'iris', version: 2, instances: Array.from({ length: 50 }, () => IRIS_ROW) }),
+    );
     const before = await app.jsonOffload.decode({ kind: 'predict', body });
     expect(before).not.toHaveProperty('key'); // no version 2 yet: the main thread would decode it
     repo.addOnnx('iris', '2', fixture('iris_like.onnx'));
     expect((await app.models.rescan()).added).toEqual(['iris@2']);
     const after = await app.jsonOffload.decode({ kind: 'predict', body });
-    expect(after).toMatchObject({ kind: 'predict', key: app.models.entries('iris').find((e) => e.version === '2')!.runner!.spec.key });
+    expect(after).toMatchObject({
+      kind: 'predict',
+      key: app.models.entries('iris').find((e) => e.version === '2')!.runner!.spec.key,
+    });
     const { status, body: answer } = await postJson(app, '/predict', JSON.parse(body.toString()));
     expect([status, answer.version, answer.predictions[0].label]).toEqual([200, '2', LABEL_OF_FILE.iris_like]);
   });

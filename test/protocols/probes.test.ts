@@ -6,7 +6,8 @@ import { sample } from '../helpers/metrics.js';
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
 /** Series of our own metrics; nodejs_gc_* gains a series the first time a new GC kind runs. */
-const seriesCount = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('nodejs_')).length;
+const seriesCount = (text: string) =>
+  text.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('nodejs_')).length;
 
 describe('health, readiness, models and metrics', () => {
   let app: FastifyInstance & { logs: CapturedLogs };
@@ -20,14 +21,21 @@ describe('health, readiness, models and metrics', () => {
     const ready = await app.inject('/ready');
     expect(ready.statusCode).toBe(200);
     const models = ready.json().models.map((m: { name: string; state: string }) => `${m.name}:${m.state}`);
-    expect(models).toEqual(expect.arrayContaining(['iris:ready', 'breast_cancer:ready', 'diabetes:ready', 'digits:ready']));
+    expect(models).toEqual(
+      expect.arrayContaining(['iris:ready', 'breast_cancer:ready', 'diabetes:ready', 'digits:ready']),
+    );
   });
 
   it('GET /models gives features, labels and the model card', async () => {
     const { models } = (await app.inject('/models')).json();
     const iris = models.find((m: { name: string }) => m.name === 'iris');
     expect(iris.versions[0].labels).toEqual(['setosa', 'versicolor', 'virginica']);
-    expect(iris.versions[0].features.map((f: { name: string }) => f.name)).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    expect(iris.versions[0].features.map((f: { name: string }) => f.name)).toEqual([
+      'sepal_length',
+      'sepal_width',
+      'petal_length',
+      'petal_width',
+    ]);
     expect(iris.versions[0].card.sha256).toBe(iris.versions[0].sha256);
   });
 
@@ -35,11 +43,19 @@ describe('health, readiness, models and metrics', () => {
     await postJson(app, '/predict', { model: 'iris', features: setosa });
     await postJson(app, '/predict', { model: 'iris', features: { ...setosa, sepal_length: 'x' } });
     const text = (await app.inject('/metrics')).body;
-    expect(sample(text, 'ml_predictions_total', { model: 'iris', version: '1', status: 'success' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'ml_predictions_total', { model: 'iris', version: '1', status: 'invalid_input' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'ml_predictions_total', { model: 'iris', version: '1', status: 'success' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'ml_predictions_total', { model: 'iris', version: '1', status: 'invalid_input' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(text).toContain('ml_prediction_duration_seconds_bucket{le="0.0005",model="iris",version="1"}');
-    expect(sample(text, 'http_request_duration_seconds_count', { route: '/predict', status_code: '400' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'http_request_errors_total', { status_class: '4xx', code: 'INVALID_INPUT' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'http_request_duration_seconds_count', { route: '/predict', status_code: '400' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'http_request_errors_total', { status_class: '4xx', code: 'INVALID_INPUT' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('ml_model_state{model="iris",version="1",state="ready"} 1');
   });
@@ -61,7 +77,12 @@ describe('health, readiness, models and metrics', () => {
 
   it('logs one JSON line per request with the client request id, never the input', async () => {
     app.logs.lines.length = 0;
-    const response = await postJson(app, '/predict', { model: 'iris', features: { ...setosa, sepal_width: 3.456789 } }, { 'x-request-id': 'client-abc-123' });
+    const response = await postJson(
+      app,
+      '/predict',
+      { model: 'iris', features: { ...setosa, sepal_width: 3.456789 } },
+      { 'x-request-id': 'client-abc-123' },
+    );
     expect(response.headers['x-request-id']).toBe('client-abc-123');
     const lines = app.logs.lines.filter((l) => l.reqId === 'client-abc-123');
     expect(lines).toHaveLength(1);

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { decodeInfer, decodePredict, OffloadModels, type OffloadModel } from '../../src/protocols/offload/decode-tasks.js';
+import {
+  decodeInfer,
+  decodePredict,
+  OffloadModels,
+  type OffloadModel,
+} from '../../src/protocols/offload/decode-tasks.js';
 import { startApp } from '../helpers/app.js';
 import { buildRequest } from '../helpers/oip-client.js';
 
@@ -20,14 +25,28 @@ const rows = (n: number) => [{ not_a_feature: 1 }, ...Array.from({ length: n - 1
 const oipRows = (n: number) => ['x', ...Array.from({ length: n - 1 }, () => ROW).flat(), 1, 2, 3];
 
 function predictJson(n: number, pad = ''): InjectOptions {
-  return { method: 'POST', url: '/predict', payload: JSON.stringify({ model: 'iris', instances: rows(n) }) + pad, headers: { 'content-type': 'application/json' } };
+  return {
+    method: 'POST',
+    url: '/predict',
+    payload: JSON.stringify({ model: 'iris', instances: rows(n) }) + pad,
+    headers: { 'content-type': 'application/json' },
+  };
 }
 function predictBinary(n: number): InjectOptions {
   // 4 bytes where n rows need 16n: refused at 400 if the body were read
-  return { method: 'POST', url: `/predict?model=iris&dtype=float32&shape=${n},4`, payload: Buffer.alloc(4), headers: { 'content-type': 'application/octet-stream' } };
+  return {
+    method: 'POST',
+    url: `/predict?model=iris&dtype=float32&shape=${n},4`,
+    payload: Buffer.alloc(4),
+    headers: { 'content-type': 'application/octet-stream' },
+  };
 }
 function oipJson(n: number, pad = ''): InjectOptions {
-  return { method: 'POST', url: '/v2/models/iris/infer', payload: JSON.stringify({ inputs: [{ name: 'input', shape: [n, 4], datatype: 'FP32', data: oipRows(n) }] }) + pad };
+  return {
+    method: 'POST',
+    url: '/v2/models/iris/infer',
+    payload: JSON.stringify({ inputs: [{ name: 'input', shape: [n, 4], datatype: 'FP32', data: oipRows(n) }] }) + pad,
+  };
 }
 function oipBinary(n: number, pad = ''): InjectOptions {
   // one row of bytes for n declared rows: refused at 400 if the data were decoded
@@ -35,12 +54,22 @@ function oipBinary(n: number, pad = ''): InjectOptions {
   const header = JSON.parse(body.subarray(0, headerLength).toString());
   header.inputs[0].shape = [n, 4];
   const json = Buffer.from(JSON.stringify(header) + pad);
-  return { method: 'POST', url: '/v2/models/iris/infer', payload: Buffer.concat([json, body.subarray(headerLength)]), headers: { 'inference-header-content-length': String(json.length) } };
+  return {
+    method: 'POST',
+    url: '/v2/models/iris/infer',
+    payload: Buffer.concat([json, body.subarray(headerLength)]),
+    headers: { 'inference-header-content-length': String(json.length) },
+  };
 }
 
 const cases: { name: string; field: string; offloaded: boolean; request: (n: number) => InjectOptions }[] = [
   { name: '/predict JSON', field: 'instances', offloaded: false, request: (n) => predictJson(n) },
-  { name: '/predict JSON, on a decode worker', field: 'instances', offloaded: true, request: (n) => predictJson(n, PAD) },
+  {
+    name: '/predict JSON, on a decode worker',
+    field: 'instances',
+    offloaded: true,
+    request: (n) => predictJson(n, PAD),
+  },
   { name: '/predict binary', field: 'shape', offloaded: false, request: predictBinary },
   { name: 'OIP JSON', field: 'inputs.input', offloaded: false, request: (n) => oipJson(n) },
   { name: 'OIP JSON, on a decode worker', field: 'inputs.input', offloaded: true, request: (n) => oipJson(n, PAD) },
@@ -61,12 +90,15 @@ describe('the row caps refuse a request on its declared size, before any row is 
     return [response.statusCode, body.code, body.details?.[0]?.path];
   };
 
-  it.each(cases)('$name: 413 TOO_MANY_ROWS past MAX_REQUEST_ROWS, 413 LARGER_THAN_QUEUE past the queue, 400 within both', async ({ field, offloaded, request }) => {
-    expect(app.jsonOffload.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded); // decoded where the case means it to be
-    expect(await send(request(9))).toEqual([413, 'TOO_MANY_ROWS', field]);
-    expect(await send(request(5))).toEqual([413, 'LARGER_THAN_QUEUE', field]);
-    expect((await send(request(4)))[0]).toBe(400); // within the caps, its bad first row is found
-  });
+  it.each(cases)(
+    '$name: 413 TOO_MANY_ROWS past MAX_REQUEST_ROWS, 413 LARGER_THAN_QUEUE past the queue, 400 within both',
+    async ({ field, offloaded, request }) => {
+      expect(app.jsonOffload.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded); // decoded where the case means it to be
+      expect(await send(request(9))).toEqual([413, 'TOO_MANY_ROWS', field]);
+      expect(await send(request(5))).toEqual([413, 'LARGER_THAN_QUEUE', field]);
+      expect((await send(request(4)))[0]).toBe(400); // within the caps, its bad first row is found
+    },
+  );
 });
 
 describe('a decode worker does not decode a body past the row caps', () => {
@@ -91,15 +123,34 @@ describe('a decode worker does not decode a body past the row caps', () => {
       expect(result).toMatchObject({ kind: 'predict', envelope: { model: 'iris', rows: n } });
       expect(result).not.toHaveProperty('tensor');
     }
-    expect(decodePredict(bytes(predictJson(4)), models)).toMatchObject({ kind: 'error', stage: 'tensors', error: { code: 'INVALID_INPUT' } });
+    expect(decodePredict(bytes(predictJson(4)), models)).toMatchObject({
+      kind: 'error',
+      stage: 'tensors',
+      error: { code: 'INVALID_INPUT' },
+    });
   });
 
   it('OIP: the request without data comes back, no tensors and no error', () => {
     for (const request of [oipJson(9), oipJson(5), oipBinary(9)]) {
-      const result = decodeInfer({ kind: 'infer', key: 'iris@1', body: bytes(request), headerLength: request.headers?.['inference-header-content-length'] as string | undefined }, models);
-      expect(result).toMatchObject({ kind: 'infer', key: 'iris@1', request: { inputs: [{ name: 'input', shape: [expect.any(Number), 4] }] } });
+      const result = decodeInfer(
+        {
+          kind: 'infer',
+          key: 'iris@1',
+          body: bytes(request),
+          headerLength: request.headers?.['inference-header-content-length'] as string | undefined,
+        },
+        models,
+      );
+      expect(result).toMatchObject({
+        kind: 'infer',
+        key: 'iris@1',
+        request: { inputs: [{ name: 'input', shape: [expect.any(Number), 4] }] },
+      });
       expect(result).not.toHaveProperty('tensors');
     }
-    expect(decodeInfer({ kind: 'infer', key: 'iris@1', body: bytes(oipJson(4)) }, models)).toMatchObject({ kind: 'error', stage: 'tensors' });
+    expect(decodeInfer({ kind: 'infer', key: 'iris@1', body: bytes(oipJson(4)) }, models)).toMatchObject({
+      kind: 'error',
+      stage: 'tensors',
+    });
   });
 });

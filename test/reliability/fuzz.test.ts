@@ -7,7 +7,18 @@ import { parseAnswers, rawRequest } from '../helpers/raw-http.js';
 import { sample } from '../helpers/metrics.js';
 import { ServerProcess } from '../helpers/server-process.js';
 import { expectedForVersion, versionPaths } from '../helpers/version-requests.js';
-import { binaryInfer, headerRequests, inferBodies, oversizedPredict, predictBodies, rawHttp, routeRequests, versionSpellings, type FuzzRequest, type ModelFacts } from './fuzz-cases.js';
+import {
+  binaryInfer,
+  headerRequests,
+  inferBodies,
+  oversizedPredict,
+  predictBodies,
+  rawHttp,
+  routeRequests,
+  versionSpellings,
+  type FuzzRequest,
+  type ModelFacts,
+} from './fuzz-cases.js';
 
 /**
  * Property-based fuzzing of everything a client controls: JSON bodies for /predict and OIP, OIP
@@ -50,8 +61,15 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
   beforeAll(async () => {
     // A low offload threshold, so generated bodies are decoded both on the main thread and on the decode worker.
     app = await startApp({ LOG_LEVEL: 'silent', JSON_OFFLOAD_BYTES: '400', BODY_LIMIT_BYTES: '262144' });
-    const models = (await app.inject('/models')).json().models as { name: string; versions: { inputs: ModelFacts['inputs']; features?: ModelFacts['features'] }[] }[];
-    facts = models.map((m) => ({ name: m.name, inputs: m.versions[0]!.inputs, features: m.versions[0]!.features ?? [] }));
+    const models = (await app.inject('/models')).json().models as {
+      name: string;
+      versions: { inputs: ModelFacts['inputs']; features?: ModelFacts['features'] }[];
+    }[];
+    facts = models.map((m) => ({
+      name: m.name,
+      inputs: m.versions[0]!.inputs,
+      features: m.versions[0]!.features ?? [],
+    }));
   });
   afterAll(async () => {
     await app?.close();
@@ -60,29 +78,51 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
   });
 
   const send = async ({ method, url, headers, payload }: FuzzRequest) => {
-    const response = await app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) });
+    const response = await app.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+    });
     expectOurAnswer(response.statusCode, method, response.body);
   };
-  const json = (url: string) => (payload: string) => send({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+  const json = (url: string) => (payload: string) =>
+    send({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
 
   it('POST /predict with arbitrary envelopes, rows and values', { timeout: TIMEOUT }, async () => {
     await fc.assert(fc.asyncProperty(predictBodies(facts), json('/predict')), settings);
   });
 
-  it('POST /predict past MAX_REQUEST_ROWS: 413 TOO_MANY_ROWS, whatever its rows hold', { timeout: TIMEOUT }, async () => {
-    await fc.assert(
-      fc.asyncProperty(oversizedPredict(facts), async (payload) => {
-        const response = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload });
-        expectOurAnswer(response.statusCode, 'POST', response.body);
-        const body = response.json();
-        expect([response.statusCode, body.code, body.details?.[0]?.path], response.body).toEqual([413, 'TOO_MANY_ROWS', 'instances']);
-      }),
-      settings,
-    );
-  });
+  it(
+    'POST /predict past MAX_REQUEST_ROWS: 413 TOO_MANY_ROWS, whatever its rows hold',
+    { timeout: TIMEOUT },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(oversizedPredict(facts), async (payload) => {
+          const response = await app.inject({
+            method: 'POST',
+            url: '/predict',
+            headers: { 'content-type': 'application/json' },
+            payload,
+          });
+          expectOurAnswer(response.statusCode, 'POST', response.body);
+          const body = response.json();
+          expect([response.statusCode, body.code, body.details?.[0]?.path], response.body).toEqual([
+            413,
+            'TOO_MANY_ROWS',
+            'instances',
+          ]);
+        }),
+        settings,
+      );
+    },
+  );
 
   it('POST /v2/models/{m}/infer with arbitrary JSON tensors', { timeout: TIMEOUT }, async () => {
-    await fc.assert(fc.asyncProperty(inferBodies(facts), ([model, body]) => json(`/v2/models/${model}/infer`)(body)), settings);
+    await fc.assert(
+      fc.asyncProperty(inferBodies(facts), ([model, body]) => json(`/v2/models/${model}/infer`)(body)),
+      settings,
+    );
   });
 
   it('POST /v2/models/iris/infer with damaged binary bodies', { timeout: TIMEOUT }, async () => {
@@ -104,7 +144,10 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
           const response = await app.inject(request(v));
           expectOurAnswer(response.statusCode, String(request(v).method), response.body);
           const body = response.json();
-          expect([response.statusCode, body.code, body.details?.[0]?.path], `${name}, version ${JSON.stringify(v)}`).toEqual(expectedForVersion(v, field));
+          expect(
+            [response.statusCode, body.code, body.details?.[0]?.path],
+            `${name}, version ${JSON.stringify(v)}`,
+          ).toEqual(expectedForVersion(v, field));
         }
       }),
       settings,
@@ -113,7 +156,14 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
 
   it('is still alive and serving afterwards', async () => {
     expect((await app.inject('/health')).statusCode).toBe(200);
-    const predict = await app.inject({ method: 'POST', url: '/predict', payload: { model: 'iris', features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } } });
+    const predict = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: {
+        model: 'iris',
+        features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+      },
+    });
     expect(predict.json().label).toBe('setosa');
   });
 });
@@ -139,7 +189,9 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
         // Nothing HTTP back: the server closed a connection it could not read.
         if (answers.length === 0) return void unanswered++;
         // HEAD's answers have no body: the method of a pipelined request is not known here, so only the first is told apart.
-        answers.forEach((answer, i) => expectOurAnswer(answer.status, i === 0 ? bytes.split(' ')[0]! : '', answer.body));
+        answers.forEach((answer, i) =>
+          expectOurAnswer(answer.status, i === 0 ? bytes.split(' ')[0]! : '', answer.body),
+        );
       }),
       { seed: SEED, numRuns: RAW_RUNS },
     );
@@ -148,8 +200,16 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
     const deadline = Date.now() + 1000;
     let metrics = '';
     do metrics = await (await fetch(`${server.url}/metrics`)).text();
-    while ((sample(metrics, 'http_requests_in_flight') !== 1 || sample(metrics, 'ml_inflight_held', { resource: 'bytes' }) !== 0) && Date.now() < deadline);
-    expect([sample(metrics, 'http_requests_in_flight'), sample(metrics, 'ml_inflight_held', { resource: 'bytes' }), sample(metrics, 'ml_inflight_held', { resource: 'rows' })]).toEqual([1, 0, 0]);
+    while (
+      (sample(metrics, 'http_requests_in_flight') !== 1 ||
+        sample(metrics, 'ml_inflight_held', { resource: 'bytes' }) !== 0) &&
+      Date.now() < deadline
+    );
+    expect([
+      sample(metrics, 'http_requests_in_flight'),
+      sample(metrics, 'ml_inflight_held', { resource: 'bytes' }),
+      sample(metrics, 'ml_inflight_held', { resource: 'rows' }),
+    ]).toEqual([1, 0, 0]);
     expect(server.child.exitCode).toBeNull();
     const health = await fetch(`${server.url}/health`);
     expect(health.status).toBe(200);

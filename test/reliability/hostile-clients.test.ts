@@ -39,13 +39,20 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-const openConnections = (app: FastifyInstance) => new Promise<number>((resolve) => app.server.getConnections((_err, n) => resolve(n)));
+const openConnections = (app: FastifyInstance) =>
+  new Promise<number>((resolve) => app.server.getConnections((_err, n) => resolve(n)));
 
 describe('hostile clients over real sockets (HTTP_MAX_PIPELINED=4)', () => {
   let app: FastifyInstance;
   let port: number;
   beforeAll(async () => {
-    app = await startApp({ CACHE_ENABLED: 'false', HTTP_MAX_PIPELINED: '4', MAX_INFLIGHT_BYTES: String(8 * 1024 * 1024), HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_HEADERS_TIMEOUT_MS: '1000' });
+    app = await startApp({
+      CACHE_ENABLED: 'false',
+      HTTP_MAX_PIPELINED: '4',
+      MAX_INFLIGHT_BYTES: String(8 * 1024 * 1024),
+      HTTP_REQUEST_TIMEOUT_MS: '1500',
+      HTTP_HEADERS_TIMEOUT_MS: '1000',
+    });
     port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port);
   });
   afterAll(() => app.close());
@@ -60,7 +67,11 @@ describe('hostile clients over real sockets (HTTP_MAX_PIPELINED=4)', () => {
       return held.bytes === 0 && held.rows === 0 && sample(await scrape(app), 'http_requests_in_flight') === 1; // the scrape itself
     }, 'the in-flight gauges to return to 0');
     expect(Date.now()).toBeLessThanOrEqual(deadline);
-    const answer = await fetch(`http://127.0.0.1:${port}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: IRIS });
+    const answer = await fetch(`http://127.0.0.1:${port}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', connection: 'close' },
+      body: IRIS,
+    });
     expect(answer.status).toBe(200);
   }
 
@@ -72,7 +83,10 @@ describe('hostile clients over real sockets (HTTP_MAX_PIPELINED=4)', () => {
       socket.write(get('/openapi.json').repeat(2000));
     }
     let most = 0;
-    const watching = setInterval(() => void scrape(app).then((text) => (most = Math.max(most, sample(text, 'http_requests_in_flight') ?? 0))), 5);
+    const watching = setInterval(
+      () => void scrape(app).then((text) => (most = Math.max(most, sample(text, 'http_requests_in_flight') ?? 0))),
+      5,
+    );
     await until(async () => (await openConnections(app)) === 0, 'the server to close the pipelining sockets');
     clearInterval(watching);
     expect(most).toBeGreaterThan(0);
@@ -84,15 +98,28 @@ describe('hostile clients over real sockets (HTTP_MAX_PIPELINED=4)', () => {
   it('a client that pipelines up to twice the depth and reads late gets every answer, in order', async () => {
     const socket = await connect(port);
     socket.pause();
-    const rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5], [5.0, 3.4, 1.5, 0.2]];
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.0, 5.2, 2.3],
+      [5.9, 3.0, 4.2, 1.5],
+      [5.0, 3.4, 1.5, 0.2],
+    ];
     // 8 requests in one write: 4 in progress, 4 waiting for them to be answered.
-    socket.write(rows.map((row) => post(JSON.stringify({ model: 'iris', instances: [row] }))).join('') + get('/openapi.json').repeat(3) + 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    socket.write(
+      rows.map((row) => post(JSON.stringify({ model: 'iris', instances: [row] }))).join('') +
+        get('/openapi.json').repeat(3) +
+        'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     await new Promise((r) => setTimeout(r, 300)); // answers back up behind a client that reads nothing yet
     const text = readAll(socket);
     socket.resume();
     const answers = await text;
     expect(statuses(answers)).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
-    const labels = [...answers.matchAll(/"id":"[^"]+","model":"iris","version":"\d+","cached":false,"predictions":\[\{"label":"(\w+)"/g)].map((m) => m[1]);
+    const labels = [
+      ...answers.matchAll(
+        /"id":"[^"]+","model":"iris","version":"\d+","cached":false,"predictions":\[\{"label":"(\w+)"/g,
+      ),
+    ].map((m) => m[1]);
     expect(labels).toEqual(['setosa', 'virginica', 'versicolor', 'setosa']);
     expect(answers.endsWith('"uptime_seconds":' + /"uptime_seconds":(\d+)}$/.exec(answers)![1] + '}')).toBe(true);
     await expectNothingHeld();
@@ -136,7 +163,11 @@ describe('hostile clients over real sockets (HTTP_MAX_PIPELINED=4)', () => {
     const expectation = await rawRequest(port, post(IRIS).replace('Host: x\r\n', 'Host: x\r\nExpect: 999-bogus\r\n'));
     expect([expectation.status, JSON.parse(expectation.body)]).toEqual([
       417,
-      { error: 'Expect: 999-bogus cannot be met: only 100-continue is supported', code: 'EXPECTATION_FAILED', details: [{ path: 'Expect', message: '100-continue, or no Expect header' }] },
+      {
+        error: 'Expect: 999-bogus cannot be met: only 100-continue is supported',
+        code: 'EXPECTATION_FAILED',
+        details: [{ path: 'Expect', message: '100-continue, or no Expect header' }],
+      },
     ]);
     const h2 = await rawRequest(port, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     expect([h2.status, JSON.parse(h2.body).code]).toEqual([400, 'INVALID_REQUEST']);

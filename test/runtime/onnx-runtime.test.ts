@@ -3,10 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 import { bundled, TempRepository } from '../helpers/repository.js';
 
-const irisRow = () => ({ input: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) } });
+const irisRow = () => ({
+  input: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) },
+});
 const irisTask = (key: string) => ({ key, inputs: irisRow(), fetch: ['probabilities'], rows: 1 });
 /** One run per worker at once: each worker takes one task at a time, so every worker is asked. */
-const onEveryWorker = (runtime: OnnxRuntime, key: string) => Promise.allSettled(Array.from({ length: runtime.workers * 2 }, () => runtime.run(irisTask(key))));
+const onEveryWorker = (runtime: OnnxRuntime, key: string) =>
+  Promise.allSettled(Array.from({ length: runtime.workers * 2 }, () => runtime.run(irisTask(key))));
 
 /** The nice value of each thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
 function threadNices(): number[] {
@@ -84,6 +87,8 @@ describe('OnnxRuntime: versions added and removed after start (real sessions, 2 
     while (threadNices().includes(19)) await new Promise((resolve) => setTimeout(resolve, 5)); // its thread exits (vitest's timeout bounds the wait)
     expect((await runtime.run({ ...irisTask('iris@1'), background: true })).outputs).toEqual(client.outputs);
     await runtime.remove('iris@1');
-    await expect(runtime.run({ ...irisTask('iris@1'), background: true })).rejects.toThrow('iris@1 is not loaded on this worker');
+    await expect(runtime.run({ ...irisTask('iris@1'), background: true })).rejects.toThrow(
+      'iris@1 is not loaded on this worker',
+    );
   });
 });

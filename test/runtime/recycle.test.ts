@@ -6,11 +6,20 @@ import { bundled, TempRepository } from '../helpers/repository.js';
 
 /** `rows` distinct 8x8 digit images (pixels 0..16), numbered from `seed`. */
 function digitsTask(key: string, seed: number, rows = 4): InferenceTask {
-  const data = Float32Array.from({ length: rows * 64 }, (_, i) => ((Math.imul(seed * 64 + i + 1, 2654435761) >>> 0) % 17));
+  const data = Float32Array.from(
+    { length: rows * 64 },
+    (_, i) => (Math.imul(seed * 64 + i + 1, 2654435761) >>> 0) % 17,
+  );
   return { key, inputs: { input: { dtype: 'float32', shape: [rows, 1, 8, 8], data } }, fetch: ['probabilities'], rows };
 }
-const irisTask = (key: string): InferenceTask => ({ key, inputs: { input: { dtype: 'float32', shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) } }, fetch: ['probabilities'], rows: 1 });
-const answer = async (runtime: OnnxRuntime, task: InferenceTask) => Array.from((await runtime.run(task)).outputs.probabilities!.data as Float32Array);
+const irisTask = (key: string): InferenceTask => ({
+  key,
+  inputs: { input: { dtype: 'float32', shape: [1, 4], data: new Float32Array([5.1, 3.5, 1.4, 0.2]) } },
+  fetch: ['probabilities'],
+  rows: 1,
+});
+const answer = async (runtime: OnnxRuntime, task: InferenceTask) =>
+  Array.from((await runtime.run(task)).outputs.probabilities!.data as Float32Array);
 
 describe('OnnxRuntime.recycle: fresh inference workers (real sessions, 2 workers)', () => {
   let runtime: OnnxRuntime | undefined;
@@ -26,7 +35,9 @@ describe('OnnxRuntime.recycle: fresh inference workers (real sessions, 2 workers
     runtime = new OnnxRuntime({ workers: 2, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 });
     runtime.start([{ key: 'digits@1', path: bundled('digits') }]);
     const SEEDS = 16;
-    const expected = await Promise.all(Array.from({ length: SEEDS }, (_, s) => answer(runtime!, digitsTask('digits@1', s))));
+    const expected = await Promise.all(
+      Array.from({ length: SEEDS }, (_, s) => answer(runtime!, digitsTask('digits@1', s))),
+    );
     const before = runtime.workerThreadIds;
 
     // Four clients keep sending until both recycles are over, then ten more requests each.
@@ -60,7 +71,10 @@ describe('OnnxRuntime.recycle: fresh inference workers (real sessions, 2 workers
     expect(outcomes.duringRecycle).toBeGreaterThan(0);
     // every worker is new each time
     expect(before).toHaveLength(2);
-    for (const [old, fresh] of [[before, between], [between, runtime.workerThreadIds]] as const) {
+    for (const [old, fresh] of [
+      [before, between],
+      [between, runtime.workerThreadIds],
+    ] as const) {
       expect(fresh).toHaveLength(2);
       expect(fresh.filter((id) => old.includes(id))).toEqual([]);
     }
@@ -97,13 +111,26 @@ describe('OnnxRuntime.recycle: fresh inference workers (real sessions, 2 workers
   it('recycles on its own once idle after a burst of large batches (INFERENCE_IDLE_RECYCLE_S)', async () => {
     let recycled!: (info: { rssBefore: number; rssAfter: number }) => void;
     const done = new Promise<{ rssBefore: number; rssAfter: number }>((resolve) => (recycled = resolve));
-    runtime = new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0, idleRecycleS: 0.2, onRecycled: recycled });
+    runtime = new OnnxRuntime({
+      workers: 1,
+      intraOpThreads: 1,
+      interOpThreads: 1,
+      inlineMaxRowMicros: 0,
+      nice: 0,
+      idleRecycleS: 0.2,
+      onRecycled: recycled,
+    });
     runtime.start([{ key: 'digits_large@1', path: bundled('digits_large') }]);
     const threads = runtime.workerThreadIds;
     // 64-row batches grow onnxruntime's arena in the worker by ~60 MiB
     for (let i = 0; i < 4; i++) {
       const data = new Float32Array(64 * 1024).fill(i);
-      await runtime.run({ key: 'digits_large@1', inputs: { input: { dtype: 'float32', shape: [64, 1, 32, 32], data } }, fetch: ['probabilities'], rows: 64 });
+      await runtime.run({
+        key: 'digits_large@1',
+        inputs: { input: { dtype: 'float32', shape: [64, 1, 32, 32], data } },
+        fetch: ['probabilities'],
+        rows: 64,
+      });
     }
     const info = await done;
     expect(info.rssAfter).toBeLessThan(info.rssBefore);
@@ -112,4 +139,9 @@ describe('OnnxRuntime.recycle: fresh inference workers (real sessions, 2 workers
   });
 });
 
-const digitsLargeRow = (): InferenceTask => ({ key: 'digits_large@1', inputs: { input: { dtype: 'float32', shape: [1, 1, 32, 32], data: new Float32Array(1024).fill(3) } }, fetch: ['probabilities'], rows: 1 });
+const digitsLargeRow = (): InferenceTask => ({
+  key: 'digits_large@1',
+  inputs: { input: { dtype: 'float32', shape: [1, 1, 32, 32], data: new Float32Array(1024).fill(3) } },
+  fetch: ['probabilities'],
+  rows: 1,
+});

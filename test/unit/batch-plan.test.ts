@@ -10,7 +10,12 @@ describe('where a model batches, if anywhere', () => {
       [t('audio', ['batch', 'seq']), t('sr', []), t('state', [2, 'batch', 64])],
       [t('out', ['batch', 1]), t('stateN', [2, 'batch', 64])],
     );
-    expect(plan).toEqual({ dim: 'batch', inputs: { audio: 0, state: 1 }, outputs: { out: 0, stateN: 1 }, fixedOne: false });
+    expect(plan).toEqual({
+      dim: 'batch',
+      inputs: { audio: 0, state: 1 },
+      outputs: { out: 0, stateN: 1 },
+      fixedOne: false,
+    });
   });
 
   it('prefers the dim nearest the front when several qualify, and takes model.json’s choice', () => {
@@ -29,7 +34,12 @@ describe('where a model batches, if anywhere', () => {
   });
 
   it('takes axis 0 where the file leaves it unnamed everywhere, and runs a row at a time where it is fixed at 1', () => {
-    expect(planBatching([t('x', [null, 4])], [t('y', [null, 2])])).toEqual({ dim: 'axis 0', inputs: { x: 0 }, outputs: { y: 0 }, fixedOne: false });
+    expect(planBatching([t('x', [null, 4])], [t('y', [null, 2])])).toEqual({
+      dim: 'axis 0',
+      inputs: { x: 0 },
+      outputs: { y: 0 },
+      fixedOne: false,
+    });
     expect(planBatching([t('x', [1, 4])], [t('y', [1, 2])])?.fixedOne).toBe(true);
     expect(planBatching([t('x', [null, 4]), t('k', [])], [t('y', [null])])).toBeUndefined();
   });

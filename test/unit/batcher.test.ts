@@ -7,8 +7,16 @@ import type { NamedTensors } from '../../src/core/tensors/tensor.js';
 import { ServiceError } from '../../src/errors.js';
 
 const specOf = (inputs: TensorInfo[], outputs: TensorInfo[]) =>
-  buildModelSpec({ name: 'm', version: '1', path: '/m', sha256: 'x' }, modelConfigSchema.parse({}), { inputs, outputs }, 'strict');
-const spec = specOf([{ name: 'x', dtype: 'float32', shape: ['batch', 2] }], [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }]);
+  buildModelSpec(
+    { name: 'm', version: '1', path: '/m', sha256: 'x' },
+    modelConfigSchema.parse({}),
+    { inputs, outputs },
+    'strict',
+  );
+const spec = specOf(
+  [{ name: 'x', dtype: 'float32', shape: ['batch', 2] }],
+  [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }],
+);
 const policy: BatchPolicy = { maxBatchRows: 4, maxDelayMs: 5, maxQueueRows: 6 };
 const runner = (overrides: Partial<BatchPolicy> = {}) => buildRunner(spec, { ...policy, ...overrides });
 const request = (...values: number[][]) => ({
@@ -20,7 +28,14 @@ const request = (...values: number[][]) => ({
 /** A stand-in for the worker pool: records every batch and answers (y = x0 + x1 per row) when the test says so. */
 function fakeRuns() {
   const batches: { rows: number; inputs: NamedTensors; background?: boolean; finish(err?: Error): void }[] = [];
-  const run = (_: unknown, inputs: NamedTensors, _fetch: string[], rows: number, _traces?: unknown, background?: boolean) =>
+  const run = (
+    _: unknown,
+    inputs: NamedTensors,
+    _fetch: string[],
+    rows: number,
+    _traces?: unknown,
+    background?: boolean,
+  ) =>
     new Promise<NamedTensors>((resolve, reject) => {
       const x = inputs.x!.data as Float32Array;
       batches.push({
@@ -28,7 +43,15 @@ function fakeRuns() {
         inputs,
         background,
         finish: (err) =>
-          err ? reject(err) : resolve({ y: { dtype: 'float32', shape: [rows, 1], data: Float32Array.from({ length: rows }, (_, r) => x[r * 2]! + x[r * 2 + 1]!) } }),
+          err
+            ? reject(err)
+            : resolve({
+                y: {
+                  dtype: 'float32',
+                  shape: [rows, 1],
+                  data: Float32Array.from({ length: rows }, (_, r) => x[r * 2]! + x[r * 2 + 1]!),
+                },
+              }),
       });
     });
   return { batches, run };
@@ -142,13 +165,17 @@ describe('Batcher', () => {
     await running;
     await tick();
     expect(batches[1]!.rows).toBe(2);
-    batches[1]!.finish(new ServiceError('MODEL_REJECTED_INPUT', 'the model could not run on this input: Gather: idx=-1'));
+    batches[1]!.finish(
+      new ServiceError('MODEL_REJECTED_INPUT', 'the model could not run on this input: Gather: idx=-1'),
+    );
     await tick();
     expect(batches.map((b) => b.rows)).toEqual([1, 2, 1]); // the first of the two, alone
     batches[2]!.finish();
     expect(ys(await good)).toEqual([2]);
     await tick();
-    batches[3]!.finish(new ServiceError('MODEL_REJECTED_INPUT', 'the model could not run on this input: Gather: idx=-1'));
+    batches[3]!.finish(
+      new ServiceError('MODEL_REJECTED_INPUT', 'the model could not run on this input: Gather: idx=-1'),
+    );
     await expect(bad).rejects.toMatchObject({ code: 'MODEL_REJECTED_INPUT' });
     expect(batches).toHaveLength(4);
   });
@@ -163,7 +190,10 @@ describe('Batcher', () => {
     );
     const scaled = (scale: number, ...values: number[][]) => {
       const r = request(...values);
-      return { ...r, tensors: { ...r.tensors, scale: { dtype: 'float32' as const, shape: [], data: new Float32Array([scale]) } } };
+      return {
+        ...r,
+        tensors: { ...r.tensors, scale: { dtype: 'float32' as const, shape: [], data: new Float32Array([scale]) } },
+      };
     };
     const { batches, run } = fakeRuns();
     const batcher = new Batcher(1, run, observer);
@@ -178,7 +208,10 @@ describe('Batcher', () => {
     expect(batches[1]!.rows).toBe(2); // scale 2 twice; scale 3 waits for its own run
     expect([...(batches[1]!.inputs.x!.data as Float32Array)]).toEqual([1, 1, 3, 3]);
 
-    const alone = buildRunner(specOf([{ name: 'x', dtype: 'float32', shape: [2, 2] }], [{ name: 'y', dtype: 'float32', shape: [2, 1] }]), { ...policy, maxDelayMs: 0 });
+    const alone = buildRunner(
+      specOf([{ name: 'x', dtype: 'float32', shape: [2, 2] }], [{ name: 'y', dtype: 'float32', shape: [2, 1] }]),
+      { ...policy, maxDelayMs: 0 },
+    );
     expect(alone.plan).toBeUndefined();
     const solo = fakeRuns();
     const soloBatcher = new Batcher(1, solo.run, observer);
@@ -243,14 +276,16 @@ describe('Batcher', () => {
       expect(ys(await shadow)).toEqual([10]);
     });
 
-    it('never takes a client\'s queue rows: a full background queue refuses only background requests', async () => {
+    it("never takes a client's queue rows: a full background queue refuses only background requests", async () => {
       const { run } = fakeRuns();
       const batcher = new Batcher(1, run, observer);
       const now = runner({ maxDelayMs: 0 });
       void batcher.submit(now, request([0, 0]), 1000); // running
       void batcher.submit(now, request([1, 1]), 1000); // waiting: the background lane stays queued
       void batcher.submit(now, background([1, 1], [1, 1], [1, 1], [1, 1]), 1000).catch(() => undefined);
-      await expect(batcher.submit(now, background([2, 2], [2, 2], [2, 2]), 1000)).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+      await expect(batcher.submit(now, background([2, 2], [2, 2], [2, 2]), 1000)).rejects.toMatchObject({
+        code: 'QUEUE_FULL',
+      });
       expect(() => batcher.admit(now, 5)).not.toThrow(); // the client queue holds 1 row of 6
     });
 
@@ -259,7 +294,11 @@ describe('Batcher', () => {
       const wait = vi.fn();
       const batcher = new Batcher(2, run, { batch: vi.fn(), queueWait: wait });
       const now = runner({ maxDelayMs: 0 });
-      const shadows = [batcher.submit(now, background([1, 1]), 1000), batcher.submit(now, background([2, 2]), 1000), batcher.submit(now, background([3, 3]), 1000)];
+      const shadows = [
+        batcher.submit(now, background([1, 1]), 1000),
+        batcher.submit(now, background([2, 2]), 1000),
+        batcher.submit(now, background([3, 3]), 1000),
+      ];
       expect(batches.map((b) => b.rows)).toEqual([1]); // a second worker is free, but background work takes one at a time
       batches[0]!.finish();
       await tick();

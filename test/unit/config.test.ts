@@ -46,12 +46,16 @@ describe('config', () => {
     const key = 'a cache signing key of 32 chars+';
     expect(loadConfig({ CACHE_HMAC_KEY: key }).CACHE_HMAC_KEY).toBe(key);
     expect(loadConfig({}).CACHE_HMAC_KEY).toBeUndefined();
-    expect(() => loadConfig({ CACHE_HMAC_KEY: key.slice(1) })).toThrow('CACHE_HMAC_KEY=(hidden): at least 32 characters');
+    expect(() => loadConfig({ CACHE_HMAC_KEY: key.slice(1) })).toThrow(
+      'CACHE_HMAC_KEY=(hidden): at least 32 characters',
+    );
     expect(() => loadConfig({ CACHE_HMAC_KEY: key.slice(1) })).not.toThrow(/signing/);
   });
 
   it('never prints a REDIS_URL it refuses: it may hold a password', () => {
-    expect(() => loadConfig({ REDIS_URL: 'redis://:pass word@host:6379' })).toThrow('REDIS_URL=(hidden): a redis:// or rediss:// URL');
+    expect(() => loadConfig({ REDIS_URL: 'redis://:pass word@host:6379' })).toThrow(
+      'REDIS_URL=(hidden): a redis:// or rediss:// URL',
+    );
     expect(() => loadConfig({ REDIS_URL: 'redis://:pass word@host:6379' })).not.toThrow(/pass/);
   });
 
@@ -59,8 +63,12 @@ describe('config', () => {
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
       'HTTP_HEADERS_TIMEOUT_MS=5000: must be at most HTTP_REQUEST_TIMEOUT_MS (4000)',
     );
-    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '30000' })).toThrow('HTTP_IDLE_TIMEOUT_MS=30000: must be above REQUEST_TIMEOUT_MS (30000)');
-    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000', HTTP_IDLE_TIMEOUT_MS: '30001' })).not.toThrow();
+    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
+      'HTTP_IDLE_TIMEOUT_MS=30000: must be above REQUEST_TIMEOUT_MS (30000)',
+    );
+    expect(() =>
+      loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000', HTTP_IDLE_TIMEOUT_MS: '30001' }),
+    ).not.toThrow();
   });
 
   it('makes the server exit 1 with a clear message on a bad value', () => {

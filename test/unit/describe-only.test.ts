@@ -1,16 +1,25 @@
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { compiledAnswer, describeOnlySerializer, describeOnlyValidator } from '../../src/protocols/openapi/describe-only.js';
+import {
+  compiledAnswer,
+  describeOnlySerializer,
+  describeOnlyValidator,
+} from '../../src/protocols/openapi/describe-only.js';
 import { predictRequestSchema } from '../../src/protocols/v1/predict-request.js';
 
 const route = { method: 'POST', url: '/x', httpStatus: '200' };
-const serializerFor = (schema: unknown) => describeOnlySerializer({ ...route, schema } as Parameters<FastifySerializerCompiler<unknown>>[0]);
+const serializerFor = (schema: unknown) =>
+  describeOnlySerializer({ ...route, schema } as Parameters<FastifySerializerCompiler<unknown>>[0]);
 const answer = { id: 'x', extra: 1 };
 
 describe('route schemas that describe without validating', () => {
   it('compile no validator, so fastify validates nothing before the handler', () => {
-    expect(describeOnlyValidator({ ...route, schema: predictRequestSchema, httpPart: 'body' } as Parameters<FastifySchemaCompiler<unknown>>[0])).toBeUndefined();
+    expect(
+      describeOnlyValidator({ ...route, schema: predictRequestSchema, httpPart: 'body' } as Parameters<
+        FastifySchemaCompiler<unknown>
+      >[0]),
+    ).toBeUndefined();
   });
 
   it('serialize an answer as JSON.stringify does, unless it is a compiled answer', () => {

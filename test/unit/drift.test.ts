@@ -14,11 +14,18 @@ function bundledSpec(name: string) {
   return buildModelSpec(
     { name, version: '1', path: '', sha256: '' },
     config,
-    { inputs: [{ name: 'input', dtype: 'float32', shape: [null, width] }], outputs: [{ name: config.output!, dtype: 'float32', shape: [null, config.labels?.length ?? 1] }] },
+    {
+      inputs: [{ name: 'input', dtype: 'float32', shape: [null, width] }],
+      outputs: [{ name: config.output!, dtype: 'float32', shape: [null, config.labels?.length ?? 1] }],
+    },
     'strict',
   );
 }
-const holdout = (name: string) => JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'holdout.json'), 'utf8')) as { rows: number[][]; targets: string[] };
+const holdout = (name: string) =>
+  JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'holdout.json'), 'utf8')) as {
+    rows: number[][];
+    targets: string[];
+  };
 
 describe('PSI building blocks', () => {
   it('bins a value by the count of edges strictly below it', () => {
@@ -42,7 +49,11 @@ describe('PSI building blocks', () => {
 });
 
 /** Rows as the feature input tensor the model receives. */
-const features = (rows: number[][]): Tensor => ({ dtype: 'float32', shape: [rows.length, rows[0]!.length], data: new Float32Array(rows.flat()) });
+const features = (rows: number[][]): Tensor => ({
+  dtype: 'float32',
+  shape: [rows.length, rows[0]!.length],
+  data: new Float32Array(rows.flat()),
+});
 
 describe('DriftMonitor on the bundled breast_cancer reference', () => {
   const spec = bundledSpec('breast_cancer');

@@ -21,8 +21,16 @@ function fieldsOf(outputs: NamedTensors): unknown {
 
 /** A model whose outputs are `outputs` ([batch, ...dims]), and what its per-row entries must hold. */
 function modelWith(outputs: TensorInfo[]): ExpectedOutputs {
-  const spec = buildModelSpec({ name: 'm', version: '1', path: '/m', sha256: 'a'.repeat(64) }, modelConfigSchema.parse({}), { inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs }, 'strict');
-  return expectedOutputs({ spec, plan: planBatching(spec.inputs, spec.outputs) }, outputs.map((o) => o.name));
+  const spec = buildModelSpec(
+    { name: 'm', version: '1', path: '/m', sha256: 'a'.repeat(64) },
+    modelConfigSchema.parse({}),
+    { inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs },
+    'strict',
+  );
+  return expectedOutputs(
+    { spec, plan: planBatching(spec.inputs, spec.outputs) },
+    outputs.map((o) => o.name),
+  );
 }
 
 /** One row of the output: 1 along the batch axis, declared dims as they are, a symbolic dim any size. */
@@ -39,7 +47,11 @@ function rowOf({ dtype, shape }: TensorInfo, symbolic: number): Tensor {
 
 const dim: fc.Arbitrary<Dim> = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constant('n'), fc.constant(null));
 const outputInfos = fc.uniqueArray(
-  fc.record({ name: fc.stringMatching(/^[a-z]{1,6}$/), dtype: fc.constantFrom(...DTYPES), shape: fc.array(dim, { maxLength: 3 }).map((dims): Dim[] => ['batch', ...dims]) }),
+  fc.record({
+    name: fc.stringMatching(/^[a-z]{1,6}$/),
+    dtype: fc.constantFrom(...DTYPES),
+    shape: fc.array(dim, { maxLength: 3 }).map((dims): Dim[] => ['batch', ...dims]),
+  }),
   { minLength: 1, maxLength: 3, selector: (o) => o.name },
 );
 
@@ -49,13 +61,28 @@ const plantings: [string, (fields: { outputs: Record<string, Record<string, unkn
   ['an extra output', (f) => (f.outputs.extra = f.outputs[Object.keys(f.outputs)[0]!]!)],
   ['a __proto__ output', (f) => Object.defineProperty(f.outputs, '__proto__', { value: {}, enumerable: true })],
   ['no outputs', (f) => (f.outputs = {})],
-  ['another dtype', (f, first) => (f.outputs[first]!.dtype = f.outputs[first]!.dtype === 'float32' ? 'int8' : 'float32')],
-  ['the string dtype', (f, first) => (f.outputs[first]!.dtype = f.outputs[first]!.dtype === 'string' ? 'float32' : 'string')],
+  [
+    'another dtype',
+    (f, first) => (f.outputs[first]!.dtype = f.outputs[first]!.dtype === 'float32' ? 'int8' : 'float32'),
+  ],
+  [
+    'the string dtype',
+    (f, first) => (f.outputs[first]!.dtype = f.outputs[first]!.dtype === 'string' ? 'float32' : 'string'),
+  ],
   ['another rank', (f, first) => (f.outputs[first]!.shape = [...(f.outputs[first]!.shape as number[]), 1])],
   ['no row along the batch axis', (f, first) => ((f.outputs[first]!.shape as number[])[0] = 0)],
   ['two rows along the batch axis', (f, first) => ((f.outputs[first]!.shape as number[])[0] = 2)],
-  ['a wrong element count', (f, first) => (f.outputs[first]!.data = Array.isArray(f.outputs[first]!.data) ? [...f.outputs[first]!.data, 'x'] : `${f.outputs[first]!.data}AAAA`)],
-  ['strings for numbers or numbers for strings', (f, first) => (f.outputs[first]!.data = Array.isArray(f.outputs[first]!.data) ? 'AAAA' : ['1'])],
+  [
+    'a wrong element count',
+    (f, first) =>
+      (f.outputs[first]!.data = Array.isArray(f.outputs[first]!.data)
+        ? [...f.outputs[first]!.data, 'x']
+        : `${f.outputs[first]!.data}AAAA`),
+  ],
+  [
+    'strings for numbers or numbers for strings',
+    (f, first) => (f.outputs[first]!.data = Array.isArray(f.outputs[first]!.data) ? 'AAAA' : ['1']),
+  ],
   ['an extra field', (f, first) => (f.outputs[first]!.extra = 1)],
 ];
 
@@ -73,14 +100,19 @@ describe('readOutputs', () => {
 
   it('refuses every way a planted entry differs from the model, and says why without echoing it', () => {
     fc.assert(
-      fc.property(outputInfos, fc.integer({ min: 0, max: 3 }), fc.constantFrom(...plantings), (infos, symbolic, [, plant]) => {
-        const row = Object.fromEntries(infos.map((info) => [info.name, rowOf(info, symbolic)]));
-        const fields = fieldsOf(row) as Parameters<typeof plant>[0];
-        plant(fields, infos[0]!.name);
-        const read = readOutputs(JSON.parse(JSON.stringify(fields)), modelWith(infos));
-        expect(typeof read).toBe('string');
-        expect(read).not.toMatch(/AAAA|extra|__proto__/);
-      }),
+      fc.property(
+        outputInfos,
+        fc.integer({ min: 0, max: 3 }),
+        fc.constantFrom(...plantings),
+        (infos, symbolic, [, plant]) => {
+          const row = Object.fromEntries(infos.map((info) => [info.name, rowOf(info, symbolic)]));
+          const fields = fieldsOf(row) as Parameters<typeof plant>[0];
+          plant(fields, infos[0]!.name);
+          const read = readOutputs(JSON.parse(JSON.stringify(fields)), modelWith(infos));
+          expect(typeof read).toBe('string');
+          expect(read).not.toMatch(/AAAA|extra|__proto__/);
+        },
+      ),
     );
   });
 
@@ -97,26 +129,53 @@ describe('readOutputs', () => {
 
   it('refuses the entries planted in the issue against iris (probabilities float32 [batch, 3])', () => {
     const iris = modelWith([{ name: 'probabilities', dtype: 'float32', shape: ['batch', 3] }]);
-    const b64 = (values: number[], Type: new (v: number[]) => TypedArray = Float32Array) => Buffer.from((new Type(values) as Float32Array).buffer).toString('base64');
+    const b64 = (values: number[], Type: new (v: number[]) => TypedArray = Float32Array) =>
+      Buffer.from((new Type(values) as Float32Array).buffer).toString('base64');
     const planted = (probabilities: unknown) => ({ outputs: { probabilities } });
-    expect(readOutputs(planted({ dtype: 'float32', shape: [1, 3], data: b64([0.1, 0.2, 0.7]) }), iris)).toHaveProperty('probabilities'); // well-formed: only the signature tells it apart
+    expect(readOutputs(planted({ dtype: 'float32', shape: [1, 3], data: b64([0.1, 0.2, 0.7]) }), iris)).toHaveProperty(
+      'probabilities',
+    ); // well-formed: only the signature tells it apart
     expect(readOutputs({ outputs: {} }, iris)).toBe('not the 1 output(s) fetched');
-    expect(readOutputs({ outputs: { label: { dtype: 'float32', shape: [1, 3], data: b64([0, 0, 1]) } } }, iris)).toBe('no output "probabilities"');
-    expect(readOutputs(JSON.parse('{"outputs":{"__proto__":{"dtype":"float32","shape":[1,3],"data":""}}}'), iris)).toBe('no output "probabilities"');
-    expect(readOutputs(planted({ dtype: 'string', shape: [1, 3], data: ['a', 'b', 'c'] }), iris)).toBe('output "probabilities": not float32');
-    expect(readOutputs(planted({ dtype: 'int8', shape: [1, 3], data: b64([3, 2, 1], Int8Array as never) }), iris)).toBe('output "probabilities": not float32');
-    expect(readOutputs(planted({ dtype: 'float32', shape: [0, 3], data: '' }), iris)).toBe('output "probabilities": dim 0 is not 1');
-    expect(readOutputs(planted({ dtype: 'float32', shape: [1, 100], data: b64(new Array(100).fill(0.01)) }), iris)).toBe('output "probabilities": dim 1 is not 3');
+    expect(readOutputs({ outputs: { label: { dtype: 'float32', shape: [1, 3], data: b64([0, 0, 1]) } } }, iris)).toBe(
+      'no output "probabilities"',
+    );
+    expect(readOutputs(JSON.parse('{"outputs":{"__proto__":{"dtype":"float32","shape":[1,3],"data":""}}}'), iris)).toBe(
+      'no output "probabilities"',
+    );
+    expect(readOutputs(planted({ dtype: 'string', shape: [1, 3], data: ['a', 'b', 'c'] }), iris)).toBe(
+      'output "probabilities": not float32',
+    );
+    expect(readOutputs(planted({ dtype: 'int8', shape: [1, 3], data: b64([3, 2, 1], Int8Array as never) }), iris)).toBe(
+      'output "probabilities": not float32',
+    );
+    expect(readOutputs(planted({ dtype: 'float32', shape: [0, 3], data: '' }), iris)).toBe(
+      'output "probabilities": dim 0 is not 1',
+    );
+    expect(
+      readOutputs(planted({ dtype: 'float32', shape: [1, 100], data: b64(new Array(100).fill(0.01)) }), iris),
+    ).toBe('output "probabilities": dim 1 is not 3');
   });
 
   it('checks the batch axis where the model has it, and leaves the dims of a whole-request entry free but its declared ones', () => {
     const stateful = modelWith([{ name: 'state', dtype: 'float32', shape: [2, 'batch', 4] }]);
-    const state = (shape: number[]) => ({ outputs: { state: { dtype: 'float32', shape, data: Buffer.alloc(elementCount(shape) * 4).toString('base64') } } });
+    const state = (shape: number[]) => ({
+      outputs: { state: { dtype: 'float32', shape, data: Buffer.alloc(elementCount(shape) * 4).toString('base64') } },
+    });
     expect(readOutputs(state([2, 1, 4]), stateful)).toHaveProperty('state');
     expect(readOutputs(state([1, 2, 4]), stateful)).toBe('output "state": dim 0 is not 2');
-    const spec = buildModelSpec({ name: 'w', version: '1', path: '/w', sha256: 'b'.repeat(64) }, modelConfigSchema.parse({}), { inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: ['n', 'm', 2] }] }, 'strict');
+    const spec = buildModelSpec(
+      { name: 'w', version: '1', path: '/w', sha256: 'b'.repeat(64) },
+      modelConfigSchema.parse({}),
+      {
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 4] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: ['n', 'm', 2] }],
+      },
+      'strict',
+    );
     const whole = expectedOutputs({ spec }, ['y']); // no plan: one entry per request
-    const y = (shape: number[]) => ({ outputs: { y: { dtype: 'float32', shape, data: Buffer.alloc(elementCount(shape) * 4).toString('base64') } } });
+    const y = (shape: number[]) => ({
+      outputs: { y: { dtype: 'float32', shape, data: Buffer.alloc(elementCount(shape) * 4).toString('base64') } },
+    });
     expect(readOutputs(y([3, 5, 2]), whole)).toHaveProperty('y');
     expect(readOutputs(y([3, 5, 1]), whole)).toBe('output "y": dim 2 is not 2');
   });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ExperimentLedger, type TrafficSource, type VariantObserver } from '../../src/core/experiments/experiment-ledger.js';
+import {
+  ExperimentLedger,
+  type TrafficSource,
+  type VariantObserver,
+} from '../../src/core/experiments/experiment-ledger.js';
 import { LatencyWindow } from '../../src/core/experiments/latency-window.js';
 import { trafficConfigSchema } from '../../src/core/experiments/traffic-config.js';
 import { ModelTraffic } from '../../src/core/experiments/traffic-router.js';
@@ -37,8 +41,19 @@ class Told implements VariantObserver {
   }
 }
 
-const event = (variant: string | undefined, version: string, status: PredictionEvent['status'] = 'success', seconds = 0.001, model = 'fraud'): PredictionEvent => ({ model, version, variant, status, seconds, rows: 1 });
-const record = (variant: string | undefined, version: string, task: PredictionRecord['task'], model = 'fraud'): PredictionRecord => ({ model, version, ...(variant ? { variant } : {}), task, rows: ['a'] });
+const event = (
+  variant: string | undefined,
+  version: string,
+  status: PredictionEvent['status'] = 'success',
+  seconds = 0.001,
+  model = 'fraud',
+): PredictionEvent => ({ model, version, variant, status, seconds, rows: 1 });
+const record = (
+  variant: string | undefined,
+  version: string,
+  task: PredictionRecord['task'],
+  model = 'fraud',
+): PredictionRecord => ({ model, version, ...(variant ? { variant } : {}), task, rows: ['a'] });
 
 function setUp() {
   const splits = new Splits();
@@ -49,7 +64,10 @@ function setUp() {
   ]);
   const told = new Told();
   const ledger = new ExperimentLedger(() => splits, { latencyWindow: 8, pod: 'pod-a' }, told);
-  const counts = () => Object.fromEntries(ledger.experiment('fraud')!.variants.map(({ declared, account }) => [declared.name, { ...account.requests }]));
+  const counts = () =>
+    Object.fromEntries(
+      ledger.experiment('fraud')!.variants.map(({ declared, account }) => [declared.name, { ...account.requests }]),
+    );
   return { splits, told, ledger, counts };
 }
 
@@ -76,7 +94,9 @@ describe('ExperimentLedger: per (model, variant) accounting of the splits', () =
   it('lists the variants in declared order, the control first, with their current weights', () => {
     const { ledger, splits } = setUp();
     splits.get('fraud')!.setWeights({ stable: 50, canary: 50 });
-    const variants = ledger.experiment('fraud')!.variants.map(({ declared, account }) => [declared.name, declared.weight, account.version, account.id]);
+    const variants = ledger
+      .experiment('fraud')!
+      .variants.map(({ declared, account }) => [declared.name, declared.weight, account.version, account.id]);
     expect(variants).toEqual([
       ['stable', 50, '1', 'pod-a.1'],
       ['canary', 50, '2', 'pod-a.2'],
@@ -85,7 +105,7 @@ describe('ExperimentLedger: per (model, variant) accounting of the splits', () =
     expect(ledger.experiments().map((e) => e.model)).toEqual(['fraud']);
   });
 
-  it('starts a variant pointed at another version from zero, forgets its series, and ignores the old version\'s stragglers', () => {
+  it("starts a variant pointed at another version from zero, forgets its series, and ignores the old version's stragglers", () => {
     const { ledger, splits, told, counts } = setUp();
     ledger.prediction(event('stable', '1'));
     ledger.prediction(event('canary', '2'));
@@ -97,13 +117,21 @@ describe('ExperimentLedger: per (model, variant) accounting of the splits', () =
     ledger.prediction(event('canary', '4'));
     ledger.prediction(event('canary', '2')); // in flight when the split changed: counted nowhere
     ledger.prediction(event('next', '3')); // no longer declared
-    expect(counts()).toEqual({ stable: { success: 1, invalid_input: 0, error: 0 }, canary: { success: 1, invalid_input: 0, error: 0 } });
+    expect(counts()).toEqual({
+      stable: { success: 1, invalid_input: 0, error: 0 },
+      canary: { success: 1, invalid_input: 0, error: 0 },
+    });
     expect(ledger.experiment('fraud')!.variants[1]!.account).not.toBe(canaryBefore);
     expect(told.calls.filter((c) => c.startsWith('forget'))).toEqual(['forget fraud/canary', 'forget fraud/next']);
     // the split removed: every account goes, and its series with it
     splits.byModel.delete('fraud');
     expect(ledger.experiments()).toEqual([]);
-    expect(told.calls.filter((c) => c.startsWith('forget'))).toEqual(['forget fraud/canary', 'forget fraud/next', 'forget fraud/stable', 'forget fraud/canary']);
+    expect(told.calls.filter((c) => c.startsWith('forget'))).toEqual([
+      'forget fraud/canary',
+      'forget fraud/next',
+      'forget fraud/stable',
+      'forget fraud/canary',
+    ]);
   });
 
   it('counts scored feedback toward the variant that answered: right/wrong for classifiers, |error| for regressors', () => {
@@ -120,10 +148,13 @@ describe('ExperimentLedger: per (model, variant) accounting of the splits', () =
     expect(told.calls).toEqual(['error fraud/canary 2.5', 'error fraud/canary 0.5']);
   });
 
-  it('observing() passes every event on to the data plane\'s observer and counts the variants\' ones', () => {
+  it("observing() passes every event on to the data plane's observer and counts the variants' ones", () => {
     const { ledger, counts } = setUp();
     const seen: string[] = [];
-    const inner: PredictionObserver = { prediction: (e) => seen.push(`${e.model}@${e.version}:${e.variant}`), inferenceCost: (m, v, s) => seen.push(`cost ${m}@${v} ${s}`) };
+    const inner: PredictionObserver = {
+      prediction: (e) => seen.push(`${e.model}@${e.version}:${e.variant}`),
+      inferenceCost: (m, v, s) => seen.push(`cost ${m}@${v} ${s}`),
+    };
     const observer = ledger.observing(inner);
     observer.prediction(event('canary', '2'));
     observer.prediction(event(undefined, '1'));

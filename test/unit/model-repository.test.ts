@@ -18,7 +18,9 @@ describe('scanRepository', () => {
 
   const scan = async (dir: string) => {
     const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
-    const result = await scanRepository(dir, { warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, msg }) });
+    const result = await scanRepository(dir, {
+      warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, msg }),
+    });
     const model = (name: string) => result.models.find((m) => m.name === name)!;
     return { ...result, model, warnings };
   };
@@ -35,16 +37,42 @@ describe('scanRepository', () => {
       .symlink('relative/1/model.onnx', '../../../' + outside.dir.split('/').at(-1) + '/elsewhere/1/model.onnx');
     const { model, warnings } = await scan(repo.dir);
 
-    expect(model('good').versions).toEqual([{ version: '1', file: 'good/1/model.onnx', path: join(realpathSync(repo.dir), 'good/1/model.onnx') }]);
-    expect(model('linked-model')).toMatchObject({ error: 'linked-model is a symlink to outside MODEL_DIR: refused', versions: [] });
-    expect(model('linked-version').versions).toEqual([{ version: '1', file: 'linked-version/1/model.onnx', path: '', refused: 'linked-version/1 is a symlink to outside MODEL_DIR: refused' }]);
-    expect(model('linked-file').versions[0]).toMatchObject({ path: '', refused: 'linked-file/1/model.onnx is a symlink to outside MODEL_DIR: refused' });
-    expect(model('relative').versions[0]).toMatchObject({ path: '', refused: 'relative/1/model.onnx is a symlink to outside MODEL_DIR: refused' });
-    expect(model('linked-config')).toMatchObject({ error: 'linked-config/model.json is a symlink to outside MODEL_DIR: refused' });
+    expect(model('good').versions).toEqual([
+      { version: '1', file: 'good/1/model.onnx', path: join(realpathSync(repo.dir), 'good/1/model.onnx') },
+    ]);
+    expect(model('linked-model')).toMatchObject({
+      error: 'linked-model is a symlink to outside MODEL_DIR: refused',
+      versions: [],
+    });
+    expect(model('linked-version').versions).toEqual([
+      {
+        version: '1',
+        file: 'linked-version/1/model.onnx',
+        path: '',
+        refused: 'linked-version/1 is a symlink to outside MODEL_DIR: refused',
+      },
+    ]);
+    expect(model('linked-file').versions[0]).toMatchObject({
+      path: '',
+      refused: 'linked-file/1/model.onnx is a symlink to outside MODEL_DIR: refused',
+    });
+    expect(model('relative').versions[0]).toMatchObject({
+      path: '',
+      refused: 'relative/1/model.onnx is a symlink to outside MODEL_DIR: refused',
+    });
+    expect(model('linked-config')).toMatchObject({
+      error: 'linked-config/model.json is a symlink to outside MODEL_DIR: refused',
+    });
     expect(model('linked-config').versions).toHaveLength(1); // the registry fails each version with the model's error
 
     const refused = warnings.filter((w) => w.msg === 'model repository entry refused');
-    expect(refused.map((w) => w.obj.entry).sort()).toEqual(['linked-config/model.json', 'linked-file/1/model.onnx', 'linked-model', 'linked-version/1', 'relative/1/model.onnx']);
+    expect(refused.map((w) => w.obj.entry).sort()).toEqual([
+      'linked-config/model.json',
+      'linked-file/1/model.onnx',
+      'linked-model',
+      'linked-version/1',
+      'relative/1/model.onnx',
+    ]);
     expect(refused.every((w) => String(w.obj.detail).includes(realpathSync(outside.dir)))).toBe(true);
   });
 
@@ -62,10 +90,20 @@ describe('scanRepository', () => {
     const { model, warnings } = await scan(repo.dir);
     const iris1 = join(realpathSync(repo.dir), 'iris/1/model.onnx');
 
-    expect(model('alias').versions.map((v) => [v.version, v.file, v.path])).toEqual([['1', 'alias/1/model.onnx', iris1], ['2', 'alias/2/model.onnx', iris1]]);
-    expect(model('iris').versions.map((v) => [v.version, v.path])).toEqual([['1', iris1], ['2', iris1]]);
+    expect(model('alias').versions.map((v) => [v.version, v.file, v.path])).toEqual([
+      ['1', 'alias/1/model.onnx', iris1],
+      ['2', 'alias/2/model.onnx', iris1],
+    ]);
+    expect(model('iris').versions.map((v) => [v.version, v.path])).toEqual([
+      ['1', iris1],
+      ['2', iris1],
+    ]);
     expect(model('copy').versions[0]!.path).toBe(iris1);
-    expect(model('configured')).toMatchObject({ error: undefined, config: { description: 'from a ConfigMap' }, skipped: [] });
+    expect(model('configured')).toMatchObject({
+      error: undefined,
+      config: { description: 'from a ConfigMap' },
+      skipped: [],
+    });
     expect(warnings).toEqual([]);
   });
 
@@ -73,7 +111,10 @@ describe('scanRepository', () => {
     const repo = repository().addBytes('iris', '1', 'onnx').symlink('loop', '.').symlink('iris/2', 'nowhere');
     const { model, models } = await scan(repo.dir);
     expect(model('loop').error).toBe('loop is a symlink to MODEL_DIR itself: refused');
-    expect(model('iris').versions[1]).toMatchObject({ version: '2', refused: 'iris/2 is a symlink whose target does not exist' });
+    expect(model('iris').versions[1]).toMatchObject({
+      version: '2',
+      refused: 'iris/2 is a symlink whose target does not exist',
+    });
 
     const parent = repository().symlink('repo', repo.dir);
     const viaLink = await scan(join(parent.dir, 'repo'));
@@ -106,12 +147,19 @@ describe('scanRepository', () => {
       { entry: 'iris/01', reason: 'not the canonical spelling of version 1: it collides with iris/1' },
       { entry: 'iris/1.0', reason: 'not a version folder: versions are positive integers (1, 2, 10)' },
       { entry: 'iris/3', reason: 'no model.onnx in this version folder' },
-      { entry: 'iris/9007199254740993', reason: 'a version larger than 9007199254740991 cannot be told apart from its neighbours' },
+      {
+        entry: 'iris/9007199254740993',
+        reason: 'a version larger than 9007199254740991 cannot be told apart from its neighbours',
+      },
       { entry: 'iris/model.onnx', reason: 'an ONNX file is served from a version folder: put it at iris/1/model.onnx' },
       { entry: 'iris/v2', reason: 'not a version folder: versions are positive integers (1, 2, 10)' },
     ]);
     const logged = warnings.filter((w) => w.msg === 'model repository entry skipped');
-    expect(logged.map((w) => w.obj.entry).sort()).toEqual(model('iris').skipped.map((s) => s.entry).sort());
+    expect(logged.map((w) => w.obj.entry).sort()).toEqual(
+      model('iris')
+        .skipped.map((s) => s.entry)
+        .sort(),
+    );
     expect(logged.find((w) => w.obj.entry === 'iris/01')!.obj.path).toBe(join(realpathSync(repo.dir), 'iris/01'));
   });
 
@@ -128,7 +176,10 @@ describe('scanRepository', () => {
     expect(model('empty')).toMatchObject({ versions: [], skipped: [] });
     expect(skipped).toEqual([
       { entry: 'digits.onnx', reason: 'an ONNX file at the top level is not served: put it at digits/1/model.onnx' },
-      { entry: 'has space', reason: 'not a model name: letters, digits, _ . and -, starting with a letter or digit, at most 128' },
+      {
+        entry: 'has space',
+        reason: 'not a model name: letters, digits, _ . and -, starting with a letter or digit, at most 128',
+      },
     ]);
   });
 
@@ -145,7 +196,8 @@ describe('scanRepository', () => {
 
   it('serves the versions version_policy names; the rest are listed as skipped with why, without a warning', async () => {
     const repo = repository();
-    for (const name of ['all', 'latest', 'specific', 'default']) for (const v of ['1', '2', '3']) repo.addBytes(name, v, 'x');
+    for (const name of ['all', 'latest', 'specific', 'default'])
+      for (const v of ['1', '2', '3']) repo.addBytes(name, v, 'x');
     repo.write('all/model.json', JSON.stringify({ version_policy: { all: {} } }));
     repo.write('latest/model.json', JSON.stringify({ version_policy: { latest: { num_versions: 2 } } }));
     repo.write('specific/model.json', JSON.stringify({ version_policy: { specific: { versions: [1, 3, 7] } } }));
@@ -156,7 +208,9 @@ describe('scanRepository', () => {
     expect(versions('latest')).toEqual(['2', '3']);
     expect(model('latest').skipped).toEqual([{ entry: 'latest/1', reason: 'version_policy serves the latest 2' }]);
     expect(versions('specific')).toEqual(['1', '3']);
-    expect(model('specific').skipped).toEqual([{ entry: 'specific/2', reason: 'version_policy serves versions 1, 3, 7' }]);
+    expect(model('specific').skipped).toEqual([
+      { entry: 'specific/2', reason: 'version_policy serves versions 1, 3, 7' },
+    ]);
     expect(warnings).toEqual([]);
   });
 
@@ -180,7 +234,21 @@ describe('versionFolder', () => {
     expect(versionFolder(name)).toMatchObject({ sameAs });
   });
 
-  it.each(['0', '00', '1.0', '-1', '+1', 'v1', '1e3', ' 1', '1 ', '0x10', '١', '9007199254740992', '99999999999999999999'])('refuses %j', (name) => {
+  it.each([
+    '0',
+    '00',
+    '1.0',
+    '-1',
+    '+1',
+    'v1',
+    '1e3',
+    ' 1',
+    '1 ',
+    '0x10',
+    '١',
+    '9007199254740992',
+    '99999999999999999999',
+  ])('refuses %j', (name) => {
     expect(versionFolder(name)).toHaveProperty('problem');
     expect(versionFolder(name)).not.toHaveProperty('sameAs');
   });
@@ -189,8 +257,12 @@ describe('versionFolder', () => {
 describe('PathRedactor', () => {
   it('names files relative to the repository and the repository itself MODEL_DIR, the longer path first', () => {
     const redactor = new PathRedactor(['/srv/models/', '/private/srv/models']);
-    expect(redactor.redact('Load model from /private/srv/models/iris/1/model.onnx failed')).toBe('Load model from iris/1/model.onnx failed');
-    expect(redactor.redact('open /srv/models/iris/1/model.onnx; scan /srv/models')).toBe('open iris/1/model.onnx; scan MODEL_DIR');
+    expect(redactor.redact('Load model from /private/srv/models/iris/1/model.onnx failed')).toBe(
+      'Load model from iris/1/model.onnx failed',
+    );
+    expect(redactor.redact('open /srv/models/iris/1/model.onnx; scan /srv/models')).toBe(
+      'open iris/1/model.onnx; scan MODEL_DIR',
+    );
     expect(redactor.redact('/srv/other/x')).toBe('/srv/other/x');
   });
 

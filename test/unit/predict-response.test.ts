@@ -9,24 +9,47 @@ import { predictRouteSchema } from '../../src/protocols/v1/route-schemas.js';
 // schema lacks would vanish silently. Every answer shape must come out exactly as it went in,
 // through the serializer /predict's route compiles from its 200 schema.
 type CompilerInput = Parameters<FastifySerializerCompiler<unknown>>[0];
-const serializer = describeOnlySerializer({ schema: predictRouteSchema.response[200], method: 'POST', url: '/predict', httpStatus: '200' } as CompilerInput);
+const serializer = describeOnlySerializer({
+  schema: predictRouteSchema.response[200],
+  method: 'POST',
+  url: '/predict',
+  httpStatus: '200',
+} as CompilerInput);
 async function serialize(answer: unknown): Promise<string> {
   return serializer(answer);
 }
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
-const classification = fc.record({ label: fc.string(), confidence: finite, probabilities: fc.dictionary(fc.string(), finite) });
+const classification = fc.record({
+  label: fc.string(),
+  confidence: finite,
+  probabilities: fc.dictionary(fc.string(), finite),
+});
 const regression = fc.record({ values: fc.array(finite) });
-const raw = fc.record({ outputs: fc.dictionary(fc.string(), fc.oneof(fc.array(fc.array(finite)), fc.array(fc.string()), finite, fc.boolean())) });
+const raw = fc.record({
+  outputs: fc.dictionary(
+    fc.string(),
+    fc.oneof(fc.array(fc.array(finite)), fc.array(fc.string()), finite, fc.boolean()),
+  ),
+});
 const row = fc.oneof(classification, regression, raw);
-const head = fc.record({ id: fc.uuid(), model: fc.string(), version: fc.stringMatching(/^\d{1,3}$/), cached: fc.boolean() });
-const warnings = fc.option(fc.array(fc.record({ path: fc.string(), message: fc.string() }), { minLength: 1 }), { nil: undefined });
+const head = fc.record({
+  id: fc.uuid(),
+  model: fc.string(),
+  version: fc.stringMatching(/^\d{1,3}$/),
+  cached: fc.boolean(),
+});
+const warnings = fc.option(fc.array(fc.record({ path: fc.string(), message: fc.string() }), { minLength: 1 }), {
+  nil: undefined,
+});
 
 describe('the /predict response serializer', () => {
   it('writes every answer shape exactly as JSON.stringify does', async () => {
     const answer = fc.oneof(
       fc.tuple(head, row, warnings).map(([h, r, w]) => ({ ...h, ...r, ...(w ? { warnings: w } : {}) })),
-      fc.tuple(head, fc.array(row, { minLength: 1 }), warnings).map(([h, predictions, w]) => ({ ...h, predictions, ...(w ? { warnings: w } : {}) })),
+      fc
+        .tuple(head, fc.array(row, { minLength: 1 }), warnings)
+        .map(([h, predictions, w]) => ({ ...h, predictions, ...(w ? { warnings: w } : {}) })),
     );
     await fc.assert(
       fc.asyncProperty(answer, async (a) => {
@@ -38,6 +61,8 @@ describe('the /predict response serializer', () => {
   });
 
   it('drops what the schema does not declare (so the schema must declare all the route answers)', async () => {
-    expect(JSON.parse(await serialize({ id: 'x', model: 'm', version: '1', cached: false, surprise: 1 }))).not.toHaveProperty('surprise');
+    expect(
+      JSON.parse(await serialize({ id: 'x', model: 'm', version: '1', cached: false, surprise: 1 })),
+    ).not.toHaveProperty('surprise');
   });
 });

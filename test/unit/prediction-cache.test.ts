@@ -14,12 +14,22 @@ const spec = (over: { version?: string; sha256?: string; inputs?: TensorInfo[] }
   buildModelSpec(
     { name: 'm', version: over.version ?? '1', path: '/m', sha256: over.sha256 ?? 'a'.repeat(64) },
     modelConfigSchema.parse({}),
-    { inputs: over.inputs ?? [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }] },
+    {
+      inputs: over.inputs ?? [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }],
+    },
     'strict',
   );
 /** The keys of a request, per row where the model has a batch dim. */
-const keysOf = (s: ReturnType<typeof spec>, tensors: NamedTensors, rows: number, fetch = ['y']) => cacheKeys(s, planBatching(s.inputs, s.outputs), tensors, rows, fetch);
-const x = (values: number[], shape = [1, 4], dtype: DType = 'float32') => ({ x: { dtype, shape, data: dtype === 'int32' ? new Int32Array(new Float32Array(values).buffer) : new Float32Array(values) } });
+const keysOf = (s: ReturnType<typeof spec>, tensors: NamedTensors, rows: number, fetch = ['y']) =>
+  cacheKeys(s, planBatching(s.inputs, s.outputs), tensors, rows, fetch);
+const x = (values: number[], shape = [1, 4], dtype: DType = 'float32') => ({
+  x: {
+    dtype,
+    shape,
+    data: dtype === 'int32' ? new Int32Array(new Float32Array(values).buffer) : new Float32Array(values),
+  },
+});
 
 const lookups: string[] = [];
 const observer: CacheObserver = { cacheLookup: (tier, result, n) => lookups.push(`${tier}:${result}:${n}`) };
@@ -38,8 +48,16 @@ describe('cache keys', () => {
 
   it('differ for another shape, dtype, version, ONNX file, value or set of outputs', () => {
     const others = [
-      keysOf(spec({ inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 2, 2] }] }), x([1, 2, 3, 4], [1, 2, 2]), 1)[0],
-      keysOf(spec({ inputs: [{ name: 'x', dtype: 'int32', shape: ['batch', 4] }] }), x([1, 2, 3, 4], [1, 4], 'int32'), 1)[0], // the same bytes read as int32
+      keysOf(
+        spec({ inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 2, 2] }] }),
+        x([1, 2, 3, 4], [1, 2, 2]),
+        1,
+      )[0],
+      keysOf(
+        spec({ inputs: [{ name: 'x', dtype: 'int32', shape: ['batch', 4] }] }),
+        x([1, 2, 3, 4], [1, 4], 'int32'),
+        1,
+      )[0], // the same bytes read as int32
       keysOf(spec({ version: '2' }), x([1, 2, 3, 4]), 1)[0],
       keysOf(spec({ sha256: 'b'.repeat(64) }), x([1, 2, 3, 4]), 1)[0],
       keysOf(spec(), x([1, 2, 3, 4.0001]), 1)[0],
@@ -51,7 +69,14 @@ describe('cache keys', () => {
   it('hold small rows exactly (their bytes) and hash large ones', () => {
     expect(base.endsWith(`=${Buffer.from(new Float32Array([1, 2, 3, 4]).buffer).toString('base64')}|`)).toBe(true);
     const wide = spec({ inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 64] }] });
-    const [key] = keysOf(wide, x(Array.from({ length: 64 }, (_, i) => i), [1, 64]), 1);
+    const [key] = keysOf(
+      wide,
+      x(
+        Array.from({ length: 64 }, (_, i) => i),
+        [1, 64],
+      ),
+      1,
+    );
     expect(key).toMatch(/#[A-Za-z0-9_-]{43}\|$/);
   });
 
@@ -69,7 +94,10 @@ describe('cache keys', () => {
     const keys = keysOf(stateful, request(16000n), 3);
     expect(new Set(keys).size).toBe(3);
     // row 1 alone (state [2] and [20]) gets the key it had inside the batch of three
-    const row1 = { ...request(16000n), state: { dtype: 'float32' as const, shape: [2, 1, 1], data: new Float32Array([2, 20]) } };
+    const row1 = {
+      ...request(16000n),
+      state: { dtype: 'float32' as const, shape: [2, 1, 1], data: new Float32Array([2, 20]) },
+    };
     expect(keysOf(stateful, row1, 1)).toEqual([keys[1]]);
     expect(keysOf(stateful, request(8000n), 3)[1]).not.toBe(keys[1]);
   });
@@ -112,10 +140,17 @@ describe('PredictionCache L1', () => {
     const asked: string[][] = [];
     let open = false;
     const store = {
-      getMany: (keys: string[]) => (asked.push(keys), open ? undefined : Promise.resolve(keys.map((k) => (k === 'r' ? encodeStored(signer, 'r', outputs) : null)))),
+      getMany: (keys: string[]) => (
+        asked.push(keys),
+        open ? undefined : Promise.resolve(keys.map((k) => (k === 'r' ? encodeStored(signer, 'r', outputs) : null)))
+      ),
       set: () => {},
     };
-    const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60 }, observer, { store, signer, refused: () => {} });
+    const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60 }, observer, {
+      store,
+      signer,
+      refused: () => {},
+    });
     cache.set('l', outputs);
     const found = look(cache, ['l', 'r', 'x']);
     expect(found).toBeInstanceOf(Promise);
@@ -141,7 +176,11 @@ describe('PredictionCache L1', () => {
     };
     const refused: string[] = [];
     const store = { getMany: (keys: string[]) => Promise.resolve(keys.map((k) => values[k] ?? null)), set: () => {} };
-    const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60 }, observer, { store, signer, refused: (model, result, why) => refused.push(`${model} ${result}: ${why}`) });
+    const cache = new PredictionCache({ maxEntries: 10, maxBytes: 1e6, ttlSeconds: 60 }, observer, {
+      store,
+      signer,
+      refused: (model, result, why) => refused.push(`${model} ${result}: ${why}`),
+    });
     const keys = Object.keys(values);
     expect(await look(cache, keys)).toEqual([...keys.slice(0, -1).map(() => undefined), outputs]);
     expect(lookups.slice(-4)).toEqual(['l2:hit:1', 'l2:corrupt:1', 'l2:rejected:4', 'l2:miss:1']); // 'old' is another format version
@@ -175,7 +214,10 @@ describe('stored values', () => {
     },
     'strict',
   );
-  const expected = expectedOutputs({ spec: rich, plan: planBatching(rich.inputs, rich.outputs) }, rich.outputs.map((o) => o.name));
+  const expected = expectedOutputs(
+    { spec: rich, plan: planBatching(rich.inputs, rich.outputs) },
+    rich.outputs.map((o) => o.name),
+  );
   const all: NamedTensors = {
     ...outputs,
     ids: { dtype: 'int64', shape: [1, 2], data: new BigInt64Array([2n ** 60n, -1n]) },
@@ -186,7 +228,11 @@ describe('stored values', () => {
 
   it('round-trip every dtype exactly, as plain JSON signed for their key', () => {
     const stored = encodeStored(signer, 'k1', all);
-    expect(JSON.parse(stored)).toMatchObject({ v: 3, mac: expect.stringMatching(/^[\w-]{43}$/), outputs: { text: { data: ['a', 'ü'] } } });
+    expect(JSON.parse(stored)).toMatchObject({
+      v: 3,
+      mac: expect.stringMatching(/^[\w-]{43}$/),
+      outputs: { text: { data: ['a', 'ü'] } },
+    });
     expect(decodeStored(signer, 'k1', stored, expected)).toEqual({ outputs: all });
   });
 
@@ -201,16 +247,28 @@ describe('stored values', () => {
     expect(decode('garbage{not json')).toEqual({ result: 'corrupt', why: 'not a cache entry' });
     expect(decode('{"__proto__":{"polluted":true}}')).toMatchObject({ result: 'corrupt' });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(decode(JSON.stringify({ v: 2, key: 'k1', outputs: {} }))).toEqual({ result: 'miss', why: 'another format version' });
+    expect(decode(JSON.stringify({ v: 2, key: 'k1', outputs: {} }))).toEqual({
+      result: 'miss',
+      why: 'another format version',
+    });
   });
 
   it('are rejected, signed or not, when they do not fit the model or hold a non-finite value', () => {
     const nan: NamedTensors = { ...all, y: { dtype: 'float32', shape: [1, 1], data: new Float32Array([Number.NaN]) } };
-    expect(decodeStored(signer, 'k1', encodeStored(signer, 'k1', nan), expected)).toEqual({ result: 'rejected', why: 'a non-finite value' });
+    expect(decodeStored(signer, 'k1', encodeStored(signer, 'k1', nan), expected)).toEqual({
+      result: 'rejected',
+      why: 'a non-finite value',
+    });
     const huge = { y: { dtype: 'float32', shape: [1, 1], data: 'A'.repeat(1 << 20) } };
     const fixed = expectedOutputs(source, ['y']); // every dim of a row fixed: a bound on the text
-    expect(decodeStored(signer, 'k1', signer.sign('k1', 3, { outputs: huge }), fixed)).toEqual({ result: 'rejected', why: "longer than the model's outputs can be" });
+    expect(decodeStored(signer, 'k1', signer.sign('k1', 3, { outputs: huge }), fixed)).toEqual({
+      result: 'rejected',
+      why: "longer than the model's outputs can be",
+    });
     const { y: _, ...short } = all;
-    expect(decodeStored(signer, 'k1', encodeStored(signer, 'k1', short), expected)).toMatchObject({ result: 'rejected', why: 'not the 5 output(s) fetched' });
+    expect(decodeStored(signer, 'k1', encodeStored(signer, 'k1', short), expected)).toMatchObject({
+      result: 'rejected',
+      why: 'not the 5 output(s) fetched',
+    });
   });
 });

@@ -10,15 +10,25 @@ const model = (name: string, config: object, output: (string | number)[]): Model
   buildModelSpec(
     { name, version: '1', path: `/${name}`, sha256: 'a'.repeat(64) },
     modelConfigSchema.parse(config),
-    { inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: output }] },
+    {
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: output }],
+    },
     'strict',
   );
 const iris = model('iris', { task: 'classification', labels: ['setosa', 'versicolor', 'virginica'] }, ['batch', 3]);
 const diabetes = model('diabetes', { task: 'regression' }, ['batch', 1]);
 const raw = model('raw', {}, ['batch', 2]);
 const specs: Record<string, ModelSpec> = { iris, diabetes, raw };
-const specOf = (name: string, version: string) => (version === '1' && Object.hasOwn(specs, name) ? specs[name] : undefined);
-const record = (over: Partial<PredictionRecord> = {}): PredictionRecord => ({ model: 'iris', version: '1', task: 'classification', rows: ['setosa'], ...over });
+const specOf = (name: string, version: string) =>
+  version === '1' && Object.hasOwn(specs, name) ? specs[name] : undefined;
+const record = (over: Partial<PredictionRecord> = {}): PredictionRecord => ({
+  model: 'iris',
+  version: '1',
+  task: 'classification',
+  rows: ['setosa'],
+  ...over,
+});
 const misfit = (r: PredictionRecord) => recordMisfit(r, specOf(r.model, r.version), 100);
 
 describe('recordMisfit', () => {
@@ -38,9 +48,21 @@ describe('recordMisfit', () => {
     ['an empty row for a classifier', record({ rows: [[]] }), 'a row that is not a label of the model'],
     ['a label the model does not have', record({ rows: ['rose'] }), 'a row that is not a label of the model'],
     ['__proto__ as a label', record({ rows: ['__proto__'] }), 'a row that is not a label of the model'],
-    ['an empty row for a regressor', record({ model: 'diabetes', task: 'regression', rows: [[]] }), 'a row that is not 1 value(s)'],
-    ['a label for a regressor', record({ model: 'diabetes', task: 'regression', rows: ['setosa'] }), 'a row that is not 1 value(s)'],
-    ['values for a raw model', record({ model: 'raw', task: 'raw', rows: [[1, 2]] }), 'a row with values for a raw model'],
+    [
+      'an empty row for a regressor',
+      record({ model: 'diabetes', task: 'regression', rows: [[]] }),
+      'a row that is not 1 value(s)',
+    ],
+    [
+      'a label for a regressor',
+      record({ model: 'diabetes', task: 'regression', rows: ['setosa'] }),
+      'a row that is not 1 value(s)',
+    ],
+    [
+      'values for a raw model',
+      record({ model: 'raw', task: 'raw', rows: [[1, 2]] }),
+      'a row with values for a raw model',
+    ],
   ])('refuses %s', (_name, r, why) => {
     expect(misfit(r)).toBe(why);
   });
@@ -52,8 +74,15 @@ describe('FeedbackStore with Redis', () => {
 
   function storeWith(values: Map<string, string>) {
     const refused: string[] = [];
-    const kv: SharedKeyValue = { get: async (key) => values.get(key) ?? null, set: (key, value) => values.set(key, value), claim: async () => true };
-    const store = new FeedbackStore({ maxEntries: 10, ttlSeconds: 60, maxRows: 100 }, { store: kv, signer, specOf, refused: (why) => refused.push(why) });
+    const kv: SharedKeyValue = {
+      get: async (key) => values.get(key) ?? null,
+      set: (key, value) => values.set(key, value),
+      claim: async () => true,
+    };
+    const store = new FeedbackStore(
+      { maxEntries: 10, ttlSeconds: 60, maxRows: 100 },
+      { store: kv, signer, specOf, refused: (why) => refused.push(why) },
+    );
     return { store, refused };
   }
 
@@ -70,7 +99,10 @@ describe('FeedbackStore with Redis', () => {
       return planted;
     };
     const unsigned = newPredictionId();
-    redis.set(`feedback:${unsigned}`, JSON.stringify({ model: 'evil-model-1', version: '1', task: 'classification', rows: ['x'] }));
+    redis.set(
+      `feedback:${unsigned}`,
+      JSON.stringify({ model: 'evil-model-1', version: '1', task: 'classification', rows: ['x'] }),
+    );
     const moved = newPredictionId();
     redis.set(`feedback:${moved}`, redis.get(`feedback:${id}`)!);
     const oldVersion = newPredictionId();
@@ -78,9 +110,24 @@ describe('FeedbackStore with Redis', () => {
 
     const { store: reader, refused } = storeWith(redis);
     expect(await reader.recall(id)).toEqual(record());
-    for (const planted of [unsigned, moved, plant(record(), forger), plant(record({ model: 'evil-model-1' })), plant(record({ rows: [[]] })), plant({ rows: 'x' }), oldVersion]) {
+    for (const planted of [
+      unsigned,
+      moved,
+      plant(record(), forger),
+      plant(record({ model: 'evil-model-1' })),
+      plant(record({ rows: [[]] })),
+      plant({ rows: 'x' }),
+      oldVersion,
+    ]) {
       expect(await reader.recall(planted)).toBe('unknown');
     }
-    expect(refused).toEqual(['not a prediction record', 'signature does not match', 'signature does not match', 'model version not loaded here', 'a row that is not a label of the model', 'not a prediction record']);
+    expect(refused).toEqual([
+      'not a prediction record',
+      'signature does not match',
+      'signature does not match',
+      'model version not loaded here',
+      'a row that is not a label of the model',
+      'not a prediction record',
+    ]);
   });
 });

@@ -5,7 +5,11 @@ describe('RefusalLog', () => {
   it('warns at most once a minute, with how many went unlogged before', () => {
     let now = 0;
     const lines: object[] = [];
-    const log = new RefusalLog((obj) => lines.push(obj), 'refused', () => now);
+    const log = new RefusalLog(
+      (obj) => lines.push(obj),
+      'refused',
+      () => now,
+    );
     for (let i = 0; i < 1000; i++) log.refused({ why: 'signature' });
     expect(lines).toEqual([{ why: 'signature', unloggedBefore: 0 }]);
     now = 59_999;
@@ -13,6 +17,9 @@ describe('RefusalLog', () => {
     expect(lines).toHaveLength(1);
     now = 60_000;
     log.refused({ why: 'shape' });
-    expect(lines).toEqual([{ why: 'signature', unloggedBefore: 0 }, { why: 'shape', unloggedBefore: 1000 }]);
+    expect(lines).toEqual([
+      { why: 'signature', unloggedBefore: 0 },
+      { why: 'shape', unloggedBefore: 1000 },
+    ]);
   });
 });

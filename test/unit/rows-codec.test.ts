@@ -12,7 +12,10 @@ const base = { name: 'm', version: '1', path: '/m.onnx', sha256: 'x' };
 /** JSON rows through the rows codec, then the model's input checks: what /predict does with them. */
 function codec(input: TensorInfo, config: unknown = {}) {
   const outputs: TensorInfo[] = [{ name: 'out', dtype: 'float32', shape: ['batch', 3] }];
-  const runner = buildRunner(buildModelSpec(base, modelConfigSchema.parse(config), { inputs: [input], outputs }, 'strict'), { maxBatchRows: 64, maxDelayMs: 0, maxQueueRows: 100 });
+  const runner = buildRunner(
+    buildModelSpec(base, modelConfigSchema.parse(config), { inputs: [input], outputs }, 'strict'),
+    { maxBatchRows: 64, maxDelayMs: 0, maxQueueRows: 100 },
+  );
   if ('refusal' in runner.rowInput) throw new Error(runner.rowInput.refusal);
   const rows = runner.rowInput;
   return {
@@ -47,7 +50,11 @@ const row = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_widt
 
 describe('JSON rows: the rows codec and the input checks', () => {
   it('puts named features in the model input order', () => {
-    const out = iris.encode([{ petal_width: 0.2, petal_length: 1.4, sepal_width: 3.5, sepal_length: 5.1 }], 'features', 'strict');
+    const out = iris.encode(
+      [{ petal_width: 0.2, petal_length: 1.4, sepal_width: 3.5, sepal_length: 5.1 }],
+      'features',
+      'strict',
+    );
     expect(out.dims).toEqual([1, 4]);
     expect([...out.data]).toEqual([5.1, 3.5, 1.4, 0.2].map(Math.fround));
   });
@@ -59,7 +66,9 @@ describe('JSON rows: the rows codec and the input checks', () => {
   });
 
   it('rejects a missing, an unknown and a non-numeric feature with their paths', () => {
-    const err = failure(() => iris.encode([{ sepal_length: 5.1, sepal_width: '3.5', petal_length: 1.4, extra: 1 }], 'features', 'strict'));
+    const err = failure(() =>
+      iris.encode([{ sepal_length: 5.1, sepal_width: '3.5', petal_length: 1.4, extra: 1 }], 'features', 'strict'),
+    );
     expect(err.code).toBe('INVALID_INPUT');
     const byPath = Object.fromEntries(err.details!.map((d) => [d.path, d.message]));
     expect(byPath['features.petal_width']).toMatch(/expected a finite number/);
@@ -95,7 +104,9 @@ describe('JSON rows: the rows codec and the input checks', () => {
   });
 
   it('takes image rows nested or flat, and names the wrong dim', () => {
-    const nested = Array.from({ length: 3 }, (_, c) => Array.from({ length: 4 }, (_, y) => Array.from({ length: 5 }, (_, x) => c * 20 + y * 5 + x)));
+    const nested = Array.from({ length: 3 }, (_, c) =>
+      Array.from({ length: 4 }, (_, y) => Array.from({ length: 5 }, (_, x) => c * 20 + y * 5 + x)),
+    );
     const flat = Array.from({ length: 60 }, (_, i) => i);
     const out = image.encode([nested, flat], 'instances', 'strict');
     expect(out.dims).toEqual([2, 3, 4, 5]);
@@ -114,7 +125,14 @@ describe('JSON rows: the rows codec and the input checks', () => {
   });
 
   it('builds int64 tensors from integers, with open dims taken from the rows', () => {
-    const out = ids.encode([[1, 2, 3], [4, 5, 6]], 'instances', 'strict');
+    const out = ids.encode(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      'instances',
+      'strict',
+    );
     expect(out.data).toBeInstanceOf(BigInt64Array);
     expect(out.dims).toEqual([2, 3]);
     expect(failure(() => ids.encode([[1.5, 2]], 'instances', 'strict')).details![0]!.message).toMatch(/integer/);

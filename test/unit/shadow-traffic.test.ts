@@ -10,7 +10,15 @@ const issues = (config: unknown) => {
 
 describe('model.json traffic.shadows', () => {
   it('takes shadows by name, version and a fraction in (0, 1]; the version as a string, as variants have it', () => {
-    expect(trafficConfigSchema.parse({ variants, shadows: [{ name: 'candidate', version: 2, fraction: 0.25 }, { name: 'next', version: '3', fraction: 1 }] }).shadows).toEqual([
+    expect(
+      trafficConfigSchema.parse({
+        variants,
+        shadows: [
+          { name: 'candidate', version: 2, fraction: 0.25 },
+          { name: 'next', version: '3', fraction: 1 },
+        ],
+      }).shadows,
+    ).toEqual([
       { name: 'candidate', version: '2', fraction: 0.25 },
       { name: 'next', version: '3', fraction: 1 },
     ]);
@@ -18,33 +26,68 @@ describe('model.json traffic.shadows', () => {
   });
 
   it('refuses a fraction outside (0, 1], a bad version, an unknown key, and names a variant or another shadow has, each by its path', () => {
-    expect(issues({ variants, shadows: [{ name: 'a', version: 2, fraction: 0 }] })).toEqual(['shadows.0.fraction: above 0']);
-    expect(issues({ variants, shadows: [{ name: 'a', version: 2, fraction: 1.5 }] })).toEqual(['shadows.0.fraction: at most 1']);
+    expect(issues({ variants, shadows: [{ name: 'a', version: 2, fraction: 0 }] })).toEqual([
+      'shadows.0.fraction: above 0',
+    ]);
+    expect(issues({ variants, shadows: [{ name: 'a', version: 2, fraction: 1.5 }] })).toEqual([
+      'shadows.0.fraction: at most 1',
+    ]);
     expect(issues({ variants, shadows: [{ name: 'a', version: 0, fraction: 1 }] })).toHaveLength(1);
     expect(issues({ variants, shadows: [{ name: 'a', version: 2, fraction: 1, weight: 3 }] })).toHaveLength(1);
-    expect(issues({ variants, shadows: [{ name: 'stable', version: 2, fraction: 1 }] })).toEqual(['shadows.0.name: "stable" is taken: variant and shadow names must be unique']);
-    expect(issues({ variants, shadows: [{ name: 'a', version: 2, fraction: 1 }, { name: 'a', version: 3, fraction: 1 }] })).toEqual(['shadows.1.name: "a" is taken: variant and shadow names must be unique']);
+    expect(issues({ variants, shadows: [{ name: 'stable', version: 2, fraction: 1 }] })).toEqual([
+      'shadows.0.name: "stable" is taken: variant and shadow names must be unique',
+    ]);
+    expect(
+      issues({
+        variants,
+        shadows: [
+          { name: 'a', version: 2, fraction: 1 },
+          { name: 'a', version: 3, fraction: 1 },
+        ],
+      }),
+    ).toEqual(['shadows.1.name: "a" is taken: variant and shadow names must be unique']);
   });
 });
 
-describe('compareRows: a shadow\'s rows against the client\'s', () => {
-  function observed(primary: Parameters<typeof compareRows>[3], mirrored: Parameters<typeof compareRows>[4], rows: number) {
+describe("compareRows: a shadow's rows against the client's", () => {
+  function observed(
+    primary: Parameters<typeof compareRows>[3],
+    mirrored: Parameters<typeof compareRows>[4],
+    rows: number,
+  ) {
     const outcomes: Partial<Record<ShadowOutcome, number>> = {};
     const differences: number[] = [];
-    compareRows({ outcome: (_m, _s, o, n) => (outcomes[o] = (outcomes[o] ?? 0) + n), difference: (_m, _s, v) => differences.push(v), latency: () => {} }, 'm', 's', primary, mirrored, rows);
+    compareRows(
+      {
+        outcome: (_m, _s, o, n) => (outcomes[o] = (outcomes[o] ?? 0) + n),
+        difference: (_m, _s, v) => differences.push(v),
+        latency: () => {},
+      },
+      'm',
+      's',
+      primary,
+      mirrored,
+      rows,
+    );
     return { outcomes, differences };
   }
   const row = (label: string) => ({ label, confidence: 1, probabilities: {} });
 
   it('counts classifier rows by whether the labels agree', () => {
-    expect(observed([row('a'), row('b'), row('a')], [row('a'), row('a'), row('a')], 3).outcomes).toEqual({ agree: 2, disagree: 1 });
+    expect(observed([row('a'), row('b'), row('a')], [row('a'), row('a'), row('a')], 3).outcomes).toEqual({
+      agree: 2,
+      disagree: 1,
+    });
   });
 
-  it('records |shadow - primary| of each regressor row\'s first value, and counts the rows compared', () => {
-    expect(observed([{ values: [10, 1] }, { values: [-2] }], [{ values: [7.5, 9] }, { values: [2] }], 2)).toEqual({ outcomes: { compared: 2 }, differences: [2.5, 4] });
+  it("records |shadow - primary| of each regressor row's first value, and counts the rows compared", () => {
+    expect(observed([{ values: [10, 1] }, { values: [-2] }], [{ values: [7.5, 9] }, { values: [2] }], 2)).toEqual({
+      outcomes: { compared: 2 },
+      differences: [2.5, 4],
+    });
   });
 
-  it('counts a raw model\'s rows as compared', () => {
+  it("counts a raw model's rows as compared", () => {
     expect(observed(undefined, undefined, 4)).toEqual({ outcomes: { compared: 4 }, differences: [] });
   });
 });

@@ -10,7 +10,10 @@ import { elementCount, type Tensor } from '../../src/core/tensors/tensor.js';
 const tensorAndAxis = fc
   .array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 })
   .chain((shape) => fc.record({ shape: fc.constant(shape), axis: fc.integer({ min: 0, max: shape.length - 1 }) }))
-  .map(({ shape, axis }): { tensor: Tensor; axis: number } => ({ tensor: { dtype: 'float32', shape, data: Float32Array.from({ length: elementCount(shape) }, (_, i) => i) }, axis }));
+  .map(({ shape, axis }): { tensor: Tensor; axis: number } => ({
+    tensor: { dtype: 'float32', shape, data: Float32Array.from({ length: elementCount(shape) }, (_, i) => i) },
+    axis,
+  }));
 
 /** The element at a multi-index, read the slow way. */
 function at(t: Tensor, index: number[]): unknown {
@@ -28,8 +31,16 @@ describe('slicing and joining along any axis', () => {
         const part = sliceAlong(tensor, axis, start, size);
         expect(part.shape).toEqual(tensor.shape.map((d, i) => (i === axis ? size - start : d)));
         for (let flat = 0; flat < part.data.length; flat++) {
-          const index = part.shape.reduceRight<number[]>((acc, d, i) => { acc.unshift(Math.floor(flat / elementCount(part.shape.slice(i + 1))) % d); return acc; }, []);
-          expect(part.data[flat]).toBe(at(tensor, index.map((v, i) => (i === axis ? v + start : v))));
+          const index = part.shape.reduceRight<number[]>((acc, d, i) => {
+            acc.unshift(Math.floor(flat / elementCount(part.shape.slice(i + 1))) % d);
+            return acc;
+          }, []);
+          expect(part.data[flat]).toBe(
+            at(
+              tensor,
+              index.map((v, i) => (i === axis ? v + start : v)),
+            ),
+          );
         }
       }),
     );
@@ -50,8 +61,22 @@ describe('slicing and joining along any axis', () => {
         const joined = concatAlong(parts, axis);
         expect(joined.shape).toEqual(tensor.shape);
         expect([...(joined.data as Float32Array)]).toEqual([...(tensor.data as Float32Array)]);
-        const reversed = takeAlong(tensor, axis, Array.from({ length: size }, (_, i) => size - 1 - i));
-        expect(at(reversed, tensor.shape.map(() => 0))).toBe(at(tensor, tensor.shape.map((_, i) => (i === axis ? size - 1 : 0)))); // the first row is the last
+        const reversed = takeAlong(
+          tensor,
+          axis,
+          Array.from({ length: size }, (_, i) => size - 1 - i),
+        );
+        expect(
+          at(
+            reversed,
+            tensor.shape.map(() => 0),
+          ),
+        ).toBe(
+          at(
+            tensor,
+            tensor.shape.map((_, i) => (i === axis ? size - 1 : 0)),
+          ),
+        ); // the first row is the last
       }),
     );
   });
@@ -91,8 +116,18 @@ describe('float16', () => {
 
 describe('binary and JSON tensor data', () => {
   const samples: Record<Exclude<DType, 'string'>, number[]> = {
-    float32: [1.5, -2.25], float64: [Math.PI, -1e300], float16: [0.5, 65504], int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767],
-    uint16: [0, 65535], int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1], int64: [-(2 ** 53) + 1, 2 ** 53 - 1], uint64: [0, 2 ** 53 - 1], bool: [0, 1],
+    float32: [1.5, -2.25],
+    float64: [Math.PI, -1e300],
+    float16: [0.5, 65504],
+    int8: [-128, 127],
+    uint8: [0, 255],
+    int16: [-32768, 32767],
+    uint16: [0, 65535],
+    int32: [-(2 ** 31), 2 ** 31 - 1],
+    uint32: [0, 2 ** 32 - 1],
+    int64: [-(2 ** 53) + 1, 2 ** 53 - 1],
+    uint64: [0, 2 ** 53 - 1],
+    bool: [0, 1],
   };
 
   it.each(Object.entries(samples))('%s: JSON values into bytes and back, exactly', (dtype, values) => {
@@ -112,10 +147,22 @@ describe('binary and JSON tensor data', () => {
   });
 
   it('names the element that does not fit, by its position in the shape', () => {
-    expect(() => tensorFromJson([[1, 2], [3, 300]], 'int8', [2, 2], 'x')).toThrow(/x\[1\]\[1\]: 300 is outside the range of int8/);
+    expect(() =>
+      tensorFromJson(
+        [
+          [1, 2],
+          [3, 300],
+        ],
+        'int8',
+        [2, 2],
+        'x',
+      ),
+    ).toThrow(/x\[1\]\[1\]: 300 is outside the range of int8/);
     expect(() => tensorFromJson([1, 2, 3], 'float32', [2, 2], 'x')).toThrow(/holds 4 elements; the data has 3/);
     expect(() => tensorFromJson([1, 2], 'float32', [1e6, 1e6], 'x', 100)).toThrow(/more than the body could carry/);
     expect(() => tensorFromBytes(new Uint8Array(7), 'float32', [2], 'x')).toThrow(/needs 8 bytes, got 7/);
-    expect(() => tensorFromBytes(new Uint8Array([5, 0, 0, 0, 97]), 'string', [1], 'x')).toThrow(/element 0 says 5 bytes, 1 are left/);
+    expect(() => tensorFromBytes(new Uint8Array([5, 0, 0, 0, 97]), 'string', [1], 'x')).toThrow(
+      /element 0 says 5 bytes, 1 are left/,
+    );
   });
 });

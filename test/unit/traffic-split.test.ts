@@ -76,18 +76,25 @@ describe('a sticky split by routing key', () => {
 
   it('one key always gets one variant, whatever the order the variants are listed in', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 2, maxLength: 5 }), (key, weights) => {
-        const variants = weights.map((weight, i) => ({ name: `v${i}`, weight }));
-        const first = compileSplit(variants, { salt: 'm' }).assign(key);
-        expect(compileSplit(variants, { salt: 'm' }).assign(key)).toBe(first);
-        expect(compileSplit([...variants].reverse(), { salt: 'm' }).assign(key).name).toBe(first.name);
-      }),
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 2, maxLength: 5 }),
+        (key, weights) => {
+          const variants = weights.map((weight, i) => ({ name: `v${i}`, weight }));
+          const first = compileSplit(variants, { salt: 'm' }).assign(key);
+          expect(compileSplit(variants, { salt: 'm' }).assign(key)).toBe(first);
+          expect(compileSplit([...variants].reverse(), { salt: 'm' }).assign(key).name).toBe(first.name);
+        },
+      ),
       settings,
     );
   });
 
   it('gives back the caller’s own variant objects, extra fields included', () => {
-    const variants = [{ name: 'stable', weight: 1, version: '1' }, { name: 'canary', weight: 1, version: '2' }];
+    const variants = [
+      { name: 'stable', weight: 1, version: '1' },
+      { name: 'canary', weight: 1, version: '2' },
+    ];
     const s = compileSplit(variants);
     expect(variants).toContain(s.assign('user-1'));
     expect(s.assign('user-1').version).toMatch(/^[12]$/);
@@ -160,14 +167,17 @@ describe('changing the weights moves as few keys as a stateless split can', () =
     { before: { v1: 50, v2: 30, v3: 20 }, after: { v1: 30, v2: 50, v3: 20 } },
     { before: { v1: 40, v2: 40, v3: 20 }, after: { v1: 20, v2: 20, v3: 60 } },
     { before: { a: 25, b: 25, c: 25, d: 25 }, after: { a: 10, b: 40, c: 10, d: 40 } },
-  ])('several weights at once: $before -> $after moves what the exponential race predicts, ≤ 2δ/(1+δ)', ({ before, after }) => {
-    const { moved } = movement(before, after);
-    const least = minimumMoved(before, after);
-    const race = raceMoved(before, after);
-    expect(race).toBeGreaterThanOrEqual(least - 1e-12);
-    expect(race).toBeLessThanOrEqual((2 * least) / (1 + least) + 1e-12);
-    expect(Math.abs(moved - race)).toBeLessThan(SHARE_TOLERANCE);
-  });
+  ])(
+    'several weights at once: $before -> $after moves what the exponential race predicts, ≤ 2δ/(1+δ)',
+    ({ before, after }) => {
+      const { moved } = movement(before, after);
+      const least = minimumMoved(before, after);
+      const race = raceMoved(before, after);
+      expect(race).toBeGreaterThanOrEqual(least - 1e-12);
+      expect(race).toBeLessThanOrEqual((2 * least) / (1 + least) + 1e-12);
+      expect(Math.abs(moved - race)).toBeLessThan(SHARE_TOLERANCE);
+    },
+  );
 
   it('raising one weight never moves a key away from that variant, nor between the others', () => {
     fc.assert(
@@ -205,7 +215,15 @@ describe('a split without a key', () => {
   }
 
   it('draws by weight from the injected source', () => {
-    const s = compileSplit([{ name: 'v1', weight: 70 }, { name: 'off', weight: 0 }, { name: 'v2', weight: 20 }, { name: 'v3', weight: 10 }], { random: seeded(42) });
+    const s = compileSplit(
+      [
+        { name: 'v1', weight: 70 },
+        { name: 'off', weight: 0 },
+        { name: 'v2', weight: 20 },
+        { name: 'v3', weight: 10 },
+      ],
+      { random: seeded(42) },
+    );
     const got = shares(Array.from({ length: 100_000 }, () => s.assign().name));
     expect(got.off).toBeUndefined();
     expect(Math.abs(got.v1! - 0.7)).toBeLessThan(SHARE_TOLERANCE);
@@ -215,39 +233,85 @@ describe('a split without a key', () => {
 
   it('maps the source’s interval onto the weights exactly, an empty key counting as none', () => {
     let next = 0;
-    const s = compileSplit([{ name: 'v1', weight: 3 }, { name: 'v2', weight: 1 }], { random: () => next });
+    const s = compileSplit(
+      [
+        { name: 'v1', weight: 3 },
+        { name: 'v2', weight: 1 },
+      ],
+      { random: () => next },
+    );
     const at = (r: number, key?: string) => ((next = r), s.assign(key).name);
-    expect([at(0), at(0.7499), at(0.75), at(0.9999999), at(0.2, ''), at(0.8, '')]).toEqual(['v1', 'v1', 'v2', 'v2', 'v1', 'v2']);
+    expect([at(0), at(0.7499), at(0.75), at(0.9999999), at(0.2, ''), at(0.8, '')]).toEqual([
+      'v1',
+      'v1',
+      'v2',
+      'v2',
+      'v1',
+      'v2',
+    ]);
   });
 });
 
 describe('edge cases and invalid splits', () => {
   it('one variant, or one with weight among zeros, takes everything', () => {
-    for (const variants of [[{ name: 'only', weight: 5 }], [{ name: 'a', weight: 0 }, { name: 'only', weight: 1 }, { name: 'b', weight: 0 }]]) {
+    for (const variants of [
+      [{ name: 'only', weight: 5 }],
+      [
+        { name: 'a', weight: 0 },
+        { name: 'only', weight: 1 },
+        { name: 'b', weight: 0 },
+      ],
+    ]) {
       const s = compileSplit(variants, { random: () => 0.999 });
-      expect(new Set([...KEYS.slice(0, 1000).map((k) => s.assign(k).name), s.assign().name])).toEqual(new Set(['only']));
+      expect(new Set([...KEYS.slice(0, 1000).map((k) => s.assign(k).name), s.assign().name])).toEqual(
+        new Set(['only']),
+      );
     }
   });
 
   it.each([
     { variants: [], path: '', message: 'a split needs at least one variant' },
-    { variants: [{ name: 'a', weight: 0 }, { name: 'b', weight: 0 }], path: '', message: 'at least one variant needs a weight above 0' },
-    { variants: [{ name: 'a', weight: -1 }, { name: 'b', weight: 1 }], path: '0.weight', message: '>=0' },
+    {
+      variants: [
+        { name: 'a', weight: 0 },
+        { name: 'b', weight: 0 },
+      ],
+      path: '',
+      message: 'at least one variant needs a weight above 0',
+    },
+    {
+      variants: [
+        { name: 'a', weight: -1 },
+        { name: 'b', weight: 1 },
+      ],
+      path: '0.weight',
+      message: '>=0',
+    },
     { variants: [{ name: 'a', weight: Number.NaN }], path: '0.weight', message: '' },
     { variants: [{ name: 'a', weight: Infinity }], path: '0.weight', message: '' },
     { variants: [{ name: '', weight: 1 }], path: '0.name', message: '' },
-    { variants: [{ name: 'a', weight: 1 }, { name: 'a', weight: 2 }], path: '', message: 'variant names must be unique' },
-  ] as { variants: SplitVariant[]; path: string; message: string }[])('rejects $variants with a clear error', ({ variants, path, message }) => {
-    let error: unknown;
-    try {
-      compileSplit(variants);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InvalidSplitError);
-    const details = (error as InvalidSplitError).details;
-    expect(details.map((d) => d.path)).toContain(path);
-    expect(details.find((d) => d.path === path)!.message.replace(/\s/g, '')).toContain(message.replace(/\s/g, ''));
-    expect((error as Error).message).toMatch(/^invalid traffic split: /);
-  });
+    {
+      variants: [
+        { name: 'a', weight: 1 },
+        { name: 'a', weight: 2 },
+      ],
+      path: '',
+      message: 'variant names must be unique',
+    },
+  ] as { variants: SplitVariant[]; path: string; message: string }[])(
+    'rejects $variants with a clear error',
+    ({ variants, path, message }) => {
+      let error: unknown;
+      try {
+        compileSplit(variants);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(InvalidSplitError);
+      const details = (error as InvalidSplitError).details;
+      expect(details.map((d) => d.path)).toContain(path);
+      expect(details.find((d) => d.path === path)!.message.replace(/\s/g, '')).toContain(message.replace(/\s/g, ''));
+      expect((error as Error).message).toMatch(/^invalid traffic split: /);
+    },
+  );
 });

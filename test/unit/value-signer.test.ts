@@ -24,15 +24,22 @@ describe('ValueSigner', () => {
   it('refuses the value under any other key, from another secret, and with any one character changed', () => {
     const other = new ValueSigner(Buffer.from('another key of at least thirty-two characters'));
     fc.assert(
-      fc.property(fc.string(), fc.string(), fields, fc.nat(), fc.string({ minLength: 1, maxLength: 1 }), (key, otherKey, value, at, char) => {
-        const text = signer.sign(key, 3, value);
-        if (otherKey !== key) expect(signer.verify(otherKey, 3, text)).toEqual({ unsigned: 'signature' });
-        expect(other.verify(key, 3, text)).toEqual({ unsigned: 'signature' });
-        const i = at % text.length;
-        if (char === text[i]) return;
-        const changed = text.slice(0, i) + char + text.slice(i + 1);
-        expect(signer.verify(key, 3, changed)).not.toHaveProperty('fields');
-      }),
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fields,
+        fc.nat(),
+        fc.string({ minLength: 1, maxLength: 1 }),
+        (key, otherKey, value, at, char) => {
+          const text = signer.sign(key, 3, value);
+          if (otherKey !== key) expect(signer.verify(otherKey, 3, text)).toEqual({ unsigned: 'signature' });
+          expect(other.verify(key, 3, text)).toEqual({ unsigned: 'signature' });
+          const i = at % text.length;
+          if (char === text[i]) return;
+          const changed = text.slice(0, i) + char + text.slice(i + 1);
+          expect(signer.verify(key, 3, changed)).not.toHaveProperty('fields');
+        },
+      ),
     );
   });
 
@@ -40,7 +47,8 @@ describe('ValueSigner', () => {
     expect(signer.verify('k', 3, signer.sign('k', 2, { a: 1 }))).toEqual({ unsigned: 'version' });
     expect(signer.verify('k', 3, '{"v":3,"outputs":{}}')).toEqual({ unsigned: 'signature' });
     expect(signer.verify('k', 3, `{"v":3,"mac":"${'A'.repeat(43)}","outputs":{}}`)).toEqual({ unsigned: 'signature' });
-    for (const text of ['', 'garbage', '[]', '{"outputs":{}}', '{"v":"3"}']) expect(signer.verify('k', 3, text)).toEqual({ unsigned: 'format' });
+    for (const text of ['', 'garbage', '[]', '{"outputs":{}}', '{"v":"3"}'])
+      expect(signer.verify('k', 3, text)).toEqual({ unsigned: 'format' });
   });
 
   it('refuses a value longer than the reader allows before computing its HMAC, once its version is this one', () => {
@@ -63,16 +71,24 @@ describe('ValueSigner', () => {
 });
 
 describe('signingKey', () => {
-  const derived = (redisUrl: string, keyPrefix = 'onnx-serve:') => Buffer.from(signingKey({ redisUrl, keyPrefix })).toString('hex');
+  const derived = (redisUrl: string, keyPrefix = 'onnx-serve:') =>
+    Buffer.from(signingKey({ redisUrl, keyPrefix })).toString('hex');
 
   it('is CACHE_HMAC_KEY when set', () => {
-    expect(Buffer.from(signingKey({ hmacKey: 'k'.repeat(32), redisUrl: 'redis://r:6379', keyPrefix: 'p:' })).toString()).toBe('k'.repeat(32));
+    expect(
+      Buffer.from(signingKey({ hmacKey: 'k'.repeat(32), redisUrl: 'redis://r:6379', keyPrefix: 'p:' })).toString(),
+    ).toBe('k'.repeat(32));
   });
 
   it('is otherwise derived from the Redis URL, credentials included, and the key prefix: the same for every replica of a deployment', () => {
     expect(derived('redis://r:6379')).toBe(derived('redis://r:6379'));
     expect(derived('redis://r:6379')).toHaveLength(64);
-    const others = [derived('redis://:secret@r:6379'), derived('redis://:other@r:6379'), derived('redis://r:6379/1'), derived('redis://r:6379', 'staging:')];
+    const others = [
+      derived('redis://:secret@r:6379'),
+      derived('redis://:other@r:6379'),
+      derived('redis://r:6379/1'),
+      derived('redis://r:6379', 'staging:'),
+    ];
     expect(new Set([derived('redis://r:6379'), ...others]).size).toBe(5);
   });
 });

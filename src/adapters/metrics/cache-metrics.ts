@@ -72,7 +72,8 @@ export class CacheMetrics implements CacheObserver {
       collect() {
         this.reset();
         const circuit = stats()?.circuit;
-        if (circuit) for (const state of ['closed', 'half_open', 'open'] as const) this.set({ state }, state === circuit ? 1 : 0);
+        if (circuit)
+          for (const state of ['closed', 'half_open', 'open'] as const) this.set({ state }, state === circuit ? 1 : 0);
       },
     });
   }

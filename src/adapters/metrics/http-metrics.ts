@@ -53,7 +53,10 @@ export class HttpMetrics {
   }
 
   finished(method: string, route: string, statusCode: number, seconds: number): void {
-    this.duration.observe({ method: METHODS.has(method) ? method : 'other', route, status_code: String(statusCode) }, seconds);
+    this.duration.observe(
+      { method: METHODS.has(method) ? method : 'other', route, status_code: String(statusCode) },
+      seconds,
+    );
   }
 
   error(statusCode: number, code: string): void {

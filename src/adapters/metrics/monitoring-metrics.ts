@@ -57,7 +57,8 @@ export class MonitoringMetrics implements MonitoringObserver {
       labelNames: ['model', 'version', 'feature'] as const,
       registers,
       collect() {
-        for (const d of stats().drift) for (const f of d.features) this.set({ model: d.model, version: d.version, feature: f.feature }, f.psi);
+        for (const d of stats().drift)
+          for (const f of d.features) this.set({ model: d.model, version: d.version, feature: f.feature }, f.psi);
       },
     });
     new Gauge({
@@ -66,7 +67,8 @@ export class MonitoringMetrics implements MonitoringObserver {
       labelNames: ['model', 'version'] as const,
       registers,
       collect() {
-        for (const d of stats().drift) if (d.classes !== undefined) this.set({ model: d.model, version: d.version }, d.classes);
+        for (const d of stats().drift)
+          if (d.classes !== undefined) this.set({ model: d.model, version: d.version }, d.classes);
       },
     });
     new Gauge({
@@ -75,7 +77,8 @@ export class MonitoringMetrics implements MonitoringObserver {
       labelNames: ['model', 'version'] as const,
       registers,
       collect() {
-        for (const a of stats().accuracy) if (a.task === 'classification') this.set({ model: a.model, version: a.version }, a.value);
+        for (const a of stats().accuracy)
+          if (a.task === 'classification') this.set({ model: a.model, version: a.version }, a.value);
       },
     });
     new Gauge({
@@ -84,7 +87,8 @@ export class MonitoringMetrics implements MonitoringObserver {
       labelNames: ['model', 'version'] as const,
       registers,
       collect() {
-        for (const a of stats().accuracy) if (a.task === 'regression') this.set({ model: a.model, version: a.version }, a.value);
+        for (const a of stats().accuracy)
+          if (a.task === 'regression') this.set({ model: a.model, version: a.version }, a.value);
       },
     });
   }

@@ -18,20 +18,20 @@ export class ShadowMetrics implements ShadowObserver {
     const registers = [registry];
     this.requests = new Counter({
       name: 'ml_shadow_requests_total',
-      help: 'Rows mirrored to a shadow version, by outcome: agree or disagree (classifiers\' label), compared (regressors, raw models), failed, shed (skipped under load).',
+      help: "Rows mirrored to a shadow version, by outcome: agree or disagree (classifiers' label), compared (regressors, raw models), failed, shed (skipped under load).",
       labelNames: ['model', 'shadow', 'outcome'] as const,
       registers,
     });
     this.differences = new Histogram({
       name: 'ml_shadow_abs_difference',
-      help: 'Regressors: |shadow - primary| of each mirrored row\'s first value.',
+      help: "Regressors: |shadow - primary| of each mirrored row's first value.",
       labelNames: ['model', 'shadow'] as const,
       buckets: DIFFERENCE_BUCKETS,
       registers,
     });
     this.durations = new Histogram({
       name: 'ml_shadow_latency_seconds',
-      help: 'A shadow request\'s inference, from its batch going to a worker to its outputs (its wait for spare capacity excluded).',
+      help: "A shadow request's inference, from its batch going to a worker to its outputs (its wait for spare capacity excluded).",
       labelNames: ['model', 'shadow'] as const,
       buckets: LATENCY_BUCKETS,
       registers,

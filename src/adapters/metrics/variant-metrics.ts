@@ -47,7 +47,9 @@ export class VariantMetrics implements VariantObserver {
       registers,
       collect() {
         this.reset();
-        for (const v of variants()) for (const status of PREDICTION_STATUSES) this.inc({ model: v.model, variant: v.variant, status }, v.requests[status]);
+        for (const v of variants())
+          for (const status of PREDICTION_STATUSES)
+            this.inc({ model: v.model, variant: v.variant, status }, v.requests[status]);
       },
     });
     this.latency = new Histogram({
@@ -59,7 +61,7 @@ export class VariantMetrics implements VariantObserver {
     });
     new Counter({
       name: 'ml_variant_feedback_total',
-      help: 'Ground-truth feedback joined to a classifier variant\'s answers, by result (correct, incorrect).',
+      help: "Ground-truth feedback joined to a classifier variant's answers, by result (correct, incorrect).",
       labelNames: ['model', 'variant', 'result'] as const,
       registers,
       collect() {
@@ -73,7 +75,7 @@ export class VariantMetrics implements VariantObserver {
     });
     this.absoluteError = new Histogram({
       name: 'ml_variant_absolute_error',
-      help: 'Absolute error of a regressor variant\'s answers that received ground-truth feedback, in the target\'s units (MAE = _sum / _count).',
+      help: "Absolute error of a regressor variant's answers that received ground-truth feedback, in the target's units (MAE = _sum / _count).",
       labelNames: ['model', 'variant'] as const,
       buckets: ABSOLUTE_ERROR_BUCKETS,
       registers,
@@ -85,7 +87,8 @@ export class VariantMetrics implements VariantObserver {
       registers,
       collect() {
         this.reset();
-        for (const v of variants()) this.set({ model: v.model, variant: v.variant, version: v.version, role: v.role }, 1);
+        for (const v of variants())
+          this.set({ model: v.model, variant: v.variant, version: v.version, role: v.role }, 1);
       },
     });
     new Gauge({
@@ -100,7 +103,7 @@ export class VariantMetrics implements VariantObserver {
     });
     new Gauge({
       name: 'ml_experiment_p_value',
-      help: 'Two-sided p-value of a candidate variant against the control (z-test on accuracy, Welch\'s t-test on MAE), fixed-horizon: no peeking correction; NaN until computable. Fleet-wide when Redis is configured.',
+      help: "Two-sided p-value of a candidate variant against the control (z-test on accuracy, Welch's t-test on MAE), fixed-horizon: no peeking correction; NaN until computable. Fleet-wide when Redis is configured.",
       labelNames: ['model', 'variant'] as const,
       registers,
       async collect() {
@@ -111,7 +114,7 @@ export class VariantMetrics implements VariantObserver {
     });
     new Gauge({
       name: 'ml_experiment_samples_needed',
-      help: 'Labelled rows each variant needs to detect the candidate\'s observed difference from the control with 80% power at alpha 0.05; +Inf for no difference, NaN until computable.',
+      help: "Labelled rows each variant needs to detect the candidate's observed difference from the control with 80% power at alpha 0.05; +Inf for no difference, NaN until computable.",
       labelNames: ['model', 'variant'] as const,
       registers,
       async collect() {

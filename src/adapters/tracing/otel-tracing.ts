@@ -1,8 +1,25 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  trace,
+  type Attributes,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+} from '@opentelemetry/sdk-trace-base';
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_ERROR_TYPE,
@@ -52,7 +69,11 @@ class OtelSpan implements TraceSpan {
 
   child(name: string, startMs: number, attributes?: TraceAttributes): TraceSpan {
     const context = trace.setSpan(ROOT_CONTEXT, this.span);
-    return new OtelSpan(this.tracer.startSpan(name, { startTime: this.clock.origin + startMs, attributes }, context), this.tracer, this.clock);
+    return new OtelSpan(
+      this.tracer.startSpan(name, { startTime: this.clock.origin + startMs, attributes }, context),
+      this.tracer,
+      this.clock,
+    );
   }
 
   set(attributes: TraceAttributes): void {
@@ -141,13 +162,19 @@ export class OtelTracing {
     const resource = defaultResource()
       .merge(detectResources({ detectors: [envDetector] })) // OTEL_RESOURCE_ATTRIBUTES
       .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, 'service.version': serviceVersion }));
-    const provider = new BasicTracerProvider({ resource, sampler: samplerOf(settings), spanProcessors: [new BatchSpanProcessor(exporter, settings.batch)] });
+    const provider = new BasicTracerProvider({
+      resource,
+      sampler: samplerOf(settings),
+      spanProcessors: [new BatchSpanProcessor(exporter, settings.batch)],
+    });
     return new OtelTracing(provider, provider.getTracer('onnx-serve', serviceVersion));
   }
 
   /** The request's server span, a child of the caller's `traceparent` when it sent one; undefined when not sampled. */
   startRequest(request: HttpRequestFacts): ServerSpan | undefined {
-    const parent = request.headers.traceparent ? this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter) : ROOT_CONTEXT;
+    const parent = request.headers.traceparent
+      ? this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter)
+      : ROOT_CONTEXT;
     const attributes: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: request.method,
       [ATTR_URL_PATH]: request.path,

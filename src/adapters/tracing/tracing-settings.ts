@@ -23,7 +23,12 @@ export interface TracingSettings {
   /** The ratio of the traceidratio samplers. */
   ratio: number;
   /** The batch span processor's options, as the SDK names them. */
-  batch: { scheduledDelayMillis: number; exportTimeoutMillis: number; maxQueueSize: number; maxExportBatchSize: number };
+  batch: {
+    scheduledDelayMillis: number;
+    exportTimeoutMillis: number;
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+  };
 }
 
 /** The OTLP/HTTP collector's default, when OTEL_TRACES_EXPORTER=otlp names no endpoint. */
@@ -39,7 +44,9 @@ export function tracingSettings(config: TracingConfig): TracingSettings | undefi
   if (config.OTEL_SDK_DISABLED || config.OTEL_TRACES_EXPORTER === 'none') return undefined;
   const endpoint = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? config.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (config.OTEL_TRACES_EXPORTER !== 'otlp' && endpoint === undefined) return undefined;
-  const url = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '')}/v1/traces`;
+  const url =
+    config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    `${(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '')}/v1/traces`;
   return {
     url,
     serviceName: config.OTEL_SERVICE_NAME,

@@ -17,7 +17,10 @@ function prefixOf(spec: ModelSpec, fetch: string[]): string {
   const selection = fetch.join('\0');
   let prefix = known.get(selection);
   if (prefix === undefined) {
-    const identity = createHash('sha256').update(JSON.stringify([spec.sha256, fetch])).digest('base64url').slice(0, 16);
+    const identity = createHash('sha256')
+      .update(JSON.stringify([spec.sha256, fetch]))
+      .digest('base64url')
+      .slice(0, 16);
     prefix = `pred:${spec.name}:${spec.version}:${identity}:`;
     if (known.size < 64) known.set(selection, prefix);
   }
@@ -36,7 +39,13 @@ function prefixOf(spec: ModelSpec, fetch: string[]): string {
  * scalar sample rate) are in every row's key. Triton's response cache hashes the input bytes
  * without shape, dtype or requested outputs; ours does not.
  */
-export function cacheKeys(spec: ModelSpec, plan: BatchPlan | undefined, tensors: NamedTensors, rows: number, fetch: string[]): string[] {
+export function cacheKeys(
+  spec: ModelSpec,
+  plan: BatchPlan | undefined,
+  tensors: NamedTensors,
+  rows: number,
+  fetch: string[],
+): string[] {
   let head = prefixOf(spec, fetch);
   const batched: [Tensor, number][] = [];
   for (const input of spec.inputs) {
@@ -74,5 +83,7 @@ function valuesKey(tensor: Tensor): string {
   }
   const data = tensor.data as TypedArray;
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return bytes.length <= EXACT_BYTES ? `=${bytes.toString('base64')}` : `#${createHash('sha256').update(bytes).digest('base64url')}`;
+  return bytes.length <= EXACT_BYTES
+    ? `=${bytes.toString('base64')}`
+    : `#${createHash('sha256').update(bytes).digest('base64url')}`;
 }

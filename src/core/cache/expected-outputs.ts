@@ -30,7 +30,10 @@ export function expectedOutputs({ spec, plan }: OutputSource, fetch: string[]): 
   const selection = fetch.join('\0');
   let expected = bySelection.get(selection);
   if (!expected) {
-    const outputs = fetch.map((name) => ({ spec: spec.outputs.find((o) => o.name === name)!, batchAxis: plan?.outputs[name] }));
+    const outputs = fetch.map((name) => ({
+      spec: spec.outputs.find((o) => o.name === name)!,
+      batchAxis: plan?.outputs[name],
+    }));
     expected = { model: spec.key, outputs, maxChars: maxCharsOf(outputs) };
     if (bySelection.size < 64) bySelection.set(selection, expected);
   }
@@ -67,7 +70,8 @@ const storedTensor = z.strictObject({
 export function readOutputs(fields: unknown, expected: ExpectedOutputs): NamedTensors | string {
   const stored = isObject(fields) && Object.hasOwn(fields, 'outputs') ? fields.outputs : undefined;
   if (!isObject(stored)) return 'no outputs';
-  if (Object.keys(stored).length !== expected.outputs.length) return `not the ${expected.outputs.length} output(s) fetched`;
+  if (Object.keys(stored).length !== expected.outputs.length)
+    return `not the ${expected.outputs.length} output(s) fetched`;
   const outputs: NamedTensors = {};
   for (const { spec, batchAxis } of expected.outputs) {
     if (!Object.hasOwn(stored, spec.name)) return `no output "${spec.name}"`;
@@ -90,7 +94,9 @@ function readTensor(value: unknown, spec: TensorSpec, batchAxis: number | undefi
   }
   const count = elementCount(shape);
   if (spec.dtype === 'string') {
-    return Array.isArray(data) && data.length === count ? { dtype: spec.dtype, shape, data } : 'not as many strings as its shape holds';
+    return Array.isArray(data) && data.length === count
+      ? { dtype: spec.dtype, shape, data }
+      : 'not as many strings as its shape holds';
   }
   if (typeof data !== 'string') return 'not base64 data';
   const byteCount = count * dtypes[spec.dtype].bytes;

@@ -66,7 +66,11 @@ export class PredictionCache {
    * checked against the outputs of `source` (the model version) and `fetch`. Synchronous when L1
    * answers it all (or there is no Redis): a hit costs no turn of the event loop.
    */
-  lookup(keys: string[], source: OutputSource, fetch: string[]): (NamedTensors | undefined)[] | Promise<(NamedTensors | undefined)[]> {
+  lookup(
+    keys: string[],
+    source: OutputSource,
+    fetch: string[],
+  ): (NamedTensors | undefined)[] | Promise<(NamedTensors | undefined)[]> {
     const found = new Array<NamedTensors | undefined>(keys.length);
     let misses = 0;
     for (let i = 0; i < keys.length; i++) if ((found[i] = this.l1.get(keys[i]!)) === undefined) misses++;

@@ -18,14 +18,16 @@ export class SingleFlight<T> {
       this.inflight.set(key, promise);
       return promise;
     });
-    work().then(
-      (values) => keys.forEach((_, i) => settle[i]!.resolve(values[i]!)),
-      (err) => settle.forEach((s) => s.reject(err)),
-    ).finally(() => {
-      keys.forEach((key, i) => {
-        if (this.inflight.get(key) === promises[i]) this.inflight.delete(key);
+    work()
+      .then(
+        (values) => keys.forEach((_, i) => settle[i]!.resolve(values[i]!)),
+        (err) => settle.forEach((s) => s.reject(err)),
+      )
+      .finally(() => {
+        keys.forEach((key, i) => {
+          if (this.inflight.get(key) === promises[i]) this.inflight.delete(key);
+        });
       });
-    });
     return promises;
   }
 

@@ -27,14 +27,23 @@ export function encodeStored(signer: ValueSigner, key: string, outputs: NamedTen
   const encoded = Object.fromEntries(
     Object.entries(outputs).map(([name, t]) => [
       name,
-      { dtype: t.dtype, shape: t.shape, data: Array.isArray(t.data) ? t.data : Buffer.from(tensorToBytes(t)).toString('base64') },
+      {
+        dtype: t.dtype,
+        shape: t.shape,
+        data: Array.isArray(t.data) ? t.data : Buffer.from(tensorToBytes(t)).toString('base64'),
+      },
     ]),
   );
   return signer.sign(key, STORED_VERSION, { outputs: encoded });
 }
 
 /** The outputs in a value read back for `key`, signed and fitting the model's outputs; else how it counts and why. */
-export function decodeStored(signer: ValueSigner, key: string, text: string, expected: ExpectedOutputs): { outputs: NamedTensors } | Refusal {
+export function decodeStored(
+  signer: ValueSigner,
+  key: string,
+  text: string,
+  expected: ExpectedOutputs,
+): { outputs: NamedTensors } | Refusal {
   const verified = signer.verify(key, STORED_VERSION, text, expected.maxChars);
   if ('unsigned' in verified) return UNSIGNED[verified.unsigned];
   const outputs = readOutputs(verified.fields, expected);
@@ -50,7 +59,8 @@ export function allFinite(outputs: NamedTensors): boolean {
 function finite(tensor: Tensor): boolean {
   const data = tensor.data as TypedArray;
   const half = tensor.dtype === 'float16';
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(half ? fromHalf(data[i] as number) : (data[i] as number))) return false;
+  for (let i = 0; i < data.length; i++)
+    if (!Number.isFinite(half ? fromHalf(data[i] as number) : (data[i] as number))) return false;
   return true;
 }
 

@@ -30,21 +30,28 @@ export class ValueSigner {
 
   /** The signed value of `fields` (a non-empty object, without fields named `v` or `mac`) under `key`. */
   sign(key: string, version: number, fields: object): string {
-    if (Object.hasOwn(fields, 'v') || Object.hasOwn(fields, 'mac')) throw new Error('a signed value has its own "v" and "mac"');
+    if (Object.hasOwn(fields, 'v') || Object.hasOwn(fields, 'mac'))
+      throw new Error('a signed value has its own "v" and "mac"');
     const body = JSON.stringify(fields).slice(1); // `"a":1,...}`: the fields and the closing brace
     if (body === '}') throw new Error('a signed value has fields');
     return `{"v":${version},"mac":"${this.mac(key, version, body)}",${body}`;
   }
 
   /** The fields of a value signed under `key` in this version, parsed, or why they are not to be used. */
-  verify(key: string, version: number, text: string, maxChars = Number.POSITIVE_INFINITY): { fields: unknown } | { unsigned: Unsigned } {
+  verify(
+    key: string,
+    version: number,
+    text: string,
+    maxChars = Number.POSITIVE_INFINITY,
+  ): { fields: unknown } | { unsigned: Unsigned } {
     const found = versionOf.exec(text);
     if (!found) return { unsigned: 'format' };
     if (Number(found[1]) !== version) return { unsigned: 'version' };
     if (text.length > maxChars) return { unsigned: 'length' };
     const macAt = found[0].length + '"mac":"'.length;
     const bodyAt = macAt + MAC_CHARS + '",'.length;
-    if (text.slice(found[0].length, macAt) !== '"mac":"' || text.slice(macAt + MAC_CHARS, bodyAt) !== '",') return { unsigned: 'signature' };
+    if (text.slice(found[0].length, macAt) !== '"mac":"' || text.slice(macAt + MAC_CHARS, bodyAt) !== '",')
+      return { unsigned: 'signature' };
     const body = text.slice(bodyAt);
     // Compared as text, not decoded: base64 decoding ignores the last character's spare bits.
     const given = Buffer.from(text.slice(macAt, macAt + MAC_CHARS));
@@ -59,7 +66,10 @@ export class ValueSigner {
 
   /** The key's length first, so no split of key + body can be read as another key and body. */
   private mac(key: string, version: number, body: string): string {
-    return createHmac('sha256', this.secret).update(`${Buffer.byteLength(key)}:${key}${version}:`).update(body).digest('base64url');
+    return createHmac('sha256', this.secret)
+      .update(`${Buffer.byteLength(key)}:${key}${version}:`)
+      .update(body)
+      .digest('base64url');
   }
 }
 

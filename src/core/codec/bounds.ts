@@ -21,7 +21,13 @@ export function boundsOf(dtype: DType, feature?: FeatureConfig): Bounds {
   const low = Math.max(info.min, feature?.min ?? -Infinity);
   const high = Math.min(info.max, feature?.max ?? Infinity);
   const round = precisionOf(dtype);
-  return { low, high, lowCheck: round(low), highCheck: round(high), why: named ? `the range of ${feature!.name} in model.json` : `the range of ${dtype}` };
+  return {
+    low,
+    high,
+    lowCheck: round(low),
+    highCheck: round(high),
+    why: named ? `the range of ${feature!.name} in model.json` : `the range of ${dtype}`,
+  };
 }
 
 function precisionOf(dtype: DType): (x: number) => number {

@@ -48,17 +48,25 @@ export class InputChecks {
     const feature = spec.inputs.find((i) => i.name === spec.featureInput);
     if (feature) {
       this.featureBounds = spec.features!.map((f) => boundsOf(feature.dtype, f));
-      this.featureScan = { low: Float64Array.from(this.featureBounds, (b) => b.lowCheck), high: Float64Array.from(this.featureBounds, (b) => b.highCheck) };
+      this.featureScan = {
+        low: Float64Array.from(this.featureBounds, (b) => b.lowCheck),
+        high: Float64Array.from(this.featureBounds, (b) => b.highCheck),
+      };
     }
   }
 
   check(tensors: NamedTensors, level: ValidationLevel, at: Locator = tensorLocator): CheckedInputs {
     const details: ErrorDetail[] = [];
     for (const name in tensors) {
-      if (!this.names.has(name)) details.push({ path: at.tensor(name), message: `unknown input "${name}"; the model takes ${this.takes}` });
+      if (!this.names.has(name))
+        details.push({ path: at.tensor(name), message: `unknown input "${name}"; the model takes ${this.takes}` });
     }
     for (const input of this.spec.inputs) {
-      if (tensors[input.name] === undefined) details.push({ path: at.tensor(input.name), message: `missing input "${input.name}" (${input.dtype}${shapeText(input.shape)})` });
+      if (tensors[input.name] === undefined)
+        details.push({
+          path: at.tensor(input.name),
+          message: `missing input "${input.name}" (${input.dtype}${shapeText(input.shape)})`,
+        });
     }
     if (details.length > 0) throw invalidInput(details);
 
@@ -74,7 +82,8 @@ export class InputChecks {
     const counts = { non_finite: 0, out_of_range: 0 };
     for (const input of this.spec.inputs) {
       const bounds = input.name === this.spec.featureInput ? this.featureBounds : undefined;
-      if (bounds || isFloating(input.dtype)) this.checkValues(checked[input.name]!, input.name, bounds, level, at, { details, warnings, counts });
+      if (bounds || isFloating(input.dtype))
+        this.checkValues(checked[input.name]!, input.name, bounds, level, at, { details, warnings, counts });
     }
     if (this.onAnomaly) {
       if (counts.non_finite > 0) this.onAnomaly('non_finite', counts.non_finite);
@@ -82,16 +91,27 @@ export class InputChecks {
     }
     if (details.length > 0) throw invalidInput(details);
     const rows = this.rowsFrom ? checked[this.rowsFrom[0]]!.shape[this.rowsFrom[1]]! : 1;
-    return { tensors: checked, rows, warnings: warnings.length > MAX_DETAILS ? warnings.slice(0, MAX_DETAILS) : warnings };
+    return {
+      tensors: checked,
+      rows,
+      warnings: warnings.length > MAX_DETAILS ? warnings.slice(0, MAX_DETAILS) : warnings,
+    };
   }
 
-  private checkShape(input: TensorSpec, tensor: Tensor, symbols: Map<string, { size: number; input: string }>, at: Locator, details: ErrorDetail[]): Tensor | undefined {
+  private checkShape(
+    input: TensorSpec,
+    tensor: Tensor,
+    symbols: Map<string, { size: number; input: string }>,
+    at: Locator,
+    details: ErrorDetail[],
+  ): Tensor | undefined {
     const fail = (message: string) => void details.push({ path: at.tensor(input.name), message });
     if (tensor.dtype !== input.dtype) return fail(`input "${input.name}" takes ${input.dtype}, got ${tensor.dtype}`);
     let shape = tensor.shape;
     if (input.shape.length === 0 && shape.length === 1 && shape[0] === 1) shape = []; // a scalar sent as [1]
     const expected = `the model takes ${input.dtype}${shapeText(input.shape)}`;
-    if (shape.length !== input.shape.length) return fail(`shape [${tensor.shape}] has rank ${tensor.shape.length}; ${expected}`);
+    if (shape.length !== input.shape.length)
+      return fail(`shape [${tensor.shape}] has rank ${tensor.shape.length}; ${expected}`);
     const batchAxis = this.plan?.inputs[input.name];
     for (let axis = 0; axis < shape.length; axis++) {
       const size = shape[axis]!;
@@ -104,12 +124,14 @@ export class InputChecks {
       if (typeof want === 'number' && size !== want) return fail(`dim ${axis} is ${size}; ${expected}`);
       if (typeof want === 'string') {
         const seen = symbols.get(want);
-        if (seen && seen.size !== size) return fail(`dim ${axis} (${want}) is ${size}, but input "${seen.input}" has ${want} = ${seen.size}`);
+        if (seen && seen.size !== size)
+          return fail(`dim ${axis} (${want}) is ${size}, but input "${seen.input}" has ${want} = ${seen.size}`);
         symbols.set(want, { size, input: input.name });
       }
     }
     const count = elementCount(shape);
-    if (tensor.data.length !== count) return fail(`shape [${tensor.shape}] holds ${count} elements; got ${tensor.data.length}`);
+    if (tensor.data.length !== count)
+      return fail(`shape [${tensor.shape}] holds ${count} elements; got ${tensor.data.length}`);
     return shape === tensor.shape ? tensor : { ...tensor, shape };
   }
 
@@ -144,7 +166,8 @@ export class InputChecks {
         continue;
       }
       const clamped = Math.min(b.high, Math.max(b.low, value));
-      if (out.warnings.length < MAX_DETAILS) out.warnings.push({ path: path(), message: `${value} clamped to ${clamped} (${b.why})` });
+      if (out.warnings.length < MAX_DETAILS)
+        out.warnings.push({ path: path(), message: `${value} clamped to ${clamped} (${b.why})` });
       setElement(data, tensor.dtype, i, clamped);
     }
   }

@@ -36,7 +36,10 @@ export function rawRows(outputs: NamedTensors, names: string[], rows: number): R
     outputs: Object.fromEntries(
       perRow.map(({ name, tensor, width, dims }) => {
         const flat: unknown[] = new Array(width);
-        for (let i = 0; i < width; i++) flat[i] = Array.isArray(tensor.data) ? tensor.data[r * width + i] : getElement(tensor.data, tensor.dtype, r * width + i);
+        for (let i = 0; i < width; i++)
+          flat[i] = Array.isArray(tensor.data)
+            ? tensor.data[r * width + i]
+            : getElement(tensor.data, tensor.dtype, r * width + i);
         if (!flat.every((v) => typeof v === 'string' || Number.isFinite(v))) throw nonFinite(name);
         return [name, nest(flat, dims)];
       }),

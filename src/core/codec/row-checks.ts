@@ -25,14 +25,20 @@ export function compileElementCheck(dtype: DType, level: ValidationLevel): (valu
   const integer = kind === 'int' || kind === 'bigint' || kind === 'bool';
   if (level === 'strict') {
     return (value) => {
-      if (typeof value !== 'number' || !Number.isFinite(value)) return `expected a finite number, got ${describeValue(value)}`;
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return `expected a finite number, got ${describeValue(value)}`;
       if (integer && !Number.isSafeInteger(value)) return `expected an integer for ${dtype}`;
       return undefined;
     };
   }
   const fits = (n: number) => Number.isFinite(n) && (!integer || Number.isSafeInteger(n));
   return (value) => {
-    if (typeof value === 'number' ? fits(value) : typeof value === 'string' && NUMERIC_STRING.test(value) && fits(Number(value))) return undefined;
+    if (
+      typeof value === 'number'
+        ? fits(value)
+        : typeof value === 'string' && NUMERIC_STRING.test(value) && fits(Number(value))
+    )
+      return undefined;
     return `expected a finite number or numeric string, got ${describeValue(value)}`;
   };
 }
@@ -55,7 +61,11 @@ export function compileNamedRowCheck(dtype: DType, features: FeatureConfig[], le
     if (level !== 'strict') return;
     let unknown: string[] | undefined;
     for (const key in object) if (Object.hasOwn(object, key) && !known.has(key)) (unknown ??= []).push(key);
-    if (unknown) issues.push({ path: [], message: `unknown feature ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the model takes ${takes}` });
+    if (unknown)
+      issues.push({
+        path: [],
+        message: `unknown feature ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the model takes ${takes}`,
+      });
   };
 }
 
@@ -65,7 +75,12 @@ export function compileNamedRowCheck(dtype: DType, features: FeatureConfig[], le
  * An array longer than its dim is reported alone; a shorter one after its values. The recursion
  * goes as deep as the model's rank, never as deep as the client's nesting.
  */
-export function compileArrayRowCheck(dtype: DType, rowShape: (number | null)[], features: FeatureConfig[] | undefined, level: ValidationLevel): RowCheck {
+export function compileArrayRowCheck(
+  dtype: DType,
+  rowShape: (number | null)[],
+  features: FeatureConfig[] | undefined,
+  level: ValidationLevel,
+): RowCheck {
   const element = compileElementCheck(dtype, level);
   const shapeText = `[${rowShape.map((d) => d ?? '?').join(',')}]`;
   const lengthMessage =
@@ -94,7 +109,8 @@ export function compileArrayRowCheck(dtype: DType, rowShape: (number | null)[], 
       visit(value[i], depth + 1, issues);
       path.pop();
     }
-    if (size !== null && size !== undefined && value.length < size) issues.push({ path: path.slice(), message: lengthMessage(size) });
+    if (size !== null && size !== undefined && value.length < size)
+      issues.push({ path: path.slice(), message: lengthMessage(size) });
   };
   return (row, issues) => visit(row, 0, issues);
 }

@@ -51,14 +51,22 @@ export class RowsCodec {
   ) {
     this.dtype = input.dtype;
     this.rowShape = input.shape.slice(1).map((d) => (typeof d === 'number' ? d : null));
-    this.rowSize = this.rowShape.every((d) => d !== null) ? (this.rowShape as number[]).reduce((a, b) => a * b, 1) : null;
+    this.rowSize = this.rowShape.every((d) => d !== null)
+      ? (this.rowShape as number[]).reduce((a, b) => a * b, 1)
+      : null;
     this.dtypeBounds = boundsOf(this.dtype);
     this.featureBounds = (features ?? []).map((f) => boundsOf(this.dtype, f));
   }
 
   decode(rows: unknown[], place: RowsPlace, level: ValidationLevel): DecodedRows {
     const fast = this.tryFill(rows);
-    if (fast) return { tensor: fast.tensor, warnings: [], kinds: fast.kinds, locator: this.locatorOf(place, fast.kinds, this.rowShape as number[]) };
+    if (fast)
+      return {
+        tensor: fast.tensor,
+        warnings: [],
+        kinds: fast.kinds,
+        locator: this.locatorOf(place, fast.kinds, this.rowShape as number[]),
+      };
     const details: ErrorDetail[] = [];
     const kinds: RowKind[] = [];
     const issues: RowIssue[] = [];
@@ -69,7 +77,8 @@ export class RowsCodec {
       this.check(kind, level)(rows[i], issues);
       if (issues.length === 0) continue;
       const prefix = place.row(i);
-      for (const issue of issues) details.push({ path: formatPath([...prefix, ...issue.path]), message: issue.message });
+      for (const issue of issues)
+        details.push({ path: formatPath([...prefix, ...issue.path]), message: issue.message });
       issues.length = 0;
     }
     if (details.length > 0) throw this.rejected(rows, kinds, details);
@@ -87,15 +96,25 @@ export class RowsCodec {
       for (let j = 0; j < values.length; j++) {
         const raw = values[j];
         let value = typeof raw === 'string' ? Number(raw) : (raw as number);
-        if (typeof raw === 'string') warnings.push({ path: locator.element('', offset + j, shape), message: `numeric string ${JSON.stringify(raw)} read as ${value}` });
+        if (typeof raw === 'string')
+          warnings.push({
+            path: locator.element('', offset + j, shape),
+            message: `numeric string ${JSON.stringify(raw)} read as ${value}`,
+          });
         const b = this.dtypeBounds;
         if (value < b.low || value > b.high) {
           if (level === 'strict') {
-            details.push({ path: locator.element('', offset + j, shape), message: `must be between ${b.low} and ${b.high} (${b.why})` });
+            details.push({
+              path: locator.element('', offset + j, shape),
+              message: `must be between ${b.low} and ${b.high} (${b.why})`,
+            });
             continue;
           }
           const clamped = Math.min(b.high, Math.max(b.low, value));
-          warnings.push({ path: locator.element('', offset + j, shape), message: `${value} clamped to ${clamped} (${b.why})` });
+          warnings.push({
+            path: locator.element('', offset + j, shape),
+            message: `${value} clamped to ${clamped} (${b.why})`,
+          });
           value = clamped;
         }
         setElement(data, this.dtype, offset + j, value);
@@ -179,13 +198,19 @@ export class RowsCodec {
   private kindOf(row: unknown, place: RowsPlace, i: number, details: ErrorDetail[]): RowKind | undefined {
     if (row !== null && typeof row === 'object' && !Array.isArray(row)) {
       if (this.features) return 'named';
-      details.push({ path: formatPath(place.row(i)), message: `this model has no named features; send an array shaped ${this.shapeText()}` });
+      details.push({
+        path: formatPath(place.row(i)),
+        message: `this model has no named features; send an array shaped ${this.shapeText()}`,
+      });
       return undefined;
     }
     if (Array.isArray(row)) {
       if (this.rowShape.length <= 1 || Array.isArray(row[0])) return 'nested';
       if (this.rowSize !== null) return 'flat';
-      details.push({ path: formatPath(place.row(i)), message: `this model's row shape ${this.shapeText()} has open dims; send nested arrays` });
+      details.push({
+        path: formatPath(place.row(i)),
+        message: `this model's row shape ${this.shapeText()} has open dims; send nested arrays`,
+      });
       return undefined;
     }
     const expected = this.features ? 'an object of named features or an array' : `an array shaped ${this.shapeText()}`;
@@ -221,7 +246,10 @@ export class RowsCodec {
       if (kinds[i] !== 'nested' || !isRectangular(row, dims)) {
         details.push({ path: formatPath(place.row(i)), message: 'rows must be rectangular nested arrays' });
       } else if (dims.join() !== first.join()) {
-        details.push({ path: formatPath(place.row(i)), message: `shape [${dims}] differs from the first row's [${first}]` });
+        details.push({
+          path: formatPath(place.row(i)),
+          message: `shape [${dims}] differs from the first row's [${first}]`,
+        });
       }
     });
     if (details.length > 0) throw invalidInput(details);
@@ -236,7 +264,12 @@ export class RowsCodec {
         const row = Math.floor(flat / rowSize);
         const j = flat % rowSize;
         const kind = kinds[row]!;
-        const position = kind === 'named' ? [this.features![j]!.name] : kind === 'flat' || rowShape.length <= 1 ? [j] : unravel(j, rowShape);
+        const position =
+          kind === 'named'
+            ? [this.features![j]!.name]
+            : kind === 'flat' || rowShape.length <= 1
+              ? [j]
+              : unravel(j, rowShape);
         return formatPath([...place.row(row), ...position]);
       },
       tensor: () => place.whole,
@@ -249,7 +282,8 @@ function writerOf(dtype: DType, data: TypedArray, bounds: Bounds): (value: unkno
   const kind = dtypes[dtype].kind;
   const integer = kind === 'int' || kind === 'bigint' || kind === 'bool';
   const { low, high } = bounds;
-  const fits = (v: unknown): v is number => typeof v === 'number' && v >= low && v <= high && (!integer || Number.isInteger(v));
+  const fits = (v: unknown): v is number =>
+    typeof v === 'number' && v >= low && v <= high && (!integer || Number.isInteger(v));
   if (kind === 'float' || kind === 'int' || kind === 'bool') {
     const array = data as NumericArray;
     return (value, index) => {

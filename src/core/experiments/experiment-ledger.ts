@@ -88,7 +88,10 @@ export class ExperimentLedger {
   experiment(model: string): ExperimentAccounts | undefined {
     const declared = this.source().get(model)?.list();
     const accounts = this.sync(model, declared);
-    return declared && accounts && { model, variants: declared.map((d) => ({ declared: d, account: accounts.get(d.name)! })) };
+    return (
+      declared &&
+      accounts && { model, variants: declared.map((d) => ({ declared: d, account: accounts.get(d.name)! })) }
+    );
   }
 
   /** Every model with a split, in the registry's order. */
@@ -107,15 +110,36 @@ export class ExperimentLedger {
   }
 
   /** The accounts of the declared variants: kept where name and version are unchanged, new ones for the rest, the others dropped. */
-  private sync(model: string, declared: readonly TrafficVariant[] | undefined): Map<string, VariantAccount> | undefined {
+  private sync(
+    model: string,
+    declared: readonly TrafficVariant[] | undefined,
+  ): Map<string, VariantAccount> | undefined {
     const current = this.models.get(model);
-    if (current && declared && current.size === declared.length && declared.every((d) => current.get(d.name)?.version === d.version)) return current;
+    if (
+      current &&
+      declared &&
+      current.size === declared.length &&
+      declared.every((d) => current.get(d.name)?.version === d.version)
+    )
+      return current;
     const next = new Map<string, VariantAccount>();
     for (const d of declared ?? []) {
       const kept = current?.get(d.name);
-      next.set(d.name, kept?.version === d.version ? kept : new VariantAccount(model, d.name, d.version, `${this.options.pod}.${++this.serial}`, this.options.latencyWindow));
+      next.set(
+        d.name,
+        kept?.version === d.version
+          ? kept
+          : new VariantAccount(
+              model,
+              d.name,
+              d.version,
+              `${this.options.pod}.${++this.serial}`,
+              this.options.latencyWindow,
+            ),
+      );
     }
-    for (const old of current?.values() ?? []) if (next.get(old.variant) !== old) this.observer?.variantForgotten(old.labels);
+    for (const old of current?.values() ?? [])
+      if (next.get(old.variant) !== old) this.observer?.variantForgotten(old.labels);
     if (declared === undefined) this.models.delete(model);
     else this.models.set(model, next);
     return declared && next;

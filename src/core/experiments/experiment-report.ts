@@ -25,7 +25,8 @@ export type Task = 'classification' | 'regression' | 'raw';
 export type QualityMetric = 'accuracy' | 'mean_absolute_error';
 
 /** Which pods the counts cover: every pod through Redis, or this one (and why). Latency is always this pod's. */
-export type ResultScope = { readonly kind: 'fleet'; readonly pods: number } | { readonly kind: 'pod'; readonly why: string };
+export type ResultScope =
+  { readonly kind: 'fleet'; readonly pods: number } | { readonly kind: 'pod'; readonly why: string };
 
 export interface VariantInput {
   readonly name: string;
@@ -42,8 +43,18 @@ export type Quality =
   | { readonly metric: 'mean_absolute_error'; readonly estimate: MeanEstimate };
 
 export type Versus =
-  | { readonly metric: 'accuracy'; readonly test: 'two-proportion z-test'; readonly comparison: ProportionComparison; readonly samplesNeeded: SamplesNeeded }
-  | { readonly metric: 'mean_absolute_error'; readonly test: "Welch's t-test"; readonly comparison: MeanComparison; readonly samplesNeeded: SamplesNeeded };
+  | {
+      readonly metric: 'accuracy';
+      readonly test: 'two-proportion z-test';
+      readonly comparison: ProportionComparison;
+      readonly samplesNeeded: SamplesNeeded;
+    }
+  | {
+      readonly metric: 'mean_absolute_error';
+      readonly test: "Welch's t-test";
+      readonly comparison: MeanComparison;
+      readonly samplesNeeded: SamplesNeeded;
+    };
 
 export interface VariantResult extends VariantInput {
   readonly role: 'control' | 'candidate';
@@ -79,14 +90,29 @@ export function versusControl(metric: QualityMetric, control: VariantInput, cand
   const power = { alpha: ALPHA, power: POWER };
   if (metric === 'accuracy') {
     const [a, b] = [control.totals.accuracy, candidate.totals.accuracy];
-    return { metric, test: 'two-proportion z-test', comparison: compareProportions(a, b, CONFIDENCE, names), samplesNeeded: samplesNeededForProportions(a, b, power) };
+    return {
+      metric,
+      test: 'two-proportion z-test',
+      comparison: compareProportions(a, b, CONFIDENCE, names),
+      samplesNeeded: samplesNeededForProportions(a, b, power),
+    };
   }
   const [a, b] = [control.totals.errors, candidate.totals.errors];
-  return { metric, test: "Welch's t-test", comparison: compareMeans(a, b, CONFIDENCE, names), samplesNeeded: samplesNeededForMeans(a, b, power) };
+  return {
+    metric,
+    test: "Welch's t-test",
+    comparison: compareMeans(a, b, CONFIDENCE, names),
+    samplesNeeded: samplesNeededForMeans(a, b, power),
+  };
 }
 
 /** The results of one model's split: the first variant is the control, every other one a candidate compared with it. */
-export function experimentReport(model: string, task: Task | undefined, variants: readonly VariantInput[], scope: ResultScope): ExperimentReport {
+export function experimentReport(
+  model: string,
+  task: Task | undefined,
+  variants: readonly VariantInput[],
+  scope: ResultScope,
+): ExperimentReport {
   const metric = metricOf(task);
   const control = variants[0]!;
   return {
@@ -114,5 +140,5 @@ export const METHOD = [
   `samples_needed: per variant, to detect the observed difference with ${POWER * 100}% power at alpha ${ALPHA} two-sided (Fleiss's formula for accuracy, the normal approximation for means); null when not yet computable or when the difference is 0.`,
   `trustworthy is false below ${MIN_SAMPLES_PER_VARIANT} labelled rows in a variant, or for accuracy below ${MIN_OUTCOMES_PER_VARIANT} right or ${MIN_OUTCOMES_PER_VARIANT} wrong answers; reasons says which.`,
   'The p-values are fixed-horizon: each is valid for one look at a sample size chosen in advance. No peeking correction or sequential test is applied: checking again as feedback arrives and stopping at the first p < 0.05 makes a false positive far more likely than 5%.',
-  'Feedback must be a fair sample of each variant\'s answers: labels that arrive more often for some requests than others bias the estimates, and no interval shows it.',
+  "Feedback must be a fair sample of each variant's answers: labels that arrive more often for some requests than others bias the estimates, and no interval shows it.",
 ].join(' ');

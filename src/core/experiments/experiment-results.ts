@@ -8,7 +8,10 @@ export interface ModelView {
   isReady(model: string, version: string): boolean;
 }
 
-const NO_REDIS: ResultScope = { kind: 'pod', why: 'REDIS_URL is not set: these are this pod\'s counts; Prometheus (ml_variant_*) sums the pods' };
+const NO_REDIS: ResultScope = {
+  kind: 'pod',
+  why: "REDIS_URL is not set: these are this pod's counts; Prometheus (ml_variant_*) sums the pods",
+};
 
 /**
  * The results of every split: this pod's ledger, summed with the other pods' totals when Redis is
@@ -47,7 +50,9 @@ export class ExperimentResults {
 
   private async report(experiments: ExperimentAccounts[]): Promise<ExperimentReport[]> {
     const accounts = accountsOf(experiments);
-    const { scope, totals } = this.fleet ? await this.fleet.read(accounts) : { scope: NO_REDIS, totals: local(accounts) };
+    const { scope, totals } = this.fleet
+      ? await this.fleet.read(accounts)
+      : { scope: NO_REDIS, totals: local(accounts) };
     return experiments.map((experiment) => {
       const variants = experiment.variants.map(({ declared, account }) => ({
         name: declared.name,

@@ -71,7 +71,11 @@ export class FleetTallies {
   async read(accounts: readonly VariantAccount[]): Promise<FleetResult> {
     await this.flush(accounts);
     const hashes = await this.shared.readHashes(accounts.map(keyOf));
-    if (hashes === undefined) return { scope: { kind: 'pod', why: 'Redis did not answer: these are this pod\'s counts' }, totals: local(accounts) };
+    if (hashes === undefined)
+      return {
+        scope: { kind: 'pod', why: "Redis did not answer: these are this pod's counts" },
+        totals: local(accounts),
+      };
     const pods = new Set(accounts.map((a) => podOf(a.id)));
     const totals = new Map<VariantAccount, VariantTotals>();
     accounts.forEach((account, i) => {

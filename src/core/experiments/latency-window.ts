@@ -19,7 +19,8 @@ export class LatencyWindow {
   private filled = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a latency window holds at least 1 value, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`a latency window holds at least 1 value, got ${capacity}`);
     this.ring = new Float64Array(capacity);
   }
 

@@ -18,7 +18,14 @@ export interface ShadowObserver {
 }
 
 /** The shadow's rows against the client's, row by row; rows without a task (raw models) are only counted. */
-export function compareRows(observer: ShadowObserver, model: string, shadow: string, primary: RowPrediction[] | undefined, mirrored: RowPrediction[] | undefined, rows: number): void {
+export function compareRows(
+  observer: ShadowObserver,
+  model: string,
+  shadow: string,
+  primary: RowPrediction[] | undefined,
+  mirrored: RowPrediction[] | undefined,
+  rows: number,
+): void {
   if (!primary || !mirrored) return observer.outcome(model, shadow, 'compared', rows);
   let agree = 0;
   let disagree = 0;

@@ -30,7 +30,14 @@ export interface ShadowOptions {
 
 /** What the data plane lends the shadows: its batching (a background lane) and whether clients wait for workers. */
 export interface ShadowLane {
-  execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, lane: Pick<BatchRequest, 'background' | 'onDispatch'>): Promise<NamedTensors>;
+  execute(
+    runner: ModelRunner,
+    tensors: NamedTensors,
+    rows: number,
+    fetch: string[],
+    timeoutMs: number,
+    lane: Pick<BatchRequest, 'background' | 'onDispatch'>,
+  ): Promise<NamedTensors>;
   clientsWaiting(): boolean;
 }
 
@@ -91,7 +98,10 @@ export class ShadowTraffic {
         continue;
       }
       this.inflight++;
-      picked.push({ shadow, copy: Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, copyTensor(t)])) });
+      picked.push({
+        shadow,
+        copy: Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, copyTensor(t)])),
+      });
     }
     if (picked.length === 0) return undefined;
     const copies = picked.filter((p) => p.copy).length;
@@ -101,8 +111,12 @@ export class ShadowTraffic {
       launch: (predictions) => {
         if (settled) return;
         settled = true;
-        for (const { shadow, copy } of picked) if (!copy) this.options.observer.outcome(model, shadow.name, 'shed', rows);
-        if (copies > 0) setImmediate(() => picked.forEach(({ shadow, copy }) => copy && void this.run(primary, shadow, copy, rows, predictions)));
+        for (const { shadow, copy } of picked)
+          if (!copy) this.options.observer.outcome(model, shadow.name, 'shed', rows);
+        if (copies > 0)
+          setImmediate(() =>
+            picked.forEach(({ shadow, copy }) => copy && void this.run(primary, shadow, copy, rows, predictions)),
+          );
       },
       drop: () => {
         if (settled) return;
@@ -123,7 +137,13 @@ export class ShadowTraffic {
     return held.rows > SHED_ABOVE * caps.rows || held.bytes > SHED_ABOVE * caps.bytes;
   }
 
-  private async run(primary: ModelRunner, shadow: TrafficShadow, tensors: NamedTensors, rows: number, predictions: RowPrediction[] | undefined): Promise<void> {
+  private async run(
+    primary: ModelRunner,
+    shadow: TrafficShadow,
+    tensors: NamedTensors,
+    rows: number,
+    predictions: RowPrediction[] | undefined,
+  ): Promise<void> {
     const model = primary.spec.name;
     const observer = this.options.observer;
     let started: number | undefined;
@@ -131,14 +151,22 @@ export class ShadowTraffic {
       if (this.pressure()) return observer.outcome(model, shadow.name, 'shed', rows); // pressure rose while the primary ran
       const runner = this.runnerOf(primary, shadow);
       const fetch = runner.spec.taskOutput ? [runner.spec.taskOutput] : runner.spec.outputs.map((o) => o.name);
-      const outputs = await this.lane.execute(runner, tensors, rows, fetch, this.options.timeoutMs, { background: true, onDispatch: () => (started ??= this.now()) });
+      const outputs = await this.lane.execute(runner, tensors, rows, fetch, this.options.timeoutMs, {
+        background: true,
+        onDispatch: () => (started ??= this.now()),
+      });
       const seconds = (this.now() - started!) / 1000;
       compareRows(observer, model, shadow.name, predictions, decodeTaskRows(runner.spec, outputs, rows), rows);
       observer.latency(model, shadow.name, seconds);
     } catch (err) {
       const code = err instanceof ServiceError ? err.code : undefined;
       // Never started: the version was still loading, or clients kept the workers (or its queue) busy until its deadline.
-      if (code === 'MODEL_NOT_READY' || code === 'QUEUE_FULL' || (code === 'DEADLINE_EXCEEDED' && started === undefined)) observer.outcome(model, shadow.name, 'shed', rows);
+      if (
+        code === 'MODEL_NOT_READY' ||
+        code === 'QUEUE_FULL' ||
+        (code === 'DEADLINE_EXCEEDED' && started === undefined)
+      )
+        observer.outcome(model, shadow.name, 'shed', rows);
       else this.failed(model, shadow, rows, err);
     } finally {
       this.inflight--;
@@ -149,7 +177,9 @@ export class ShadowTraffic {
   private runnerOf(primary: ModelRunner, shadow: TrafficShadow): ModelRunner {
     const runner = this.registry.resolve(primary.spec.name, shadow.version).runner!;
     if (this.signatureOf(runner) !== this.signatureOf(primary)) {
-      throw new Error(`version ${shadow.version} takes other inputs than version ${primary.spec.version} (${this.signatureOf(runner)} against ${this.signatureOf(primary)})`);
+      throw new Error(
+        `version ${shadow.version} takes other inputs than version ${primary.spec.version} (${this.signatureOf(runner)} against ${this.signatureOf(primary)})`,
+      );
     }
     return runner;
   }
@@ -157,7 +187,9 @@ export class ShadowTraffic {
   private signatureOf(runner: ModelRunner): string {
     let signature = this.signatures.get(runner);
     if (signature === undefined) {
-      const inputs = runner.spec.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]`);
+      const inputs = runner.spec.inputs.map(
+        (i) => `${i.name} ${i.dtype}[${i.shape.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]`,
+      );
       signature = `${inputs.join(', ')}; batched on ${JSON.stringify(runner.plan?.inputs ?? null)}`;
       this.signatures.set(runner, signature);
     }
@@ -175,7 +207,10 @@ export class ShadowTraffic {
     this.warned.set(key, warned);
     const now = this.now();
     if (now - warned.at < WARN_EVERY_MS) return;
-    this.options.log.warn({ ...about, failures: warned.failures, reason }, 'shadow requests are failing (counted in ml_shadow_requests_total{outcome="failed"}; one warning a minute at most, each failure at debug)');
+    this.options.log.warn(
+      { ...about, failures: warned.failures, reason },
+      'shadow requests are failing (counted in ml_shadow_requests_total{outcome="failed"}; one warning a minute at most, each failure at debug)',
+    );
     warned.at = now;
     warned.failures = 0;
   }

@@ -134,7 +134,9 @@ function checkCounts({ n, correct }: ProportionCounts): void {
 
 function checkSums({ n, sum, sumSquares }: ErrorSums): void {
   if (!Number.isInteger(n) || n < 0 || !(sum >= 0) || !(sumSquares >= 0) || !Number.isFinite(sum + sumSquares)) {
-    throw new RangeError(`error sums must be a whole n ≥ 0 and finite sums ≥ 0, got n=${n}, sum=${sum}, sumSquares=${sumSquares}`);
+    throw new RangeError(
+      `error sums must be a whole n ≥ 0 and finite sums ≥ 0, got n=${n}, sum=${sum}, sumSquares=${sumSquares}`,
+    );
   }
 }
 
@@ -173,7 +175,8 @@ export function estimateProportion(counts: ProportionCounts, confidence = 0.95):
   const { n, correct } = counts;
   const reasons = fewSamples(n);
   if (correct < MIN_OUTCOMES_PER_VARIANT) reasons.push(`${correct} correct, fewer than ${MIN_OUTCOMES_PER_VARIANT}`);
-  if (n - correct < MIN_OUTCOMES_PER_VARIANT) reasons.push(`${n - correct} wrong, fewer than ${MIN_OUTCOMES_PER_VARIANT}`);
+  if (n - correct < MIN_OUTCOMES_PER_VARIANT)
+    reasons.push(`${n - correct} wrong, fewer than ${MIN_OUTCOMES_PER_VARIANT}`);
   if (n === 0) return { n, rate: Number.NaN, interval: { lower: 0, upper: 1 }, ...trust(reasons) };
   const z = twoSidedZ(confidence);
   const rate = correct / n;
@@ -181,7 +184,10 @@ export function estimateProportion(counts: ProportionCounts, confidence = 0.95):
   const centre = (rate + z2n / 2) / (1 + z2n);
   const half = (z * Math.sqrt((rate * (1 - rate)) / n + z2n / (4 * n))) / (1 + z2n);
   // Clamped: at rate 0 or 1 the exact bound is 0 or 1, and rounding must not put the estimate outside.
-  const interval = { lower: Math.max(0, Math.min(rate, centre - half)), upper: Math.min(1, Math.max(rate, centre + half)) };
+  const interval = {
+    lower: Math.max(0, Math.min(rate, centre - half)),
+    upper: Math.min(1, Math.max(rate, centre + half)),
+  };
   return { n, rate, interval, ...trust(reasons) };
 }
 
@@ -193,12 +199,18 @@ export function estimateProportion(counts: ProportionCounts, confidence = 0.95):
  * Trustworthy only when both variants are (see {@link estimateProportion}); a fixed-horizon test
  * (see the module's notes on peeking). p is NaN when a variant has no samples.
  */
-export function compareProportions(a: ProportionCounts, b: ProportionCounts, confidence = 0.95, names = DEFAULT_NAMES): ProportionComparison {
+export function compareProportions(
+  a: ProportionCounts,
+  b: ProportionCounts,
+  confidence = 0.95,
+  names = DEFAULT_NAMES,
+): ProportionComparison {
   const ea = estimateProportion(a, confidence);
   const eb = estimateProportion(b, confidence);
   const reasons = named(names, ea, eb);
   const difference = eb.rate - ea.rate;
-  if (a.n === 0 || b.n === 0) return { difference, interval: NO_INTERVAL, z: Number.NaN, pValue: Number.NaN, ...trust(reasons) };
+  if (a.n === 0 || b.n === 0)
+    return { difference, interval: NO_INTERVAL, z: Number.NaN, pValue: Number.NaN, ...trust(reasons) };
   const interval = {
     lower: difference - Math.hypot(eb.rate - eb.interval.lower, ea.interval.upper - ea.rate),
     upper: difference + Math.hypot(eb.interval.upper - eb.rate, ea.rate - ea.interval.lower),
@@ -231,7 +243,13 @@ export function estimateMean(sums: ErrorSums, confidence = 0.95): MeanEstimate {
   const reasons = fewSamples(n);
   if (n < 2) return { n, mean, standardDeviation, interval: NO_INTERVAL, ...trust(reasons) };
   const half = studentTQuantile(upperQuantile(confidence), n - 1) * (standardDeviation / Math.sqrt(n));
-  return { n, mean, standardDeviation, interval: { lower: Math.max(0, mean - half), upper: mean + half }, ...trust(reasons) };
+  return {
+    n,
+    mean,
+    standardDeviation,
+    interval: { lower: Math.max(0, mean - half), upper: mean + half },
+    ...trust(reasons),
+  };
 }
 
 /**
@@ -249,7 +267,14 @@ export function compareMeans(a: ErrorSums, b: ErrorSums, confidence = 0.95, name
   const reasons = named(names, ea, eb);
   const difference = eb.mean - ea.mean;
   if (a.n < 2 || b.n < 2) {
-    return { difference, interval: NO_INTERVAL, t: Number.NaN, degreesOfFreedom: Number.NaN, pValue: Number.NaN, ...trust(reasons) };
+    return {
+      difference,
+      interval: NO_INTERVAL,
+      t: Number.NaN,
+      degreesOfFreedom: Number.NaN,
+      pValue: Number.NaN,
+      ...trust(reasons),
+    };
   }
   const va = (ea.standardDeviation * ea.standardDeviation) / a.n;
   const vb = (eb.standardDeviation * eb.standardDeviation) / b.n;
@@ -257,7 +282,14 @@ export function compareMeans(a: ErrorSums, b: ErrorSums, confidence = 0.95, name
   if (se === 0) {
     const t = difference === 0 ? 0 : Math.sign(difference) * Infinity;
     const interval = { lower: difference, upper: difference };
-    return { difference, interval, t, degreesOfFreedom: a.n + b.n - 2, pValue: difference === 0 ? 1 : 0, ...trust(reasons) };
+    return {
+      difference,
+      interval,
+      t,
+      degreesOfFreedom: a.n + b.n - 2,
+      pValue: difference === 0 ? 1 : 0,
+      ...trust(reasons),
+    };
   }
   // (va + vb)² / (va²/(n_a − 1) + vb²/(n_b − 1)), written with shares of va + vb so tiny variances cannot underflow to 0/0.
   const [sa, sb] = [va / (va + vb), vb / (va + vb)];
@@ -265,7 +297,14 @@ export function compareMeans(a: ErrorSums, b: ErrorSums, confidence = 0.95, name
   const t = difference / se;
   const half = studentTQuantile(upperQuantile(confidence), degreesOfFreedom) * se;
   const interval = { lower: difference - half, upper: difference + half };
-  return { difference, interval, t, degreesOfFreedom, pValue: 2 * studentTCdf(-Math.abs(t), degreesOfFreedom), ...trust(reasons) };
+  return {
+    difference,
+    interval,
+    t,
+    degreesOfFreedom,
+    pValue: 2 * studentTCdf(-Math.abs(t), degreesOfFreedom),
+    ...trust(reasons),
+  };
 }
 
 /** The test's settings for a sample size: α two-sided (0.05) and power (0.8). */
@@ -293,7 +332,11 @@ function samplesNeeded(perVariantExact: number, a: { n: number }, b: { n: number
  * variant has no samples. The observed difference is itself noisy: with few samples this is an
  * order of magnitude, not a promise. With an uneven split the smaller arm's figure is conservative.
  */
-export function samplesNeededForProportions(a: ProportionCounts, b: ProportionCounts, settings: PowerSettings = {}): SamplesNeeded {
+export function samplesNeededForProportions(
+  a: ProportionCounts,
+  b: ProportionCounts,
+  settings: PowerSettings = {},
+): SamplesNeeded {
   checkCounts(a);
   checkCounts(b);
   const { zAlpha, zBeta } = zAlphaBeta(settings);

@@ -11,7 +11,9 @@ import { splitVariantSchema, splitVariantsOf } from './traffic-split.js';
 export const trafficVariantSchema = splitVariantSchema.extend({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
   // the version folder's one spelling (version-folder.ts): a variant on `01` would never be ready
-  version: z.union([z.number().int().min(1).transform(String), z.string()]).refine(isCanonicalVersion, 'a version number (1, 2, 10)'),
+  version: z
+    .union([z.number().int().min(1).transform(String), z.string()])
+    .refine(isCanonicalVersion, 'a version number (1, 2, 10)'),
 });
 
 /**
@@ -36,7 +38,12 @@ export const trafficConfigSchema = z
   .superRefine((config, ctx) => {
     const taken = new Set(config.variants.map((v) => v.name));
     (config.shadows ?? []).forEach((shadow, i) => {
-      if (taken.has(shadow.name)) ctx.addIssue({ code: 'custom', path: ['shadows', i, 'name'], message: `"${shadow.name}" is taken: variant and shadow names must be unique` });
+      if (taken.has(shadow.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shadows', i, 'name'],
+          message: `"${shadow.name}" is taken: variant and shadow names must be unique`,
+        });
       taken.add(shadow.name);
     });
   });

@@ -64,6 +64,8 @@ export class ModelTraffic {
     let names = '';
     for (const v of this.variants) if (v.weight > 0 && ready(v.version)) names += `${v.name}\u0000`;
     if (names === '') return undefined;
-    return this.compiled.get(names, () => this.live(ready), { salt: this.model, ...(this.random ? { random: this.random } : {}) }).assign(key);
+    return this.compiled
+      .get(names, () => this.live(ready), { salt: this.model, ...(this.random ? { random: this.random } : {}) })
+      .assign(key);
   }
 }

@@ -82,7 +82,10 @@ const { h64 } = await xxhash();
 const TWO_POW_53 = 2 ** 53;
 
 /** Validates the variants and precomputes what a request needs: the live variants, their seeds, 1/w, cumulative weights. */
-export function compileSplit<V extends SplitVariant>(variants: readonly V[], options: SplitOptions = {}): TrafficSplit<V> {
+export function compileSplit<V extends SplitVariant>(
+  variants: readonly V[],
+  options: SplitOptions = {},
+): TrafficSplit<V> {
   const parsed = splitVariantsSchema.safeParse(variants);
   if (!parsed.success) {
     throw new InvalidSplitError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));

@@ -50,7 +50,11 @@ export class VariantAccount {
   }
 }
 
-export const NO_TOTALS: VariantTotals = { requests: { success: 0, invalid_input: 0, error: 0 }, accuracy: { n: 0, correct: 0 }, errors: { n: 0, sum: 0, sumSquares: 0 } };
+export const NO_TOTALS: VariantTotals = {
+  requests: { success: 0, invalid_input: 0, error: 0 },
+  accuracy: { n: 0, correct: 0 },
+  errors: { n: 0, sum: 0, sumSquares: 0 },
+};
 
 /** The totals of several pods (or several incarnations of one account) as one. */
 export function sumTotals(all: readonly VariantTotals[]): VariantTotals {

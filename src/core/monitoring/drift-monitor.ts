@@ -41,11 +41,22 @@ export class DriftMonitor {
     spec.features?.forEach((feature, index) => {
       const bins = reference.features[feature.name];
       const edges = bins && (float32 ? bins.edges.map(Math.fround) : bins.edges);
-      if (bins && edges) this.features.push({ name: feature.name, index, edges, expected: bins.fractions, window: new SlidingHistogram(bins.fractions.length, options.windowRows) });
+      if (bins && edges)
+        this.features.push({
+          name: feature.name,
+          index,
+          edges,
+          expected: bins.fractions,
+          window: new SlidingHistogram(bins.fractions.length, options.windowRows),
+        });
     });
     if (reference.class_priors && spec.labels) {
       const labels = spec.labels;
-      this.classes = { labels, expected: labels.map((l) => reference.class_priors![l] ?? 0), window: new SlidingHistogram(labels.length, options.windowRows) };
+      this.classes = {
+        labels,
+        expected: labels.map((l) => reference.class_priors![l] ?? 0),
+        window: new SlidingHistogram(labels.length, options.windowRows),
+      };
     }
   }
 
@@ -58,7 +69,8 @@ export class DriftMonitor {
     if (this.features.length === 0) return;
     const rowSize = tensor.data.length / rows;
     for (let r = 0; r < rows; r++) {
-      for (const f of this.features) f.window.add(binOf(f.edges, getElement(tensor.data, tensor.dtype, r * rowSize + f.index)));
+      for (const f of this.features)
+        f.window.add(binOf(f.edges, getElement(tensor.data, tensor.dtype, r * rowSize + f.index)));
     }
   }
 

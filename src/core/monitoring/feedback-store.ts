@@ -83,11 +83,14 @@ export class FeedbackStore {
     const shared = this.shared!;
     const verified = shared.signer.verify(key, RECORD_VERSION, text);
     if ('unsigned' in verified) {
-      if (verified.unsigned !== 'version') shared.refused(verified.unsigned === 'signature' ? 'signature does not match' : 'not a prediction record');
+      if (verified.unsigned !== 'version')
+        shared.refused(verified.unsigned === 'signature' ? 'signature does not match' : 'not a prediction record');
       return undefined;
     }
     const parsed = recordSchema.safeParse(verified.fields);
-    const why = parsed.success ? recordMisfit(parsed.data, shared.specOf(parsed.data.model, parsed.data.version), this.options.maxRows) : 'not a prediction record';
+    const why = parsed.success
+      ? recordMisfit(parsed.data, shared.specOf(parsed.data.model, parsed.data.version), this.options.maxRows)
+      : 'not a prediction record';
     if (why) shared.refused(why);
     return why ? undefined : parsed.data;
   }

@@ -49,7 +49,10 @@ const UNMATCHED = {
  */
 export class ModelMonitoring {
   private readonly drift = new Map<string, { spec: ModelSpec; monitor: DriftMonitor }>();
-  private readonly accuracy = new Map<string, { model: string; version: string; task: PredictionRecord['task']; window: AccuracyWindow }>();
+  private readonly accuracy = new Map<
+    string,
+    { model: string; version: string; task: PredictionRecord['task']; window: AccuracyWindow }
+  >();
 
   constructor(
     private readonly options: { drift: DriftOptions; accuracyWindow: number },
@@ -70,13 +73,21 @@ export class ModelMonitoring {
    * ground truth the moment it has the answer, and under load a record kept a turn of the event
    * loop later was not there yet for it (404 UNKNOWN_PREDICTION).
    */
-  rememberPrediction(spec: ModelSpec, id: string, predictions: RowPrediction[] | undefined, rows: number, variant?: string): void {
+  rememberPrediction(
+    spec: ModelSpec,
+    id: string,
+    predictions: RowPrediction[] | undefined,
+    rows: number,
+    variant?: string,
+  ): void {
     const record: PredictionRecord = {
       model: spec.name,
       version: spec.version,
       ...(variant !== undefined ? { variant } : {}),
       task: spec.task,
-      rows: predictions ? predictions.map((p) => ('label' in p ? p.label : 'values' in p ? p.values : [])) : Array.from({ length: rows }, () => []),
+      rows: predictions
+        ? predictions.map((p) => ('label' in p ? p.label : 'values' in p ? p.values : []))
+        : Array.from({ length: rows }, () => []),
     };
     this.store.remember(id, record);
   }
@@ -86,7 +97,13 @@ export class ModelMonitoring {
     const predictions = rowPredictions ?? Array.from({ length: rows }, (): RowPrediction => ({ outputs: {} }));
     const labels = predictions.flatMap((p) => ('label' in p ? [p.label] : []));
     this.driftOf(spec)?.observeLabels(labels);
-    for (const p of predictions) this.observer.rowPredicted(spec.name, spec.version, 'label' in p ? p.label : undefined, 'confidence' in p ? p.confidence : undefined);
+    for (const p of predictions)
+      this.observer.rowPredicted(
+        spec.name,
+        spec.version,
+        'label' in p ? p.label : undefined,
+        'confidence' in p ? p.confidence : undefined,
+      );
   }
 
   async feedback(request: FeedbackRequest): Promise<FeedbackResult> {
@@ -99,20 +116,24 @@ export class ModelMonitoring {
     let score: number;
     let result: FeedbackResult;
     if (record.task === 'classification') {
-      if (request.label === undefined) throw invalid('label', `model ${record.model} is a classifier: send the true "label"`);
+      if (request.label === undefined)
+        throw invalid('label', `model ${record.model} is a classifier: send the true "label"`);
       const labels = this.specOf(record.model, record.version)?.labels;
-      if (labels && !labels.includes(request.label)) throw invalid('label', `not a label of ${record.model}: ${labels.join(', ')}`);
+      if (labels && !labels.includes(request.label))
+        throw invalid('label', `not a label of ${record.model}: ${labels.join(', ')}`);
       score = request.label === predicted ? 1 : 0;
       result = { id: request.id, row, model: record.model, version: record.version, correct: score === 1 };
     } else {
-      if (request.value === undefined) throw invalid('value', `model ${record.model} is a regressor: send the true "value"`);
+      if (request.value === undefined)
+        throw invalid('value', `model ${record.model} is a regressor: send the true "value"`);
       score = Math.abs(request.value - (predicted as number[])[0]!);
       result = { id: request.id, row, model: record.model, version: record.version, error: score };
     }
     if (!(await this.store.claim(request.id, row))) throw this.unmatched('duplicate');
     this.accuracyOf(record).add(score);
     this.experiments?.scored(record, score);
-    if (record.task === 'classification') this.observer.feedback(record.model, record.version, score === 1 ? 'correct' : 'incorrect');
+    if (record.task === 'classification')
+      this.observer.feedback(record.model, record.version, score === 1 ? 'correct' : 'incorrect');
     return result;
   }
 
@@ -124,7 +145,12 @@ export class ModelMonitoring {
       features: monitor.featureScores(),
       classes: monitor.classScore(),
     }));
-    const accuracy = [...this.accuracy.values()].map(({ model, version, task, window }) => ({ model, version, task, value: window.mean }));
+    const accuracy = [...this.accuracy.values()].map(({ model, version, task, window }) => ({
+      model,
+      version,
+      task,
+      value: window.mean,
+    }));
     return { drift, accuracy };
   }
 
@@ -147,7 +173,12 @@ export class ModelMonitoring {
     const key = `${record.model}@${record.version}`;
     let entry = this.accuracy.get(key);
     if (!entry) {
-      entry = { model: record.model, version: record.version, task: record.task, window: new AccuracyWindow(this.options.accuracyWindow) };
+      entry = {
+        model: record.model,
+        version: record.version,
+        task: record.task,
+        window: new AccuracyWindow(this.options.accuracyWindow),
+      };
       this.accuracy.set(key, entry);
     }
     return entry.window;

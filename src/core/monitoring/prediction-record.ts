@@ -22,20 +22,30 @@ const MAX_ROW_VALUES = 65_536;
  * records (one of the model's labels; a vector of the task output's row size; nothing for a raw
  * model). Feedback on a record that fails is never counted, so it cannot create a series.
  */
-export function recordMisfit(record: PredictionRecord, spec: ModelSpec | undefined, maxRows: number): string | undefined {
+export function recordMisfit(
+  record: PredictionRecord,
+  spec: ModelSpec | undefined,
+  maxRows: number,
+): string | undefined {
   if (!spec) return 'model version not loaded here';
   if (record.task !== spec.task) return 'not the task of the model';
   if (record.rows.length < 1 || record.rows.length > maxRows) return `not 1 to ${maxRows} rows`;
   if (spec.task === 'classification') {
     const labels = new Set(spec.labels);
-    return record.rows.every((row) => typeof row === 'string' && labels.has(row)) ? undefined : 'a row that is not a label of the model';
+    return record.rows.every((row) => typeof row === 'string' && labels.has(row))
+      ? undefined
+      : 'a row that is not a label of the model';
   }
   if (spec.task === 'regression') {
     const width = rowSize(spec);
-    const fits = (row: string | number[]) => Array.isArray(row) && (width === undefined ? row.length >= 1 && row.length <= MAX_ROW_VALUES : row.length === width);
+    const fits = (row: string | number[]) =>
+      Array.isArray(row) &&
+      (width === undefined ? row.length >= 1 && row.length <= MAX_ROW_VALUES : row.length === width);
     return record.rows.every(fits) ? undefined : `a row that is not ${width ?? 'a vector of'} value(s)`;
   }
-  return record.rows.every((row) => Array.isArray(row) && row.length === 0) ? undefined : 'a row with values for a raw model';
+  return record.rows.every((row) => Array.isArray(row) && row.length === 0)
+    ? undefined
+    : 'a row with values for a raw model';
 }
 
 /** Values per row of the task output, when its dims after the first are all fixed. */

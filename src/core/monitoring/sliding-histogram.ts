@@ -8,7 +8,10 @@ export class SlidingHistogram {
   private next = 0;
   private filled = 0;
 
-  constructor(readonly bins: number, readonly capacity: number) {
+  constructor(
+    readonly bins: number,
+    readonly capacity: number,
+  ) {
     this.ring = new Uint16Array(capacity);
     this.counts = new Uint32Array(bins);
   }

@@ -29,7 +29,11 @@ export interface RowCaps {
 }
 
 /** The size along the batch dim: the largest any batched input claims (the input checks then insist they agree); 1 without one. */
-export function declaredRows(batchAxes: Readonly<Record<string, number>> | undefined, shapes: DeclaredShapes, at: Locator = tensorLocator): DeclaredRows {
+export function declaredRows(
+  batchAxes: Readonly<Record<string, number>> | undefined,
+  shapes: DeclaredShapes,
+  at: Locator = tensorLocator,
+): DeclaredRows {
   let largest: DeclaredRows = { rows: 1, path: 'inputs' };
   for (const [name, axis] of Object.entries(batchAxes ?? {})) {
     const size = shapes[name]?.shape[axis];
@@ -45,21 +49,35 @@ export function declaredRows(batchAxes: Readonly<Record<string, number>> | undef
  */
 export function rowsRefusal({ rows, path }: DeclaredRows, caps: RowCaps): ServiceError | undefined {
   if (rows > caps.maxRequestRows) {
-    return new ServiceError('TOO_MANY_ROWS', `${rows} rows in one request; at most ${caps.maxRequestRows} (MAX_REQUEST_ROWS): send them in several requests`, [
-      { path, message: `at most ${caps.maxRequestRows} rows` },
-    ]);
+    return new ServiceError(
+      'TOO_MANY_ROWS',
+      `${rows} rows in one request; at most ${caps.maxRequestRows} (MAX_REQUEST_ROWS): send them in several requests`,
+      [{ path, message: `at most ${caps.maxRequestRows} rows` }],
+    );
   }
   if (rows > caps.maxQueueRows) {
-    return new ServiceError('LARGER_THAN_QUEUE', `${rows} rows in one request; model ${caps.key} queues at most ${caps.maxQueueRows} (max_queue_size): send them in several requests`, [
-      { path, message: `at most ${caps.maxQueueRows} rows for this model` },
-    ]);
+    return new ServiceError(
+      'LARGER_THAN_QUEUE',
+      `${rows} rows in one request; model ${caps.key} queues at most ${caps.maxQueueRows} (max_queue_size): send them in several requests`,
+      [{ path, message: `at most ${caps.maxQueueRows} rows for this model` }],
+    );
   }
   return undefined;
 }
 
 /** Throws rowsRefusal() for a request to this runner; nothing without limits. */
-export function refuseOversized(runner: ModelRunner, declared: DeclaredRows, limits: AdmissionLimits | undefined): void {
-  const refusal = limits && rowsRefusal(declared, { maxRequestRows: limits.maxRequestRows, maxQueueRows: runner.policy.maxQueueRows, key: runner.spec.key });
+export function refuseOversized(
+  runner: ModelRunner,
+  declared: DeclaredRows,
+  limits: AdmissionLimits | undefined,
+): void {
+  const refusal =
+    limits &&
+    rowsRefusal(declared, {
+      maxRequestRows: limits.maxRequestRows,
+      maxQueueRows: runner.policy.maxQueueRows,
+      key: runner.spec.key,
+    });
   if (refusal) throw refusal;
 }
 
@@ -68,7 +86,12 @@ export function refuseOversized(runner: ModelRunner, declared: DeclaredRows, lim
  * a protocol that declared nothing), then a share of the rows in flight. Returns what gives that
  * share back; the caller calls it however the request ends.
  */
-export function admitRows(runner: ModelRunner, tensors: DeclaredShapes, limits: AdmissionLimits | undefined, at: Locator = tensorLocator): () => void {
+export function admitRows(
+  runner: ModelRunner,
+  tensors: DeclaredShapes,
+  limits: AdmissionLimits | undefined,
+  at: Locator = tensorLocator,
+): () => void {
   if (!limits) return () => {};
   const declared = declaredRows(runner.plan?.inputs, tensors, at);
   refuseOversized(runner, declared, limits);

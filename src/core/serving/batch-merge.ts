@@ -38,7 +38,15 @@ export function mergeRequests(plan: BatchPlan | undefined, requests: NamedTensor
   return Object.fromEntries(
     Object.keys(requests[0]!).map((name) => {
       const axis = plan.inputs[name];
-      return [name, axis === undefined ? copyTensor(requests[0]![name]!) : concatAlong(requests.map((r) => r[name]!), axis)];
+      return [
+        name,
+        axis === undefined
+          ? copyTensor(requests[0]![name]!)
+          : concatAlong(
+              requests.map((r) => r[name]!),
+              axis,
+            ),
+      ];
     }),
   );
 }
@@ -51,7 +59,12 @@ export function splitOutputs(plan: BatchPlan | undefined, outputs: NamedTensors,
 }
 
 /** A request of many rows cut into consecutive parts of at most `size` rows; shared inputs copied into each. */
-export function chunkRequest(plan: BatchPlan, tensors: NamedTensors, rows: number, size: number): { tensors: NamedTensors; rows: number }[] {
+export function chunkRequest(
+  plan: BatchPlan,
+  tensors: NamedTensors,
+  rows: number,
+  size: number,
+): { tensors: NamedTensors; rows: number }[] {
   const sizes: number[] = [];
   for (let start = 0; start < rows; start += size) sizes.push(Math.min(size, rows - start));
   const split = Object.fromEntries(
@@ -60,11 +73,22 @@ export function chunkRequest(plan: BatchPlan, tensors: NamedTensors, rows: numbe
       return [name, axis === undefined ? sizes.map(() => copyTensor(t)) : splitAlong(t, axis, sizes)];
     }),
   );
-  return sizes.map((chunkRows, i) => ({ rows: chunkRows, tensors: Object.fromEntries(Object.entries(split).map(([name, parts]) => [name, parts[i]!])) }));
+  return sizes.map((chunkRows, i) => ({
+    rows: chunkRows,
+    tensors: Object.fromEntries(Object.entries(split).map(([name, parts]) => [name, parts[i]!])),
+  }));
 }
 
 /** Rows of a request's outputs (or several requests' rows) joined along each output's batch axis. */
 export function joinOutputs(plan: BatchPlan | undefined, parts: NamedTensors[]): NamedTensors {
   if (parts.length === 1 || !plan) return parts[0]!;
-  return Object.fromEntries(Object.keys(parts[0]!).map((name) => [name, concatAlong(parts.map((p) => p[name]!), plan.outputs[name]!)]));
+  return Object.fromEntries(
+    Object.keys(parts[0]!).map((name) => [
+      name,
+      concatAlong(
+        parts.map((p) => p[name]!),
+        plan.outputs[name]!,
+      ),
+    ]),
+  );
 }

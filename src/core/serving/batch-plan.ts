@@ -26,23 +26,32 @@ export interface BatchingOptions {
  * The plan for a model, or undefined when nothing proves rows independent: each request then
  * runs alone. Throws when model.json names a dim that does not qualify.
  */
-export function planBatching(inputs: TensorSpec[], outputs: TensorSpec[], options: BatchingOptions = {}): BatchPlan | undefined {
+export function planBatching(
+  inputs: TensorSpec[],
+  outputs: TensorSpec[],
+  options: BatchingOptions = {},
+): BatchPlan | undefined {
   if (options.enabled === false) return undefined;
   const candidates = [...new Set(inputs.flatMap((i) => i.shape.filter((d): d is string => typeof d === 'string')))]
     .map((dim) => symbolicPlan(dim, inputs, outputs))
     .filter((p): p is BatchPlan => p !== undefined);
   if (options.dim !== undefined) {
     const chosen = candidates.find((p) => p.dim === options.dim);
-    if (!chosen) throw new Error(`model.json batching.dim "${options.dim}" is not a dim every output and each batched input carry once`);
+    if (!chosen)
+      throw new Error(
+        `model.json batching.dim "${options.dim}" is not a dim every output and each batched input carry once`,
+      );
     return chosen;
   }
   // Several candidates ([batch, seq] ids with [batch, seq, hidden] outputs): the dim nearest the front wins.
-  const cost = (p: BatchPlan) => Object.values(p.inputs).reduce((a, b) => a + b, 0) - Object.keys(p.inputs).length / 1000;
+  const cost = (p: BatchPlan) =>
+    Object.values(p.inputs).reduce((a, b) => a + b, 0) - Object.keys(p.inputs).length / 1000;
   return candidates.sort((a, b) => cost(a) - cost(b))[0] ?? firstAxisPlan(inputs, outputs);
 }
 
 function symbolicPlan(dim: string, inputs: TensorSpec[], outputs: TensorSpec[]): BatchPlan | undefined {
-  const axisOf = (shape: Dim[]) => (shape.filter((d) => d === dim).length === 1 ? shape.indexOf(dim) : shape.includes(dim) ? -2 : -1);
+  const axisOf = (shape: Dim[]) =>
+    shape.filter((d) => d === dim).length === 1 ? shape.indexOf(dim) : shape.includes(dim) ? -2 : -1;
   const plan: BatchPlan = { dim, inputs: {}, outputs: {}, fixedOne: false };
   for (const input of inputs) {
     const axis = axisOf(input.shape);

@@ -19,7 +19,14 @@ export interface BatchObserver {
 }
 
 /** One inference over tensors already merged; resolves to the outputs of the whole batch. `traces`: the traced requests in it; `background`: no client waits for it. */
-export type RunBatch = (runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[], background?: boolean) => Promise<NamedTensors>;
+export type RunBatch = (
+  runner: ModelRunner,
+  inputs: NamedTensors,
+  fetch: string[],
+  rows: number,
+  traces?: TraceSpan[],
+  background?: boolean,
+) => Promise<NamedTensors>;
 
 /** A request as the batcher queues it: its tensors, its size along the batch dim, the outputs it wants. */
 export interface BatchRequest {
@@ -107,7 +114,10 @@ export class Batcher {
     const queue = this.queueOf(runner, background);
     const max = runner.policy.maxQueueRows;
     if (queue.rows > 0 && queue.rows + rows > max) {
-      throw new ServiceError('QUEUE_FULL', `model ${runner.spec.key} has ${queue.rows} rows queued (max_queue_size ${max}); retry shortly`);
+      throw new ServiceError(
+        'QUEUE_FULL',
+        `model ${runner.spec.key} has ${queue.rows} rows queued (max_queue_size ${max}); retry shortly`,
+      );
     }
   }
 
@@ -141,7 +151,11 @@ export class Batcher {
   }
 
   private isIdle(): boolean {
-    return this.inflight === 0 && this.backgroundInflight === 0 && [...this.queues.values()].every((q) => q.items.length === 0);
+    return (
+      this.inflight === 0 &&
+      this.backgroundInflight === 0 &&
+      [...this.queues.values()].every((q) => q.items.length === 0)
+    );
   }
 
   /** Whether a client batch is due and waiting for a worker: the service is short of capacity now. */
@@ -152,7 +166,10 @@ export class Batcher {
   /** Rows waiting and batches running, per model version, for the gauges. */
   stats(): { model: string; version: string; queuedRows: number; inflightBatches: number }[] {
     // While a changed file replaces a version, its old and new runners both have a queue: summed.
-    const byVersion = new Map<string, { model: string; version: string; queuedRows: number; inflightBatches: number }>();
+    const byVersion = new Map<
+      string,
+      { model: string; version: string; queuedRows: number; inflightBatches: number }
+    >();
     for (const q of this.queues.values()) {
       const { name: model, version } = q.runner.spec;
       const s = byVersion.get(`${model}@${version}`) ?? { model, version, queuedRows: 0, inflightBatches: 0 };
@@ -193,8 +210,8 @@ export class Batcher {
   private pump(): void {
     clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
-    for (let ready; this.inflight < this.slots && (ready = this.nextDue(false)); ) this.dispatch(ready);
-    for (let ready; this.backgroundMayRun() && (ready = this.nextDue(true)); ) this.dispatch(ready);
+    for (let ready; this.inflight < this.slots && (ready = this.nextDue(false));) this.dispatch(ready);
+    for (let ready; this.backgroundMayRun() && (ready = this.nextDue(true));) this.dispatch(ready);
     this.wakeForDelays();
     if (this.retiring.size > 0) this.settleRetiring();
     if (this.idleWaiters.length > 0 && this.isIdle()) this.idleWaiters.splice(0).forEach((resolve) => resolve());
@@ -233,7 +250,12 @@ export class Batcher {
       item.onDispatch?.();
       if (!queue.background) this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000); // a client's wait, not the background's
       if (item.trace) {
-        item.trace.child('queue wait', item.enqueued, { [TRACE_ATTR.batchRows]: rows, [TRACE_ATTR.batchRequests]: batch.length }).end(now);
+        item.trace
+          .child('queue wait', item.enqueued, {
+            [TRACE_ATTR.batchRows]: rows,
+            [TRACE_ATTR.batchRequests]: batch.length,
+          })
+          .end(now);
         (traces ??= []).push(item.trace);
       }
     }
@@ -242,11 +264,22 @@ export class Batcher {
     if (queue.background) this.backgroundInflight++;
     else this.inflight++;
     queue.inflight++;
-    const merged = mergeRequests(plan, batch.map((item) => item.tensors));
+    const merged = mergeRequests(
+      plan,
+      batch.map((item) => item.tensors),
+    );
     this.run(queue.runner, merged, first.fetch, rows, traces, queue.background)
       .then(
-        (outputs) => splitOutputs(plan, outputs, batch.map((item) => item.rows)).forEach((out, i) => settle(batch[i]!, () => batch[i]!.resolve(out))),
-        (err) => (batch.length > 1 && rejectsInput(err) ? this.isolate(queue, batch) : batch.forEach((item) => settle(item, () => item.reject(err)))),
+        (outputs) =>
+          splitOutputs(
+            plan,
+            outputs,
+            batch.map((item) => item.rows),
+          ).forEach((out, i) => settle(batch[i]!, () => batch[i]!.resolve(out))),
+        (err) =>
+          batch.length > 1 && rejectsInput(err)
+            ? this.isolate(queue, batch)
+            : batch.forEach((item) => settle(item, () => item.reject(err))),
       )
       .finally(() => {
         if (queue.background) this.backgroundInflight--;
@@ -263,7 +296,14 @@ export class Batcher {
   private async isolate(queue: ModelQueue, batch: Item[]): Promise<void> {
     for (const item of batch) {
       if (item.state === 'settled') continue;
-      await this.run(queue.runner, item.tensors, item.fetch, item.rows, item.trace && [item.trace], queue.background).then(
+      await this.run(
+        queue.runner,
+        item.tensors,
+        item.fetch,
+        item.rows,
+        item.trace && [item.trace],
+        queue.background,
+      ).then(
         (outputs) => settle(item, () => item.resolve(outputs)),
         (err) => settle(item, () => item.reject(err)),
       );

@@ -1,6 +1,11 @@
 import { ServiceError, type ErrorDetail } from '../../errors.js';
 import { cacheKeys } from '../cache/cache-key.js';
-import { ShadowTraffic, type ShadowLane, type ShadowMirror, type ShadowOptions } from '../experiments/shadow-traffic.js';
+import {
+  ShadowTraffic,
+  type ShadowLane,
+  type ShadowMirror,
+  type ShadowOptions,
+} from '../experiments/shadow-traffic.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
 import { CacheUsage } from '../cache/cache-usage.js';
 import { SingleFlight } from '../cache/single-flight.js';
@@ -115,12 +120,19 @@ export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {
     this.newId = deps.newId ?? (() => newPredictionId());
     this.now = deps.now ?? (() => performance.now());
-    this.batcher = new Batcher(deps.runtime.workers, (runner, inputs, fetch, rows, traces, background) => this.run(runner, inputs, fetch, rows, traces, background), deps.batchObserver, this.now);
+    this.batcher = new Batcher(
+      deps.runtime.workers,
+      (runner, inputs, fetch, rows, traces, background) => this.run(runner, inputs, fetch, rows, traces, background),
+      deps.batchObserver,
+      this.now,
+    );
     const lane: ShadowLane = {
-      execute: (runner, tensors, rows, fetch, timeoutMs, background) => this.execute(runner, tensors, rows, fetch, timeoutMs, undefined, background),
+      execute: (runner, tensors, rows, fetch, timeoutMs, background) =>
+        this.execute(runner, tensors, rows, fetch, timeoutMs, undefined, background),
       clientsWaiting: () => this.batcher.clientsWaiting(),
     };
-    if (deps.shadows && deps.shadows.maxInflight > 0) this.shadows = new ShadowTraffic(deps.registry, lane, deps.shadows);
+    if (deps.shadows && deps.shadows.maxInflight > 0)
+      this.shadows = new ShadowTraffic(deps.registry, lane, deps.shadows);
   }
 
   /** Resolves when no request is queued or running. */
@@ -159,11 +171,20 @@ export class DataPlane {
 
   /** The runner a request would use, and its split's variant: 404 unknown, 503 loading or failed. */
   resolve(target: InferTarget): { runner: ModelRunner; variant?: string } {
-    const { entry, variant } = this.deps.registry.route(target.model, target.version, target.routingKey, target.variant);
+    const { entry, variant } = this.deps.registry.route(
+      target.model,
+      target.version,
+      target.routingKey,
+      target.variant,
+    );
     return { runner: entry.runner!, ...(variant !== undefined ? { variant } : {}) };
   }
 
-  async infer(target: InferTarget, decode: (runner: ModelRunner) => DecodedInputs, options: InferOptions = {}): Promise<InferResult> {
+  async infer(
+    target: InferTarget,
+    decode: (runner: ModelRunner) => DecodedInputs,
+    options: InferOptions = {},
+  ): Promise<InferResult> {
     const { runner, variant } = this.resolve(target);
     const { spec } = runner;
     this.enter(runner);
@@ -201,7 +222,16 @@ export class DataPlane {
         setImmediate(() => monitoring.observePredictions(spec, predictions, rows));
       }
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
-      return { id, runner, ...(variant !== undefined ? { variant } : {}), outputs, rows, predictions, cached, warnings };
+      return {
+        id,
+        runner,
+        ...(variant !== undefined ? { variant } : {}),
+        outputs,
+        rows,
+        predictions,
+        cached,
+        warnings,
+      };
     } catch (err) {
       const error = inferenceError(err);
       if (error.statusCode < 500) status = 'invalid_input';
@@ -212,7 +242,14 @@ export class DataPlane {
       release?.();
       this.leave(runner);
       trace?.set({ [TRACE_ATTR.model]: spec.name, [TRACE_ATTR.version]: spec.version, [TRACE_ATTR.rows]: rows });
-      this.deps.observer.prediction({ model: spec.name, version: spec.version, variant, status, seconds: (this.now() - started) / 1000, rows });
+      this.deps.observer.prediction({
+        model: spec.name,
+        version: spec.version,
+        variant,
+        status,
+        seconds: (this.now() - started) / 1000,
+        rows,
+      });
     }
   }
 
@@ -221,7 +258,10 @@ export class DataPlane {
     let usage = this.cacheUsage.get(runner);
     if (!usage) {
       const onCacheUsage = this.deps.onCacheUsage;
-      usage = new CacheUsage(this.deps.cacheMinHitRate ?? 0, onCacheUsage && ((using, rate) => onCacheUsage(runner.spec, using, rate)));
+      usage = new CacheUsage(
+        this.deps.cacheMinHitRate ?? 0,
+        onCacheUsage && ((using, rate) => onCacheUsage(runner.spec, using, rate)),
+      );
       this.cacheUsage.set(runner, usage);
     }
     return usage;
@@ -237,9 +277,13 @@ export class DataPlane {
     const outputs = runner.spec.outputs.map((o) => o.name);
     const unknown = (requested ?? []).filter((name) => !outputs.includes(name));
     if (unknown.length > 0) {
-      throw new ServiceError('INVALID_REQUEST', `unknown output "${unknown[0]}"; the model has ${outputs.join(', ')}`, [{ path: 'outputs', message: `outputs: ${outputs.join(', ')}` }]);
+      throw new ServiceError('INVALID_REQUEST', `unknown output "${unknown[0]}"; the model has ${outputs.join(', ')}`, [
+        { path: 'outputs', message: `outputs: ${outputs.join(', ')}` },
+      ]);
     }
-    const fetch = requested ? outputs.filter((name) => requested.includes(name) || name === runner.spec.taskOutput) : outputs;
+    const fetch = requested
+      ? outputs.filter((name) => requested.includes(name) || name === runner.spec.taskOutput)
+      : outputs;
     if (known.size < 64) known.set(key, fetch); // the selections a model's clients make are few
     return fetch;
   }
@@ -249,7 +293,14 @@ export class DataPlane {
    * Misses already being computed by another request are joined (single flight); the rest run
    * as one inference, and their outputs are written to the cache after the answer is sent.
    */
-  private async throughCache(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan) {
+  private async throughCache(
+    runner: ModelRunner,
+    tensors: NamedTensors,
+    rows: number,
+    fetch: string[],
+    timeoutMs: number,
+    trace?: TraceSpan,
+  ) {
     const cache = this.deps.cache!;
     const { plan } = runner;
     const lookupStart = trace && this.now();
@@ -282,12 +333,23 @@ export class DataPlane {
     if (leaders.size > 0) {
       const leadKeys = [...leaders.keys()];
       const leadRows = [...leaders.values()];
-      const subset = plan ? Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name]!, leadRows)])) : tensors;
+      const subset = plan
+        ? Object.fromEntries(
+            Object.entries(tensors).map(([name, t]) => [
+              name,
+              plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name]!, leadRows),
+            ]),
+          )
+        : tensors;
       const ttl = runner.cache.ttlSeconds;
       const promises = this.flights.lead(leadKeys, async () => {
         const outputs = await this.execute(runner, subset, leadRows.length, fetch, timeoutMs, trace);
         if (leadRows.length === rows) whole = outputs;
-        const perRow = splitOutputs(plan, outputs, leadRows.map(() => 1));
+        const perRow = splitOutputs(
+          plan,
+          outputs,
+          leadRows.map(() => 1),
+        );
         setImmediate(() => perRow.forEach((row, i) => cache.set(leadKeys[i]!, row, ttl)));
         return perRow;
       });
@@ -295,26 +357,58 @@ export class DataPlane {
     }
     const resolved = new Map<string, NamedTensors>();
     await Promise.all([...pending].map(async ([key, promise]) => resolved.set(key, await promise)));
-    const outputs = whole ?? joinOutputs(plan, keys.map((key, r) => found[r] ?? resolved.get(key)!));
+    const outputs =
+      whole ??
+      joinOutputs(
+        plan,
+        keys.map((key, r) => found[r] ?? resolved.get(key)!),
+      );
     return { outputs, cached: pending.size === 0 };
   }
 
   /** Through the batcher; a request larger than the model's batch runs in parts, joined back in order. */
-  private async execute(runner: ModelRunner, tensors: NamedTensors, rows: number, fetch: string[], timeoutMs: number, trace?: TraceSpan, lane?: Pick<BatchRequest, 'background' | 'onDispatch'>): Promise<NamedTensors> {
+  private async execute(
+    runner: ModelRunner,
+    tensors: NamedTensors,
+    rows: number,
+    fetch: string[],
+    timeoutMs: number,
+    trace?: TraceSpan,
+    lane?: Pick<BatchRequest, 'background' | 'onDispatch'>,
+  ): Promise<NamedTensors> {
     const max = runner.policy.maxBatchRows;
-    if (!runner.plan || rows <= max) return this.batcher.submit(runner, { tensors, rows, fetch, trace, ...lane }, timeoutMs);
+    if (!runner.plan || rows <= max)
+      return this.batcher.submit(runner, { tensors, rows, fetch, trace, ...lane }, timeoutMs);
     this.batcher.admit(runner, rows, lane?.background); // every part, or none
     const parts = chunkRequest(runner.plan, tensors, rows, max);
-    const outputs = await Promise.all(parts.map((part) => this.batcher.submit(runner, { ...part, fetch, trace, ...lane }, timeoutMs)));
+    const outputs = await Promise.all(
+      parts.map((part) => this.batcher.submit(runner, { ...part, fetch, trace, ...lane }, timeoutMs)),
+    );
     return joinOutputs(runner.plan, outputs);
   }
 
-  private async run(runner: ModelRunner, inputs: NamedTensors, fetch: string[], rows: number, traces?: TraceSpan[], background?: boolean): Promise<NamedTensors> {
+  private async run(
+    runner: ModelRunner,
+    inputs: NamedTensors,
+    fetch: string[],
+    rows: number,
+    traces?: TraceSpan[],
+    background?: boolean,
+  ): Promise<NamedTensors> {
     const { spec } = runner;
     const started = traces && this.now();
-    const traced = traces && { [TRACE_ATTR.batchRows]: rows, [TRACE_ATTR.runsOn]: this.deps.runtime.placement?.(spec.key) ?? 'workers' };
+    const traced = traces && {
+      [TRACE_ATTR.batchRows]: rows,
+      [TRACE_ATTR.runsOn]: this.deps.runtime.placement?.(spec.key) ?? 'workers',
+    };
     try {
-      const result = await this.deps.runtime.run({ key: spec.key, inputs, fetch, rows, ...(background ? { background } : {}) });
+      const result = await this.deps.runtime.run({
+        key: spec.key,
+        inputs,
+        fetch,
+        rows,
+        ...(background ? { background } : {}),
+      });
       this.deps.observer.inferenceCost(spec.name, spec.version, result.seconds * this.deps.runtime.threadsPerRun);
       if (traces) traceInference(traces, started!, this.now(), traced!, result);
       return result.outputs;
@@ -328,5 +422,7 @@ export class DataPlane {
 
 /** A failure as the client sees it: a ServiceError as it is, anything else a 500 INFERENCE_FAILED with the cause kept for the log. */
 function inferenceError(err: unknown): ServiceError {
-  return err instanceof ServiceError ? err : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
+  return err instanceof ServiceError
+    ? err
+    : new ServiceError('INFERENCE_FAILED', 'inference failed', undefined, { cause: err });
 }

@@ -26,7 +26,10 @@ export class InflightLimiter {
     const cap = this.caps[resource];
     if (this.held[resource] + amount > cap) {
       this.observer?.rejected(resource);
-      throw new ServiceError('SERVER_BUSY', `the server is holding ${this.held[resource]} of its ${cap} in-flight request ${resource}; retry shortly`);
+      throw new ServiceError(
+        'SERVER_BUSY',
+        `the server is holding ${this.held[resource]} of its ${cap} in-flight request ${resource}; retry shortly`,
+      );
     }
     this.held[resource] += amount;
     let held = amount;

@@ -21,7 +21,11 @@ export interface ModelRunner {
   cache: { enabled: boolean; ttlSeconds?: number };
 }
 
-export function buildRunner(spec: ModelSpec, defaults: BatchPolicy, onAnomaly?: (kind: AnomalyKind, count: number) => void): ModelRunner {
+export function buildRunner(
+  spec: ModelSpec,
+  defaults: BatchPolicy,
+  onAnomaly?: (kind: AnomalyKind, count: number) => void,
+): ModelRunner {
   const options = spec.config.batching;
   const plan = planBatching(spec.inputs, spec.outputs, options);
   return {
@@ -39,8 +43,13 @@ export function buildRunner(spec: ModelSpec, defaults: BatchPolicy, onAnomaly?: 
 }
 
 /** Rows stack into a model's only input along its first dim, and each output's first dim is the row again. */
-function rowInputOf(spec: ModelSpec, plan: BatchPlan | undefined, onAnomaly?: (kind: AnomalyKind, count: number) => void): ModelRunner['rowInput'] {
-  if (spec.inputs.length !== 1) return { refusal: `the model has ${spec.inputs.length} inputs (${spec.inputs.map((i) => i.name).join(', ')})` };
+function rowInputOf(
+  spec: ModelSpec,
+  plan: BatchPlan | undefined,
+  onAnomaly?: (kind: AnomalyKind, count: number) => void,
+): ModelRunner['rowInput'] {
+  if (spec.inputs.length !== 1)
+    return { refusal: `the model has ${spec.inputs.length} inputs (${spec.inputs.map((i) => i.name).join(', ')})` };
   const input = spec.inputs[0]!;
   if (input.dtype === 'string') return { refusal: `input "${input.name}" holds strings` };
   if (plan?.inputs[input.name] !== 0 || !Object.values(plan.outputs).every((axis) => axis === 0)) {

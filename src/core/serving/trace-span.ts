@@ -37,7 +37,14 @@ export const TRACE_ATTR = {
  * The worker's clock reads in epoch ms (its performance.now() has another origin); the child is
  * kept inside the round trip, so clock skew between threads never shows a child outside its parent.
  */
-export function traceInference(traces: TraceSpan[], startMs: number, endMs: number, attributes: TraceAttributes, result?: InferenceResult, error?: { code: string; message: string }): void {
+export function traceInference(
+  traces: TraceSpan[],
+  startMs: number,
+  endMs: number,
+  attributes: TraceAttributes,
+  result?: InferenceResult,
+  error?: { code: string; message: string },
+): void {
   for (const trace of traces) {
     const span = trace.child('inference', startMs, attributes);
     if (result) {
@@ -53,8 +60,16 @@ export function traceInference(traces: TraceSpan[], startMs: number, endMs: numb
 }
 
 /** A cache lookup: L1, and when L1 missed and Redis was asked, the Redis round trip as its child. */
-export function traceCacheLookup(trace: TraceSpan, startMs: number, remoteStartMs: number | undefined, endMs: number, rows: number, hits: number): void {
+export function traceCacheLookup(
+  trace: TraceSpan,
+  startMs: number,
+  remoteStartMs: number | undefined,
+  endMs: number,
+  rows: number,
+  hits: number,
+): void {
   const span = trace.child('cache lookup', startMs, { [TRACE_ATTR.rows]: rows, [TRACE_ATTR.cacheHits]: hits });
-  if (remoteStartMs !== undefined) span.child('redis MGET', remoteStartMs, { 'db.system.name': 'redis', 'db.operation.name': 'MGET' }).end(endMs);
+  if (remoteStartMs !== undefined)
+    span.child('redis MGET', remoteStartMs, { 'db.system.name': 'redis', 'db.operation.name': 'MGET' }).end(endMs);
   span.end(endMs);
 }

@@ -18,9 +18,11 @@ export function sliceAlong(tensor: Tensor, axis: number, start: number, end: num
   const rows = end - start;
   const shape = tensor.shape.slice();
   shape[axis] = rows;
-  if (axis === 0 && !Array.isArray(tensor.data)) return { dtype: tensor.dtype, shape, data: tensor.data.slice(start * inner, end * inner) };
+  if (axis === 0 && !Array.isArray(tensor.data))
+    return { dtype: tensor.dtype, shape, data: tensor.data.slice(start * inner, end * inner) };
   const data = dtypes[tensor.dtype].create(outer * rows * inner);
-  for (let o = 0; o < outer; o++) copyElements(tensor.data, (o * size + start) * inner, data, o * rows * inner, rows * inner);
+  for (let o = 0; o < outer; o++)
+    copyElements(tensor.data, (o * size + start) * inner, data, o * rows * inner, rows * inner);
   return { dtype: tensor.dtype, shape, data };
 }
 
@@ -59,5 +61,8 @@ export function splitAlong(tensor: Tensor, axis: number, sizes: number[]): Tenso
 /** The given positions along the axis, in that order, as one tensor. */
 export function takeAlong(tensor: Tensor, axis: number, positions: number[]): Tensor {
   if (positions.length === tensor.shape[axis] && positions.every((p, i) => p === i)) return tensor;
-  return concatAlong(positions.map((p) => sliceAlong(tensor, axis, p, p + 1)), axis);
+  return concatAlong(
+    positions.map((p) => sliceAlong(tensor, axis, p, p + 1)),
+    axis,
+  );
 }

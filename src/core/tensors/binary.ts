@@ -27,7 +27,11 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   }
   let data: TypedArray;
   if (LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
-    const Constructor = (dtypes[dtype].create(0) as TypedArray).constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => TypedArray;
+    const Constructor = (dtypes[dtype].create(0) as TypedArray).constructor as new (
+      buffer: ArrayBufferLike,
+      offset: number,
+      length: number,
+    ) => TypedArray;
     data = new Constructor(bytes.buffer, bytes.byteOffset, count);
   } else {
     data = dtypes[dtype].create(count) as TypedArray;
@@ -38,13 +42,18 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (dtype === 'bool') {
     const bad = view.findIndex((b) => b > 1);
-    if (bad >= 0) throw invalidAt(formatPath([where, ...unravel(bad, shape)]), `a BOOL element is one byte, 0 or 1; got ${view[bad]}`);
+    if (bad >= 0)
+      throw invalidAt(
+        formatPath([where, ...unravel(bad, shape)]),
+        `a BOOL element is one byte, 0 or 1; got ${view[bad]}`,
+      );
   }
   return { dtype, shape, data };
 }
 
 function stringsFromBytes(bytes: Uint8Array, count: number, where: string): string[] {
-  if (count * 4 > bytes.byteLength) throw invalidAt(where, `${count} BYTES elements take at least ${count * 4} bytes, got ${bytes.byteLength}`);
+  if (count * 4 > bytes.byteLength)
+    throw invalidAt(where, `${count} BYTES elements take at least ${count * 4} bytes, got ${bytes.byteLength}`);
   const out = new Array<string>(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
@@ -52,7 +61,8 @@ function stringsFromBytes(bytes: Uint8Array, count: number, where: string): stri
     if (at + 4 > bytes.byteLength) throw invalidAt(where, `the bytes end at element ${i} of ${count}`);
     const length = view.getUint32(at, true);
     at += 4;
-    if (at + length > bytes.byteLength) throw invalidAt(`${where}[${i}]`, `element ${i} says ${length} bytes, ${bytes.byteLength - at} are left`);
+    if (at + length > bytes.byteLength)
+      throw invalidAt(`${where}[${i}]`, `element ${i} says ${length} bytes, ${bytes.byteLength - at} are left`);
     try {
       out[i] = utf8.decode(bytes.subarray(at, at + length));
     } catch {

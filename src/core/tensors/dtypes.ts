@@ -4,7 +4,8 @@
  * exactly (integers) or finitely (floats). float16 is held as its IEEE bits in a Uint16Array;
  * bool as one byte per element (0 or 1); string as a JS array.
  */
-export type NumericArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
+export type NumericArray =
+  Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
 export type BigIntArray = BigInt64Array | BigUint64Array;
 export type TypedArray = NumericArray | BigIntArray;
 export type TensorData = TypedArray | string[];
@@ -26,7 +27,13 @@ const F16_MAX = 65504;
 
 export const dtypes = {
   float32: { kind: 'float', bytes: 4, min: -F32_MAX, max: F32_MAX, create: (n) => new Float32Array(n) },
-  float64: { kind: 'float', bytes: 8, min: -Number.MAX_VALUE, max: Number.MAX_VALUE, create: (n) => new Float64Array(n) },
+  float64: {
+    kind: 'float',
+    bytes: 8,
+    min: -Number.MAX_VALUE,
+    max: Number.MAX_VALUE,
+    create: (n) => new Float64Array(n),
+  },
   float16: { kind: 'half', bytes: 2, min: -F16_MAX, max: F16_MAX, create: (n) => new Uint16Array(n) },
   int8: { kind: 'int', bytes: 1, min: -128, max: 127, create: (n) => new Int8Array(n) },
   uint8: { kind: 'int', bytes: 1, min: 0, max: 255, create: (n) => new Uint8Array(n) },
@@ -35,7 +42,13 @@ export const dtypes = {
   int32: { kind: 'int', bytes: 4, min: -2147483648, max: 2147483647, create: (n) => new Int32Array(n) },
   uint32: { kind: 'int', bytes: 4, min: 0, max: 4294967295, create: (n) => new Uint32Array(n) },
   // JSON numbers are doubles: beyond 2^53 they are not exact, so JSON stops there (binary input does not).
-  int64: { kind: 'bigint', bytes: 8, min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, create: (n) => new BigInt64Array(n) },
+  int64: {
+    kind: 'bigint',
+    bytes: 8,
+    min: Number.MIN_SAFE_INTEGER,
+    max: Number.MAX_SAFE_INTEGER,
+    create: (n) => new BigInt64Array(n),
+  },
   uint64: { kind: 'bigint', bytes: 8, min: 0, max: Number.MAX_SAFE_INTEGER, create: (n) => new BigUint64Array(n) },
   bool: { kind: 'bool', bytes: 1, min: 0, max: 1, create: (n) => new Uint8Array(n) },
   string: { kind: 'string', bytes: 0, min: Number.NaN, max: Number.NaN, create: (n) => new Array<string>(n).fill('') },

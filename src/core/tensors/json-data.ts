@@ -12,9 +12,16 @@ import { describeValue, invalidAt } from './tensor-errors.js';
  * `where` names the tensor in messages, and `${where}[i][j]` an element by its position in the shape.
  * No more than `maxElements` are allocated: a shape cannot ask for more than the body could hold.
  */
-export function tensorFromJson(value: unknown, dtype: DType, shape: number[], where: string, maxElements = Infinity): Tensor {
+export function tensorFromJson(
+  value: unknown,
+  dtype: DType,
+  shape: number[],
+  where: string,
+  maxElements = Infinity,
+): Tensor {
   const count = elementCount(shape);
-  if (count > maxElements) throw invalidAt(where, `shape [${shape}] holds ${count} elements, more than the body could carry`);
+  if (count > maxElements)
+    throw invalidAt(where, `shape [${shape}] holds ${count} elements, more than the body could carry`);
   const data = dtypes[dtype].create(count);
   const write = writerOf(dtype, data, (i) => formatPath([where, ...unravel(i, shape)]));
   let written = 0;
@@ -74,7 +81,8 @@ function writerOf(dtype: DType, data: Tensor['data'], pathOf: (index: number) =>
         if (typeof value !== 'number') fail(i, `expected a number for ${dtype}, got ${describeValue(value)}`);
         const n = value as number;
         if (integer && !Number.isInteger(n)) fail(i, `expected an integer for ${dtype}, got ${n}`);
-        if (Number.isFinite(n) && (n < info.min || n > info.max)) fail(i, `${n} is outside the range of ${dtype} (${info.min} to ${info.max})`);
+        if (Number.isFinite(n) && (n < info.min || n > info.max))
+          fail(i, `${n} is outside the range of ${dtype} (${info.min} to ${info.max})`);
         setElement(array, dtype, i, n);
       };
     }

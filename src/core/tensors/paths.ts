@@ -3,7 +3,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, part) => {
     if (typeof part === 'number') return `${out}[${part}]`;
     const name = String(part);
-    return out === '' ? name : /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `${out}.${name}` : `${out}[${JSON.stringify(name)}]`;
+    return out === ''
+      ? name
+      : /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+        ? `${out}.${name}`
+        : `${out}[${JSON.stringify(name)}]`;
   }, '');
 }
 

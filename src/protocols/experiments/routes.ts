@@ -12,8 +12,19 @@ const interval = ({ lower, upper }: Interval) => ({ lower: figure(lower), upper:
 function quality(q: Quality) {
   const { estimate: e } = q;
   const trust = { trustworthy: e.trustworthy, reasons: [...e.reasons] };
-  if (q.metric === 'accuracy') return { accuracy: { value: figure(q.estimate.rate), n: e.n, correct: q.correct, ci95: interval(e.interval), ...trust } };
-  return { mean_absolute_error: { value: figure(q.estimate.mean), n: e.n, standard_deviation: figure(q.estimate.standardDeviation), ci95: interval(e.interval), ...trust } };
+  if (q.metric === 'accuracy')
+    return {
+      accuracy: { value: figure(q.estimate.rate), n: e.n, correct: q.correct, ci95: interval(e.interval), ...trust },
+    };
+  return {
+    mean_absolute_error: {
+      value: figure(q.estimate.mean),
+      n: e.n,
+      standard_deviation: figure(q.estimate.standardDeviation),
+      ci95: interval(e.interval),
+      ...trust,
+    },
+  };
 }
 
 function versus(control: string, v: Versus) {
@@ -27,7 +38,11 @@ function versus(control: string, v: Versus) {
     statistic: figure('z' in c ? c.z : c.t),
     ...('degreesOfFreedom' in c ? { degrees_of_freedom: figure(c.degreesOfFreedom) } : {}),
     p_value: figure(c.pValue),
-    samples_needed: { per_variant: figure(v.samplesNeeded.perVariant), control_more: figure(controlMore), candidate_more: figure(candidateMore) },
+    samples_needed: {
+      per_variant: figure(v.samplesNeeded.perVariant),
+      control_more: figure(controlMore),
+      candidate_more: figure(candidateMore),
+    },
     trustworthy: c.trustworthy,
     reasons: [...c.reasons],
   };
@@ -42,7 +57,10 @@ export function encodeReport(report: ExperimentReport): ExperimentAnswer {
     metric: report.metric ?? null,
     control: report.control,
     scope: scope.kind,
-    scope_detail: scope.kind === 'fleet' ? `summed over ${scope.pods} pod(s) through Redis, each as of its last write (at most a second old), this pod's as of now; latency is this pod's` : scope.why,
+    scope_detail:
+      scope.kind === 'fleet'
+        ? `summed over ${scope.pods} pod(s) through Redis, each as of its last write (at most a second old), this pod's as of now; latency is this pod's`
+        : scope.why,
     ...(scope.kind === 'fleet' ? { pods: scope.pods } : {}),
     variants: report.variants.map((v) => {
       const requests = v.totals.requests.success + v.totals.requests.invalid_input + v.totals.requests.error;
@@ -56,7 +74,12 @@ export function encodeReport(report: ExperimentReport): ExperimentAnswer {
         by_status: { ...v.totals.requests },
         errors: v.totals.requests.error,
         error_rate: figure(v.totals.requests.error / requests),
-        latency_seconds: { p50: figure(v.latency.p50), p95: figure(v.latency.p95), p99: figure(v.latency.p99), samples: v.latency.samples },
+        latency_seconds: {
+          p50: figure(v.latency.p50),
+          p95: figure(v.latency.p95),
+          p99: figure(v.latency.p99),
+          samples: v.latency.samples,
+        },
         ...(v.quality ? quality(v.quality) : {}),
         ...(v.versusControl ? { versus_control: versus(report.control, v.versusControl) } : {}),
       };
@@ -71,18 +94,30 @@ export function encodeReport(report: ExperimentReport): ExperimentAnswer {
  */
 const experiments: FastifyPluginAsync = async (app) => {
   const routes = app.withTypeProvider<DescribedRoutes>();
-  routes.get('/experiments', { schema: experimentsRoute }, async () => ({ experiments: (await app.experiments.all()).map(encodeReport) }));
+  routes.get('/experiments', { schema: experimentsRoute }, async () => ({
+    experiments: (await app.experiments.all()).map(encodeReport),
+  }));
 
-  routes.get('/experiments/:model', { schema: experimentRoute }, async (request: FastifyRequest<{ Params: { model: string } }>) => {
-    const { model } = request.params;
-    if (app.models.entries(model).length === 0) {
-      if (app.models.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
-      throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${model}"`, [{ path: 'model', message: `models: ${[...new Set(app.models.all().map((e) => e.name))].join(', ')}` }]);
-    }
-    const report = await app.experiments.of(model);
-    if (!report) throw new ServiceError('NO_TRAFFIC_SPLIT', 'the model has no traffic split', [{ path: 'model', message: `model "${model}" declares no \`traffic\` in its model.json` }]);
-    return encodeReport(report);
-  });
+  routes.get(
+    '/experiments/:model',
+    { schema: experimentRoute },
+    async (request: FastifyRequest<{ Params: { model: string } }>) => {
+      const { model } = request.params;
+      if (app.models.entries(model).length === 0) {
+        if (app.models.phase !== 'loaded')
+          throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
+        throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${model}"`, [
+          { path: 'model', message: `models: ${[...new Set(app.models.all().map((e) => e.name))].join(', ')}` },
+        ]);
+      }
+      const report = await app.experiments.of(model);
+      if (!report)
+        throw new ServiceError('NO_TRAFFIC_SPLIT', 'the model has no traffic split', [
+          { path: 'model', message: `model "${model}" declares no \`traffic\` in its model.json` },
+        ]);
+      return encodeReport(report);
+    },
+  );
 };
 
 export default experiments;

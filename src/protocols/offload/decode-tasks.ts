@@ -54,13 +54,30 @@ export type PredictEnvelope = Omit<PredictRequest, 'features' | 'instances'> & {
 /** `variant`: the traffic split's variant the worker chose (see offload-routing.ts); the main thread pins it. */
 export type DecodeResult =
   /** /predict: the rows decoded for model `key`; or no key when this worker does not know the model (the main thread decides). */
-  | { kind: 'predict'; envelope: PredictEnvelope; key?: string; variant?: string; tensor?: Tensor; warnings?: ErrorDetail[]; kinds?: RowKind[]; anomalies?: Partial<Record<AnomalyKind, number>> }
+  | {
+      kind: 'predict';
+      envelope: PredictEnvelope;
+      key?: string;
+      variant?: string;
+      tensor?: Tensor;
+      warnings?: ErrorDetail[];
+      kinds?: RowKind[];
+      anomalies?: Partial<Record<AnomalyKind, number>>;
+    }
   /** OIP: the request without its tensors' data, and the tensors, decoded for model `key`; none when its shapes are past the row caps. */
   | { kind: 'infer'; request: InferRequest; key: string; variant?: string; tensors?: NamedTensors; outputs?: string[] }
   /** OIP: this worker does not know the model version (it loaded after the worker started): the main thread decodes. */
   | { kind: 'unknown' }
   /** refused: in the envelope (before any model is involved) or in the tensors (a prediction that failed). */
-  | { kind: 'error'; stage: 'envelope' | 'tensors'; error: PlainError; envelope?: PredictEnvelope; key?: string; variant?: string; anomalies?: Partial<Record<AnomalyKind, number>> };
+  | {
+      kind: 'error';
+      stage: 'envelope' | 'tensors';
+      error: PlainError;
+      envelope?: PredictEnvelope;
+      key?: string;
+      variant?: string;
+      anomalies?: Partial<Record<AnomalyKind, number>>;
+    };
 
 /** The models a worker decodes for, each with its rows codec built once. */
 export class OffloadModels {
@@ -81,7 +98,13 @@ export class OffloadModels {
    * decoded here, and the main thread refuses it on the size the body declares (DataPlane.infer).
    */
   oversized(model: OffloadModel, declared: DeclaredRows): boolean {
-    return rowsRefusal(declared, { maxRequestRows: this.maxRequestRows, maxQueueRows: model.maxQueueRows, key: model.key }) !== undefined;
+    return (
+      rowsRefusal(declared, {
+        maxRequestRows: this.maxRequestRows,
+        maxQueueRows: model.maxQueueRows,
+        key: model.key,
+      }) !== undefined
+    );
   }
 
   /** The model version a request names, by its one spelling only (`01` names none: the main thread answers 404, as ModelRegistry.resolve does). */
@@ -97,7 +120,11 @@ export class OffloadModels {
     let codec = this.codecs.get(model.key);
     if (!codec) {
       const input = model.inputs.find((i) => i.name === model.rowInput)!;
-      codec = new RowsCodec(input, model.features, (kind, count) => (this.anomalies[kind] = (this.anomalies[kind] ?? 0) + count));
+      codec = new RowsCodec(
+        input,
+        model.features,
+        (kind, count) => (this.anomalies[kind] = (this.anomalies[kind] ?? 0) + count),
+      );
       this.codecs.set(model.key, codec);
     }
     return codec;
@@ -123,15 +150,35 @@ export function decodePredict(body: Uint8Array, models: OffloadModels, routing?:
   } catch (err) {
     return { kind: 'error', stage: 'envelope', error: plain(err) };
   }
-  const chosen = envelope.version === undefined ? models.chooser.choose(routing, envelope.model, envelope.routing_key) : undefined;
+  const chosen =
+    envelope.version === undefined ? models.chooser.choose(routing, envelope.model, envelope.routing_key) : undefined;
   const variant = chosen ? { variant: chosen.name } : {};
   const model = models.find(envelope.model, chosen?.version ?? envelope.version?.toString());
-  if (!model?.rowInput || models.oversized(model, { rows: rows.values.length, path: INSTANCES.whole })) return { kind: 'predict', envelope, ...variant };
+  if (!model?.rowInput || models.oversized(model, { rows: rows.values.length, path: INSTANCES.whole }))
+    return { kind: 'predict', envelope, ...variant };
   try {
-    const decoded = models.codec(model).decode(rows.values, rows.single ? FEATURES : INSTANCES, envelope.validation ?? model.validation);
-    return { kind: 'predict', envelope, key: model.key, ...variant, tensor: decoded.tensor, warnings: decoded.warnings, kinds: decoded.kinds };
+    const decoded = models
+      .codec(model)
+      .decode(rows.values, rows.single ? FEATURES : INSTANCES, envelope.validation ?? model.validation);
+    return {
+      kind: 'predict',
+      envelope,
+      key: model.key,
+      ...variant,
+      tensor: decoded.tensor,
+      warnings: decoded.warnings,
+      kinds: decoded.kinds,
+    };
   } catch (err) {
-    return { kind: 'error', stage: 'tensors', error: plain(err), envelope, key: model.key, ...variant, anomalies: models.takeAnomalies() };
+    return {
+      kind: 'error',
+      stage: 'tensors',
+      error: plain(err),
+      envelope,
+      key: model.key,
+      ...variant,
+      anomalies: models.takeAnomalies(),
+    };
   }
 }
 
@@ -141,7 +188,11 @@ export function decodeInfer(task: Extract<DecodeTask, { kind: 'infer' }>, models
   if (!named) return { kind: 'unknown' };
   let body;
   try {
-    body = parseInferBody(Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength, models.maxDepth);
+    body = parseInferBody(
+      Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength),
+      task.headerLength,
+      models.maxDepth,
+    );
   } catch (err) {
     return { kind: 'error', stage: 'envelope', error: plain(err) };
   }
@@ -150,8 +201,12 @@ export function decodeInfer(task: Extract<DecodeTask, { kind: 'infer' }>, models
   if (!model) return { kind: 'unknown' };
   const variant = chosen ? { variant: chosen.name } : {};
   // The answer needs the request's id, parameters and outputs, never its data.
-  const request: InferRequest = { ...body.request, inputs: body.request.inputs.map(({ data: _data, ...input }) => input) };
-  if (models.oversized(model, declaredRows(model.batchAxes, inputsByName(request), oipLocator))) return { kind: 'infer', request, key: model.key, ...variant };
+  const request: InferRequest = {
+    ...body.request,
+    inputs: body.request.inputs.map(({ data: _data, ...input }) => input),
+  };
+  if (models.oversized(model, declaredRows(model.batchAxes, inputsByName(request), oipLocator)))
+    return { kind: 'infer', request, key: model.key, ...variant };
   try {
     const decoded = decodeInputs(body, model.inputs);
     return { kind: 'infer', request, key: model.key, ...variant, tensors: decoded.tensors, outputs: decoded.outputs };
@@ -181,7 +236,8 @@ export function parseJson(body: Uint8Array, maxDepth: number): unknown {
 }
 
 function plain(err: unknown): PlainError {
-  if (err instanceof ServiceError) return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+  if (err instanceof ServiceError)
+    return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
   throw err;
 }
 

@@ -1,7 +1,14 @@
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { lowerPriority } from '../../runtime/priority.js';
-import { decodeInfer, decodePredict, OffloadModels, type DecodeResult, type DecodeTask, type OffloadModel } from './decode-tasks.js';
+import {
+  decodeInfer,
+  decodePredict,
+  OffloadModels,
+  type DecodeResult,
+  type DecodeTask,
+  type OffloadModel,
+} from './decode-tasks.js';
 
 /**
  * Runs on a decode worker thread: large JSON bodies are parsed, their envelopes checked and
@@ -20,8 +27,14 @@ export default function decode(task: DecodeTask): unknown {
 }
 
 function buffersOf(result: DecodeResult): ArrayBuffer[] {
-  const tensors = result.kind === 'infer' ? Object.values(result.tensors ?? {}) : result.kind === 'predict' && result.tensor ? [result.tensor] : [];
+  const tensors =
+    result.kind === 'infer'
+      ? Object.values(result.tensors ?? {})
+      : result.kind === 'predict' && result.tensor
+        ? [result.tensor]
+        : [];
   const buffers = new Set<ArrayBuffer>();
-  for (const { data } of tensors) if (!Array.isArray(data) && data.buffer instanceof ArrayBuffer) buffers.add(data.buffer);
+  for (const { data } of tensors)
+    if (!Array.isArray(data) && data.buffer instanceof ArrayBuffer) buffers.add(data.buffer);
   return [...buffers];
 }

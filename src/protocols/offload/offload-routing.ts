@@ -18,7 +18,11 @@ export interface OffloadRouting {
 }
 
 /** On the main thread: the routing of the models given (all with a split, for /predict, whose body names the model). */
-export function offloadRouting(models: Iterable<string>, liveVariants: (model: string) => TrafficVariant[] | undefined, header: string | undefined): OffloadRouting {
+export function offloadRouting(
+  models: Iterable<string>,
+  liveVariants: (model: string) => TrafficVariant[] | undefined,
+  header: string | undefined,
+): OffloadRouting {
   const splits: Record<string, TrafficVariant[]> = {};
   for (const model of models) {
     const live = liveVariants(model);
@@ -35,6 +39,8 @@ export class OffloadChooser {
   choose(routing: OffloadRouting | undefined, model: string, named: string | undefined): TrafficVariant | undefined {
     const live = routing?.splits[model];
     if (!live) return undefined;
-    return this.compiled.get(JSON.stringify([model, live]), () => live, { salt: model }).assign(routingKeyFrom(named, routing.header));
+    return this.compiled
+      .get(JSON.stringify([model, live]), () => live, { salt: model })
+      .assign(routingKeyFrom(named, routing.header));
   }
 }

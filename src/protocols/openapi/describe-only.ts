@@ -24,7 +24,9 @@ const stringify = (data: unknown) => JSON.stringify(data);
 
 /** Every response schema but a compiled answer serializes as if the route had none: JSON.stringify. */
 export const describeOnlySerializer: FastifySerializerCompiler<unknown> = ({ schema }) =>
-  schema instanceof z.ZodType && compiled.has(schema) ? fastJson(z.toJSONSchema(schema, { target: 'draft-7' }) as Parameters<typeof fastJson>[0]) : stringify;
+  schema instanceof z.ZodType && compiled.has(schema)
+    ? fastJson(z.toJSONSchema(schema, { target: 'draft-7' }) as Parameters<typeof fastJson>[0])
+    : stringify;
 
 /**
  * The routes' type provider: answers are typed from the response schemas, so the compiler checks

@@ -18,7 +18,11 @@ const feedback: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { max
       done(err as Error, undefined);
     }
   });
-  app.withTypeProvider<DescribedRoutes>().post('/feedback', { schema: feedbackRouteSchema }, async (request) => app.monitoring.feedback(parseEnvelope(feedbackSchema, request.body, '')));
+  app
+    .withTypeProvider<DescribedRoutes>()
+    .post('/feedback', { schema: feedbackRouteSchema }, async (request) =>
+      app.monitoring.feedback(parseEnvelope(feedbackSchema, request.body, '')),
+    );
 };
 
 export default feedback;

@@ -15,7 +15,9 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
     state: entry.state,
     ...(entry.reason ? { reason: entry.reason } : {}),
     ...(entry.warmup ? { warmup: entry.warmup } : {}),
-    ...(entry.reload ? { reload: { state: entry.reload.state, sha256: entry.reload.sha256, reason: entry.reload.reason } } : {}),
+    ...(entry.reload
+      ? { reload: { state: entry.reload.state, sha256: entry.reload.sha256, reason: entry.reload.reason } }
+      : {}),
     ...(runner &&
       spec && {
         task: spec.task,
@@ -27,7 +29,10 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
         labels: spec.labels,
         validation: spec.validation,
         batching: runner.plan ? { dim: runner.plan.dim, max_batch_size: runner.policy.maxBatchRows } : null,
-        predict: 'refusal' in runner.rowInput ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer` : 'rows',
+        predict:
+          'refusal' in runner.rowInput
+            ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer`
+            : 'rows',
         card: spec.config.card?.versions[entry.version],
       }),
   };

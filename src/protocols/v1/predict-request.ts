@@ -25,7 +25,11 @@ export type PredictRequest = z.infer<typeof predictRequestSchema>;
 export const tensorQuerySchema = z.strictObject({
   model: z.string().min(1).max(128).describe('binary bodies: the model (a JSON body names it in the body)'),
   version: versionText.optional(),
-  dtype: z.string().min(1).max(16).describe('binary bodies: the element type, as the model input has it (float32, int64, …)'),
+  dtype: z
+    .string()
+    .min(1)
+    .max(16)
+    .describe('binary bodies: the element type, as the model input has it (float32, int64, …)'),
   shape: z
     .string()
     .regex(/^\d{1,9}(,\d{1,9}){0,7}$/, 'comma-separated dims, batch first: 4,1,8,8')

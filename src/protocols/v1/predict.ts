@@ -15,7 +15,12 @@ import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { predictRouteSchema } from './route-schemas.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
-import { parseJson as parseBody, serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
+import {
+  parseJson as parseBody,
+  serviceError,
+  type DecodeResult,
+  type PredictEnvelope,
+} from '../offload/decode-tasks.js';
 import { LargeBody } from '../offload/large-body.js';
 import { offloadRouting } from '../offload/offload-routing.js';
 
@@ -32,9 +37,11 @@ const declaring = (rows: number, path: string) => () => ({ rows, path });
 function rowsInput(runner: ModelRunner) {
   if ('refusal' in runner.rowInput) {
     const { name } = runner.spec;
-    throw new ServiceError('UNSUPPORTED_MODEL', `model ${runner.spec.key} cannot be fed rows by /predict: ${runner.rowInput.refusal}; call POST /v2/models/${name}/infer`, [
-      { path: 'model', message: `use POST /v2/models/${name}/infer (Open Inference Protocol)` },
-    ]);
+    throw new ServiceError(
+      'UNSUPPORTED_MODEL',
+      `model ${runner.spec.key} cannot be fed rows by /predict: ${runner.rowInput.refusal}; call POST /v2/models/${name}/infer`,
+      [{ path: 'model', message: `use POST /v2/models/${name}/infer (Open Inference Protocol)` }],
+    );
   }
   return runner.rowInput;
 }
@@ -42,8 +49,20 @@ function rowsInput(runner: ModelRunner) {
 /** The /predict answer: the id, and per row the label and probabilities, the values, or the raw outputs. */
 function answer(result: InferResult, single: boolean) {
   const { spec } = result.runner;
-  const predictions = result.predictions ?? rawRows(result.outputs, spec.outputs.map((o) => o.name), result.rows);
-  const head = { id: result.id, model: spec.name, version: spec.version, ...(result.variant !== undefined ? { variant: result.variant } : {}), cached: result.cached };
+  const predictions =
+    result.predictions ??
+    rawRows(
+      result.outputs,
+      spec.outputs.map((o) => o.name),
+      result.rows,
+    );
+  const head = {
+    id: result.id,
+    model: spec.name,
+    version: spec.version,
+    ...(result.variant !== undefined ? { variant: result.variant } : {}),
+    cached: result.cached,
+  };
   const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
   return single ? { ...head, ...predictions[0], ...warnings } : { ...head, predictions, ...warnings };
 }
@@ -60,7 +79,9 @@ function outputsOf(runner: ModelRunner): string[] | undefined {
  */
 const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDepth }) => {
   await inflateRequestBodies(app);
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
   // JSON parsed as a decode worker parses it (secure-json-parse, as fastify does, with the parser's
   // reason in the message), except bodies large enough to be parsed on a decode worker instead.
   app.removeContentTypeParser('application/json');
@@ -74,18 +95,40 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
   });
 
   /** Rows already decoded into a tensor (by a decode worker), checked and run. */
-  const inferDecoded = (envelope: PredictEnvelope, decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>, bytes: Buffer, request: FastifyRequest) =>
+  const inferDecoded = (
+    envelope: PredictEnvelope,
+    decoded: Extract<DecodeResult, { kind: 'predict' | 'error' }>,
+    bytes: Buffer,
+    request: FastifyRequest,
+  ) =>
     app.dataPlane.infer(
-      { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key), ...(decoded.variant !== undefined ? { variant: decoded.variant } : {}) },
+      {
+        model: envelope.model,
+        version: envelope.version?.toString(),
+        routingKey: routingKeyOf(request, envelope.routing_key),
+        ...(decoded.variant !== undefined ? { variant: decoded.variant } : {}),
+      },
       (runner) => {
         const { input, codec } = rowsInput(runner);
-        for (const [kind, count] of Object.entries(decoded.anomalies ?? {})) app.metrics.monitoring.featureAnomaly(runner.spec.name, runner.spec.version, kind as AnomalyKind, count);
+        for (const [kind, count] of Object.entries(decoded.anomalies ?? {}))
+          app.metrics.monitoring.featureAnomaly(runner.spec.name, runner.spec.version, kind as AnomalyKind, count);
         if (decoded.kind === 'error') throw serviceError(decoded.error);
-        if (decoded.key !== runner.spec.key || !decoded.tensor) return decodeRows(runner, parseEnvelope(predictRequestSchema, parseBody(bytes, maxJsonDepth), ''));
+        if (decoded.key !== runner.spec.key || !decoded.tensor)
+          return decodeRows(runner, parseEnvelope(predictRequestSchema, parseBody(bytes, maxJsonDepth), ''));
         const place = envelope.single ? FEATURES : INSTANCES;
-        return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)) };
+        return {
+          tensors: { [input]: decoded.tensor },
+          outputs: outputsOf(runner),
+          warnings: decoded.warnings,
+          locator: codec.locatorOf(place, decoded.kinds!, decoded.tensor.shape.slice(1)),
+        };
       },
-      { declared: declaring(envelope.rows, INSTANCES.whole), validation: envelope.validation, timeoutMs: envelope.timeout_ms, trace: request.trace },
+      {
+        declared: declaring(envelope.rows, INSTANCES.whole),
+        validation: envelope.validation,
+        timeoutMs: envelope.timeout_ms,
+        trace: request.trace,
+      },
     );
 
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
@@ -98,25 +141,44 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
           const { input } = rowsInput(runner);
           const dtype = runner.spec.inputs[0]!.dtype;
           if (!isDType(query.dtype)) throw invalidAt('dtype', `unknown dtype "${query.dtype}"`);
-          if (query.dtype !== dtype) throw invalidAt('dtype', `the model input is ${dtype}, the body says ${query.dtype}`);
-          return { tensors: { [input]: tensorFromBytes(body, dtype, query.shape, 'body') }, outputs: outputsOf(runner), locator: binaryLocator };
+          if (query.dtype !== dtype)
+            throw invalidAt('dtype', `the model input is ${dtype}, the body says ${query.dtype}`);
+          return {
+            tensors: { [input]: tensorFromBytes(body, dtype, query.shape, 'body') },
+            outputs: outputsOf(runner),
+            locator: binaryLocator,
+          };
         },
-        { declared: declaring(query.shape[0]!, binaryLocator.tensor('')), validation: query.validation, timeoutMs: query.timeout_ms, trace: request.trace },
+        {
+          declared: declaring(query.shape[0]!, binaryLocator.tensor('')),
+          validation: query.validation,
+          timeoutMs: query.timeout_ms,
+          trace: request.trace,
+        },
       );
       return answer(result, false);
     }
     if (request.body instanceof LargeBody) {
       const bytes = request.body.bytes;
       // The body names its model: the worker gets every split, to decode for the variant the request will run on.
-      const routing = offloadRouting(app.models.traffic.all().map((t) => t.model), (model) => app.models.liveVariants(model), routingKeyOf(request));
+      const routing = offloadRouting(
+        app.models.traffic.all().map((t) => t.model),
+        (model) => app.models.liveVariants(model),
+        routingKeyOf(request),
+      );
       const decoded = await app.jsonOffload.decode({ kind: 'predict', body: bytes, routing });
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
-      if (decoded.kind !== 'predict' && decoded.kind !== 'error') throw new Error(`unexpected decode result ${decoded.kind}`);
+      if (decoded.kind !== 'predict' && decoded.kind !== 'error')
+        throw new Error(`unexpected decode result ${decoded.kind}`);
       const envelope = decoded.envelope!;
       return answer(await inferDecoded(envelope, decoded, bytes, request), envelope.single);
     }
     const envelope: PredictRequest = parseEnvelope(predictRequestSchema, request.body, '');
-    const target = { model: envelope.model, version: envelope.version?.toString(), routingKey: routingKeyOf(request, envelope.routing_key) };
+    const target = {
+      model: envelope.model,
+      version: envelope.version?.toString(),
+      routingKey: routingKeyOf(request, envelope.routing_key),
+    };
     const result = await app.dataPlane.infer(target, (runner) => decodeRows(runner, envelope), {
       declared: declaring(envelope.instances?.length ?? 1, INSTANCES.whole),
       validation: envelope.validation,
@@ -131,8 +193,16 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
 function decodeRows(runner: ModelRunner, envelope: PredictRequest): DecodedInputs {
   const { input, codec } = rowsInput(runner);
   const level = envelope.validation ?? runner.spec.validation;
-  const decoded = envelope.features !== undefined ? codec.decode([envelope.features], FEATURES, level) : codec.decode(envelope.instances!, INSTANCES, level);
-  return { tensors: { [input]: decoded.tensor }, outputs: outputsOf(runner), warnings: decoded.warnings, locator: decoded.locator };
+  const decoded =
+    envelope.features !== undefined
+      ? codec.decode([envelope.features], FEATURES, level)
+      : codec.decode(envelope.instances!, INSTANCES, level);
+  return {
+    tensors: { [input]: decoded.tensor },
+    outputs: outputsOf(runner),
+    warnings: decoded.warnings,
+    locator: decoded.locator,
+  };
 }
 
 export default predict;

@@ -7,9 +7,17 @@ import { ServiceError } from '../../errors.js';
  * BYTES "value:index[:label]", highest first (ties keep the lower index), shape [rows, count], or
  * [count] for an output without rows. Labels come from model.json where they name this output's classes.
  */
-export function classify(name: string, tensor: Tensor, count: number, batched: boolean, labels: string[] | undefined): Tensor {
+export function classify(
+  name: string,
+  tensor: Tensor,
+  count: number,
+  batched: boolean,
+  labels: string[] | undefined,
+): Tensor {
   if (tensor.dtype === 'string' || tensor.dtype === 'bool') {
-    throw new ServiceError('INVALID_REQUEST', `output "${name}" holds ${tensor.dtype} values, which cannot be ranked`, [{ path: 'outputs', message: name }]);
+    throw new ServiceError('INVALID_REQUEST', `output "${name}" holds ${tensor.dtype} values, which cannot be ranked`, [
+      { path: 'outputs', message: name },
+    ]);
   }
   const rows = batched ? tensor.shape[0]! : 1;
   const width = rows === 0 ? 0 : tensor.data.length / rows;

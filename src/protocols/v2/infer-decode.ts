@@ -31,9 +31,16 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
     const value = Array.isArray(headerLength) ? headerLength[0] : headerLength;
     jsonBytes = /^\d{1,10}$/.test(value ?? '') ? Number(value) : Number.NaN;
     if (!(jsonBytes <= body.length)) {
-      throw new ServiceError('INVALID_REQUEST', `Inference-Header-Content-Length is ${value}; the body has ${body.length} bytes`, [
-        { path: 'Inference-Header-Content-Length', message: 'the byte length of the JSON header at the start of the body' },
-      ]);
+      throw new ServiceError(
+        'INVALID_REQUEST',
+        `Inference-Header-Content-Length is ${value}; the body has ${body.length} bytes`,
+        [
+          {
+            path: 'Inference-Header-Content-Length',
+            message: 'the byte length of the JSON header at the start of the body',
+          },
+        ],
+      );
     }
   }
   let json: unknown;
@@ -66,28 +73,51 @@ export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): De
     const where = oipLocator.tensor(input.name);
     if (Object.hasOwn(tensors, input.name)) throw invalidAt(where, `input "${input.name}" is sent twice`);
     const dtype = dtypeOf(input.datatype);
-    if (!dtype) throw invalidAt(`${where}.datatype`, `unknown datatype "${input.datatype}"; one of ${Object.values(OIP_DATATYPE).join(', ')}`);
+    if (!dtype)
+      throw invalidAt(
+        `${where}.datatype`,
+        `unknown datatype "${input.datatype}"; one of ${Object.values(OIP_DATATYPE).join(', ')}`,
+      );
     const expected = inputs.find((i) => i.name === input.name);
     if (expected && expected.dtype !== dtype) {
-      throw invalidAt(`${where}.datatype`, `the model input "${input.name}" is ${OIP_DATATYPE[expected.dtype]}, the request says ${input.datatype}`);
+      throw invalidAt(
+        `${where}.datatype`,
+        `the model input "${input.name}" is ${OIP_DATATYPE[expected.dtype]}, the request says ${input.datatype}`,
+      );
     }
     const size = input.parameters?.binary_data_size;
     if (size !== undefined) {
-      if (input.data !== undefined) throw invalidAt(`${where}.data`, 'send data or parameters.binary_data_size, not both');
-      if (offset + size > binary.length) throw invalidAt(`${where}.parameters.binary_data_size`, `${size} bytes from byte ${offset} of the binary data, which holds ${binary.length}`);
+      if (input.data !== undefined)
+        throw invalidAt(`${where}.data`, 'send data or parameters.binary_data_size, not both');
+      if (offset + size > binary.length)
+        throw invalidAt(
+          `${where}.parameters.binary_data_size`,
+          `${size} bytes from byte ${offset} of the binary data, which holds ${binary.length}`,
+        );
       tensors[input.name] = tensorFromBytes(binary.subarray(offset, offset + size), dtype, input.shape, where);
       offset += size;
     } else {
-      if (input.data === undefined) throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
+      if (input.data === undefined)
+        throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
       tensors[input.name] = tensorFromJson(input.data, dtype, input.shape, where, body.bytes);
     }
   }
   if (offset !== binary.length) {
-    throw new ServiceError('INVALID_REQUEST', `${binary.length} bytes follow the JSON header, but the inputs' binary_data_size add up to ${offset}`, [
-      { path: 'Inference-Header-Content-Length', message: 'the byte length of the JSON header at the start of the body' },
-    ]);
+    throw new ServiceError(
+      'INVALID_REQUEST',
+      `${binary.length} bytes follow the JSON header, but the inputs' binary_data_size add up to ${offset}`,
+      [
+        {
+          path: 'Inference-Header-Content-Length',
+          message: 'the byte length of the JSON header at the start of the body',
+        },
+      ],
+    );
   }
   const outputs = request.outputs?.map((o) => o.name);
-  if (outputs && new Set(outputs).size !== outputs.length) throw new ServiceError('INVALID_REQUEST', 'an output is requested twice', [{ path: 'outputs', message: outputs.join(', ') }]);
+  if (outputs && new Set(outputs).size !== outputs.length)
+    throw new ServiceError('INVALID_REQUEST', 'an output is requested twice', [
+      { path: 'outputs', message: outputs.join(', ') },
+    ]);
   return { tensors, outputs, locator: oipLocator };
 }

@@ -23,7 +23,9 @@ export interface InferAnswer {
  */
 export function encodeInferResponse(result: InferResult, request: InferRequest): InferAnswer {
   const { spec, plan } = result.runner;
-  const requested = request.outputs ?? spec.outputs.filter((o) => o.name in result.outputs).map((o) => ({ name: o.name, parameters: undefined }));
+  const requested =
+    request.outputs ??
+    spec.outputs.filter((o) => o.name in result.outputs).map((o) => ({ name: o.name, parameters: undefined }));
   const binary: Uint8Array[] = [];
   const outputs = requested.map(({ name, parameters }) => {
     let tensor = result.outputs[name]!;
@@ -43,7 +45,11 @@ export function encodeInferResponse(result: InferResult, request: InferRequest):
     model_name: spec.name,
     model_version: spec.version,
     ...(request.id !== undefined ? { id: request.id } : {}),
-    parameters: { prediction_id: result.id, ...(result.variant !== undefined ? { variant: result.variant } : {}), cached: result.cached },
+    parameters: {
+      prediction_id: result.id,
+      ...(result.variant !== undefined ? { variant: result.variant } : {}),
+      cached: result.cached,
+    },
     outputs,
   };
   return { header, binary };
@@ -53,7 +59,10 @@ export function encodeInferResponse(result: InferResult, request: InferRequest):
 function jsonData(name: string, tensor: Tensor): unknown[] {
   const values = tensorToJson(tensor);
   if (isFloating(tensor.dtype) && !(values as number[]).every(Number.isFinite)) {
-    throw new ServiceError('INFERENCE_FAILED', `output "${name}" holds NaN or Infinity, which JSON cannot carry; ask for it with binary_data`);
+    throw new ServiceError(
+      'INFERENCE_FAILED',
+      `output "${name}" holds NaN or Infinity, which JSON cannot carry; ask for it with binary_data`,
+    );
   }
   return values;
 }

@@ -3,7 +3,15 @@ import { z } from 'zod';
 const parameters = z.record(z.string(), z.unknown());
 
 /** Shapes are bounded in rank; sizes are checked against the data and the model later. */
-const shape = z.array(z.number().int().min(0).max(2 ** 31 - 1)).max(32);
+const shape = z
+  .array(
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+  )
+  .max(32);
 
 export const requestInputSchema = z.object({
   name: z.string().min(1).max(256),
@@ -16,7 +24,10 @@ export const requestInputSchema = z.object({
     })
     .catchall(z.unknown())
     .optional(),
-  data: z.unknown().optional().describe('the values, flat or nested, row-major; absent when parameters.binary_data_size is given'),
+  data: z
+    .unknown()
+    .optional()
+    .describe('the values, flat or nested, row-major; absent when parameters.binary_data_size is given'),
 });
 
 export const requestOutputSchema = z.object({

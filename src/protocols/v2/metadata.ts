@@ -6,13 +6,21 @@ import { metadataShape, OIP_DATATYPE } from './datatypes.js';
 export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository'];
 
 export function serverMetadata(controlApi = false) {
-  return { name: pkg.name, version: pkg.version, extensions: controlApi ? EXTENSIONS : EXTENSIONS.filter((e) => e !== 'model_repository') };
+  return {
+    name: pkg.name,
+    version: pkg.version,
+    extensions: controlApi ? EXTENSIONS : EXTENSIONS.filter((e) => e !== 'model_repository'),
+  };
 }
 
 /** A model version's metadata: every version of the model, the platform, and each tensor's datatype and shape (-1 where it varies). */
 export function modelMetadata(runner: ModelRunner, versions: string[]) {
   const { spec } = runner;
-  const tensor = (t: (typeof spec.inputs)[number]) => ({ name: t.name, datatype: OIP_DATATYPE[t.dtype], shape: metadataShape(t.shape) });
+  const tensor = (t: (typeof spec.inputs)[number]) => ({
+    name: t.name,
+    datatype: OIP_DATATYPE[t.dtype],
+    shape: metadataShape(t.shape),
+  });
   return {
     name: spec.name,
     versions,

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { ANY_REQUEST, errorBodySchema, errorResponses, INFERS, PATH_PARAMS, READS_BODY, RESOLVES_MODEL } from '../openapi/error-responses.js';
+import {
+  ANY_REQUEST,
+  errorBodySchema,
+  errorResponses,
+  INFERS,
+  PATH_PARAMS,
+  READS_BODY,
+  RESOLVES_MODEL,
+} from '../openapi/error-responses.js';
 import { versionText } from '../version-param.js';
 import { OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema } from './infer-request.js';
@@ -10,12 +18,20 @@ const tags = ['Open Inference Protocol v2'];
 const datatype = z.enum(Object.values(OIP_DATATYPE) as [string, ...string[]]);
 const binary = (description: string) => z.string().meta({ format: 'binary', description });
 
-const modelParams = z.object({ model: z.string().describe('the model\'s name in the repository') });
+const modelParams = z.object({ model: z.string().describe("the model's name in the repository") });
 const versionParams = modelParams.extend({ version: versionText });
 
-export const serverMetadataSchema = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.enum(EXTENSIONS as [string, ...string[]])) });
+export const serverMetadataSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  extensions: z.array(z.enum(EXTENSIONS as [string, ...string[]])),
+});
 
-const tensorMetadata = z.object({ name: z.string(), datatype, shape: z.array(z.number().int()).describe('-1 where the size varies') });
+const tensorMetadata = z.object({
+  name: z.string(),
+  datatype,
+  shape: z.array(z.number().int()).describe('-1 where the size varies'),
+});
 export const modelMetadataSchema = z.object({
   name: z.string(),
   versions: z.array(z.string()),
@@ -28,10 +44,13 @@ export const modelMetadataSchema = z.object({
 export const inferResponseSchema = z.object({
   model_name: z.string(),
   model_version: z.string(),
-  id: z.string().optional().describe('the request\'s id, echoed'),
+  id: z.string().optional().describe("the request's id, echoed"),
   parameters: z.object({
     prediction_id: z.string().describe('what POST /feedback joins ground truth by'),
-    variant: z.string().optional().describe('the traffic split\'s variant that served the request (models with a split, no version named)'),
+    variant: z
+      .string()
+      .optional()
+      .describe("the traffic split's variant that served the request (models with a split, no version named)"),
     cached: z.boolean(),
   }),
   outputs: z.array(
@@ -39,7 +58,11 @@ export const inferResponseSchema = z.object({
       name: z.string(),
       datatype,
       shape: z.array(z.number().int()),
-      parameters: z.object({ binary_data_size: z.number().int().describe('this output\'s bytes follow the JSON header, in output order') }).optional(),
+      parameters: z
+        .object({
+          binary_data_size: z.number().int().describe("this output's bytes follow the JSON header, in output order"),
+        })
+        .optional(),
       data: z.array(z.unknown()).optional().describe('flat, row-major; BOOL as true/false, BYTES as strings'),
     }),
   ),
@@ -54,9 +77,17 @@ const irisInfer = {
 
 const modelErrors = errorResponses(ANY_REQUEST, PATH_PARAMS, RESOLVES_MODEL);
 
-export const serverMetadataRoute = { tags, summary: 'Server metadata: name, version, extensions', response: { 200: serverMetadataSchema, ...errorResponses(ANY_REQUEST) } };
+export const serverMetadataRoute = {
+  tags,
+  summary: 'Server metadata: name, version, extensions',
+  response: { 200: serverMetadataSchema, ...errorResponses(ANY_REQUEST) },
+};
 
-export const serverLiveRoute = { tags, summary: 'Server live (liveness)', response: { 200: z.object({ live: z.literal(true) }), ...errorResponses(ANY_REQUEST) } };
+export const serverLiveRoute = {
+  tags,
+  summary: 'Server live (liveness)',
+  response: { 200: z.object({ live: z.literal(true) }), ...errorResponses(ANY_REQUEST) },
+};
 
 const readiness = z.object({ ready: z.boolean() });
 export const serverReadyRoute = {
@@ -95,25 +126,34 @@ export const inferRoute = (withVersion: boolean) => ({
   tags,
   summary: `Inference${withVersion ? ' on one version' : ''}: JSON or binary tensors, output selection, top-K classification`,
   description:
-    'JSON, or the binary tensor data extension: the JSON inference request followed by the tensors\' bytes, the JSON\'s length in ' +
-    'Inference-Header-Content-Length (any Content-Type, or none, as Triton\'s client sends). Bodies may be gzip or deflate; answers are ' +
+    "JSON, or the binary tensor data extension: the JSON inference request followed by the tensors' bytes, the JSON's length in " +
+    "Inference-Header-Content-Length (any Content-Type, or none, as Triton's client sends). Bodies may be gzip or deflate; answers are " +
     'compressed when the client accepts it.',
   params: withVersion ? versionParams : modelParams,
   headers: z.object({
-    'Inference-Header-Content-Length': z.string().regex(/^\d+$/).optional().describe('binary bodies: the byte length of the JSON inference request at the start'),
+    'Inference-Header-Content-Length': z
+      .string()
+      .regex(/^\d+$/)
+      .optional()
+      .describe('binary bodies: the byte length of the JSON inference request at the start'),
   }),
   body: {
     content: {
       'application/json': { schema: inferRequestSchema.meta({ examples: [irisInfer] }) },
-      'application/octet-stream': { schema: binary('the JSON inference request, then each input\'s bytes (parameters.binary_data_size), in input order') },
+      'application/octet-stream': {
+        schema: binary(
+          "the JSON inference request, then each input's bytes (parameters.binary_data_size), in input order",
+        ),
+      },
     },
   },
   response: {
     200: {
-      description: 'the outputs; when any is asked for as binary_data, the JSON header (its length in the Inference-Header-Content-Length answer header) then the bytes',
+      description:
+        'the outputs; when any is asked for as binary_data, the JSON header (its length in the Inference-Header-Content-Length answer header) then the bytes',
       content: {
         'application/json': { schema: inferResponseSchema },
-        'application/octet-stream': { schema: binary('the JSON inference response, then each binary output\'s bytes') },
+        'application/octet-stream': { schema: binary("the JSON inference response, then each binary output's bytes") },
       },
     },
     ...errorResponses(ANY_REQUEST, PATH_PARAMS, READS_BODY, RESOLVES_MODEL, INFERS),

@@ -13,7 +13,14 @@ import type { InferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
-import { inferRoute, modelMetadataRoute, modelReadyRoute, serverLiveRoute, serverMetadataRoute, serverReadyRoute } from './route-schemas.js';
+import {
+  inferRoute,
+  modelMetadataRoute,
+  modelReadyRoute,
+  serverLiveRoute,
+  serverMetadataRoute,
+  serverReadyRoute,
+} from './route-schemas.js';
 
 interface ModelParams {
   model: string;
@@ -27,8 +34,16 @@ interface ModelParams {
  * encode. Request bodies may be gzip or deflate (bounded by BODY_LIMIT_BYTES once inflated), and
  * answers are compressed when the client accepts it, as Triton does.
  */
-const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = async (app, { maxJsonDepth, controlApi }) => {
-  await app.register(compress, { global: true, encodings: ['gzip', 'deflate'], threshold: 1024, ...requestDecompression });
+const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = async (
+  app,
+  { maxJsonDepth, controlApi },
+) => {
+  await app.register(compress, {
+    global: true,
+    encodings: ['gzip', 'deflate'],
+    threshold: 1024,
+    ...requestDecompression,
+  });
   // Every body is read as bytes, whatever its Content-Type, or with none (Triton's client sends none):
   // Inference-Header-Content-Length, not the content type, says whether binary data follows the JSON.
   app.removeAllContentTypeParsers();
@@ -46,7 +61,10 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
     const { model } = request.params;
     const version = versionOfPath(request.params.version);
     const { runner } = app.models.resolve(model, version); // without a version: the default one, whatever the traffic split
-    return modelMetadata(runner!, app.models.entries(model).map((e) => e.version));
+    return modelMetadata(
+      runner!,
+      app.models.entries(model).map((e) => e.version),
+    );
   };
   oip.get('/v2/models/:model', { schema: modelMetadataRoute(false) }, metadata);
   oip.get('/v2/models/:model/versions/:version', { schema: modelMetadataRoute(true) }, metadata);
@@ -59,7 +77,9 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
       return { name: model, version: entry.version, ready: true as const };
     } catch (err) {
       if (!(err instanceof ServiceError) || err.statusCode === 404) throw err;
-      return reply.status(503).send({ name: model, ...(version ? { version } : {}), ready: false, error: err.message, code: err.code });
+      return reply
+        .status(503)
+        .send({ name: model, ...(version ? { version } : {}), ready: false, error: err.message, code: err.code });
     }
   };
   oip.get('/v2/models/:model/ready', { schema: modelReadyRoute(false) }, ready);
@@ -71,26 +91,48 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
    * version named, the worker chooses the variant by the body's parameters.routing_key or the
    * header's (offload-routing.ts), and the data plane is then held to it.
    */
-  const decode = async (request: FastifyRequest<{ Params: ModelParams }>, version: string | undefined, bytes: Buffer) => {
+  const decode = async (
+    request: FastifyRequest<{ Params: ModelParams }>,
+    version: string | undefined,
+    bytes: Buffer,
+  ) => {
     const { model } = request.params;
     const headerLength = request.headers['inference-header-content-length'];
     const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
     if (app.jsonOffload.wants(bytes.length)) {
       const { runner } = app.models.resolve(model, version); // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
-      const routing = version === undefined ? offloadRouting([model], (m) => app.models.liveVariants(m), routingKeyOf(request)) : undefined;
-      const decoded = await app.jsonOffload.decode({ kind: 'infer', key: runner!.spec.key, body: bytes, headerLength, ...(routing ? { routing } : {}) });
+      const routing =
+        version === undefined
+          ? offloadRouting([model], (m) => app.models.liveVariants(m), routingKeyOf(request))
+          : undefined;
+      const decoded = await app.jsonOffload.decode({
+        kind: 'infer',
+        key: runner!.spec.key,
+        body: bytes,
+        headerLength,
+        ...(routing ? { routing } : {}),
+      });
       if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
       if (decoded.kind === 'infer') {
         const { tensors, outputs, key } = decoded;
         // The variant stops being ready between the decode and the run: decoded again here, for the version that runs.
         // No tensors: the shapes are past the row caps, and the data plane refuses them before it calls this.
-        const decodeFor = (runner: ModelRunner) => (runner.spec.key === key && tensors ? { tensors, outputs, locator: oipLocator } : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner));
+        const decodeFor = (runner: ModelRunner) =>
+          runner.spec.key === key && tensors
+            ? { tensors, outputs, locator: oipLocator }
+            : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner);
         return { request: decoded.request, variant: decoded.variant, decode: decodeFor };
       }
       if (decoded.kind === 'error') {
         const error = serviceError(decoded.error);
         // the envelope was good: the prediction is counted as refused, and answered without its id
-        return { request: { inputs: [] } as InferRequest, variant: decoded.variant, decode: () => { throw error; } };
+        return {
+          request: { inputs: [] } as InferRequest,
+          variant: decoded.variant,
+          decode: () => {
+            throw error;
+          },
+        };
       }
     }
     const body = parseInferBody(bytes, headerLength, maxJsonDepth);
@@ -104,12 +146,16 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
     const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, version, bytes);
     const parameters = inferRequest.parameters;
     const routingKey = routingKeyOf(request, parameters?.routing_key);
-    const result = await app.dataPlane.infer({ model, version, routingKey, ...(variant !== undefined ? { variant } : {}) }, decodeTensors, {
-      declared: (runner) => declaredRows(runner.plan?.inputs, inputsByName(inferRequest), oipLocator),
-      validation: parameters?.validation,
-      timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
-      trace: request.trace,
-    });
+    const result = await app.dataPlane.infer(
+      { model, version, routingKey, ...(variant !== undefined ? { variant } : {}) },
+      decodeTensors,
+      {
+        declared: (runner) => declaredRows(runner.plan?.inputs, inputsByName(inferRequest), oipLocator),
+        validation: parameters?.validation,
+        timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
+        trace: request.trace,
+      },
+    );
     const answer = encodeInferResponse(result, inferRequest);
     if (answer.binary.length === 0) return answer.header;
     const json = Buffer.from(JSON.stringify(answer.header));

@@ -9,7 +9,8 @@ import { ADMIN, auth, modelParams } from './repository-schemas.js';
 const tags = ['Traffic splits (control API)'];
 /** A model that is not there, or has no split; MODEL_NOT_READY before the repository is first read. */
 const SPLIT = ['MODEL_NOT_FOUND', 'NO_TRAFFIC_SPLIT', 'MODEL_NOT_READY'] as const satisfies ErrorCode[];
-const perPod = 'A change applies to this pod only, until model.json\'s `traffic` changes or the pod restarts: change model.json for the whole fleet.';
+const perPod =
+  "A change applies to this pod only, until model.json's `traffic` changes or the pod restarts: change model.json for the whole fleet.";
 
 export const trafficWeightsSchema = z.strictObject({
   weights: z
@@ -20,12 +21,14 @@ export const trafficWeightsSchema = z.strictObject({
 
 export const trafficSplitSchema = z.object({
   model: z.string(),
-  variants: z.array(variantStatusSchema).describe('in model.json\'s order: the first is the control, every other is compared against it'),
+  variants: z
+    .array(variantStatusSchema)
+    .describe("in model.json's order: the first is the control, every other is compared against it"),
 });
 
 export const trafficGetRoute = {
   tags,
-  summary: 'A model\'s traffic split: each variant\'s version, current weight and readiness',
+  summary: "A model's traffic split: each variant's version, current weight and readiness",
   description: auth,
   params: modelParams,
   response: { 200: trafficSplitSchema, ...errorResponses(ANY_REQUEST, PATH_PARAMS, ADMIN, SPLIT) },
@@ -33,7 +36,7 @@ export const trafficGetRoute = {
 
 export const trafficSetRoute = {
   tags,
-  summary: 'Set a model\'s split weights without a restart; answers the split as it now is',
+  summary: "Set a model's split weights without a restart; answers the split as it now is",
   description: `${auth} ${perPod} An unknown variant name, a weight below 0 or not a number, or weights that leave no variant above 0: 400 INVALID_REQUEST naming the field, and nothing changes.`,
   params: modelParams,
   body: trafficWeightsSchema.meta({ examples: [{ weights: { stable: 95, canary: 5 } }] }),

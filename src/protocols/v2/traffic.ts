@@ -25,26 +25,45 @@ const traffic: FastifyPluginAsync<ControlApiOptions> = async (app, options) => {
     const split = registry.traffic.get(model);
     const loaded = registry.entries(model).length > 0;
     if (split && loaded) return split;
-    if (loaded) throw new ServiceError('NO_TRAFFIC_SPLIT', `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`, [{ path: 'model', message: `model "${model}" declares no \`traffic\` in its model.json` }]);
-    if (registry.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
-    throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" is loaded`, [{ path: 'model', message: `models: ${[...new Set(registry.all().map((e) => e.name))].join(', ')}` }]);
+    if (loaded)
+      throw new ServiceError(
+        'NO_TRAFFIC_SPLIT',
+        `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`,
+        [{ path: 'model', message: `model "${model}" declares no \`traffic\` in its model.json` }],
+      );
+    if (registry.phase !== 'loaded')
+      throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
+    throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" is loaded`, [
+      { path: 'model', message: `models: ${[...new Set(registry.all().map((e) => e.name))].join(', ')}` },
+    ]);
   };
-  const answer = (split: ModelTraffic) => ({ model: split.model, variants: variantStatus(split, registry.entries(split.model), registry.skippedEntries(split.model)) });
+  const answer = (split: ModelTraffic) => ({
+    model: split.model,
+    variants: variantStatus(split, registry.entries(split.model), registry.skippedEntries(split.model)),
+  });
 
   const routes = app.withTypeProvider<DescribedRoutes>();
-  routes.get('/v2/repository/models/:model/traffic', { schema: trafficGetRoute }, async (request: ModelRequest) => answer(splitOf(request.params.model)));
+  routes.get('/v2/repository/models/:model/traffic', { schema: trafficGetRoute }, async (request: ModelRequest) =>
+    answer(splitOf(request.params.model)),
+  );
 
   routes.post('/v2/repository/models/:model/traffic', { schema: trafficSetRoute }, async (request: ModelRequest) => {
     const split = splitOf(request.params.model);
     const body = readBody(request.body, trafficWeightsSchema, '{"weights": {"<variant>": <weight>, …}}');
-    if (!body) throw new ServiceError('INVALID_REQUEST', 'send the new weights: {"weights": {"<variant>": <weight>, …}}', [{ path: 'weights', message: 'required' }]);
+    if (!body)
+      throw new ServiceError('INVALID_REQUEST', 'send the new weights: {"weights": {"<variant>": <weight>, …}}', [
+        { path: 'weights', message: 'required' },
+      ]);
     const names = split.list().map((v) => v.name);
     const unknown = Object.keys(body.weights).filter((name) => !names.includes(name));
     if (unknown.length > 0) {
       throw new ServiceError(
         'INVALID_REQUEST',
         `model "${split.model}" has no variant ${unknown.map((n) => `"${n}"`).join(', ')}; its variants: ${names.join(', ')}`,
-        unknown.map((name) => ({ path: formatPath(['weights', name]), message: `no such variant (variants: ${names.join(', ')})` })),
+        unknown.map((name) => ({
+          path: formatPath(['weights', name]),
+          message: `no such variant (variants: ${names.join(', ')})`,
+        })),
       );
     }
     const before = Object.fromEntries(split.list().map((v) => [v.name, v.weight]));
@@ -52,9 +71,16 @@ const traffic: FastifyPluginAsync<ControlApiOptions> = async (app, options) => {
       split.setWeights(body.weights);
     } catch (err) {
       if (!(err instanceof InvalidSplitError)) throw err;
-      throw new ServiceError('INVALID_REQUEST', `these weights make no valid split: ${err.details.map((d) => d.message).join('; ')}`, err.details.map((d) => ({ path: 'weights', message: d.message })));
+      throw new ServiceError(
+        'INVALID_REQUEST',
+        `these weights make no valid split: ${err.details.map((d) => d.message).join('; ')}`,
+        err.details.map((d) => ({ path: 'weights', message: d.message })),
+      );
     }
-    request.log.info({ model: split.model, before, after: Object.fromEntries(split.list().map((v) => [v.name, v.weight])) }, 'traffic split weights changed');
+    request.log.info(
+      { model: split.model, before, after: Object.fromEntries(split.list().map((v) => [v.name, v.weight])) },
+      'traffic split weights changed',
+    );
     return answer(split);
   });
 };

@@ -33,7 +33,10 @@ describe('POST /predict on the bundled models', () => {
   });
 
   it('serves the regressor and the image classifier', async () => {
-    const diabetes = await postJson(app, '/predict', { model: 'diabetes', instances: [Array.from({ length: 10 }, () => 0)] });
+    const diabetes = await postJson(app, '/predict', {
+      model: 'diabetes',
+      instances: [Array.from({ length: 10 }, () => 0)],
+    });
     expect(diabetes.status).toBe(200);
     expect(diabetes.body.predictions[0].values).toHaveLength(1);
     expect(Number.isFinite(diabetes.body.predictions[0].values[0])).toBe(true);
@@ -51,7 +54,10 @@ describe('POST /predict on the bundled models', () => {
       features: { ...setosa, sepal_length: '5.1', petal_width: 99 },
     });
     expect(status).toBe(200);
-    expect(body.warnings.map((w: { path: string }) => w.path)).toEqual(['features.sepal_length', 'features.petal_width']);
+    expect(body.warnings.map((w: { path: string }) => w.path)).toEqual([
+      'features.sepal_length',
+      'features.petal_width',
+    ]);
   });
 });
 
@@ -74,8 +80,18 @@ describe('bad input gets a JSON error with a stable code, never a 500', () => {
     ['an unknown envelope field', '{"model":"iris","instances":[[1,2,3,4]],"extra":1}', 400, 'INVALID_REQUEST'],
     ['an empty instances list', '{"model":"iris","instances":[]}', 400, 'INVALID_REQUEST'],
     ['a model name that is a number', '{"model":7,"instances":[[1]]}', 400, 'INVALID_REQUEST'],
-    ['1e999 (Infinity after parsing)', '{"model":"iris","features":{"sepal_length":1e999,"sepal_width":3,"petal_length":1,"petal_width":1}}', 400, 'INVALID_INPUT'],
-    ['null for a feature', '{"model":"iris","features":{"sepal_length":null,"sepal_width":3,"petal_length":1,"petal_width":1}}', 400, 'INVALID_INPUT'],
+    [
+      '1e999 (Infinity after parsing)',
+      '{"model":"iris","features":{"sepal_length":1e999,"sepal_width":3,"petal_length":1,"petal_width":1}}',
+      400,
+      'INVALID_INPUT',
+    ],
+    [
+      'null for a feature',
+      '{"model":"iris","features":{"sepal_length":null,"sepal_width":3,"petal_length":1,"petal_width":1}}',
+      400,
+      'INVALID_INPUT',
+    ],
     ['a row that is a string', '{"model":"iris","instances":["5.1,3.5,1.4,0.2"]}', 400, 'INVALID_INPUT'],
     ['a row too short', '{"model":"iris","instances":[[5.1,3.5]]}', 400, 'INVALID_INPUT'],
     ['prototype pollution', '{"model":"iris","features":{"__proto__":{"x":1}}}', 400, 'INVALID_JSON'],
@@ -90,8 +106,12 @@ describe('bad input gets a JSON error with a stable code, never a 500', () => {
   });
 
   it('names the wrong field in details', async () => {
-    const response = await raw('{"model":"iris","instances":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":"x"}]}');
-    expect(response.json().details).toEqual([{ path: 'instances[0].petal_width', message: 'expected a finite number, got the string "x"' }]);
+    const response = await raw(
+      '{"model":"iris","instances":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":"x"}]}',
+    );
+    expect(response.json().details).toEqual([
+      { path: 'instances[0].petal_width', message: 'expected a finite number, got the string "x"' },
+    ]);
     const envelope = await raw('{"model":"iris","version":"latest","instances":[[1,2,3,4]]}');
     expect(envelope.json().details[0].path).toBe('version');
   });

@@ -11,23 +11,42 @@ describe('OIP v2 classification extension', () => {
   afterAll(() => app.close());
 
   const infer = async (model: string, body: unknown) => {
-    const response = await app.inject({ method: 'POST', url: `/v2/models/${model}/infer`, payload: JSON.stringify(body) });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v2/models/${model}/infer`,
+      payload: JSON.stringify(body),
+    });
     return { status: response.statusCode, body: response.json() };
   };
   const mixer = (x: number[][], outputs: unknown[]) => ({
-    inputs: [{ name: 'x', datatype: 'FP32', shape: [x.length, 3], data: x.flat() }, { name: 'scale', datatype: 'INT64', shape: [], data: [1] }],
+    inputs: [
+      { name: 'x', datatype: 'FP32', shape: [x.length, 3], data: x.flat() },
+      { name: 'scale', datatype: 'INT64', shape: [], data: [1] },
+    ],
     outputs,
   });
 
   it('returns the top K per row as BYTES "value:index", highest first, ties to the lower index', async () => {
-    const { status, body } = await infer('mixer', mixer([[0.5, 2, 1], [3, 3, -1]], [{ name: 'y', parameters: { classification: 2 } }]));
+    const { status, body } = await infer(
+      'mixer',
+      mixer(
+        [
+          [0.5, 2, 1],
+          [3, 3, -1],
+        ],
+        [{ name: 'y', parameters: { classification: 2 } }],
+      ),
+    );
     expect(status).toBe(200);
     expect(body.outputs).toEqual([{ name: 'y', datatype: 'BYTES', shape: [2, 2], data: ['2:1', '1:2', '3:0', '3:1'] }]);
   });
 
   it('caps K at the number of classes, and adds model.json labels to the task output', async () => {
     const { body } = await infer('text_classifier', {
-      inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [1, 2], data: [4, 5] }, { name: 'attention_mask', datatype: 'INT64', shape: [1, 2], data: [1, 1] }],
+      inputs: [
+        { name: 'input_ids', datatype: 'INT64', shape: [1, 2], data: [4, 5] },
+        { name: 'attention_mask', datatype: 'INT64', shape: [1, 2], data: [1, 1] },
+      ],
       outputs: [{ name: 'probabilities', parameters: { classification: 5 } }],
     });
     const [first, second] = body.outputs[0].data as string[];
@@ -39,11 +58,17 @@ describe('OIP v2 classification extension', () => {
 
   it('ranks a whole output that has no batch dim, and refuses to rank strings or booleans', async () => {
     const fixed = await infer('fixed_pair', {
-      inputs: [{ name: 'a', datatype: 'FP32', shape: [2, 2], data: [1, 2, 3, 4] }, { name: 'b', datatype: 'FP32', shape: [2, 2], data: [1, 0, 0, 1] }],
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [2, 2], data: [1, 2, 3, 4] },
+        { name: 'b', datatype: 'FP32', shape: [2, 2], data: [1, 0, 0, 1] },
+      ],
       outputs: [{ name: 'product', parameters: { classification: 2 } }],
     });
     expect(fixed.body.outputs[0]).toEqual({ name: 'product', datatype: 'BYTES', shape: [2], data: ['4:3', '3:2'] });
-    const words = await infer('vocab', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['cat'] }], outputs: [{ name: 'words', parameters: { classification: 1 } }] });
+    const words = await infer('vocab', {
+      inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['cat'] }],
+      outputs: [{ name: 'words', parameters: { classification: 1 } }],
+    });
     expect(words.status).toBe(400);
     expect(words.body.error).toMatch(/cannot be ranked/);
   });
@@ -56,7 +81,10 @@ describe('classification on a bundled classifier', () => {
       const response = await app.inject({
         method: 'POST',
         url: '/v2/models/iris/infer',
-        payload: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }], outputs: [{ name: 'probabilities', parameters: { classification: 1 } }] }),
+        payload: JSON.stringify({
+          inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+          outputs: [{ name: 'probabilities', parameters: { classification: 1 } }],
+        }),
       });
       expect(response.json().outputs[0].data[0]).toMatch(/^0\.9\d*:0:setosa$/);
     } finally {

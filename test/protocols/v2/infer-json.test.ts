@@ -15,7 +15,12 @@ describe('OIP v2 inference with JSON tensors', () => {
   afterAll(() => app.close());
 
   const infer = async (model: string, body: unknown, url = `/v2/models/${model}/infer`) => {
-    const response = await app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const response = await app.inject({
+      method: 'POST',
+      url,
+      payload: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     return { status: response.statusCode, body: response.json(), headers: response.headers };
   };
 
@@ -40,8 +45,26 @@ describe('OIP v2 inference with JSON tensors', () => {
   });
 
   it('takes data flat or nested, the scalar as [] or [1], and answers the same', async () => {
-    const flat = await infer('mixer', { inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }, { name: 'scale', shape: [1], datatype: 'INT64', data: [3] }] });
-    const nested = await infer('mixer', { inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP32', data: [[1, 2, 3], [4, 5, 6]] }, { name: 'scale', shape: [], datatype: 'INT64', data: 3 }] });
+    const flat = await infer('mixer', {
+      inputs: [
+        { name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] },
+        { name: 'scale', shape: [1], datatype: 'INT64', data: [3] },
+      ],
+    });
+    const nested = await infer('mixer', {
+      inputs: [
+        {
+          name: 'x',
+          shape: [2, 3],
+          datatype: 'FP32',
+          data: [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+        },
+        { name: 'scale', shape: [], datatype: 'INT64', data: 3 },
+      ],
+    });
     expect(flat.status).toBe(200);
     expect(nested.body.outputs).toEqual(flat.body.outputs);
     expect(flat.body.outputs.map((o: { name: string }) => o.name)).toEqual(['y', 'total']); // every output by default
@@ -54,7 +77,12 @@ describe('OIP v2 inference with JSON tensors', () => {
       {
         audio: { type: 'float32', datatype: 'FP32', dims: [2, 3], data: [0.1, -0.2, 0.3, 0.5, 0.5, 0.5] },
         sr: { type: 'int64', datatype: 'INT64', dims: [], data: [16000] },
-        state: { type: 'float32', datatype: 'FP32', dims: [2, 2, 4], data: Array.from({ length: 16 }, (_, i) => Math.sin(i)) },
+        state: {
+          type: 'float32',
+          datatype: 'FP32',
+          dims: [2, 2, 4],
+          data: Array.from({ length: 16 }, (_, i) => Math.sin(i)),
+        },
       },
     ],
     [
@@ -70,27 +98,62 @@ describe('OIP v2 inference with JSON tensors', () => {
       'masked_half',
       {
         x: { type: 'float16', datatype: 'FP16', dims: [2, 4], data: [1.5, -2, 0.25, 65504, 3, 4, 5, 6] },
-        mask: { type: 'bool', datatype: 'BOOL', dims: [2, 4], data: [true, false, true, true, false, false, false, false] },
+        mask: {
+          type: 'bool',
+          datatype: 'BOOL',
+          dims: [2, 4],
+          data: [true, false, true, true, false, false, false, false],
+        },
       },
     ],
     ['a BYTES input', 'vocab', { text: { type: 'string', datatype: 'BYTES', dims: [3], data: ['cat', 'dog', 'mat'] } }],
   ])('%s: the answer equals onnxruntime run in-process', async (_name, model, feeds) => {
-    const inputs = Object.entries(feeds).map(([name, f]) => ({ name, datatype: f.datatype, shape: f.dims, data: f.data }));
+    const inputs = Object.entries(feeds).map(([name, f]) => ({
+      name,
+      datatype: f.datatype,
+      shape: f.dims,
+      data: f.data,
+    }));
     const { status, body } = await infer(model, { inputs });
     expect(status).toBe(200);
     const toOrt = (f: { type: string; data: unknown[] }) =>
-      f.type === 'int64' ? BigInt64Array.from(f.data as number[], BigInt) : f.type === 'float16' ? Uint16Array.from(f.data as number[], halfOf) : f.type === 'bool' ? Uint8Array.from(f.data as boolean[], Number) : f.type === 'string' ? f.data : Float32Array.from(f.data as number[]);
-    const expected = await referenceRun(modelPath(model), Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, { type: f.type, dims: f.dims, data: toOrt(f) }])));
+      f.type === 'int64'
+        ? BigInt64Array.from(f.data as number[], BigInt)
+        : f.type === 'float16'
+          ? Uint16Array.from(f.data as number[], halfOf)
+          : f.type === 'bool'
+            ? Uint8Array.from(f.data as boolean[], Number)
+            : f.type === 'string'
+              ? f.data
+              : Float32Array.from(f.data as number[]);
+    const expected = await referenceRun(
+      modelPath(model),
+      Object.fromEntries(
+        Object.entries(feeds).map(([name, f]) => [name, { type: f.type, dims: f.dims, data: toOrt(f) }]),
+      ),
+    );
     for (const output of body.outputs as { name: string; datatype: string; shape: number[]; data: unknown[] }[]) {
       const reference = expected[output.name]!;
       expect(output.shape).toEqual(reference.dims);
-      const want = reference.data.map((v) => (output.datatype === 'FP16' ? halfValueOf(v as number) : output.datatype === 'BOOL' ? v === 1 || v === true : typeof v === 'bigint' ? Number(v) : v));
+      const want = reference.data.map((v) =>
+        output.datatype === 'FP16'
+          ? halfValueOf(v as number)
+          : output.datatype === 'BOOL'
+            ? v === 1 || v === true
+            : typeof v === 'bigint'
+              ? Number(v)
+              : v,
+      );
       expect(output.data).toEqual(want);
     }
   });
 
   it('fetches only the outputs asked for, and refuses an unknown one', async () => {
-    const inputs = [{ name: 'audio', shape: [1, 2], datatype: 'FP32', data: [0, 0] }, { name: 'sr', shape: [], datatype: 'INT64', data: [8000] }, { name: 'state', shape: [2, 1, 4], datatype: 'FP32', data: Array(8).fill(0) }];
+    const inputs = [
+      { name: 'audio', shape: [1, 2], datatype: 'FP32', data: [0, 0] },
+      { name: 'sr', shape: [], datatype: 'INT64', data: [8000] },
+      { name: 'state', shape: [2, 1, 4], datatype: 'FP32', data: Array(8).fill(0) },
+    ];
     const one = await infer('stateful', { inputs, outputs: [{ name: 'state_out' }] });
     expect(one.body.outputs.map((o: { name: string }) => o.name)).toEqual(['state_out']);
     const unknown = await infer('stateful', { inputs, outputs: [{ name: 'nope' }] });
@@ -101,13 +164,22 @@ describe('OIP v2 inference with JSON tensors', () => {
   it('serves an explicit version, and every integer type exactly', async () => {
     const names = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'fp64', 'fp16'];
     const extremes: Record<string, number[]> = {
-      int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535], int32: [-2147483648, 2147483647],
-      uint32: [0, 4294967295], int64: [-(2 ** 53) + 1, 2 ** 53 - 1], uint64: [0, 2 ** 53 - 1], fp64: [Math.PI, -1e300], fp16: [65504, -0.5],
+      int8: [-128, 127],
+      uint8: [0, 255],
+      int16: [-32768, 32767],
+      uint16: [0, 65535],
+      int32: [-2147483648, 2147483647],
+      uint32: [0, 4294967295],
+      int64: [-(2 ** 53) + 1, 2 ** 53 - 1],
+      uint64: [0, 2 ** 53 - 1],
+      fp64: [Math.PI, -1e300],
+      fp16: [65504, -0.5],
     };
     const inputs = names.map((n) => ({ name: `in_${n}`, shape: [1, 2], datatype: n.toUpperCase(), data: extremes[n] }));
     const { status, body } = await infer('all_types', { inputs }, '/v2/models/all_types/versions/1/infer');
     expect(status).toBe(200);
-    for (const n of names) expect(body.outputs.find((o: { name: string }) => o.name === `out_${n}`).data).toEqual(extremes[n]);
+    for (const n of names)
+      expect(body.outputs.find((o: { name: string }) => o.name === `out_${n}`).data).toEqual(extremes[n]);
   });
 });
 
@@ -122,38 +194,259 @@ describe('OIP v2 bad requests: 4xx with the field, never a 500 or a hang', () =>
     const response = await app.inject({ method: 'POST', url, payload, headers });
     return { status: response.statusCode, body: response.json() };
   };
-  const mixer = (x: unknown, scale: unknown = { name: 'scale', shape: [], datatype: 'INT64', data: [1] }) => JSON.stringify({ inputs: [x, scale].filter(Boolean) });
+  const mixer = (x: unknown, scale: unknown = { name: 'scale', shape: [], datatype: 'INT64', data: [1] }) =>
+    JSON.stringify({ inputs: [x, scale].filter(Boolean) });
 
   it.each([
-    ['an unknown model', '/v2/models/nope/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }), 404, 'MODEL_NOT_FOUND', 'model'],
-    ['an unknown version', '/v2/models/mixer/versions/7/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }), 404, 'VERSION_NOT_FOUND', 'version'],
+    [
+      'an unknown model',
+      '/v2/models/nope/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }),
+      404,
+      'MODEL_NOT_FOUND',
+      'model',
+    ],
+    [
+      'an unknown version',
+      '/v2/models/mixer/versions/7/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }),
+      404,
+      'VERSION_NOT_FOUND',
+      'version',
+    ],
     ['malformed JSON', '/v2/models/mixer/infer', '{"inputs": [', 400, 'INVALID_JSON', undefined],
     ['no inputs', '/v2/models/mixer/infer', '{"id":"1"}', 400, 'INVALID_REQUEST', 'inputs'],
-    ['a shape that is not a list of sizes', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, -3], datatype: 'FP32', data: [1, 2, 3] }), 400, 'INVALID_REQUEST', 'inputs[0].shape[1]'],
-    ['an unknown datatype', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FLOAT', data: [1, 2, 3] }), 400, 'INVALID_INPUT', 'inputs.x.datatype'],
-    ['the wrong datatype', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP64', data: [1, 2, 3] }), 400, 'INVALID_INPUT', 'inputs.x.datatype'],
-    ['too few values for the shape', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3] }), 400, 'INVALID_INPUT', 'inputs.x'],
-    ['too many values for the shape', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3, 4] }), 400, 'INVALID_INPUT', 'inputs.x'],
+    [
+      'a shape that is not a list of sizes',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, -3], datatype: 'FP32', data: [1, 2, 3] }),
+      400,
+      'INVALID_REQUEST',
+      'inputs[0].shape[1]',
+    ],
+    [
+      'an unknown datatype',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FLOAT', data: [1, 2, 3] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x.datatype',
+    ],
+    [
+      'the wrong datatype',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP64', data: [1, 2, 3] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x.datatype',
+    ],
+    [
+      'too few values for the shape',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
+    [
+      'too many values for the shape',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3, 4] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
     // one row of them: a batch dim past MAX_REQUEST_ROWS is refused sooner (test/protocols/row-caps.test.ts)
-    ['a shape of billions of elements', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 2_000_000_000], datatype: 'FP32', data: [1] }), 400, 'INVALID_INPUT', 'inputs.x'],
-    ['a fixed dim of the wrong size', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }), 400, 'INVALID_INPUT', 'inputs.x'],
-    ['the wrong rank', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [3], datatype: 'FP32', data: [1, 2, 3] }), 400, 'INVALID_INPUT', 'inputs.x'],
-    ['a scalar sent as [2]', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, { name: 'scale', shape: [2], datatype: 'INT64', data: [1, 2] }), 400, 'INVALID_INPUT', 'inputs.scale'],
-    ['a string in FP32 data', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 'two', 3] }), 400, 'INVALID_INPUT', 'inputs.x[0][1]'],
-    ['a fraction for INT64', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, { name: 'scale', shape: [], datatype: 'INT64', data: [1.5] }), 400, 'INVALID_INPUT', 'inputs.scale'],
-    ['Infinity (1e999)', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }).replace('[1,2,3]', '[1,1e999,3]'), 400, 'INVALID_INPUT', 'inputs.x[0][1]'],
-    ['a missing input', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, null), 400, 'INVALID_INPUT', 'inputs.scale'],
-    ['an unknown input', '/v2/models/mixer/infer', JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, { name: 'scale', shape: [], datatype: 'INT64', data: [1] }, { name: 'extra', shape: [1], datatype: 'FP32', data: [1] }] }), 400, 'INVALID_INPUT', 'inputs.extra'],
-    ['an input sent twice', '/v2/models/mixer/infer', JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }), 400, 'INVALID_INPUT', 'inputs.x'],
-    ['no data and no binary size', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32' }), 400, 'INVALID_INPUT', 'inputs.x.data'],
-    ['a binary size with no binary data', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }), 400, 'INVALID_INPUT', 'inputs.x.parameters.binary_data_size'],
-    ['BOOL data that is not true or false', '/v2/models/masked_half/infer', JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP16', data: [1, 2, 3, 4] }, { name: 'mask', shape: [1, 4], datatype: 'BOOL', data: [1, 0, 1, 0] }] }), 400, 'INVALID_INPUT', 'inputs.mask[0][0]'],
-    ['an FP16 value beyond 65504', '/v2/models/masked_half/infer', JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP16', data: [1, 2, 3, 70000] }, { name: 'mask', shape: [1, 4], datatype: 'BOOL', data: [true, true, true, true] }] }), 400, 'INVALID_INPUT', 'inputs.x[0][3]'],
-    ['a number for BYTES', '/v2/models/vocab/infer', JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [7] }] }), 400, 'INVALID_INPUT', 'inputs.text[0]'],
-    ['ids and mask of different lengths (one seq per request)', '/v2/models/text_classifier/infer', JSON.stringify({ inputs: [{ name: 'input_ids', shape: [1, 3], datatype: 'INT64', data: [1, 2, 3] }, { name: 'attention_mask', shape: [1, 2], datatype: 'INT64', data: [1, 1] }] }), 400, 'INVALID_INPUT', 'inputs.attention_mask'],
-    ['audio and state of different batch', '/v2/models/stateful/infer', JSON.stringify({ inputs: [{ name: 'audio', shape: [2, 1], datatype: 'FP32', data: [1, 2] }, { name: 'sr', shape: [], datatype: 'INT64', data: [16000] }, { name: 'state', shape: [2, 1, 4], datatype: 'FP32', data: Array(8).fill(0) }] }), 400, 'INVALID_INPUT', 'inputs.state'],
-    ['zero rows', '/v2/models/mixer/infer', mixer({ name: 'x', shape: [0, 3], datatype: 'FP32', data: [] }), 400, 'INVALID_INPUT', 'inputs.x'],
-    ['deeply nested data', '/v2/models/mixer/infer', `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":${'['.repeat(10000)}1${']'.repeat(10000)}}]}`, 400, 'INVALID_REQUEST', '(body)'],
+    [
+      'a shape of billions of elements',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 2_000_000_000], datatype: 'FP32', data: [1] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
+    [
+      'a fixed dim of the wrong size',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
+    [
+      'the wrong rank',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [3], datatype: 'FP32', data: [1, 2, 3] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
+    [
+      'a scalar sent as [2]',
+      '/v2/models/mixer/infer',
+      mixer(
+        { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        { name: 'scale', shape: [2], datatype: 'INT64', data: [1, 2] },
+      ),
+      400,
+      'INVALID_INPUT',
+      'inputs.scale',
+    ],
+    [
+      'a string in FP32 data',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 'two', 3] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x[0][1]',
+    ],
+    [
+      'a fraction for INT64',
+      '/v2/models/mixer/infer',
+      mixer(
+        { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        { name: 'scale', shape: [], datatype: 'INT64', data: [1.5] },
+      ),
+      400,
+      'INVALID_INPUT',
+      'inputs.scale',
+    ],
+    [
+      'Infinity (1e999)',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }).replace('[1,2,3]', '[1,1e999,3]'),
+      400,
+      'INVALID_INPUT',
+      'inputs.x[0][1]',
+    ],
+    [
+      'a missing input',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, null),
+      400,
+      'INVALID_INPUT',
+      'inputs.scale',
+    ],
+    [
+      'an unknown input',
+      '/v2/models/mixer/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+          { name: 'scale', shape: [], datatype: 'INT64', data: [1] },
+          { name: 'extra', shape: [1], datatype: 'FP32', data: [1] },
+        ],
+      }),
+      400,
+      'INVALID_INPUT',
+      'inputs.extra',
+    ],
+    [
+      'an input sent twice',
+      '/v2/models/mixer/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+          { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        ],
+      }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
+    [
+      'no data and no binary size',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32' }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x.data',
+    ],
+    [
+      'a binary size with no binary data',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x.parameters.binary_data_size',
+    ],
+    [
+      'BOOL data that is not true or false',
+      '/v2/models/masked_half/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'x', shape: [1, 4], datatype: 'FP16', data: [1, 2, 3, 4] },
+          { name: 'mask', shape: [1, 4], datatype: 'BOOL', data: [1, 0, 1, 0] },
+        ],
+      }),
+      400,
+      'INVALID_INPUT',
+      'inputs.mask[0][0]',
+    ],
+    [
+      'an FP16 value beyond 65504',
+      '/v2/models/masked_half/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'x', shape: [1, 4], datatype: 'FP16', data: [1, 2, 3, 70000] },
+          { name: 'mask', shape: [1, 4], datatype: 'BOOL', data: [true, true, true, true] },
+        ],
+      }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x[0][3]',
+    ],
+    [
+      'a number for BYTES',
+      '/v2/models/vocab/infer',
+      JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [7] }] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.text[0]',
+    ],
+    [
+      'ids and mask of different lengths (one seq per request)',
+      '/v2/models/text_classifier/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'input_ids', shape: [1, 3], datatype: 'INT64', data: [1, 2, 3] },
+          { name: 'attention_mask', shape: [1, 2], datatype: 'INT64', data: [1, 1] },
+        ],
+      }),
+      400,
+      'INVALID_INPUT',
+      'inputs.attention_mask',
+    ],
+    [
+      'audio and state of different batch',
+      '/v2/models/stateful/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'audio', shape: [2, 1], datatype: 'FP32', data: [1, 2] },
+          { name: 'sr', shape: [], datatype: 'INT64', data: [16000] },
+          { name: 'state', shape: [2, 1, 4], datatype: 'FP32', data: Array(8).fill(0) },
+        ],
+      }),
+      400,
+      'INVALID_INPUT',
+      'inputs.state',
+    ],
+    [
+      'zero rows',
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [0, 3], datatype: 'FP32', data: [] }),
+      400,
+      'INVALID_INPUT',
+      'inputs.x',
+    ],
+    [
+      'deeply nested data',
+      '/v2/models/mixer/infer',
+      `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":${'['.repeat(10000)}1${']'.repeat(10000)}}]}`,
+      400,
+      'INVALID_REQUEST',
+      '(body)',
+    ],
   ])('%s', async (_name, url, payload, status, code, path) => {
     const { status: got, body } = await raw(url, payload, { 'content-type': 'application/json' });
     expect(got).toBe(status);
@@ -163,14 +456,31 @@ describe('OIP v2 bad requests: 4xx with the field, never a 500 or a hang', () =>
   });
 
   it('names the symbolic dim that disagrees, and where', async () => {
-    const { body } = await raw('/v2/models/stateful/infer', JSON.stringify({ inputs: [{ name: 'audio', shape: [2, 1], datatype: 'FP32', data: [1, 2] }, { name: 'sr', shape: [], datatype: 'INT64', data: [16000] }, { name: 'state', shape: [2, 1, 4], datatype: 'FP32', data: Array(8).fill(0) }] }));
+    const { body } = await raw(
+      '/v2/models/stateful/infer',
+      JSON.stringify({
+        inputs: [
+          { name: 'audio', shape: [2, 1], datatype: 'FP32', data: [1, 2] },
+          { name: 'sr', shape: [], datatype: 'INT64', data: [16000] },
+          { name: 'state', shape: [2, 1, 4], datatype: 'FP32', data: Array(8).fill(0) },
+        ],
+      }),
+    );
     expect(body.details[0].message).toBe('dim 1 (batch) is 1, but input "audio" has batch = 2');
   });
 
   it('answers 413 above the body limit, and still serves after all of that', async () => {
-    const big = JSON.stringify({ inputs: [{ name: 'x', shape: [10000, 3], datatype: 'FP32', data: Array(30000).fill(1.2345) }, { name: 'scale', shape: [], datatype: 'INT64', data: [1] }] });
+    const big = JSON.stringify({
+      inputs: [
+        { name: 'x', shape: [10000, 3], datatype: 'FP32', data: Array(30000).fill(1.2345) },
+        { name: 'scale', shape: [], datatype: 'INT64', data: [1] },
+      ],
+    });
     expect((await raw('/v2/models/mixer/infer', big)).status).toBe(413);
-    const ok = await raw('/v2/models/mixer/infer', mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }));
+    const ok = await raw(
+      '/v2/models/mixer/infer',
+      mixer({ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }),
+    );
     expect(ok.status).toBe(200);
   });
 });

@@ -13,7 +13,11 @@ describe('OIP v2 server and model metadata, health and readiness', () => {
   it('GET /v2 names the server, its version and the extensions it implements', async () => {
     const response = await app.inject('/v2');
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ name: 'onnx-serve', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['binary_tensor_data', 'classification'] });
+    expect(response.json()).toEqual({
+      name: 'onnx-serve',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      extensions: ['binary_tensor_data', 'classification'],
+    });
   });
 
   it('answers live and ready', async () => {
@@ -49,7 +53,11 @@ describe('OIP v2 server and model metadata, health and readiness', () => {
     const half = (await app.inject('/v2/models/masked_half')).json();
     expect(half.inputs.map((i: { datatype: string }) => i.datatype)).toEqual(['FP16', 'BOOL']);
     expect(half.outputs.map((i: { datatype: string }) => i.datatype)).toEqual(['FP16', 'INT32', 'BOOL']);
-    expect((await app.inject('/v2/models/vocab')).json().inputs[0]).toEqual({ name: 'text', datatype: 'BYTES', shape: [-1] });
+    expect((await app.inject('/v2/models/vocab')).json().inputs[0]).toEqual({
+      name: 'text',
+      datatype: 'BYTES',
+      shape: [-1],
+    });
   });
 
   it('answers model ready 200 with the version, 404 for an unknown model or version', async () => {
@@ -66,7 +74,9 @@ describe('OIP v2 server and model metadata, health and readiness', () => {
 
 describe('OIP v2 readiness of models that failed or are still loading', () => {
   it('answers 503 for a model that failed to load, and for every model while they load', async () => {
-    const repo = new TempRepository().addOnnx('good', '1', fixture('two_inputs.onnx')).addBytes('corrupt', '1', 'not onnx');
+    const repo = new TempRepository()
+      .addOnnx('good', '1', fixture('two_inputs.onnx'))
+      .addBytes('corrupt', '1', 'not onnx');
     const app = await startApp({ MODEL_DIR: repo.dir }, { waitForModels: false });
     try {
       const loading = await app.inject('/v2/models/good/ready');

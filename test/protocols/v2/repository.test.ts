@@ -20,9 +20,16 @@ function repository(): TempRepository {
 }
 
 const call = (app: FastifyInstance, url: string, token?: string, body?: unknown) =>
-  app.inject({ method: 'POST', url, ...(body === undefined ? {} : { payload: JSON.stringify(body) }), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  app.inject({
+    method: 'POST',
+    url,
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
 const infer = (app: FastifyInstance, version?: string) =>
-  postJson(app, `/v2/models/iris${version ? `/versions/${version}` : ''}/infer`, { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: ROW }] });
+  postJson(app, `/v2/models/iris${version ? `/versions/${version}` : ''}/infer`, {
+    inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: ROW }],
+  });
 
 describe('control API off (no ADMIN_TOKEN)', () => {
   const repo = repository();
@@ -53,7 +60,11 @@ describe('control API on', () => {
   });
 
   it('lists the model_repository extension on GET /v2, as Triton does', async () => {
-    expect((await app.inject('/v2')).json().extensions).toEqual(['binary_tensor_data', 'classification', 'model_repository']);
+    expect((await app.inject('/v2')).json().extensions).toEqual([
+      'binary_tensor_data',
+      'classification',
+      'model_repository',
+    ]);
   });
 
   it('refuses a call without a token: 401 UNAUTHORIZED with WWW-Authenticate: Bearer, on every route', async () => {
@@ -62,7 +73,11 @@ describe('control API on', () => {
       expect(response.statusCode).toBe(401);
       expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
       expect(response.json().code).toBe('UNAUTHORIZED');
-      const basic = await app.inject({ method: 'POST', url, headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` } });
+      const basic = await app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
+      });
       expect(basic.statusCode).toBe(401);
     }
   });
@@ -107,7 +122,9 @@ describe('control API on', () => {
       { name: 'iris', version: '1', state: 'UNAVAILABLE', reason: 'unloaded through the control API' },
       { name: 'iris', version: '2', state: 'UNAVAILABLE', reason: 'unloaded through the control API' },
     ]);
-    expect((await call(app, '/v2/repository/index', TOKEN, { ready: true })).json()).toEqual([{ name: 'diabetes', version: '1', state: 'READY', reason: '' }]);
+    expect((await call(app, '/v2/repository/index', TOKEN, { ready: true })).json()).toEqual([
+      { name: 'diabetes', version: '1', state: 'READY', reason: '' },
+    ]);
     expect((await infer(app)).status).toBe(404);
     expect((await call(app, '/v2/repository/models/iris/unload', TOKEN)).statusCode).toBe(200); // again: nothing to do
 
@@ -130,13 +147,25 @@ describe('control API on', () => {
     repo.addBytes('broken', '1', 'not an onnx file');
     const load = await call(app, '/v2/repository/models/broken/load', TOKEN);
     expect(load.statusCode).toBe(503);
-    expect(load.json()).toMatchObject({ code: 'MODEL_FAILED', error: expect.stringContaining('broken@1 failed to load') });
+    expect(load.json()).toMatchObject({
+      code: 'MODEL_FAILED',
+      error: expect.stringContaining('broken@1 failed to load'),
+    });
   });
 
   it('logs every call with its outcome, and never the token', async () => {
     const calls = app.logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
-    expect(calls.map((l) => l.outcome)).toEqual(expect.arrayContaining(['ok', 'UNAUTHORIZED', 'FORBIDDEN', 'MODEL_NOT_FOUND', 'MODEL_FAILED']));
-    expect(calls).toContainEqual(expect.objectContaining({ action: '/v2/repository/models/:model/unload', model: 'iris', status: 200, outcome: 'ok' }));
+    expect(calls.map((l) => l.outcome)).toEqual(
+      expect.arrayContaining(['ok', 'UNAUTHORIZED', 'FORBIDDEN', 'MODEL_NOT_FOUND', 'MODEL_FAILED']),
+    );
+    expect(calls).toContainEqual(
+      expect.objectContaining({
+        action: '/v2/repository/models/:model/unload',
+        model: 'iris',
+        status: 200,
+        outcome: 'ok',
+      }),
+    );
     const text = app.logs.lines.map((l) => JSON.stringify(l)).join('\n');
     expect(text).toContain('/v2/repository/index');
     expect(text).not.toContain(TOKEN);

@@ -15,13 +15,23 @@ function repository(): TempRepository {
     { name: 'canary', version: 2, weight: 10 },
     { name: 'next', version: 3, weight: 0 },
   ]);
-  return new TempRepository().addOnnx('iris', '1', bundled('iris'), config).addOnnx('iris', '2', fixture('iris_like.onnx')).addOnnx('diabetes', '1', bundled('diabetes'));
+  return new TempRepository()
+    .addOnnx('iris', '1', bundled('iris'), config)
+    .addOnnx('iris', '2', fixture('iris_like.onnx'))
+    .addOnnx('diabetes', '1', bundled('diabetes'));
 }
 
-const get = (app: FastifyInstance, url: string, token?: string) => app.inject({ method: 'GET', url, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+const get = (app: FastifyInstance, url: string, token?: string) =>
+  app.inject({ method: 'GET', url, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 const post = (app: FastifyInstance, url: string, token: string | undefined, body: unknown) =>
-  app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-const weightsOf = (body: { variants: { name: string; weight: number }[] }) => Object.fromEntries(body.variants.map((v) => [v.name, v.weight]));
+  app.inject({
+    method: 'POST',
+    url,
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
+const weightsOf = (body: { variants: { name: string; weight: number }[] }) =>
+  Object.fromEntries(body.variants.map((v) => [v.name, v.weight]));
 
 describe('traffic control API off (no ADMIN_TOKEN)', () => {
   const app = appFor({}, repository());
@@ -31,7 +41,12 @@ describe('traffic control API off (no ADMIN_TOKEN)', () => {
       expect(response.statusCode).toBe(404);
       expect(response.json().code).toBe('ROUTE_NOT_FOUND');
     }
-    expect(app().models.traffic.get('iris')!.list().map((v) => v.weight)).toEqual([90, 10, 0]);
+    expect(
+      app()
+        .models.traffic.get('iris')!
+        .list()
+        .map((v) => v.weight),
+    ).toEqual([90, 10, 0]);
   });
 });
 
@@ -47,7 +62,10 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
   });
 
   it('refuses a call without a token (401, WWW-Authenticate: Bearer) and a wrong token (403), on both routes, changing nothing', async () => {
-    for (const send of [(token?: string) => get(app, URL, token), (token?: string) => post(app, URL, token, { weights: { canary: 50 } })]) {
+    for (const send of [
+      (token?: string) => get(app, URL, token),
+      (token?: string) => post(app, URL, token, { weights: { canary: 50 } }),
+    ]) {
       const none = await send();
       expect([none.statusCode, none.json().code]).toEqual([401, 'UNAUTHORIZED']);
       expect(none.headers['www-authenticate']).toMatch(/^Bearer /);
@@ -56,10 +74,15 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
         expect([refused.statusCode, refused.json().code]).toEqual([403, 'FORBIDDEN']);
       }
     }
-    expect(app.models.traffic.get('iris')!.list().map((v) => v.weight)).toEqual([90, 10, 0]);
+    expect(
+      app.models.traffic
+        .get('iris')!
+        .list()
+        .map((v) => v.weight),
+    ).toEqual([90, 10, 0]);
   });
 
-  it('GET with the right token: the split in model.json order, each variant\'s version, weight, and readiness with why not', async () => {
+  it("GET with the right token: the split in model.json order, each variant's version, weight, and readiness with why not", async () => {
     const response = await get(app, URL, TOKEN);
     expect(response.statusCode).toBe(200);
     const body = trafficSplitSchema.parse(response.json());
@@ -79,7 +102,11 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
     expect(weightsOf(trafficSplitSchema.parse(response.json()))).toEqual({ stable: 50, canary: 50, next: 0 });
     expect(weightsOf((await get(app, URL, TOKEN)).json())).toEqual({ stable: 50, canary: 50, next: 0 });
     const changed = app.logs.lines.find((l) => l.msg === 'traffic split weights changed');
-    expect(changed).toMatchObject({ model: 'iris', before: { stable: 90, canary: 10, next: 0 }, after: { stable: 50, canary: 50, next: 0 } });
+    expect(changed).toMatchObject({
+      model: 'iris',
+      before: { stable: 90, canary: 10, next: 0 },
+      after: { stable: 50, canary: 50, next: 0 },
+    });
   });
 
   it('refuses bad weights with 400 INVALID_REQUEST naming the field, and changes nothing', async () => {
@@ -96,7 +123,11 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
     ];
     for (const [body, path, message] of cases) {
       const response = await post(app, URL, TOKEN, body);
-      expect([JSON.stringify(body), response.statusCode, response.json().code]).toEqual([JSON.stringify(body), 400, 'INVALID_REQUEST']);
+      expect([JSON.stringify(body), response.statusCode, response.json().code]).toEqual([
+        JSON.stringify(body),
+        400,
+        'INVALID_REQUEST',
+      ]);
       expect(response.json().details).toContainEqual({ path, message: expect.stringContaining(message) });
     }
     const malformed = await post(app, URL, TOKEN, '{"weights": {"canary": 5}');
@@ -107,27 +138,49 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
   });
 
   it('404 NO_TRAFFIC_SPLIT for a model without a split, 404 MODEL_NOT_FOUND for an unknown model, on both routes', async () => {
-    for (const [model, code] of [['diabetes', 'NO_TRAFFIC_SPLIT'], ['nope', 'MODEL_NOT_FOUND']]) {
+    for (const [model, code] of [
+      ['diabetes', 'NO_TRAFFIC_SPLIT'],
+      ['nope', 'MODEL_NOT_FOUND'],
+    ]) {
       const url = `/v2/repository/models/${model}/traffic`;
       for (const response of [await get(app, url, TOKEN), await post(app, url, TOKEN, { weights: { canary: 5 } })]) {
-        expect([response.statusCode, response.json().code, response.json().details?.[0]?.path]).toEqual([404, code, 'model']);
+        expect([response.statusCode, response.json().code, response.json().details?.[0]?.path]).toEqual([
+          404,
+          code,
+          'model',
+        ]);
       }
     }
   });
 
-  it('an unloaded model has no split to read (404); loaded again, it starts from model.json\'s weights', async () => {
-    expect(weightsOf((await post(app, URL, TOKEN, { weights: { canary: 70 } })).json())).toEqual({ stable: 50, canary: 70, next: 0 });
+  it("an unloaded model has no split to read (404); loaded again, it starts from model.json's weights", async () => {
+    expect(weightsOf((await post(app, URL, TOKEN, { weights: { canary: 70 } })).json())).toEqual({
+      stable: 50,
+      canary: 70,
+      next: 0,
+    });
     expect((await post(app, '/v2/repository/models/iris/unload', TOKEN, '')).statusCode).toBe(200);
-    for (const response of [await get(app, URL, TOKEN), await post(app, URL, TOKEN, { weights: { canary: 5 } })]) expect([response.statusCode, response.json().code]).toEqual([404, 'MODEL_NOT_FOUND']);
+    for (const response of [await get(app, URL, TOKEN), await post(app, URL, TOKEN, { weights: { canary: 5 } })])
+      expect([response.statusCode, response.json().code]).toEqual([404, 'MODEL_NOT_FOUND']);
     expect((await post(app, '/v2/repository/models/iris/load', TOKEN, '')).statusCode).toBe(200);
     expect(weightsOf((await get(app, URL, TOKEN)).json())).toEqual({ stable: 90, canary: 10, next: 0 });
   });
 
   it('logs every call with its method and outcome, and never the token', async () => {
     const calls = app.logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
-    expect(calls).toContainEqual(expect.objectContaining({ action: '/v2/repository/models/:model/traffic', method: 'POST', model: 'iris', status: 200, outcome: 'ok' }));
+    expect(calls).toContainEqual(
+      expect.objectContaining({
+        action: '/v2/repository/models/:model/traffic',
+        method: 'POST',
+        model: 'iris',
+        status: 200,
+        outcome: 'ok',
+      }),
+    );
     expect(calls).toContainEqual(expect.objectContaining({ method: 'GET', status: 401, outcome: 'UNAUTHORIZED' }));
-    expect(calls.map((l) => l.outcome)).toEqual(expect.arrayContaining(['FORBIDDEN', 'INVALID_REQUEST', 'NO_TRAFFIC_SPLIT', 'MODEL_NOT_FOUND']));
+    expect(calls.map((l) => l.outcome)).toEqual(
+      expect.arrayContaining(['FORBIDDEN', 'INVALID_REQUEST', 'NO_TRAFFIC_SPLIT', 'MODEL_NOT_FOUND']),
+    );
     expect(app.logs.lines.map((l) => JSON.stringify(l)).join('\n')).not.toContain(TOKEN.slice(0, -1));
   });
 });
