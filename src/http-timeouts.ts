@@ -1,17 +1,17 @@
 import type { Server } from 'node:http';
 import type { FastifyHttpOptions } from 'fastify';
-import type { EnvConfig } from './config.js';
 import { guardedServer } from './http-connections.js';
 
-type TimeoutConfig = Pick<
-  EnvConfig,
+/** The settings read here, by name (config.ts validates them, and checks their relations with httpTimeoutIssues). */
+type TimeoutConfig = Record<
   | 'HTTP_HEADERS_TIMEOUT_MS'
   | 'HTTP_REQUEST_TIMEOUT_MS'
   | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
   | 'HTTP_IDLE_TIMEOUT_MS'
-  | 'REQUEST_TIMEOUT_MS'
+  | 'REQUEST_TIMEOUT_MS',
+  number
 >;
-type ServerConfig = TimeoutConfig & Pick<EnvConfig, 'HTTP_MAX_PIPELINED' | 'HTTP_MAX_QUEUED_BYTES'>;
+type ServerConfig = TimeoutConfig & Record<'HTTP_MAX_PIPELINED' | 'HTTP_MAX_QUEUED_BYTES', number>;
 
 /**
  * The settings that only make sense together: Node refuses headers > request timeout at start,

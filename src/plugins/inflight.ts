@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import { InflightLimiter } from '../core/serving/inflight-limiter.js';
-import { LargeBody } from '../protocols/offload/large-body.js';
+import { LargeBody } from '../core/serving/large-body.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

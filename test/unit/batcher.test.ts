@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Batcher, type BatchPolicy } from '../../src/core/serving/batcher.js';
+import { Batcher } from '../../src/core/serving/batcher.js';
+import type { BatchPolicy } from '../../src/core/serving/model-runner.js';
 import { buildRunner } from '../../src/core/serving/model-runner.js';
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
 import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';

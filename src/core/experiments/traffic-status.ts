@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ModelEntry } from '../models/model-registry.js';
+import type { ModelEntry } from '../models/model-entry.js';
 import type { SkippedEntry } from '../models/model-repository.js';
 import type { ModelTraffic } from './traffic-router.js';
 

@@ -1,5 +1,5 @@
-import type { ModelEntry, ModelRegistry } from './model-registry.js';
-import { newEntry, placeholder, UNLOADED } from './model-registry.js';
+import { newEntry, placeholder, UNLOADED, type ModelEntry } from './model-entry.js';
+import type { TrafficTable } from '../experiments/traffic-table.js';
 import type { Repository, RepositoryModel, RepositoryVersion } from './model-repository.js';
 import { modelKey } from './model-spec.js';
 
@@ -11,6 +11,23 @@ export interface RescanResult {
   replaced: string[];
   removed: string[];
   failed: string[];
+}
+
+/** What a rescan changes the loaded versions with: the registry's side of it (model-registry.ts), named here so neither imports the other. */
+export interface RescanTarget {
+  readonly phase: 'starting' | 'loaded';
+  readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  readonly traffic: Pick<TrafficTable, 'apply' | 'forget'>;
+  scan(): Promise<Repository>;
+  identify(model: RepositoryModel, version: RepositoryVersion): Promise<{ identity: string; sha256?: string; unreadable?: string }>;
+  loadVersion(model: RepositoryModel, version: RepositoryVersion, entry: ModelEntry): Promise<void>;
+  all(): ModelEntry[];
+  entries(name: string): ModelEntry[];
+  place(entry: ModelEntry): void;
+  takeOut(entry: ModelEntry, why: string): void;
+  unload(entry: ModelEntry): Promise<void>;
+  redact(text: string): string;
+  changed(): void;
 }
 
 /**
@@ -27,7 +44,7 @@ export class RepositoryRescan {
   /** Their versions the last scan found in the repository. */
   private unloadedSeen: { name: string; version: string }[] = [];
 
-  constructor(private readonly registry: ModelRegistry) {}
+  constructor(private readonly registry: RescanTarget) {}
 
   rescan(): Promise<RescanResult> {
     return this.queue(() => this.once());

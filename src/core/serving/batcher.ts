@@ -4,15 +4,6 @@ import { mergeKey, mergeRequests, splitOutputs } from './batch-merge.js';
 import type { ModelRunner } from './model-runner.js';
 import { TRACE_ATTR, type TraceSpan } from './trace-span.js';
 
-export interface BatchPolicy {
-  /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
-  maxBatchRows: number;
-  /** How long a batch may wait for more rows while a worker is free. */
-  maxDelayMs: number;
-  /** Rows waiting per model before new requests get 503 at once. */
-  maxQueueRows: number;
-}
-
 export interface BatchObserver {
   batch(model: string, version: string, rows: number, requests: number): void;
   queueWait(model: string, version: string, seconds: number): void;

@@ -2,8 +2,16 @@ import { InputChecks } from '../codec/input-checks.js';
 import { RowsCodec } from '../codec/rows-codec.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { AnomalyKind } from '../monitoring/model-monitoring.js';
-import type { BatchPolicy } from './batcher.js';
 import { planBatching, type BatchPlan } from './batch-plan.js';
+
+export interface BatchPolicy {
+  /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
+  maxBatchRows: number;
+  /** How long a batch may wait for more rows while a worker is free. */
+  maxDelayMs: number;
+  /** Rows waiting per model before new requests get 503 at once. */
+  maxQueueRows: number;
+}
 
 /**
  * Everything a request needs about one model version, built once when it loads: the spec, the

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ModelEntry } from '../../core/models/model-registry.js';
+import type { ModelEntry } from '../../core/models/model-entry.js';
 import { shadowStatus, variantStatus } from '../../core/experiments/traffic-status.js';
 import type { ModelTraffic } from '../../core/experiments/traffic-router.js';
 import type { SkippedEntry } from '../../core/models/model-repository.js';

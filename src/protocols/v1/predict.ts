@@ -21,7 +21,7 @@ import {
   type DecodeResult,
   type PredictEnvelope,
 } from '../offload/decode-tasks.js';
-import { LargeBody } from '../offload/large-body.js';
+import { LargeBody } from '../../core/serving/large-body.js';
 import { offloadRouting } from '../offload/offload-routing.js';
 
 /** Binary input names positions as tensor[row][...] and the tensor as a whole by its shape. */

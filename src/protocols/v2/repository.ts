@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
-import { UNLOADED, type ModelEntry } from '../../core/models/model-registry.js';
+import { UNLOADED, type ModelEntry } from '../../core/models/model-entry.js';
 import { modelKey } from '../../core/models/model-spec.js';
 import { guardControlApi, type ControlApiOptions } from '../control-api.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';

@@ -86,7 +86,7 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   oip.get('/v2/models/:model/versions/:version/ready', { schema: modelReadyRoute(true) }, ready);
 
   /**
-   * The request, decoded here or, when large, on a decode worker (see plugins/json-offload.ts). A
+   * The request, decoded here or, when large, on a decode worker (see offload/json-offload.ts). A
    * large body is decoded for the version it will run on: for a model with a traffic split and no
    * version named, the worker chooses the variant by the body's parameters.routing_key or the
    * header's (offload-routing.ts), and the data plane is then held to it.

@@ -2,9 +2,9 @@ import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { describeOnlySerializer, describeOnlyValidator } from '../protocols/openapi/describe-only.js';
-import { errorBodySchema } from '../protocols/openapi/error-responses.js';
-import { serverMetadata } from '../protocols/v2/metadata.js';
+import { describeOnlySerializer, describeOnlyValidator } from './describe-only.js';
+import { errorBodySchema } from './error-responses.js';
+import { serverMetadata } from '../v2/metadata.js';
 
 /**
  * fastify-type-provider-zod's transform, plus what it leaves out: a body with one schema per

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import fp from 'fastify-plugin';
 import { Piscina } from 'piscina';
-import type { Config } from '../config.js';
-import type { DecodeResult, DecodeTask, OffloadModel } from '../protocols/offload/decode-tasks.js';
+import type { Config } from '../../config.js';
+import type { DecodeResult, DecodeTask, OffloadModel } from './decode-tasks.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,7 +56,7 @@ export class JsonOffload {
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
     this.pool = new Piscina({
       filename: fileURLToPath(
-        new URL(`../protocols/offload/${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url),
+        new URL(`./${typescript ? 'dev-decode-worker.mjs' : 'decode-worker.js'}`, import.meta.url),
       ),
       workerData: { models, nice: this.nice, maxJsonDepth: this.maxJsonDepth, maxRequestRows: this.maxRequestRows },
       minThreads: 0,

@@ -1,4 +1,0 @@
-/** A JSON body left unparsed on the main thread, for a decode worker to parse (see plugins/json-offload.ts). */
-export class LargeBody {
-  constructor(readonly bytes: Buffer) {}
-}
