@@ -16,16 +16,20 @@ module.exports = {
     {
       name: 'core-imports-core',
       severity: 'error',
-      comment: 'core/ is the domain: of this project it imports nothing but core/ and errors.ts (no adapter, plugin, protocol or runtime).',
+      comment:
+        'core/ is the domain: of this project it imports nothing but core/ and errors.ts (no adapter, plugin, protocol or runtime).',
       from: { path: '^src/core/' },
       to: { path: '^src/', pathNot: ['^src/core/', '^src/errors\\.ts$'] },
     },
     {
       name: 'core-free-of-frameworks',
       severity: 'error',
-      comment: 'core/ uses small pure libraries (zod, lru-cache, cephes, xxhash-wasm), never the server, runtime, store or telemetry ones.',
+      comment:
+        'core/ uses small pure libraries (zod, lru-cache, cephes, xxhash-wasm), never the server, runtime, store or telemetry ones.',
       from: { path: '^src/core/' },
-      to: { path: 'node_modules/(fastify|@fastify|fastify-plugin|onnxruntime-node|onnxruntime-common|ioredis|prom-client|pino|piscina|opossum|@opentelemetry)/' },
+      to: {
+        path: 'node_modules/(fastify|@fastify|fastify-plugin|onnxruntime-node|onnxruntime-common|ioredis|prom-client|pino|piscina|opossum|@opentelemetry)/',
+      },
     },
     {
       name: 'plugins-not-protocols',
@@ -37,7 +41,8 @@ module.exports = {
     {
       name: 'onnxruntime-in-runtime',
       severity: 'error',
-      comment: 'Only runtime/ talks to onnxruntime-node, and piscina runs its workers (and, for now, the decode workers: issue #20 moves them below the protocols).',
+      comment:
+        'Only runtime/ talks to onnxruntime-node, and piscina runs its workers (and, for now, the decode workers: issue #20 moves them below the protocols).',
       from: { pathNot: ['^src/runtime/', '^src/protocols/offload/'] },
       to: { path: 'node_modules/(onnxruntime-node|onnxruntime-common|piscina)/' },
     },

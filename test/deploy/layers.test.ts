@@ -38,9 +38,17 @@ describe('the layer rules (.dependency-cruiser.cjs, npm run lint:deps)', () => {
     write('src/core/models/a.ts', "import type { B } from './b.js';\nexport type A = { b?: B };\n");
     write('src/core/models/b.ts', "import type { A } from './a.js';\nexport type B = { a?: A };\n");
     write('src/core/serving/uses-plugin.ts', "import { x } from '../../plugins/thing.js';\nexport const y = x;\n");
-    write('src/core/serving/uses-fastify.ts', `import Fastify from '${join(ROOT, 'node_modules/fastify/fastify.js')}';\nexport const app = Fastify;\n`);
+    write(
+      'src/core/serving/uses-fastify.ts',
+      `import Fastify from '${join(ROOT, 'node_modules/fastify/fastify.js')}';\nexport const app = Fastify;\n`,
+    );
     write('src/plugins/thing.ts', "import { route } from '../protocols/route.js';\nexport const x = route;\n");
     write('src/protocols/route.ts', 'export const route = 1;\n');
-    expect(await violations(tree)).toEqual(['core-free-of-frameworks', 'core-imports-core', 'no-cycle', 'plugins-not-protocols']);
+    expect(await violations(tree)).toEqual([
+      'core-free-of-frameworks',
+      'core-imports-core',
+      'no-cycle',
+      'plugins-not-protocols',
+    ]);
   }, 60_000);
 });
