@@ -13,8 +13,8 @@ import { Registry } from 'prom-client';
 import { PredictionMetrics } from '../src/adapters/metrics/prediction-metrics.js';
 import { VariantMetrics } from '../src/adapters/metrics/variant-metrics.js';
 import { ExperimentLedger } from '../src/core/experiments/experiment-ledger.js';
-import { trafficConfigSchema } from '../src/core/experiments/traffic-config.js';
-import { ModelTraffic } from '../src/core/experiments/traffic-router.js';
+import { trafficConfigSchema } from '../src/core/models/traffic-config.js';
+import { ModelTraffic } from '../src/core/models/traffic-router.js';
 import type { PredictionEvent } from '../src/core/serving/telemetry.js';
 
 const calls = Number(process.env.ACCOUNTING_CALLS ?? 300_000);

@@ -9,7 +9,7 @@ import Fastify from 'fastify';
 import ort from 'onnxruntime-node';
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
 import { INSTANCES } from '../src/protocols/v1/rows-places.js';
-import { newPredictionId } from '../src/core/serving/prediction-id.js';
+import { newPredictionId } from '../src/core/monitoring/prediction-id.js';
 import { bundledModel } from './bundled-model.js';
 
 const { spec, runner, codec, path } = await bundledModel(process.env.FLOOR_MODEL ?? 'breast_cancer');

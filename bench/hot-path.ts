@@ -12,7 +12,7 @@
  */
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
 import { INSTANCES } from '../src/protocols/v1/rows-places.js';
-import { newPredictionId } from '../src/core/serving/prediction-id.js';
+import { newPredictionId } from '../src/core/monitoring/prediction-id.js';
 import type { FastifySerializerCompiler } from 'fastify';
 import { describeOnlySerializer } from '../src/protocols/openapi/describe-only.js';
 import { predictRouteSchema } from '../src/protocols/v1/route-schemas.js';

@@ -13,7 +13,7 @@ import { decodeStored, encodeStored } from '../src/core/cache/stored-outputs.js'
 import { ValueSigner } from '../src/core/cache/value-signer.js';
 import { modelConfigSchema } from '../src/core/models/model-config.js';
 import { buildModelSpec } from '../src/core/models/model-spec.js';
-import { planBatching } from '../src/core/serving/batch-plan.js';
+import { planBatching } from '../src/core/models/batch-plan.js';
 import type { NamedTensors } from '../src/core/tensors/tensor.js';
 import { machine, microsPerCall, saveResults } from './lib.js';
 

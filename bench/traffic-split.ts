@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import xxhash from 'xxhash-wasm';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { compileSplit } from '../src/core/experiments/traffic-split.js';
+import { compileSplit } from '../src/core/models/traffic-split.js';
 import { offloadRouting } from '../src/protocols/offload/offload-routing.js';
 
 const calls = Number(process.env.SPLIT_CALLS ?? 500_000);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
-import { newPredictionId } from '../../src/core/serving/prediction-id.js';
+import { newPredictionId } from '../../src/core/monitoring/prediction-id.js';
 
 const iris = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as {
   rows: number[][];

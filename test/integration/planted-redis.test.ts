@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cacheKeys } from '../../src/core/cache/cache-key.js';
 import { signingKey, ValueSigner } from '../../src/core/cache/value-signer.js';
-import { newPredictionId } from '../../src/core/serving/prediction-id.js';
+import { newPredictionId } from '../../src/core/monitoring/prediction-id.js';
 import { BUNDLED_MODELS, postJson, startApp, type CapturedLogs } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { RedisServer } from '../helpers/redis-server.js';

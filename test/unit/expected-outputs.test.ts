@@ -5,7 +5,7 @@ import { encodeStored } from '../../src/core/cache/stored-outputs.js';
 import { ValueSigner } from '../../src/core/cache/value-signer.js';
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
 import { buildModelSpec, type Dim, type TensorInfo } from '../../src/core/models/model-spec.js';
-import { planBatching } from '../../src/core/serving/batch-plan.js';
+import { planBatching } from '../../src/core/models/batch-plan.js';
 import { dtypes, setElement, type DType, type TypedArray } from '../../src/core/tensors/dtypes.js';
 import { elementCount, type NamedTensors, type Tensor } from '../../src/core/tensors/tensor.js';
 

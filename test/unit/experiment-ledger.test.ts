@@ -5,8 +5,8 @@ import {
   type VariantObserver,
 } from '../../src/core/experiments/experiment-ledger.js';
 import { LatencyWindow } from '../../src/core/experiments/latency-window.js';
-import { trafficConfigSchema } from '../../src/core/experiments/traffic-config.js';
-import { ModelTraffic } from '../../src/core/experiments/traffic-router.js';
+import { trafficConfigSchema } from '../../src/core/models/traffic-config.js';
+import { ModelTraffic } from '../../src/core/models/traffic-router.js';
 import type { VariantLabels } from '../../src/core/experiments/variant-account.js';
 import type { PredictionRecord } from '../../src/core/monitoring/prediction-record.js';
 import type { PredictionEvent, PredictionObserver } from '../../src/core/serving/telemetry.js';

@@ -6,7 +6,7 @@ import { decodeStored, encodeStored } from '../../src/core/cache/stored-outputs.
 import { ValueSigner } from '../../src/core/cache/value-signer.js';
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
 import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
-import { planBatching } from '../../src/core/serving/batch-plan.js';
+import { planBatching } from '../../src/core/models/batch-plan.js';
 import type { DType } from '../../src/core/tensors/dtypes.js';
 import type { NamedTensors } from '../../src/core/tensors/tensor.js';
 

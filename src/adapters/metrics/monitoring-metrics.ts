@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Unmatched } from '../../core/monitoring/feedback-store.js';
-import type { AnomalyKind, MonitoringObserver } from '../../core/monitoring/model-monitoring.js';
+import type { AnomalyKind } from '../../core/codec/input-checks.js';
+import type { MonitoringObserver } from '../../core/monitoring/model-monitoring.js';
 import { CONFIDENCE_BUCKETS } from './buckets.js';
 
 export interface MonitoringStats {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModelSpec } from '../models/model-spec.js';
-import type { BatchPlan } from '../serving/batch-plan.js';
+import type { BatchPlan } from '../models/batch-plan.js';
 import { sliceAlong } from '../tensors/batch-axis.js';
 import type { TypedArray } from '../tensors/dtypes.js';
 import type { NamedTensors, Tensor } from '../tensors/tensor.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ModelSpec, TensorSpec } from '../models/model-spec.js';
-import type { BatchPlan } from '../serving/batch-plan.js';
+import type { BatchPlan } from '../models/batch-plan.js';
 import { tensorFromBytes } from '../tensors/binary.js';
 import { dtypes } from '../tensors/dtypes.js';
 import { elementCount, type NamedTensors, type Tensor } from '../tensors/tensor.js';

@@ -1,12 +1,13 @@
 import type { ErrorDetail } from '../../errors.js';
-import type { AnomalyKind } from '../monitoring/model-monitoring.js';
 import type { ModelSpec, TensorSpec } from '../models/model-spec.js';
-import type { BatchPlan } from '../serving/batch-plan.js';
+import type { BatchPlan } from '../models/batch-plan.js';
 import { dtypes, fromHalf, isFloating, setElement, type DType, type TypedArray } from '../tensors/dtypes.js';
 import { elementCount, type NamedTensors, type Tensor } from '../tensors/tensor.js';
 import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { boundsOf, type Bounds } from './bounds.js';
 import { tensorLocator, type Locator } from '../tensors/paths.js';
+
+export type AnomalyKind = 'missing' | 'non_finite' | 'out_of_range';
 
 export type ValidationLevel = 'strict' | 'permissive';
 

@@ -1,7 +1,7 @@
 import type { ErrorDetail } from '../../errors.js';
 import type { FeatureConfig } from '../models/model-config.js';
 import type { TensorSpec } from '../models/model-spec.js';
-import type { AnomalyKind } from '../monitoring/model-monitoring.js';
+import type { AnomalyKind } from './input-checks.js';
 import { dtypes, setElement, type DType, type NumericArray, type TypedArray } from '../tensors/dtypes.js';
 import { forEachLeaf } from '../tensors/json-data.js';
 import type { Tensor } from '../tensors/tensor.js';

@@ -1,6 +1,6 @@
 import type { PredictionRecord } from '../monitoring/prediction-record.js';
 import type { PredictionEvent, PredictionObserver } from '../serving/telemetry.js';
-import type { TrafficVariant } from './traffic-config.js';
+import type { TrafficVariant } from '../models/traffic-config.js';
 import { VariantAccount, type VariantLabels } from './variant-account.js';
 
 /** Where the splits are read from: the registry's TrafficTable. */

@@ -6,7 +6,7 @@ import type { InflightLimiter } from '../serving/inflight-limiter.js';
 import type { ModelRunner } from '../serving/model-runner.js';
 import { copyTensor, type NamedTensors } from '../tensors/tensor.js';
 import { compareRows, type ShadowObserver } from './shadow-compare.js';
-import type { TrafficShadow } from './traffic-config.js';
+import type { TrafficShadow } from '../models/traffic-config.js';
 
 export interface ShadowLog {
   debug(obj: object, msg: string): void;

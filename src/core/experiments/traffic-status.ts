@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ModelEntry } from '../models/model-entry.js';
 import type { SkippedEntry } from '../models/model-repository.js';
-import type { ModelTraffic } from './traffic-router.js';
+import type { ModelTraffic } from '../models/traffic-router.js';
 
 /** One variant of a split as it serves now (the control API's and /models' shape). */
 export const variantStatusSchema = z.object({

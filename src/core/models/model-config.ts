@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { versionPolicySchema } from './version-policy.js';
-import { trafficConfigSchema } from '../experiments/traffic-config.js';
+import { trafficConfigSchema } from './traffic-config.js';
 
 /** One named input feature; min/max are the training range, used to validate and to clamp. */
 const featureSchema = z

@@ -1,7 +1,7 @@
 import { ServiceError } from '../../errors.js';
-import type { TrafficVariant } from '../experiments/traffic-config.js';
-import { TrafficTable } from '../experiments/traffic-table.js';
-import type { AnomalyKind } from '../monitoring/model-monitoring.js';
+import type { TrafficVariant } from './traffic-config.js';
+import { TrafficTable } from './traffic-table.js';
+import type { AnomalyKind } from '../codec/input-checks.js';
 import type { BatchPolicy } from '../serving/model-runner.js';
 import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
 import type { ModelRuntime } from '../serving/model-runtime.js';

@@ -1,5 +1,5 @@
 import { newEntry, placeholder, UNLOADED, type ModelEntry } from './model-entry.js';
-import type { TrafficTable } from '../experiments/traffic-table.js';
+import type { TrafficTable } from './traffic-table.js';
 import type { Repository, RepositoryModel, RepositoryVersion } from './model-repository.js';
 import { modelKey } from './model-spec.js';
 

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ValueSigner } from '../cache/value-signer.js';
 import type { ModelSpec } from '../models/model-spec.js';
-import { predictionIdTime } from '../serving/prediction-id.js';
+import { predictionIdTime } from './prediction-id.js';
 import { recordMisfit, recordSchema, type PredictionRecord } from './prediction-record.js';
 
 /** Redis, when configured, so feedback may reach any replica. Never throws; undefined means "could not ask". */

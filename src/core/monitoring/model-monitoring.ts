@@ -7,8 +7,6 @@ import type { ModelSpec } from '../models/model-spec.js';
 import type { RowPrediction } from '../codec/output-codec.js';
 import type { Tensor } from '../tensors/tensor.js';
 
-export type AnomalyKind = 'missing' | 'non_finite' | 'out_of_range';
-
 export interface MonitoringObserver {
   rowPredicted(model: string, version: string, label: string | undefined, confidence: number | undefined): void;
   feedback(model: string, version: string, result: 'correct' | 'incorrect'): void;

@@ -1,6 +1,6 @@
 import { concatAlong, splitAlong } from '../tensors/batch-axis.js';
 import { copyTensor, tensorBytes, type NamedTensors } from '../tensors/tensor.js';
-import type { BatchPlan } from './batch-plan.js';
+import type { BatchPlan } from '../models/batch-plan.js';
 
 /** Shared inputs up to this size go into the merge key; a request with a larger one runs alone. */
 const SHARED_KEY_BYTES = 1024;

@@ -23,7 +23,7 @@ import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
 import { Batcher, type BatchObserver, type BatchRequest } from './batcher.js';
 import type { ModelRunner } from './model-runner.js';
 import type { ModelRuntime } from './model-runtime.js';
-import { newPredictionId } from './prediction-id.js';
+import { newPredictionId } from '../monitoring/prediction-id.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
 import { TRACE_ATTR, traceCacheLookup, traceInference, type TraceSpan } from './trace-span.js';
 

@@ -1,8 +1,8 @@
 import { InputChecks } from '../codec/input-checks.js';
 import { RowsCodec } from '../codec/rows-codec.js';
 import type { ModelSpec } from '../models/model-spec.js';
-import type { AnomalyKind } from '../monitoring/model-monitoring.js';
-import { planBatching, type BatchPlan } from './batch-plan.js';
+import type { AnomalyKind } from '../codec/input-checks.js';
+import { planBatching, type BatchPlan } from '../models/batch-plan.js';
 
 export interface BatchPolicy {
   /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */

@@ -4,7 +4,7 @@ import { RowsCodec } from '../../core/codec/rows-codec.js';
 import type { FeatureConfig } from '../../core/models/model-config.js';
 import { declaredRows, rowsRefusal, type DeclaredRows } from '../../core/serving/admission.js';
 import type { TensorSpec } from '../../core/models/model-spec.js';
-import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
+import type { AnomalyKind } from '../../core/codec/input-checks.js';
 import type { NamedTensors, Tensor } from '../../core/tensors/tensor.js';
 import { ServiceError, type ErrorCode, type ErrorDetail } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';

@@ -1,5 +1,5 @@
-import type { TrafficVariant } from '../../core/experiments/traffic-config.js';
-import { CompiledSplits } from '../../core/experiments/traffic-split.js';
+import type { TrafficVariant } from '../../core/models/traffic-config.js';
+import { CompiledSplits } from '../../core/models/traffic-split.js';
 import { routingKeyFrom } from '../routing-key.js';
 
 /**

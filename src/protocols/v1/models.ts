@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModelEntry } from '../../core/models/model-entry.js';
 import { shadowStatus, variantStatus } from '../../core/experiments/traffic-status.js';
-import type { ModelTraffic } from '../../core/experiments/traffic-router.js';
+import type { ModelTraffic } from '../../core/models/traffic-router.js';
 import type { SkippedEntry } from '../../core/models/model-repository.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { modelsRouteSchema } from './route-schemas.js';

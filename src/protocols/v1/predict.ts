@@ -3,7 +3,7 @@ import { routingKeyOf } from '../routing-key.js';
 import { rawRows } from '../../core/codec/output-codec.js';
 import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
 import type { DecodedInputs, InferResult } from '../../core/serving/data-plane.js';
-import type { AnomalyKind } from '../../core/monitoring/model-monitoring.js';
+import type { AnomalyKind } from '../../core/codec/input-checks.js';
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { isDType } from '../../core/tensors/dtypes.js';
 import { tensorFromBytes } from '../../core/tensors/binary.js';

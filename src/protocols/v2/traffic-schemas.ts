@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../../errors.js';
 import { variantStatusSchema } from '../../core/experiments/traffic-status.js';
-import { splitVariantSchema } from '../../core/experiments/traffic-split.js';
+import { splitVariantSchema } from '../../core/models/traffic-split.js';
 import { ANY_REQUEST, errorResponses, PATH_PARAMS, READS_BODY } from '../openapi/error-responses.js';
 import { ADMIN, auth, modelParams } from './repository-schemas.js';
 

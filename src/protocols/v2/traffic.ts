@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { InvalidSplitError } from '../../core/experiments/traffic-split.js';
-import type { ModelTraffic } from '../../core/experiments/traffic-router.js';
+import { InvalidSplitError } from '../../core/models/traffic-split.js';
+import type { ModelTraffic } from '../../core/models/traffic-router.js';
 import { variantStatus } from '../../core/experiments/traffic-status.js';
 import { formatPath } from '../../core/tensors/paths.js';
 import { ServiceError } from '../../errors.js';

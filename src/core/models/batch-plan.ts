@@ -1,4 +1,4 @@
-import type { Dim, TensorSpec } from '../models/model-spec.js';
+import type { Dim, TensorSpec } from './model-spec.js';
 
 /**
  * Where a model's batch dim is, when requests can provably be merged: every output and every

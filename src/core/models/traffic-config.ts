@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCanonicalVersion } from '../models/version-folder.js';
+import { isCanonicalVersion } from './version-folder.js';
 import { splitVariantSchema, splitVariantsOf } from './traffic-split.js';
 
 /**

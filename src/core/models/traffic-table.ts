@@ -1,4 +1,4 @@
-import type { RepositoryModel } from '../models/model-repository.js';
+import type { RepositoryModel } from './model-repository.js';
 import { ModelTraffic } from './traffic-router.js';
 
 /**
