@@ -4,6 +4,8 @@ import { ModelRegistry } from '../core/models/model-registry.js';
 import { RefusalLog } from '../core/cache/refusal-log.js';
 import { FeedbackStore, type SharedRecords } from '../core/monitoring/feedback-store.js';
 import { ModelMonitoring } from '../core/monitoring/model-monitoring.js';
+import { ShadowTraffic } from '../core/experiments/shadow-traffic.js';
+import type { ShadowLane } from '../core/serving/request-mirrors.js';
 import { DataPlane } from '../core/serving/data-plane.js';
 import type { ModelRunner } from '../core/serving/model-runner.js';
 import type { ModelRuntime } from '../core/serving/model-runtime.js';
@@ -127,14 +129,17 @@ export default fp<ModelsPluginOptions>(
           using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit',
         ),
       admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
-      shadows: {
-        observer: app.metrics.shadows,
-        log: app.log,
-        maxInflight: config.SHADOW_MAX_INFLIGHT,
-        timeoutMs: config.SHADOW_TIMEOUT_MS,
-        inflight: app.inflight,
-        accepting: () => !app.draining,
-      },
+      ...(config.SHADOW_MAX_INFLIGHT > 0 && {
+        shadows: (lane: ShadowLane) =>
+          new ShadowTraffic(registry, lane, {
+            observer: app.metrics.shadows,
+            log: app.log,
+            maxInflight: config.SHADOW_MAX_INFLIGHT,
+            timeoutMs: config.SHADOW_TIMEOUT_MS,
+            inflight: app.inflight,
+            accepting: () => !app.draining,
+          }),
+      }),
     });
     app.decorate('dataPlane', dataPlane);
     app.metrics.batching.watch(() => dataPlane.batchStats());

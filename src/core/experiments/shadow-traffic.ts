@@ -1,7 +1,7 @@
 import { ServiceError } from '../../errors.js';
 import { decodeTaskRows, type RowPrediction } from '../codec/output-codec.js';
 import type { ModelRegistry } from '../models/model-registry.js';
-import type { BatchRequest } from '../serving/batcher.js';
+import type { RequestMirrors, ShadowLane, ShadowMirror } from '../serving/request-mirrors.js';
 import type { InflightLimiter } from '../serving/inflight-limiter.js';
 import type { ModelRunner } from '../serving/model-runner.js';
 import { copyTensor, type NamedTensors } from '../tensors/tensor.js';
@@ -28,25 +28,6 @@ export interface ShadowOptions {
   now?: () => number;
 }
 
-/** What the data plane lends the shadows: its batching (a background lane) and whether clients wait for workers. */
-export interface ShadowLane {
-  execute(
-    runner: ModelRunner,
-    tensors: NamedTensors,
-    rows: number,
-    fetch: string[],
-    timeoutMs: number,
-    lane: Pick<BatchRequest, 'background' | 'onDispatch'>,
-  ): Promise<NamedTensors>;
-  clientsWaiting(): boolean;
-}
-
-/** A request's copies for its shadows: they run once the primary answer is decided, or are let go when it fails. */
-export interface ShadowMirror {
-  launch(primary: RowPrediction[] | undefined): void;
-  drop(): void;
-}
-
 /** Shadows are shed while the requests in flight hold more than this share of MAX_INFLIGHT_ROWS or MAX_INFLIGHT_BYTES. */
 const SHED_ABOVE = 0.5;
 /** A failing shadow warns at most this often; each failure is logged at debug. */
@@ -63,7 +44,7 @@ const WARN_EVERY_MS = 60_000;
  * while draining. Every outcome is a metric (shadow-compare.ts); failures are logged at debug, with
  * a warning a minute at most per shadow.
  */
-export class ShadowTraffic {
+export class ShadowTraffic implements RequestMirrors {
   /** Copies held by shadow requests not yet settled. */
   private inflight = 0;
   private readonly signatures = new WeakMap<ModelRunner, string>();

@@ -1,11 +1,6 @@
 import { ServiceError, type ErrorDetail } from '../../errors.js';
 import { cacheKeys } from '../cache/cache-key.js';
-import {
-  ShadowTraffic,
-  type ShadowLane,
-  type ShadowMirror,
-  type ShadowOptions,
-} from '../experiments/shadow-traffic.js';
+import type { RequestMirrors, ShadowLane, ShadowMirror } from './request-mirrors.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
 import { CacheUsage } from '../cache/cache-usage.js';
 import { SingleFlight } from '../cache/single-flight.js';
@@ -93,8 +88,8 @@ export interface DataPlaneDeps {
   onCacheUsage?: (spec: ModelSpec, using: boolean, hitRate: number) => void;
   /** Row caps per request and in flight (admission.ts); none when absent. */
   admission?: AdmissionLimits;
-  /** Shadow traffic (model.json `traffic.shadows`), mirrored off the hot path; none when absent. */
-  shadows?: ShadowOptions;
+  /** Shadow traffic (model.json `traffic.shadows`), given the data plane's background lane; none when absent. */
+  shadows?: (lane: ShadowLane) => RequestMirrors;
   newId?: () => string;
   now?: () => number;
 }
@@ -115,7 +110,7 @@ export class DataPlane {
   private readonly active = new Map<ModelRunner, { count: number; waiters: (() => void)[] }>();
   private readonly newId: () => string;
   private readonly now: () => number;
-  private readonly shadows?: ShadowTraffic;
+  private readonly shadows?: RequestMirrors;
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.newId = deps.newId ?? (() => newPredictionId());
@@ -131,8 +126,7 @@ export class DataPlane {
         this.execute(runner, tensors, rows, fetch, timeoutMs, undefined, background),
       clientsWaiting: () => this.batcher.clientsWaiting(),
     };
-    if (deps.shadows && deps.shadows.maxInflight > 0)
-      this.shadows = new ShadowTraffic(deps.registry, lane, deps.shadows);
+    this.shadows = deps.shadows?.(lane);
   }
 
   /** Resolves when no request is queued or running. */
