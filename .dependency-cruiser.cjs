@@ -31,6 +31,56 @@ module.exports = {
         path: 'node_modules/(fastify|@fastify|fastify-plugin|onnxruntime-node|onnxruntime-common|ioredis|prom-client|pino|piscina|opossum|@opentelemetry)/',
       },
     },
+    // core/'s folders in layers, each importing only those below it: tensors < models (specs, model.json,
+    // the router) < codec, cache < monitoring < serving (the data plane) < experiments, loading.
+    {
+      name: 'core-tensors-layer',
+      severity: 'error',
+      from: { path: '^src/core/tensors/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(tensors)/' },
+    },
+    {
+      name: 'core-models-layer',
+      severity: 'error',
+      from: { path: '^src/core/models/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(models|tensors)/' },
+    },
+    {
+      name: 'core-codec-layer',
+      severity: 'error',
+      from: { path: '^src/core/codec/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(codec|tensors|models)/' },
+    },
+    {
+      name: 'core-cache-layer',
+      severity: 'error',
+      from: { path: '^src/core/cache/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(cache|tensors|models)/' },
+    },
+    {
+      name: 'core-monitoring-layer',
+      severity: 'error',
+      from: { path: '^src/core/monitoring/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(monitoring|tensors|models|codec|cache)/' },
+    },
+    {
+      name: 'core-serving-layer',
+      severity: 'error',
+      from: { path: '^src/core/serving/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(serving|tensors|models|codec|cache|monitoring)/' },
+    },
+    {
+      name: 'core-experiments-layer',
+      severity: 'error',
+      from: { path: '^src/core/experiments/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(experiments|tensors|models|codec|cache|monitoring|serving)/' },
+    },
+    {
+      name: 'core-loading-layer',
+      severity: 'error',
+      from: { path: '^src/core/loading/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(loading|tensors|models|codec|cache|monitoring|serving)/' },
+    },
     {
       name: 'plugins-not-protocols',
       severity: 'error',

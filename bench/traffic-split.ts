@@ -122,16 +122,16 @@ for (const [model, traffic] of Object.entries(MODELS)) {
 const app = await buildApp(loadConfig({ ...process.env, LOG_LEVEL: 'warn', MODEL_DIR: repo, CACHE_ENABLED: 'false' }));
 await app.modelsLoaded;
 const routeRows: [string, number][] = [
-  ['route(): split, by key', micros((k) => app.models.route('split', undefined, k).variant)],
-  ['route(): split, no key (weighted draw)', micros(() => app.models.route('split').variant)],
-  ['route(): no split', micros(() => app.models.route('plain').entry)],
+  ['route(): split, by key', micros((k) => app.router.route('split', undefined, k).variant)],
+  ['route(): split, no key (weighted draw)', micros(() => app.router.route('split').variant)],
+  ['route(): no split', micros(() => app.router.route('plain').entry)],
   // what a large body adds on the main thread before a decode worker parses it (/predict: every split)
   [
     'offloadRouting(): the splits for a decode worker',
     micros((k) =>
       offloadRouting(
-        app.models.traffic.all().map((t) => t.model),
-        (m) => app.models.liveVariants(m),
+        app.router.traffic.all().map((t) => t.model),
+        (m) => app.router.liveVariants(m),
         k,
       ),
     ),
@@ -164,7 +164,7 @@ for (let r = 0; r < rounds; r++)
 const placement = names
   .map(
     (m) =>
-      `${m}: ${app.models
+      `${m}: ${app.router
         .entries(m)
         .map((e) => `v${e.version} ${app.placement(e.runner!.spec.key)}`)
         .join(', ')}`,

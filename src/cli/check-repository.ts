@@ -67,7 +67,7 @@ export async function checkRepository(dir: string, options: { strict?: boolean }
     };
     const errors: string[] = [];
     const warnings: string[] = [];
-    if (app.models.error) errors.push(app.models.error);
+    if (app.router.error) errors.push(app.router.error);
     for (const model of body.models) {
       for (const v of model.versions) {
         if (v.state !== 'ready')

@@ -32,11 +32,11 @@ export default fp(
   async (app) => {
     const pod = randomUUID();
     const ledger = new ExperimentLedger(
-      () => app.models.traffic,
+      () => app.router.traffic,
       { latencyWindow: LATENCY_WINDOW, pod },
       app.metrics.variants,
     );
-    const entry = (model: string, version: string) => app.models.entries(model).find((e) => e.version === version);
+    const entry = (model: string, version: string) => app.router.entries(model).find((e) => e.version === version);
     const results = new ExperimentResults(
       ledger,
       {

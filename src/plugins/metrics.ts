@@ -30,7 +30,7 @@ export default fp(
     const metrics = new Metrics(
       // A changed file that failed to load is a second sample: the version serves (ready) and its reload failed.
       () =>
-        app.models
+        app.router
           .all()
           .flatMap((e) => [
             { model: e.name, version: e.version, state: e.state },

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
-import { ModelRegistry } from '../core/models/model-registry.js';
+import { ModelRegistry } from '../core/loading/model-registry.js';
+import type { ModelRouter } from '../core/models/model-router.js';
 import { RefusalLog } from '../core/cache/refusal-log.js';
 import { FeedbackStore, type SharedRecords } from '../core/monitoring/feedback-store.js';
 import { ModelMonitoring } from '../core/monitoring/model-monitoring.js';
@@ -12,7 +13,10 @@ import type { ModelRuntime } from '../core/serving/model-runtime.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** Loads and rescans the model repository. */
     models: ModelRegistry;
+    /** The served model versions and the way from a request's target to one (the 404/503 wording). */
+    router: ModelRouter<ModelRunner>;
     /** The protocol-neutral data plane every protocol calls. */
     dataPlane: DataPlane;
     monitoring: ModelMonitoring;
@@ -68,7 +72,7 @@ export default fp<ModelsPluginOptions>(
       drained: (runner: ModelRunner): Promise<void> => dataPlane.runnerDrained(runner),
     });
     const specOf = (model: string, version: string) =>
-      registry.entries(model).find((e) => e.version === version)?.runner?.spec;
+      registry.router.entries(model).find((e) => e.version === version)?.runner?.spec;
     const refusals = new RefusalLog(
       (obj, msg) => app.log.warn(obj, msg),
       'a prediction record in redis was not used; feedback on it answers 404',
@@ -102,15 +106,16 @@ export default fp<ModelsPluginOptions>(
     if (config.PRICE_PER_CPU_HOUR !== undefined)
       app.metrics.predictions.pricePerCpuSecond = config.PRICE_PER_CPU_HOUR / 3600;
     const loaded = registry.load(config.MODEL_DIR).catch((err: unknown) => {
-      registry.error = `model loading failed: ${(err as Error).message}`;
-      app.log.error({ err }, registry.error);
+      registry.router.error = `model loading failed: ${(err as Error).message}`;
+      app.log.error({ err }, registry.router.error);
     });
 
     app.decorate('models', registry);
+    app.decorate('router', registry.router);
     app.decorate('placement', (key: string) => runtime.placement?.(key) ?? 'workers');
     app.decorate('modelsLoaded', loaded);
     const dataPlane = new DataPlane({
-      registry,
+      router: registry.router,
       runtime,
       observer: app.experiments.ledger.observing(app.metrics.predictions),
       batchObserver: app.metrics.batching,
@@ -131,7 +136,7 @@ export default fp<ModelsPluginOptions>(
       admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
       ...(config.SHADOW_MAX_INFLIGHT > 0 && {
         shadows: (lane: ShadowLane) =>
-          new ShadowTraffic(registry, lane, {
+          new ShadowTraffic(registry.router, lane, {
             observer: app.metrics.shadows,
             log: app.log,
             maxInflight: config.SHADOW_MAX_INFLIGHT,
@@ -144,7 +149,7 @@ export default fp<ModelsPluginOptions>(
     app.decorate('dataPlane', dataPlane);
     app.metrics.batching.watch(() => dataPlane.batchStats());
     app.metrics.cache.watchUsage(() =>
-      registry
+      registry.router
         .all()
         .flatMap((e) =>
           e.runner && e.runner.cache.enabled && app.cache
@@ -154,7 +159,7 @@ export default fp<ModelsPluginOptions>(
     );
     app.decorate('readiness', () => {
       if (app.draining) return { ready: false, status: 'draining' as const };
-      if (registry.phase !== 'loaded') return { ready: false, status: 'loading' as const };
+      if (registry.router.phase !== 'loaded') return { ready: false, status: 'loading' as const };
       const ready = registry.isReady(config.READY_REQUIRES_ALL_MODELS);
       return { ready, status: ready ? ('ready' as const) : ('not_ready' as const) };
     });

@@ -15,12 +15,12 @@ const probes: FastifyPluginAsync = async (app) => {
 
   routes.get('/ready', { schema: readyRoute }, async (_request, reply) => {
     const { ready, status } = app.readiness();
-    const models = app.models
+    const models = app.router
       .all()
       .map(({ name, version, state, reason }) => ({ name, version, state, ...(reason ? { reason } : {}) }));
     return reply
       .status(ready ? 200 : 503)
-      .send({ ready, status, ...(app.models.error ? { error: app.models.error } : {}), models });
+      .send({ ready, status, ...(app.router.error ? { error: app.router.error } : {}), models });
   });
 
   routes.get('/metrics', { schema: metricsRoute }, async (_request, reply) => {

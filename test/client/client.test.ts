@@ -193,10 +193,10 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
   it('sends a routing key outside Latin-1 as UTF-8: it lands where the same key in the body lands', async () => {
     const keys = [...Array.from({ length: 12 }, (_, i) => ['usér', '日本', 'Ωmega'][i % 3]! + i), 'ü'.repeat(256)];
     for (const key of keys) {
-      const expected = app.models.route('iris', undefined, key).variant;
+      const expected = app.router.route('iris', undefined, key).variant;
       expect((await client.predict('iris', setosa, { routingKey: key })).variant, key).toBe(expected);
     }
-    expect(new Set(keys.map((key) => app.models.route('iris', undefined, key).variant)).size).toBe(2); // the keys cover both variants, so a wrong decoding would show
+    expect(new Set(keys.map((key) => app.router.route('iris', undefined, key).variant)).size).toBe(2); // the keys cover both variants, so a wrong decoding would show
   });
 
   it("experiment() reads the split's results: the requests each variant served, and the codes of a model without one", async () => {

@@ -29,7 +29,7 @@ describe('the layer rules (.dependency-cruiser.cjs, npm run lint:deps)', () => {
     expect(await violations(ROOT)).toEqual([]);
   }, 60_000);
 
-  it('catch a cycle, core importing a framework or another layer, a plugin importing a protocol', async () => {
+  it('catch a cycle, core importing a framework, another layer or a core folder above its own, a plugin importing a protocol', async () => {
     const write = (path: string, text: string) => {
       mkdirSync(join(tree, path, '..'), { recursive: true });
       writeFileSync(join(tree, path), text);
@@ -44,9 +44,12 @@ describe('the layer rules (.dependency-cruiser.cjs, npm run lint:deps)', () => {
     );
     write('src/plugins/thing.ts', "import { route } from '../protocols/route.js';\nexport const x = route;\n");
     write('src/protocols/route.ts', 'export const route = 1;\n');
+    write('src/core/models/up.ts', "import { z } from '../serving/below.js';\nexport const up = z;\n");
+    write('src/core/serving/below.ts', 'export const z = 1;\n');
     expect(await violations(tree)).toEqual([
       'core-free-of-frameworks',
       'core-imports-core',
+      'core-models-layer',
       'no-cycle',
       'plugins-not-protocols',
     ]);

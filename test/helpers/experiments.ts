@@ -21,7 +21,7 @@ export const ROW = [5.1, 3.5, 1.4, 0.2];
 
 /** A routing key the split sends to `variant`. */
 export function keyFor(app: FastifyInstance, model: string, variant: string): string {
-  for (let i = 0; ; i++) if (app.models.route(model, undefined, `user-${i}`).variant === variant) return `user-${i}`;
+  for (let i = 0; ; i++) if (app.router.route(model, undefined, `user-${i}`).variant === variant) return `user-${i}`;
 }
 
 /** One /predict request of `rows` copies of `row` through the split; its answer. */

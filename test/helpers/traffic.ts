@@ -24,7 +24,7 @@ export const LABEL_OF_FILE = { iris: 'setosa', iris_like: 'virginica' } as const
 export function sharesOf(app: FastifyInstance, model: string, keys: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const key of keys) {
-    const { variant } = app.models.route(model, undefined, key);
+    const { variant } = app.router.route(model, undefined, key);
     counts[variant ?? '(none)'] = (counts[variant ?? '(none)'] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).map(([name, n]) => [name, (100 * n) / keys.length]));
@@ -37,6 +37,6 @@ export const randomKeys = (n: number) =>
 /** A routing key the registry sends to this variant now. */
 export function keyFor(app: FastifyInstance, model: string, variant: string): string {
   for (let i = 0; i < 10_000; i++)
-    if (app.models.route(model, undefined, `key-${i}`).variant === variant) return `key-${i}`;
+    if (app.router.route(model, undefined, `key-${i}`).variant === variant) return `key-${i}`;
   throw new Error(`no key of 10,000 routes to ${variant}`);
 }

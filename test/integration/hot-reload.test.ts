@@ -147,7 +147,7 @@ describe('hot reload: the repository changes while the server runs (real session
       rmSync(join(repo!.dir, 'iris', '2'), { recursive: true });
       let finished = false;
       rescan = app.models.rescan().then((r) => ((finished = true), r));
-      await until(() => app.models.entries('iris').every((e) => e.version !== '2'), 'version 2 out of routing');
+      await until(() => app.router.entries('iris').every((e) => e.version !== '2'), 'version 2 out of routing');
 
       const refused = await predict(app, '2');
       expect(refused.status).toBe(404);

@@ -147,7 +147,7 @@ describe('a Redis holding planted prediction cache entries', () => {
     await off.close();
     // The keys and signed entries the service itself writes.
     const writer = await start();
-    const runner = writer.models.entries('iris').find((e) => e.state === 'ready')!.runner!;
+    const runner = writer.models.router.entries('iris').find((e) => e.state === 'ready')!.runner!;
     keyOf = (row) =>
       cacheKeys(
         runner.spec,
@@ -255,7 +255,7 @@ describe('a Redis holding planted prediction cache entries', () => {
   it('never copies a planted value into L1: with the Redis key gone, the row is a miss again', async () => {
     await plantAll();
     const app = await start();
-    const runner = app.models.entries('iris').find((e) => e.state === 'ready')!.runner!;
+    const runner = app.router.entries('iris').find((e) => e.state === 'ready')!.runner!;
     const keys = plantings.map((p) => keyOf(p.row));
     expect(await app.cache!.lookup(keys, runner, ['probabilities'])).toEqual(keys.map(() => undefined));
     expect(app.cache!.entries).toBe(0);

@@ -69,11 +69,11 @@ describe('traffic splits change while the server runs (real sessions)', () => {
   it('weights changed through the API move the share (90/10 -> 50/50 on 10,000 keys), and keys move only toward the grown variant', async () => {
     const app = await start(irisSplit(SPLIT_90_10));
     const keys = randomKeys(10_000);
-    const before = keys.map((key) => app.models.route('iris', undefined, key).variant);
+    const before = keys.map((key) => app.router.route('iris', undefined, key).variant);
     expect(Math.abs(sharesOf(app, 'iris', keys).canary! - 10)).toBeLessThanOrEqual(2);
 
     expect((await setWeights(app, { stable: 50, canary: 50 })).statusCode).toBe(200);
-    const after = keys.map((key) => app.models.route('iris', undefined, key).variant);
+    const after = keys.map((key) => app.router.route('iris', undefined, key).variant);
     expect(Math.abs(sharesOf(app, 'iris', keys).canary! - 50)).toBeLessThanOrEqual(2);
     const moved = keys.filter((_, i) => before[i] !== after[i]).length;
     expect(Math.abs(moved / 100 - 40)).toBeLessThanOrEqual(2); // the 40 points canary grew by, and no more
@@ -109,7 +109,7 @@ describe('traffic splits change while the server runs (real sessions)', () => {
 
   it("a rescan that finds the same model.json keeps the API's weights; a changed `traffic` replaces them without reloading a version", async () => {
     const app = await start(irisSplit(SPLIT_90_10));
-    const runners = app.models.entries('iris').map((e) => e.runner!);
+    const runners = app.router.entries('iris').map((e) => e.runner!);
     const keys = runners.map((r) => r.spec.key);
     await setWeights(app, { canary: 90 });
 
@@ -126,8 +126,8 @@ describe('traffic splits change while the server runs (real sessions)', () => {
     );
     expect(await app.models.rescan()).toMatchObject({ added: [], replaced: [], removed: [], failed: [] });
     expect((await getSplit(app)).variants.map((v: { weight: number }) => v.weight)).toEqual([70, 30]);
-    expect(app.models.entries('iris').map((e) => e.runner)).toEqual(runners);
-    app.models.entries('iris').forEach((e, i) => {
+    expect(app.router.entries('iris').map((e) => e.runner)).toEqual(runners);
+    app.router.entries('iris').forEach((e, i) => {
       expect(e.runner).toBe(runners[i]); // the very objects: nothing was reloaded
       expect(e.runner!.spec.key).toBe(keys[i]);
     });
@@ -141,7 +141,7 @@ describe('traffic splits change while the server runs (real sessions)', () => {
     expect(
       (await app.inject({ method: 'GET', url: TRAFFIC, headers: { authorization: `Bearer ${TOKEN}` } })).json().code,
     ).toBe('NO_TRAFFIC_SPLIT');
-    expect(app.models.entries('iris').map((e) => e.runner)).toEqual(runners);
+    expect(app.router.entries('iris').map((e) => e.runner)).toEqual(runners);
   });
 
   it('a variant whose version appears (folder + rescan) starts taking its share, with no failed request under load', async () => {

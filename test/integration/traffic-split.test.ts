@@ -69,7 +69,7 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
   it("lands 10,000 random keys within 2 points of the ready variants' weights (90/10: the unready one's share goes to the rest)", () => {
     const counts: Record<string, number> = {};
     for (let i = 0; i < 10_000; i++) {
-      const { variant } = app.models.route('iris', undefined, `k-${Math.random().toString(36).slice(2)}-${i}`);
+      const { variant } = app.router.route('iris', undefined, `k-${Math.random().toString(36).slice(2)}-${i}`);
       counts[variant!] = (counts[variant!] ?? 0) + 1;
     }
     expect(Object.keys(counts).sort()).toEqual(['canary', 'stable']);

@@ -29,7 +29,7 @@ describe("large bodies on a decode worker are decoded for the traffic split's va
   beforeAll(async () => {
     app = await startApp({ MODEL_DIR: repo.dir, JSON_OFFLOAD_BYTES: '64', CACHE_ENABLED: 'false' });
     stableKeys = Array.from({ length: 1000 }, (_, i) => `user-${i}`)
-      .filter((key) => app.models.route('iris', undefined, key).variant === 'stable')
+      .filter((key) => app.router.route('iris', undefined, key).variant === 'stable')
       .slice(0, 8);
     canaryKey = keyFor(app, 'iris', 'canary');
   });
@@ -40,11 +40,11 @@ describe("large bodies on a decode worker are decoded for the traffic split's va
 
   const rows = (n: number) => Array.from({ length: n }, () => IRIS_ROW);
   const runnerKey = (version: string) =>
-    app.models.entries('iris').find((e) => e.version === version)!.runner!.spec.key;
+    app.router.entries('iris').find((e) => e.version === version)!.runner!.spec.key;
 
   it("the worker decodes /predict rows for the variant: the body's routing_key first, then the header", async () => {
     const body = Buffer.from(JSON.stringify({ model: 'iris', routing_key: stableKeys[0], instances: rows(50) }));
-    const routing = offloadRouting(['iris'], (m) => app.models.liveVariants(m), canaryKey);
+    const routing = offloadRouting(['iris'], (m) => app.router.liveVariants(m), canaryKey);
     const decoded = await app.jsonOffload.decode({ kind: 'predict', body, routing });
     expect(decoded).toMatchObject({ kind: 'predict', variant: 'stable', key: runnerKey('1') });
     const byHeader = await app.jsonOffload.decode({
@@ -107,7 +107,7 @@ describe("large bodies on a decode worker are decoded for the traffic split's va
       key: runnerKey('2'),
       body,
       headerLength: String(headerLength),
-      routing: offloadRouting(['iris'], (m) => app.models.liveVariants(m), canaryKey),
+      routing: offloadRouting(['iris'], (m) => app.router.liveVariants(m), canaryKey),
     });
     expect(decoded).toMatchObject({ kind: 'infer', variant: 'stable', key: runnerKey('1') });
     const binary = await app.inject({
@@ -165,7 +165,7 @@ describe('decode workers learn the versions a rescan adds', () => {
     const after = await app.jsonOffload.decode({ kind: 'predict', body });
     expect(after).toMatchObject({
       kind: 'predict',
-      key: app.models.entries('iris').find((e) => e.version === '2')!.runner!.spec.key,
+      key: app.router.entries('iris').find((e) => e.version === '2')!.runner!.spec.key,
     });
     const { status, body: answer } = await postJson(app, '/predict', JSON.parse(body.toString()));
     expect([status, answer.version, answer.predictions[0].label]).toEqual([200, '2', LABEL_OF_FILE.iris_like]);

@@ -1,6 +1,6 @@
 import { ServiceError } from '../../errors.js';
 import { decodeTaskRows, type RowPrediction } from '../codec/output-codec.js';
-import type { ModelRegistry } from '../models/model-registry.js';
+import type { ModelRouter } from '../models/model-router.js';
 import type { RequestMirrors, ShadowLane, ShadowMirror } from '../serving/request-mirrors.js';
 import type { InflightLimiter } from '../serving/inflight-limiter.js';
 import type { ModelRunner } from '../serving/model-runner.js';
@@ -53,7 +53,7 @@ export class ShadowTraffic implements RequestMirrors {
   private readonly now: () => number;
 
   constructor(
-    private readonly registry: ModelRegistry,
+    private readonly router: ModelRouter<ModelRunner>,
     private readonly lane: ShadowLane,
     private readonly options: ShadowOptions,
   ) {
@@ -68,7 +68,7 @@ export class ShadowTraffic implements RequestMirrors {
    */
   sample(primary: ModelRunner, tensors: NamedTensors, rows: number): ShadowMirror | undefined {
     const model = primary.spec.name;
-    const shadows = this.registry.traffic.get(model)?.shadows;
+    const shadows = this.router.traffic.get(model)?.shadows;
     if (!shadows || shadows.length === 0) return undefined;
     const picked: { shadow: TrafficShadow; copy?: NamedTensors }[] = []; // no copy: shed
     for (const shadow of shadows) {
@@ -156,7 +156,7 @@ export class ShadowTraffic implements RequestMirrors {
 
   /** The shadow's version, if it serves and takes what the primary took (the same inputs, batched alike). */
   private runnerOf(primary: ModelRunner, shadow: TrafficShadow): ModelRunner {
-    const runner = this.registry.resolve(primary.spec.name, shadow.version).runner!;
+    const runner = this.router.resolve(primary.spec.name, shadow.version).runner!;
     if (this.signatureOf(runner) !== this.signatureOf(primary)) {
       throw new Error(
         `version ${shadow.version} takes other inputs than version ${primary.spec.version} (${this.signatureOf(runner)} against ${this.signatureOf(primary)})`,

@@ -8,7 +8,7 @@ import type { ValidationLevel } from '../codec/input-checks.js';
 import { decodeTaskRows, type RowPrediction } from '../codec/output-codec.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { Locator } from '../tensors/paths.js';
-import type { ModelRegistry } from '../models/model-registry.js';
+import type { ModelRouter } from '../models/model-router.js';
 import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
@@ -75,7 +75,8 @@ export interface InferResult {
 }
 
 export interface DataPlaneDeps {
-  registry: ModelRegistry;
+  /** Which version serves a request (model, version, routing key), with the 404/503 wording. */
+  router: ModelRouter<ModelRunner>;
   runtime: ModelRuntime;
   observer: PredictionObserver;
   batchObserver: BatchObserver;
@@ -165,12 +166,7 @@ export class DataPlane {
 
   /** The runner a request would use, and its split's variant: 404 unknown, 503 loading or failed. */
   resolve(target: InferTarget): { runner: ModelRunner; variant?: string } {
-    const { entry, variant } = this.deps.registry.route(
-      target.model,
-      target.version,
-      target.routingKey,
-      target.variant,
-    );
+    const { entry, variant } = this.deps.router.route(target.model, target.version, target.routingKey, target.variant);
     return { runner: entry.runner!, ...(variant !== undefined ? { variant } : {}) };
   }
 

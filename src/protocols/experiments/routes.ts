@@ -103,11 +103,11 @@ const experiments: FastifyPluginAsync = async (app) => {
     { schema: experimentRoute },
     async (request: FastifyRequest<{ Params: { model: string } }>) => {
       const { model } = request.params;
-      if (app.models.entries(model).length === 0) {
-        if (app.models.phase !== 'loaded')
+      if (app.router.entries(model).length === 0) {
+        if (app.router.phase !== 'loaded')
           throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
         throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${model}"`, [
-          { path: 'model', message: `models: ${[...new Set(app.models.all().map((e) => e.name))].join(', ')}` },
+          { path: 'model', message: `models: ${[...new Set(app.router.all().map((e) => e.name))].join(', ')}` },
         ]);
       }
       const report = await app.experiments.of(model);

@@ -107,7 +107,7 @@ export class OffloadModels {
     );
   }
 
-  /** The model version a request names, by its one spelling only (`01` names none: the main thread answers 404, as ModelRegistry.resolve does). */
+  /** The model version a request names, by its one spelling only (`01` names none: the main thread answers 404, as ModelRouter.resolve does). */
   find(name: string, version?: string): OffloadModel | undefined {
     return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === version));
   }

@@ -105,8 +105,8 @@ export default fp<{
     app.decorate('jsonOffload', offload);
     const servedModels = () => {
       const models: OffloadModel[] = [];
-      for (const name of new Set(app.models.all().map((e) => e.name))) {
-        const entries = app.models.entries(name).filter((e) => e.state === 'ready' && e.runner);
+      for (const name of new Set(app.router.all().map((e) => e.name))) {
+        const entries = app.router.entries(name).filter((e) => e.state === 'ready' && e.runner);
         const latest = entries.at(-1);
         for (const entry of entries) {
           const { spec, rowInput, plan, policy } = entry.runner!;

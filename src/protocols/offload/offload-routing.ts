@@ -6,7 +6,7 @@ import { routingKeyFrom } from '../routing-key.js';
  * What a decode worker needs to decode a large body for the version it will run on: the traffic
  * split's variants that take requests now, per model, and the X-Routing-Key header. The body's own
  * routing key (`routing_key`, OIP `parameters.routing_key`) is read there, after parsing, so the
- * worker chooses as ModelRegistry.route() would: compileSplit(live, { salt: model }), the same
+ * worker chooses as ModelRouter.route() would: compileSplit(live, { salt: model }), the same
  * function over the same variants, hence the same variant for a key. The main thread then pins
  * that variant (InferTarget.variant), so a keyless request is drawn once, not twice.
  */

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ModelEntry } from '../../core/models/model-entry.js';
+import type { LoadedEntry } from '../../core/loading/model-registry.js';
 import { shadowStatus, variantStatus } from '../../core/experiments/traffic-status.js';
 import type { ModelTraffic } from '../../core/models/traffic-router.js';
 import type { SkippedEntry } from '../../core/models/model-repository.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { modelsRouteSchema } from './route-schemas.js';
 
-function describe(entry: ModelEntry, placement: (key: string) => string) {
+function describe(entry: LoadedEntry, placement: (key: string) => string) {
   const runner = entry.runner;
   const spec = runner?.spec;
   return {
@@ -45,12 +45,12 @@ function describe(entry: ModelEntry, placement: (key: string) => string) {
  */
 const models: FastifyPluginAsync = async (app) => {
   app.withTypeProvider<DescribedRoutes>().get('/models', { schema: modelsRouteSchema }, async () => {
-    const names = [...new Set(app.models.all().map((e) => e.name))];
+    const names = [...new Set(app.router.all().map((e) => e.name))];
     return {
       models: names.map((name) => {
-        const entries = app.models.entries(name);
+        const entries = app.router.entries(name);
         const config = entries.find((e) => e.runner)?.runner?.spec.config;
-        const traffic = app.models.traffic.get(name);
+        const traffic = app.router.traffic.get(name);
         return {
           name,
           description: config?.description,
@@ -68,7 +68,7 @@ const models: FastifyPluginAsync = async (app) => {
 export default models;
 
 /** A model's split on /models: its variants, and its shadows when it has any. */
-function trafficOf(traffic: ModelTraffic, entries: readonly ModelEntry[], skipped: readonly SkippedEntry[]) {
+function trafficOf(traffic: ModelTraffic, entries: readonly LoadedEntry[], skipped: readonly SkippedEntry[]) {
   const shadows = shadowStatus(traffic, entries, skipped);
   return { variants: variantStatus(traffic, entries, skipped), ...(shadows.length > 0 ? { shadows } : {}) };
 }

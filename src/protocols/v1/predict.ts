@@ -162,8 +162,8 @@ const predict: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJ
       const bytes = request.body.bytes;
       // The body names its model: the worker gets every split, to decode for the variant the request will run on.
       const routing = offloadRouting(
-        app.models.traffic.all().map((t) => t.model),
-        (model) => app.models.liveVariants(model),
+        app.router.traffic.all().map((t) => t.model),
+        (model) => app.router.liveVariants(model),
         routingKeyOf(request),
       );
       const decoded = await app.jsonOffload.decode({ kind: 'predict', body: bytes, routing });

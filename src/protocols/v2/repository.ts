@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
-import { UNLOADED, type ModelEntry } from '../../core/models/model-entry.js';
+import { UNLOADED } from '../../core/models/model-entry.js';
+import type { LoadedEntry } from '../../core/loading/model-registry.js';
 import { modelKey } from '../../core/models/model-spec.js';
 import { guardControlApi, type ControlApiOptions } from '../control-api.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
@@ -22,7 +23,7 @@ const repository: FastifyPluginAsync<ControlApiOptions> = async (app, options) =
 
   const registry = app.models;
   const rescanError = (error: string) =>
-    registry.phase !== 'loaded'
+    registry.router.phase !== 'loaded'
       ? new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200')
       : new ServiceError('REPOSITORY_UNAVAILABLE', error);
 
@@ -32,7 +33,7 @@ const repository: FastifyPluginAsync<ControlApiOptions> = async (app, options) =
     const result = await registry.rescan();
     if (result.error) throw rescanError(result.error);
     const listed = [
-      ...registry.all().map(indexEntry),
+      ...registry.router.all().map(indexEntry),
       ...registry.unloadedVersions().map((v) => ({ ...v, state: 'UNAVAILABLE' as const, reason: UNLOADED })),
     ];
     return listed
@@ -45,10 +46,10 @@ const repository: FastifyPluginAsync<ControlApiOptions> = async (app, options) =
     { schema: repositoryLoadRoute },
     async (request: FastifyRequest<{ Params: { model: string } }>) => {
       const { model } = request.params;
-      if (registry.phase !== 'loaded') throw rescanError('');
+      if (registry.router.phase !== 'loaded') throw rescanError('');
       const result = await registry.loadModel(model);
       if (result.error) throw rescanError(result.error);
-      const entries = registry.entries(model);
+      const entries = registry.router.entries(model);
       if (entries.length === 0)
         throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" in the repository (MODEL_DIR)`);
       for (const entry of entries) loadFailure(entry);
@@ -61,7 +62,7 @@ const repository: FastifyPluginAsync<ControlApiOptions> = async (app, options) =
     { schema: repositoryUnloadRoute },
     async (request: FastifyRequest<{ Params: { model: string } }>) => {
       const { model } = request.params;
-      if (registry.phase !== 'loaded') throw rescanError('');
+      if (registry.router.phase !== 'loaded') throw rescanError('');
       if (!(await registry.unloadModel(model)))
         throw new ServiceError('MODEL_NOT_FOUND', `model "${model}" is not loaded`);
       return {};
@@ -69,7 +70,7 @@ const repository: FastifyPluginAsync<ControlApiOptions> = async (app, options) =
   );
 };
 
-function indexEntry(entry: ModelEntry): IndexEntry {
+function indexEntry(entry: LoadedEntry): IndexEntry {
   if (entry.state === 'ready')
     return {
       name: entry.name,
@@ -85,7 +86,7 @@ function indexEntry(entry: ModelEntry): IndexEntry {
 }
 
 /** Throws why a version did not load, if it did not. */
-function loadFailure(entry: ModelEntry): void {
+function loadFailure(entry: LoadedEntry): void {
   const label = modelKey(entry.name, entry.version);
   if (entry.state === 'failed')
     throw new ServiceError('MODEL_FAILED', `model ${label} failed to load: ${entry.reason}`);

@@ -60,10 +60,10 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
     const { model } = request.params;
     const version = versionOfPath(request.params.version);
-    const { runner } = app.models.resolve(model, version); // without a version: the default one, whatever the traffic split
+    const { runner } = app.router.resolve(model, version); // without a version: the default one, whatever the traffic split
     return modelMetadata(
       runner!,
-      app.models.entries(model).map((e) => e.version),
+      app.router.entries(model).map((e) => e.version),
     );
   };
   oip.get('/v2/models/:model', { schema: modelMetadataRoute(false) }, metadata);
@@ -73,7 +73,7 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
     const { model } = request.params;
     const version = versionOfPath(request.params.version);
     try {
-      const entry = app.models.resolve(model, version);
+      const entry = app.router.resolve(model, version);
       return { name: model, version: entry.version, ready: true as const };
     } catch (err) {
       if (!(err instanceof ServiceError) || err.statusCode === 404) throw err;
@@ -100,10 +100,10 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
     const headerLength = request.headers['inference-header-content-length'];
     const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
     if (app.jsonOffload.wants(bytes.length)) {
-      const { runner } = app.models.resolve(model, version); // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
+      const { runner } = app.router.resolve(model, version); // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
       const routing =
         version === undefined
-          ? offloadRouting([model], (m) => app.models.liveVariants(m), routingKeyOf(request))
+          ? offloadRouting([model], (m) => app.router.liveVariants(m), routingKeyOf(request))
           : undefined;
       const decoded = await app.jsonOffload.decode({
         kind: 'infer',

@@ -22,8 +22,8 @@ const traffic: FastifyPluginAsync<ControlApiOptions> = async (app, options) => {
 
   /** The model's split: 404 when the model or its split is not there. */
   const splitOf = (model: string): ModelTraffic => {
-    const split = registry.traffic.get(model);
-    const loaded = registry.entries(model).length > 0;
+    const split = registry.router.traffic.get(model);
+    const loaded = registry.router.entries(model).length > 0;
     if (split && loaded) return split;
     if (loaded)
       throw new ServiceError(
@@ -31,15 +31,15 @@ const traffic: FastifyPluginAsync<ControlApiOptions> = async (app, options) => {
         `model "${model}" has no traffic split: declare one in its model.json (\`traffic\`)`,
         [{ path: 'model', message: `model "${model}" declares no \`traffic\` in its model.json` }],
       );
-    if (registry.phase !== 'loaded')
+    if (registry.router.phase !== 'loaded')
       throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
     throw new ServiceError('MODEL_NOT_FOUND', `no model "${model}" is loaded`, [
-      { path: 'model', message: `models: ${[...new Set(registry.all().map((e) => e.name))].join(', ')}` },
+      { path: 'model', message: `models: ${[...new Set(registry.router.all().map((e) => e.name))].join(', ')}` },
     ]);
   };
   const answer = (split: ModelTraffic) => ({
     model: split.model,
-    variants: variantStatus(split, registry.entries(split.model), registry.skippedEntries(split.model)),
+    variants: variantStatus(split, registry.router.entries(split.model), registry.skippedEntries(split.model)),
   });
 
   const routes = app.withTypeProvider<DescribedRoutes>();

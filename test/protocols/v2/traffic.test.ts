@@ -43,7 +43,7 @@ describe('traffic control API off (no ADMIN_TOKEN)', () => {
     }
     expect(
       app()
-        .models.traffic.get('iris')!
+        .models.router.traffic.get('iris')!
         .list()
         .map((v) => v.weight),
     ).toEqual([90, 10, 0]);
@@ -75,7 +75,7 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
       }
     }
     expect(
-      app.models.traffic
+      app.router.traffic
         .get('iris')!
         .list()
         .map((v) => v.weight),

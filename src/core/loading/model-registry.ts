@@ -1,18 +1,21 @@
-import { ServiceError } from '../../errors.js';
-import type { TrafficVariant } from './traffic-config.js';
-import { TrafficTable } from './traffic-table.js';
 import type { AnomalyKind } from '../codec/input-checks.js';
 import type { BatchPolicy } from '../serving/model-runner.js';
 import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
 import type { ModelRuntime } from '../serving/model-runtime.js';
 import { emptyTensor } from '../tensors/tensor.js';
 import { FileIdentity } from './file-identity.js';
-import { newEntry, placeholder, UNLOADED, type ModelEntry } from './model-entry.js';
-import { scanRepository, type Repository, type RepositoryModel, type RepositoryVersion, type SkippedEntry } from './model-repository.js';
+import { newEntry, placeholder, type ModelEntry } from '../models/model-entry.js';
+import { ModelRouter } from '../models/model-router.js';
+import {
+  scanRepository,
+  type Repository,
+  type RepositoryModel,
+  type RepositoryVersion,
+  type SkippedEntry,
+} from '../models/model-repository.js';
 import { RepositoryRescan, type RescanResult } from './repository-rescan.js';
-import { PathRedactor } from './repository-root.js';
-import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
-import { isCanonicalVersion, versionFolder } from './version-folder.js';
+import { PathRedactor } from '../models/repository-root.js';
+import { buildModelSpec, modelKey, UnsupportedModel } from '../models/model-spec.js';
 
 export interface RegistryLog {
   info(obj: object, msg: string): void;
@@ -29,14 +32,16 @@ export interface RegistryOptions {
   drained?: (runner: ModelRunner) => Promise<void>;
 }
 
-export type RegistryPhase = 'starting' | 'loaded';
+/** A model version as loaded here: what serves it is a ModelRunner. */
+export type LoadedEntry = ModelEntry<ModelRunner>;
 
-/** Every model version in the repository and its state; resolves a request's model and version. */
+/**
+ * Loads the model repository into the router: scans it, checks and builds each version's runner,
+ * loads it on the runtime and warms it; rescans it (repository-rescan.ts) and unloads what went.
+ * Routing a request is the router's (core/models/model-router.ts).
+ */
 export class ModelRegistry {
-  private readonly models = new Map<string, ModelEntry[]>();
-  phase: RegistryPhase = 'starting';
-  /** Set when the repository itself could not be read. */
-  error?: string;
+  readonly router = new ModelRouter<ModelRunner>();
   /** Top-level entries of the repository that are not models, and why. */
   skipped: SkippedEntry[] = [];
   private readonly skippedIn = new Map<string, SkippedEntry[]>();
@@ -45,11 +50,7 @@ export class ModelRegistry {
   private readonly identities = new FileIdentity();
   /** Runtime keys handed out: a version loaded again (a changed file) gets a new one, so its old session and queue never mix with the new. */
   private readonly keys = new Set<string>();
-  /** Versions and models a rescan took away, and why: a request for one gets a 404 that says so. */
-  private readonly removed = new Map<string, string>();
   private readonly rescanner = new RepositoryRescan(this);
-  /** Each model's traffic split (model.json `traffic`), over its ready versions. */
-  readonly traffic = new TrafficTable();
   /** Repository entries already warned about: a poll every few seconds must not repeat them. */
   private readonly warned = new Set<string>();
   private readonly scanLog = {
@@ -77,33 +78,43 @@ export class ModelRegistry {
     try {
       repository = await scanRepository(dir, this.scanLog);
       this.redactor = repository.root;
-      if (repository.models.length === 0) this.error = 'no models found in MODEL_DIR';
+      if (repository.models.length === 0) this.router.error = 'no models found in MODEL_DIR';
     } catch (err) {
       failure = err;
-      this.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? this.redact((err as Error).message)}`;
+      this.router.error = `cannot read the model repository (MODEL_DIR): ${(err as NodeJS.ErrnoException).code ?? this.redact((err as Error).message)}`;
     }
-    if (this.error) this.log.error({ dir, err: failure }, this.error);
+    if (this.router.error) this.log.error({ dir, err: failure }, this.router.error);
     const models = repository?.models ?? [];
     this.skipped = repository?.skipped ?? [];
 
-    this.traffic.apply(models);
+    this.router.traffic.apply(models);
     for (const model of models) {
       this.skippedIn.set(model.name, model.skipped);
-      const entries = model.versions.map((v) => newEntry(model, v));
+      const entries = model.versions.map((v) => newEntry<ModelRunner>(model, v));
       if (entries.length === 0) entries.push(placeholder(model));
-      this.models.set(model.name, entries);
+      this.router.set(model.name, entries);
     }
-    await Promise.all(models.flatMap((model) => this.entries(model.name).map((entry) => this.inspect(model, entry, model.versions.find((v) => v.version === entry.version)))));
+    await Promise.all(
+      models.flatMap((model) =>
+        this.router.entries(model.name).map((entry) =>
+          this.inspect(
+            model,
+            entry,
+            model.versions.find((v) => v.version === entry.version),
+          ),
+        ),
+      ),
+    );
 
-    const servable = this.all().filter((e) => e.state === 'loading');
+    const servable = this.router.all().filter((e) => e.state === 'loading');
     if (servable.length > 0) {
       this.runtime.start(servable.map((e) => ({ key: e.runner!.spec.key, path: e.path })));
       await Promise.all(servable.map((e) => this.warmUp(e)));
     }
-    this.phase = 'loaded';
+    this.router.phase = 'loaded';
   }
 
-  private async inspect(model: RepositoryModel, entry: ModelEntry, version?: RepositoryVersion): Promise<void> {
+  private async inspect(model: RepositoryModel, entry: LoadedEntry, version?: RepositoryVersion): Promise<void> {
     const identity = version && (await this.identities.of(model, version));
     entry.identity = identity?.identity;
     if (entry.state === 'failed') return this.fail(entry, entry.reason!);
@@ -118,10 +129,22 @@ export class ModelRegistry {
       const meta = await this.runtime.describe(entry.path).catch((err: Error) => {
         throw new Error(`cannot load the ONNX file: ${this.redact(err.message.split('\n')[0]!)}`);
       });
-      const spec = { ...buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.options.defaultValidation), key: this.newKey(entry) };
+      const spec = {
+        ...buildModelSpec(
+          { name: entry.name, version: entry.version, path: entry.path, sha256 },
+          model.config,
+          meta,
+          this.options.defaultValidation,
+        ),
+        key: this.newKey(entry),
+      };
       const { name, version } = entry;
       const anomalies = this.options.anomalies;
-      entry.runner = buildRunner(spec, this.options.batching, anomalies && ((kind, count) => anomalies(name, version, kind, count)));
+      entry.runner = buildRunner(
+        spec,
+        this.options.batching,
+        anomalies && ((kind, count) => anomalies(name, version, kind, count)),
+      );
     } catch (err) {
       if (err instanceof UnsupportedModel) {
         entry.state = 'unsupported';
@@ -137,24 +160,35 @@ export class ModelRegistry {
    * no lazy cost. Some models refuse zeros (a sample rate must be 8000 or 16000): that is
    * reported, and the model is served all the same, since its sessions did load.
    */
-  private async warmUp(entry: ModelEntry): Promise<void> {
+  private async warmUp(entry: LoadedEntry): Promise<void> {
     const { spec } = entry.runner!;
     try {
       await Promise.all(
         Array.from({ length: this.runtime.workers }, () => {
-          const inputs = Object.fromEntries(spec.inputs.map((i) => [i.name, emptyTensor(i.dtype, i.shape.map((d) => (typeof d === 'number' ? d : 1)))]));
+          const inputs = Object.fromEntries(
+            spec.inputs.map((i) => [
+              i.name,
+              emptyTensor(
+                i.dtype,
+                i.shape.map((d) => (typeof d === 'number' ? d : 1)),
+              ),
+            ]),
+          );
           return this.runtime.run({ key: spec.key, inputs, fetch: spec.outputs.map((o) => o.name), rows: 1 });
         }),
       );
     } catch (err) {
       entry.warmup = `warm-up inference on zeros failed: ${this.redact((err as Error).message.split('\n')[0]!)}`;
-      this.log.warn({ model: entry.name, version: entry.version, reason: entry.warmup, err }, 'model warm-up failed; serving it anyway');
+      this.log.warn(
+        { model: entry.name, version: entry.version, reason: entry.warmup, err },
+        'model warm-up failed; serving it anyway',
+      );
     }
     entry.state = 'ready';
     this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256, path: entry.path }, 'model ready');
   }
 
-  private newKey(entry: ModelEntry): string {
+  private newKey(entry: LoadedEntry): string {
     let key = modelKey(entry.name, entry.version);
     for (let n = 2; this.keys.has(key); n++) key = `${modelKey(entry.name, entry.version)}#${n}`;
     this.keys.add(key);
@@ -204,7 +238,7 @@ export class ModelRegistry {
     const repository = await scanRepository(this.dir!, this.scanLog);
     this.redactor = repository.root;
     this.skipped = repository.skipped;
-    if (repository.models.length > 0) delete this.error;
+    if (repository.models.length > 0) delete this.router.error;
     const names = new Set(repository.models.map((m) => m.name));
     for (const name of this.skippedIn.keys()) if (!names.has(name)) this.skippedIn.delete(name);
     for (const model of repository.models) this.skippedIn.set(model.name, model.skipped);
@@ -216,7 +250,7 @@ export class ModelRegistry {
   }
 
   /** Checks, loads on every worker and warms a version not yet routed to (or fails it, with why). */
-  async loadVersion(model: RepositoryModel, version: RepositoryVersion, entry: ModelEntry): Promise<void> {
+  async loadVersion(model: RepositoryModel, version: RepositoryVersion, entry: LoadedEntry): Promise<void> {
     await this.inspect(model, entry, version);
     if (entry.state !== 'loading') return;
     try {
@@ -227,35 +261,27 @@ export class ModelRegistry {
     }
   }
 
-  /** Takes a version out of routing now; a request naming it gets a 404 that says why. */
-  takeOut(entry: ModelEntry, why: string): void {
-    const rest = this.entries(entry.name).filter((e) => e !== entry);
-    if (rest.length > 0) this.models.set(entry.name, rest);
-    else this.models.delete(entry.name);
-    if (entry.file) this.removed.set(modelKey(entry.name, entry.version), why);
-  }
-
   /** Releases a version taken out of routing, once the data plane has nothing in flight on it. */
-  async unload(entry: ModelEntry): Promise<void> {
+  async unload(entry: LoadedEntry): Promise<void> {
     const runner = entry.runner;
     if (!runner) return;
     await this.options.drained?.(runner);
-    await this.runtime.remove(runner.spec.key).catch((err: unknown) => this.log.warn({ model: entry.name, version: entry.version, err }, 'releasing a model version failed'));
+    await this.runtime
+      .remove(runner.spec.key)
+      .catch((err: unknown) =>
+        this.log.warn({ model: entry.name, version: entry.version, err }, 'releasing a model version failed'),
+      );
     this.log.info({ model: entry.name, version: entry.version, sha256: runner.spec.sha256 }, 'model version unloaded');
   }
 
-  /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder): the next resolve() sees it. */
-  place(entry: ModelEntry): void {
-    this.removed.delete(modelKey(entry.name, entry.version));
-    const others = this.entries(entry.name).filter((e) => e.version !== entry.version && (e.file !== '' || entry.file === ''));
-    this.models.set(entry.name, [...others, entry].sort((a, b) => Number(a.version) - Number(b.version)));
-  }
-
-  private fail(entry: ModelEntry, reason: string): void {
+  private fail(entry: LoadedEntry, reason: string): void {
     entry.state = 'failed';
     entry.reason = reason;
     delete entry.runner;
-    this.log.error({ model: entry.name, version: entry.version, reason, path: entry.path || undefined }, 'model failed to load');
+    this.log.error(
+      { model: entry.name, version: entry.version, reason, path: entry.path || undefined },
+      'model failed to load',
+    );
   }
 
   /** Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's messages name the file). */
@@ -263,96 +289,25 @@ export class ModelRegistry {
     return this.redactor.redact(text);
   }
 
-  entries(name: string): ModelEntry[] {
-    return this.models.get(name) ?? [];
-  }
-
   /** Entries of a model's folder that are not served (`iris/01`, `iris/v2`), and why. */
   skippedEntries(name: string): SkippedEntry[] {
     return this.skippedIn.get(name) ?? [];
   }
 
-  all(): ModelEntry[] {
-    return [...this.models.values()].flat();
-  }
-
   /** What kept a repository from loading whole, once loading finished: its own error, or each version that did not load; empty when all serve. */
   loadProblems(): string[] {
-    const failed = this.all().filter((e) => e.state === 'failed' || e.state === 'unsupported');
-    return [...(this.error ? [this.error] : []), ...failed.map((e) => `${modelKey(e.name, e.version)}: ${e.reason}`)];
+    const failed = this.router.all().filter((e) => e.state === 'failed' || e.state === 'unsupported');
+    return [
+      ...(this.router.error ? [this.router.error] : []),
+      ...failed.map((e) => `${modelKey(e.name, e.version)}: ${e.reason}`),
+    ];
   }
 
   /** True once loading finished with at least one model served (or, when required, all of them). */
   isReady(requireAll: boolean): boolean {
-    if (this.phase !== 'loaded') return false;
-    const all = this.all();
+    if (this.router.phase !== 'loaded') return false;
+    const all = this.router.all();
     const served = all.filter((e) => e.state === 'ready');
     return served.length > 0 && (!requireAll || all.every((e) => e.state !== 'failed'));
   }
-
-  /**
-   * A request's model version: the one it names; else, for a model with a traffic split, the
-   * variant its routing key (or a weighted draw) picks among the ready ones; else resolve()'s default.
-   * `chosen` keeps the variant an earlier route() of the same request picked, while it is ready.
-   */
-  route(name: string, version?: string, routingKey?: string, chosen?: string): { entry: ModelEntry; variant?: string } {
-    const traffic = version === undefined ? this.traffic.get(name) : undefined;
-    if (traffic) {
-      const ready = this.versionReady(name);
-      const variant = traffic.variant(chosen, ready) ?? traffic.choose(routingKey, ready);
-      if (variant) return { entry: this.resolve(name, variant.version), variant: variant.name };
-    }
-    return { entry: this.resolve(name, version) };
-  }
-
-  /** The split's variants route() chooses among now (weight above 0, version ready); undefined for a model without a split. */
-  liveVariants(name: string): TrafficVariant[] | undefined {
-    return this.traffic.get(name)?.live(this.versionReady(name));
-  }
-
-  private versionReady(name: string): (version: string) => boolean {
-    const entries = this.models.get(name) ?? [];
-    return (v) => entries.some((e) => e.version === v && e.state === 'ready');
-  }
-
-  /**
-   * The requested version, or the highest ready one (the highest version when none is ready).
-   * The one place "not ready while loading" is decided: every protocol resolves through here.
-   */
-  resolve(name: string, version?: string): ModelEntry {
-    const entries = this.models.get(name);
-    if (!entries) {
-      if (this.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
-      const removed = [...this.removed].find(([key]) => key.startsWith(`${name}@`));
-      if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: ${removed[1] === UNLOADED ? UNLOADED : 'removed from the repository'}`);
-      // An empty or unreadable repository says so, rather than listing no models.
-      if (this.models.size === 0) throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}": ${this.error ?? 'no models are served'}`, [{ path: 'model', message: this.error ?? 'no models' }]);
-      throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
-    }
-    const entry = version === undefined ? defaultVersion(entries) : isCanonicalVersion(version) ? entries.find((e) => e.version === version) : undefined;
-    if (!entry) throw versionNotFound(name, version!, entries, this.removed.get(modelKey(name, version!)));
-    if (entry.state === 'loading') throw new ServiceError('MODEL_NOT_READY', `model ${modelKey(name, entry.version)} is still loading`);
-    if (entry.state === 'failed') throw new ServiceError('MODEL_FAILED', `model ${modelKey(name, entry.version)} failed to load: ${entry.reason}`);
-    if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${modelKey(name, entry.version)} cannot be served: ${entry.reason}`);
-    return entry;
-  }
-}
-
-/**
- * A version is named by its canonical spelling only (as its folder is): `01`, `1.0` or `0` name no
- * version, as in Triton, never version 1. The answer lists the versions there are, and says why a
- * spelling is none.
- */
-function versionNotFound(name: string, version: string, entries: ModelEntry[], removed: string | undefined): ServiceError {
-  const versions = entries.filter((e) => e.file !== '').map((e) => e.version);
-  const detail = [{ path: 'version', message: `versions: ${versions.join(', ') || 'none'}` }];
-  if (removed) return new ServiceError('VERSION_NOT_FOUND', `model "${name}" version ${version} was unloaded: ${removed}`, detail);
-  const folder = versionFolder(version);
-  const message = 'problem' in folder ? `model "${name}" has no version ${JSON.stringify(version)}: ${folder.problem}` : `model "${name}" has no version ${version}`;
-  return new ServiceError('VERSION_NOT_FOUND', message, detail);
-}
-
-function defaultVersion(entries: ModelEntry[]): ModelEntry {
-  const ready = entries.filter((e) => e.state === 'ready');
-  return (ready.length > 0 ? ready : entries).at(-1)!;
 }

@@ -1,7 +1,8 @@
-import { newEntry, placeholder, UNLOADED, type ModelEntry } from './model-entry.js';
-import type { TrafficTable } from './traffic-table.js';
-import type { Repository, RepositoryModel, RepositoryVersion } from './model-repository.js';
-import { modelKey } from './model-spec.js';
+import { newEntry, placeholder, UNLOADED, type ModelEntry } from '../models/model-entry.js';
+import type { ModelRouter } from '../models/model-router.js';
+import type { ModelRunner } from '../serving/model-runner.js';
+import type { Repository, RepositoryModel, RepositoryVersion } from '../models/model-repository.js';
+import { modelKey } from '../models/model-spec.js';
 
 /** What one rescan did, for the log and the control API. */
 export interface RescanResult {
@@ -15,17 +16,15 @@ export interface RescanResult {
 
 /** What a rescan changes the loaded versions with: the registry's side of it (model-registry.ts), named here so neither imports the other. */
 export interface RescanTarget {
-  readonly phase: 'starting' | 'loaded';
+  readonly router: ModelRouter<ModelRunner>;
   readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  readonly traffic: Pick<TrafficTable, 'apply' | 'forget'>;
   scan(): Promise<Repository>;
-  identify(model: RepositoryModel, version: RepositoryVersion): Promise<{ identity: string; sha256?: string; unreadable?: string }>;
-  loadVersion(model: RepositoryModel, version: RepositoryVersion, entry: ModelEntry): Promise<void>;
-  all(): ModelEntry[];
-  entries(name: string): ModelEntry[];
-  place(entry: ModelEntry): void;
-  takeOut(entry: ModelEntry, why: string): void;
-  unload(entry: ModelEntry): Promise<void>;
+  identify(
+    model: RepositoryModel,
+    version: RepositoryVersion,
+  ): Promise<{ identity: string; sha256?: string; unreadable?: string }>;
+  loadVersion(model: RepositoryModel, version: RepositoryVersion, entry: ModelEntry<ModelRunner>): Promise<void>;
+  unload(entry: ModelEntry<ModelRunner>): Promise<void>;
   redact(text: string): string;
   changed(): void;
 }
@@ -53,10 +52,10 @@ export class RepositoryRescan {
   /** Takes every version of a model out of routing and unloads it once drained; false when the model is not loaded and not unloaded already. */
   unloadModel(name: string): Promise<boolean> {
     return this.queue(async () => {
-      const entries = this.registry.entries(name);
+      const entries = this.registry.router.entries(name);
       if (entries.length === 0 && !this.unloaded.has(name)) return false;
       this.unloaded.add(name);
-      this.registry.traffic.forget(name);
+      this.registry.router.traffic.forget(name);
       const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
       await Promise.all(entries.map((entry) => this.retire(entry, UNLOADED, result)));
       return true;
@@ -86,7 +85,7 @@ export class RepositoryRescan {
   private async once(): Promise<RescanResult> {
     const { registry } = this;
     const result: RescanResult = { added: [], replaced: [], removed: [], failed: [] };
-    if (registry.phase !== 'loaded') return { ...result, error: 'models are still loading' };
+    if (registry.router.phase !== 'loaded') return { ...result, error: 'models are still loading' };
     let repository: Repository;
     try {
       repository = await registry.scan();
@@ -97,19 +96,23 @@ export class RepositoryRescan {
     }
     const work: Promise<void>[] = [];
     const models = repository.models.filter((m) => !this.unloaded.has(m.name));
-    this.unloadedSeen = repository.models.filter((m) => this.unloaded.has(m.name)).flatMap((m) => m.versions.map((v) => ({ name: m.name, version: v.version })));
-    registry.traffic.apply(models);
+    this.unloadedSeen = repository.models
+      .filter((m) => this.unloaded.has(m.name))
+      .flatMap((m) => m.versions.map((v) => ({ name: m.name, version: v.version })));
+    registry.router.traffic.apply(models);
     const names = new Set(models.map((m) => m.name));
-    for (const entry of registry.all()) {
-      if (!names.has(entry.name)) work.push(this.retire(entry, this.unloaded.has(entry.name) ? UNLOADED : 'removed from the repository', result));
+    for (const entry of registry.router.all()) {
+      if (!names.has(entry.name))
+        work.push(this.retire(entry, this.unloaded.has(entry.name) ? UNLOADED : 'removed from the repository', result));
     }
     for (const model of models) {
       const wanted = new Set(model.versions.map((v) => v.version));
-      for (const entry of registry.entries(model.name)) {
-        if (!wanted.has(entry.version)) work.push(this.retire(entry, `${entry.file} was removed from the repository`, result));
+      for (const entry of registry.router.entries(model.name)) {
+        if (!wanted.has(entry.version))
+          work.push(this.retire(entry, `${entry.file} was removed from the repository`, result));
       }
       for (const version of model.versions) work.push(this.reconcile(model, version, result));
-      if (model.versions.length === 0) registry.place(placeholder(model));
+      if (model.versions.length === 0) registry.router.place(placeholder(model));
     }
     await Promise.all(work);
     if (result.added.length + result.replaced.length + result.removed.length + result.failed.length > 0) {
@@ -122,7 +125,7 @@ export class RepositoryRescan {
   /** One scanned version against what is loaded for it: nothing, a new load, or a replacement. */
   private async reconcile(model: RepositoryModel, version: RepositoryVersion, result: RescanResult): Promise<void> {
     const { registry } = this;
-    const current = registry.entries(model.name).find((e) => e.version === version.version);
+    const current = registry.router.entries(model.name).find((e) => e.version === version.version);
     const { identity, sha256 } = await registry.identify(model, version);
     if (current?.identity === identity) {
       delete current.reload; // a failed candidate's file is gone: the loaded one is current again
@@ -130,8 +133,9 @@ export class RepositoryRescan {
     }
     if (current?.reload?.identity === identity) return; // this exact file already failed: not retried on every poll
     const label = modelKey(model.name, version.version);
-    const candidate = newEntry(model, version);
-    if (!current) registry.place(candidate); // listed as loading; resolve() never routes to it before it is ready
+    const candidate = newEntry<ModelRunner>(model, version);
+    if (!current)
+      registry.router.place(candidate); // listed as loading; resolve() never routes to it before it is ready
     else current.reload = { state: 'loading', identity, ...(sha256 ? { sha256 } : {}) };
     await registry.loadVersion(model, version, candidate);
     if (!current) {
@@ -141,17 +145,20 @@ export class RepositoryRescan {
     if (candidate.state !== 'ready' && current.state === 'ready') {
       current.reload = { state: 'failed', identity, reason: candidate.reason!, ...(sha256 ? { sha256 } : {}) };
       result.failed.push(label);
-      registry.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file or model.json failed to load; the loaded version keeps serving');
+      registry.log.error(
+        { model: model.name, version: version.version, reason: candidate.reason },
+        'changed model file or model.json failed to load; the loaded version keeps serving',
+      );
       return;
     }
-    registry.place(candidate); // one assignment: the next resolve() gets the new runner
+    registry.router.place(candidate); // one assignment: the next resolve() gets the new runner
     (candidate.state === 'ready' ? result.replaced : result.failed).push(label);
     await registry.unload(current);
   }
 
   /** Out of routing now; unloaded once its in-flight requests are done. */
-  private async retire(entry: ModelEntry, why: string, result: RescanResult): Promise<void> {
-    this.registry.takeOut(entry, why);
+  private async retire(entry: ModelEntry<ModelRunner>, why: string, result: RescanResult): Promise<void> {
+    this.registry.router.takeOut(entry, why);
     if (entry.file) result.removed.push(modelKey(entry.name, entry.version));
     await this.registry.unload(entry);
   }

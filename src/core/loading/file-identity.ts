@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { sha256File, type RepositoryModel, type RepositoryVersion } from './model-repository.js';
+import { sha256File, type RepositoryModel, type RepositoryVersion } from '../models/model-repository.js';
 
 /**
  * What a loaded version is compared by on a rescan: the file's sha256 and its model's model.json
@@ -23,9 +23,15 @@ export class FileIdentity {
   }
 
   /** The identity of one version as scanned; a file that cannot be read is named by why. */
-  async of(model: RepositoryModel, version: RepositoryVersion): Promise<{ identity: string; sha256?: string; unreadable?: string }> {
+  async of(
+    model: RepositoryModel,
+    version: RepositoryVersion,
+  ): Promise<{ identity: string; sha256?: string; unreadable?: string }> {
     const { traffic: _traffic, ...served } = model.config; // a new traffic split changes no version: it applies without a reload
-    const config = createHash('sha256').update(JSON.stringify([served, model.error ?? null])).digest('hex').slice(0, 16);
+    const config = createHash('sha256')
+      .update(JSON.stringify([served, model.error ?? null]))
+      .digest('hex')
+      .slice(0, 16);
     if (version.refused) return { identity: `refused:${version.refused}:${config}` };
     try {
       const sha256 = await this.sha256(version.path);
