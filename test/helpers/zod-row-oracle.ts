@@ -55,19 +55,15 @@ export function arrayRowSchema(
   const notArray = { error: (issue: { input?: unknown }) => `expected an array, got ${describeValue(issue.input)}` };
   const element = elementSchema(dtype, level);
   if (rowShape.length <= 1 && features) {
-    return z
-      .array(element, notArray)
-      .length(features.length, {
-        error: `expected ${features.length} values (${features.map((f) => f.name).join(', ')})`,
-      });
+    return z.array(element, notArray).length(features.length, {
+      error: `expected ${features.length} values (${features.map((f) => f.name).join(', ')})`,
+    });
   }
   const sized = (inner: z.ZodType, size: number | null) =>
     size === null
       ? z.array(inner, notArray)
-      : z
-          .array(inner, notArray)
-          .length(size, {
-            error: `expected ${size} values at this level of shape [${rowShape.map((d) => d ?? '?').join(',')}]`,
-          });
+      : z.array(inner, notArray).length(size, {
+          error: `expected ${size} values at this level of shape [${rowShape.map((d) => d ?? '?').join(',')}]`,
+        });
   return rowShape.reduceRight<z.ZodType>((inner, size) => sized(inner, size), element);
 }

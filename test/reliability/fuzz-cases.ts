@@ -104,28 +104,24 @@ const modelName = (facts: ModelFacts[]) =>
 export const predictBodies = (facts: ModelFacts[]): fc.Arbitrary<string> => {
   const withFeatures = facts.filter((m) => m.features.length > 0);
   // the model and its own features together, so a fair share of requests is served
-  const features = fc
-    .constantFrom(...withFeatures)
-    .chain((m) =>
-      fc.record({
-        model: fc.oneof({ weight: 8, arbitrary: fc.constant<unknown>(m.name) }, modelName(facts), nasty),
-        features: fc.oneof({ weight: 8, arbitrary: featureRow(m) }, nasty),
-      }),
-    );
-  const instances = fc
-    .constantFrom(...withFeatures)
-    .chain((m) =>
-      fc.record({
-        model: fc.oneof({ weight: 8, arbitrary: fc.constant<unknown>(m.name) }, modelName(facts)),
-        instances: fc.oneof(
-          {
-            weight: 8,
-            arbitrary: fc.array(fc.oneof({ weight: 3, arbitrary: featureRow(m) }, row(facts)), { maxLength: 6 }),
-          },
-          nasty,
-        ),
-      }),
-    );
+  const features = fc.constantFrom(...withFeatures).chain((m) =>
+    fc.record({
+      model: fc.oneof({ weight: 8, arbitrary: fc.constant<unknown>(m.name) }, modelName(facts), nasty),
+      features: fc.oneof({ weight: 8, arbitrary: featureRow(m) }, nasty),
+    }),
+  );
+  const instances = fc.constantFrom(...withFeatures).chain((m) =>
+    fc.record({
+      model: fc.oneof({ weight: 8, arbitrary: fc.constant<unknown>(m.name) }, modelName(facts)),
+      instances: fc.oneof(
+        {
+          weight: 8,
+          arbitrary: fc.array(fc.oneof({ weight: 3, arbitrary: featureRow(m) }, row(facts)), { maxLength: 6 }),
+        },
+        nasty,
+      ),
+    }),
+  );
   const both = fc.record(
     { model: modelName(facts), features: nasty, instances: fc.array(row(facts), { maxLength: 3 }) },
     { requiredKeys: [] },

@@ -38,14 +38,12 @@ export function variantStatus(
   entries: readonly ModelEntry[],
   skipped: readonly SkippedEntry[],
 ): VariantStatus[] {
-  return traffic
-    .list()
-    .map(({ name, version, weight }) => ({
-      name,
-      version,
-      weight,
-      ...readiness(traffic.model, version, entries, skipped),
-    }));
+  return traffic.list().map(({ name, version, weight }) => ({
+    name,
+    version,
+    weight,
+    ...readiness(traffic.model, version, entries, skipped),
+  }));
 }
 
 /** The split's shadows, with whether each one's version is ready to take mirrored requests. */

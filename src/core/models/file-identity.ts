@@ -23,9 +23,15 @@ export class FileIdentity {
   }
 
   /** The identity of one version as scanned; a file that cannot be read is named by why. */
-  async of(model: RepositoryModel, version: RepositoryVersion): Promise<{ identity: string; sha256?: string; unreadable?: string }> {
+  async of(
+    model: RepositoryModel,
+    version: RepositoryVersion,
+  ): Promise<{ identity: string; sha256?: string; unreadable?: string }> {
     const { traffic: _traffic, ...served } = model.config; // a new traffic split changes no version: it applies without a reload
-    const config = createHash('sha256').update(JSON.stringify([served, model.error ?? null])).digest('hex').slice(0, 16);
+    const config = createHash('sha256')
+      .update(JSON.stringify([served, model.error ?? null]))
+      .digest('hex')
+      .slice(0, 16);
     if (version.refused) return { identity: `refused:${version.refused}:${config}` };
     try {
       const sha256 = await this.sha256(version.path);

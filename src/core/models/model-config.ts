@@ -19,10 +19,15 @@ const referenceBinsSchema = z
     fractions: z.array(z.number().min(0).max(1)),
   })
   .refine((b) => b.fractions.length === b.edges.length + 1, { message: 'fractions needs one entry more than edges' })
-  .refine((b) => b.edges.every((e, i) => i === 0 || (b.edges[i - 1] as number) < e), { message: 'edges must be strictly ascending' });
+  .refine((b) => b.edges.every((e, i) => i === 0 || (b.edges[i - 1] as number) < e), {
+    message: 'edges must be strictly ascending',
+  });
 
 const versionCardSchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256').optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256')
+    .optional(),
   holdout_score: z.number().optional(),
   holdout_rows: z.number().int().nonnegative().optional(),
 });

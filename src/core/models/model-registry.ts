@@ -7,7 +7,13 @@ import { buildRunner, type ModelRunner } from '../serving/model-runner.js';
 import type { ModelRuntime } from '../serving/model-runtime.js';
 import { emptyTensor } from '../tensors/tensor.js';
 import { FileIdentity } from './file-identity.js';
-import { scanRepository, type Repository, type RepositoryModel, type RepositoryVersion, type SkippedEntry } from './model-repository.js';
+import {
+  scanRepository,
+  type Repository,
+  type RepositoryModel,
+  type RepositoryVersion,
+  type SkippedEntry,
+} from './model-repository.js';
 import { RepositoryRescan, type RescanResult } from './repository-rescan.js';
 import { PathRedactor } from './repository-root.js';
 import { buildModelSpec, modelKey, UnsupportedModel } from './model-spec.js';
@@ -116,7 +122,17 @@ export class ModelRegistry {
       if (entries.length === 0) entries.push(placeholder(model));
       this.models.set(model.name, entries);
     }
-    await Promise.all(models.flatMap((model) => this.entries(model.name).map((entry) => this.inspect(model, entry, model.versions.find((v) => v.version === entry.version)))));
+    await Promise.all(
+      models.flatMap((model) =>
+        this.entries(model.name).map((entry) =>
+          this.inspect(
+            model,
+            entry,
+            model.versions.find((v) => v.version === entry.version),
+          ),
+        ),
+      ),
+    );
 
     const servable = this.all().filter((e) => e.state === 'loading');
     if (servable.length > 0) {
@@ -141,10 +157,22 @@ export class ModelRegistry {
       const meta = await this.runtime.describe(entry.path).catch((err: Error) => {
         throw new Error(`cannot load the ONNX file: ${this.redact(err.message.split('\n')[0]!)}`);
       });
-      const spec = { ...buildModelSpec({ name: entry.name, version: entry.version, path: entry.path, sha256 }, model.config, meta, this.options.defaultValidation), key: this.newKey(entry) };
+      const spec = {
+        ...buildModelSpec(
+          { name: entry.name, version: entry.version, path: entry.path, sha256 },
+          model.config,
+          meta,
+          this.options.defaultValidation,
+        ),
+        key: this.newKey(entry),
+      };
       const { name, version } = entry;
       const anomalies = this.options.anomalies;
-      entry.runner = buildRunner(spec, this.options.batching, anomalies && ((kind, count) => anomalies(name, version, kind, count)));
+      entry.runner = buildRunner(
+        spec,
+        this.options.batching,
+        anomalies && ((kind, count) => anomalies(name, version, kind, count)),
+      );
     } catch (err) {
       if (err instanceof UnsupportedModel) {
         entry.state = 'unsupported';
@@ -165,13 +193,24 @@ export class ModelRegistry {
     try {
       await Promise.all(
         Array.from({ length: this.runtime.workers }, () => {
-          const inputs = Object.fromEntries(spec.inputs.map((i) => [i.name, emptyTensor(i.dtype, i.shape.map((d) => (typeof d === 'number' ? d : 1)))]));
+          const inputs = Object.fromEntries(
+            spec.inputs.map((i) => [
+              i.name,
+              emptyTensor(
+                i.dtype,
+                i.shape.map((d) => (typeof d === 'number' ? d : 1)),
+              ),
+            ]),
+          );
           return this.runtime.run({ key: spec.key, inputs, fetch: spec.outputs.map((o) => o.name), rows: 1 });
         }),
       );
     } catch (err) {
       entry.warmup = `warm-up inference on zeros failed: ${this.redact((err as Error).message.split('\n')[0]!)}`;
-      this.log.warn({ model: entry.name, version: entry.version, reason: entry.warmup, err }, 'model warm-up failed; serving it anyway');
+      this.log.warn(
+        { model: entry.name, version: entry.version, reason: entry.warmup, err },
+        'model warm-up failed; serving it anyway',
+      );
     }
     entry.state = 'ready';
     this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256, path: entry.path }, 'model ready');
@@ -263,22 +302,34 @@ export class ModelRegistry {
     const runner = entry.runner;
     if (!runner) return;
     await this.options.drained?.(runner);
-    await this.runtime.remove(runner.spec.key).catch((err: unknown) => this.log.warn({ model: entry.name, version: entry.version, err }, 'releasing a model version failed'));
+    await this.runtime
+      .remove(runner.spec.key)
+      .catch((err: unknown) =>
+        this.log.warn({ model: entry.name, version: entry.version, err }, 'releasing a model version failed'),
+      );
     this.log.info({ model: entry.name, version: entry.version, sha256: runner.spec.sha256 }, 'model version unloaded');
   }
 
   /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder): the next resolve() sees it. */
   place(entry: ModelEntry): void {
     this.removed.delete(modelKey(entry.name, entry.version));
-    const others = this.entries(entry.name).filter((e) => e.version !== entry.version && (e.file !== '' || entry.file === ''));
-    this.models.set(entry.name, [...others, entry].sort((a, b) => Number(a.version) - Number(b.version)));
+    const others = this.entries(entry.name).filter(
+      (e) => e.version !== entry.version && (e.file !== '' || entry.file === ''),
+    );
+    this.models.set(
+      entry.name,
+      [...others, entry].sort((a, b) => Number(a.version) - Number(b.version)),
+    );
   }
 
   private fail(entry: ModelEntry, reason: string): void {
     entry.state = 'failed';
     entry.reason = reason;
     delete entry.runner;
-    this.log.error({ model: entry.name, version: entry.version, reason, path: entry.path || undefined }, 'model failed to load');
+    this.log.error(
+      { model: entry.name, version: entry.version, reason, path: entry.path || undefined },
+      'model failed to load',
+    );
   }
 
   /** Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's messages name the file). */
@@ -345,18 +396,39 @@ export class ModelRegistry {
   resolve(name: string, version?: string): ModelEntry {
     const entries = this.models.get(name);
     if (!entries) {
-      if (this.phase !== 'loaded') throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
+      if (this.phase !== 'loaded')
+        throw new ServiceError('MODEL_NOT_READY', 'models are still loading; retry when /ready answers 200');
       const removed = [...this.removed].find(([key]) => key.startsWith(`${name}@`));
-      if (removed) throw new ServiceError('MODEL_NOT_FOUND', `model "${name}" was unloaded: ${removed[1] === UNLOADED ? UNLOADED : 'removed from the repository'}`);
+      if (removed)
+        throw new ServiceError(
+          'MODEL_NOT_FOUND',
+          `model "${name}" was unloaded: ${removed[1] === UNLOADED ? UNLOADED : 'removed from the repository'}`,
+        );
       // An empty or unreadable repository says so, rather than listing no models.
-      if (this.models.size === 0) throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}": ${this.error ?? 'no models are served'}`, [{ path: 'model', message: this.error ?? 'no models' }]);
-      throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [{ path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` }]);
+      if (this.models.size === 0)
+        throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}": ${this.error ?? 'no models are served'}`, [
+          { path: 'model', message: this.error ?? 'no models' },
+        ]);
+      throw new ServiceError('MODEL_NOT_FOUND', `unknown model "${name}"`, [
+        { path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` },
+      ]);
     }
-    const entry = version === undefined ? defaultVersion(entries) : isCanonicalVersion(version) ? entries.find((e) => e.version === version) : undefined;
+    const entry =
+      version === undefined
+        ? defaultVersion(entries)
+        : isCanonicalVersion(version)
+          ? entries.find((e) => e.version === version)
+          : undefined;
     if (!entry) throw versionNotFound(name, version!, entries, this.removed.get(modelKey(name, version!)));
-    if (entry.state === 'loading') throw new ServiceError('MODEL_NOT_READY', `model ${modelKey(name, entry.version)} is still loading`);
-    if (entry.state === 'failed') throw new ServiceError('MODEL_FAILED', `model ${modelKey(name, entry.version)} failed to load: ${entry.reason}`);
-    if (entry.state === 'unsupported') throw new ServiceError('UNSUPPORTED_MODEL', `model ${modelKey(name, entry.version)} cannot be served: ${entry.reason}`);
+    if (entry.state === 'loading')
+      throw new ServiceError('MODEL_NOT_READY', `model ${modelKey(name, entry.version)} is still loading`);
+    if (entry.state === 'failed')
+      throw new ServiceError('MODEL_FAILED', `model ${modelKey(name, entry.version)} failed to load: ${entry.reason}`);
+    if (entry.state === 'unsupported')
+      throw new ServiceError(
+        'UNSUPPORTED_MODEL',
+        `model ${modelKey(name, entry.version)} cannot be served: ${entry.reason}`,
+      );
     return entry;
   }
 }
@@ -376,7 +448,14 @@ export function newEntry(model: RepositoryModel, v: RepositoryVersion): ModelEnt
 
 /** A model with no version to serve is still listed, failed, with why. */
 export function placeholder(model: RepositoryModel): ModelEntry {
-  return { name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) };
+  return {
+    name: model.name,
+    version: '0',
+    file: '',
+    path: '',
+    state: 'failed',
+    reason: model.error ?? noVersion(model),
+  };
 }
 
 /**
@@ -384,12 +463,21 @@ export function placeholder(model: RepositoryModel): ModelEntry {
  * version, as in Triton, never version 1. The answer lists the versions there are, and says why a
  * spelling is none.
  */
-function versionNotFound(name: string, version: string, entries: ModelEntry[], removed: string | undefined): ServiceError {
+function versionNotFound(
+  name: string,
+  version: string,
+  entries: ModelEntry[],
+  removed: string | undefined,
+): ServiceError {
   const versions = entries.filter((e) => e.file !== '').map((e) => e.version);
   const detail = [{ path: 'version', message: `versions: ${versions.join(', ') || 'none'}` }];
-  if (removed) return new ServiceError('VERSION_NOT_FOUND', `model "${name}" version ${version} was unloaded: ${removed}`, detail);
+  if (removed)
+    return new ServiceError('VERSION_NOT_FOUND', `model "${name}" version ${version} was unloaded: ${removed}`, detail);
   const folder = versionFolder(version);
-  const message = 'problem' in folder ? `model "${name}" has no version ${JSON.stringify(version)}: ${folder.problem}` : `model "${name}" has no version ${version}`;
+  const message =
+    'problem' in folder
+      ? `model "${name}" has no version ${JSON.stringify(version)}: ${folder.problem}`
+      : `model "${name}" has no version ${version}`;
   return new ServiceError('VERSION_NOT_FOUND', message, detail);
 }
 

@@ -80,16 +80,20 @@ export class RepositoryRescan {
     }
     const work: Promise<void>[] = [];
     const models = repository.models.filter((m) => !this.unloaded.has(m.name));
-    this.unloadedSeen = repository.models.filter((m) => this.unloaded.has(m.name)).flatMap((m) => m.versions.map((v) => ({ name: m.name, version: v.version })));
+    this.unloadedSeen = repository.models
+      .filter((m) => this.unloaded.has(m.name))
+      .flatMap((m) => m.versions.map((v) => ({ name: m.name, version: v.version })));
     registry.traffic.apply(models);
     const names = new Set(models.map((m) => m.name));
     for (const entry of registry.all()) {
-      if (!names.has(entry.name)) work.push(this.retire(entry, this.unloaded.has(entry.name) ? UNLOADED : 'removed from the repository', result));
+      if (!names.has(entry.name))
+        work.push(this.retire(entry, this.unloaded.has(entry.name) ? UNLOADED : 'removed from the repository', result));
     }
     for (const model of models) {
       const wanted = new Set(model.versions.map((v) => v.version));
       for (const entry of registry.entries(model.name)) {
-        if (!wanted.has(entry.version)) work.push(this.retire(entry, `${entry.file} was removed from the repository`, result));
+        if (!wanted.has(entry.version))
+          work.push(this.retire(entry, `${entry.file} was removed from the repository`, result));
       }
       for (const version of model.versions) work.push(this.reconcile(model, version, result));
       if (model.versions.length === 0) registry.place(placeholder(model));
@@ -114,7 +118,8 @@ export class RepositoryRescan {
     if (current?.reload?.identity === identity) return; // this exact file already failed: not retried on every poll
     const label = modelKey(model.name, version.version);
     const candidate = newEntry(model, version);
-    if (!current) registry.place(candidate); // listed as loading; resolve() never routes to it before it is ready
+    if (!current)
+      registry.place(candidate); // listed as loading; resolve() never routes to it before it is ready
     else current.reload = { state: 'loading', identity, ...(sha256 ? { sha256 } : {}) };
     await registry.loadVersion(model, version, candidate);
     if (!current) {
@@ -124,7 +129,10 @@ export class RepositoryRescan {
     if (candidate.state !== 'ready' && current.state === 'ready') {
       current.reload = { state: 'failed', identity, reason: candidate.reason!, ...(sha256 ? { sha256 } : {}) };
       result.failed.push(label);
-      registry.log.error({ model: model.name, version: version.version, reason: candidate.reason }, 'changed model file or model.json failed to load; the loaded version keeps serving');
+      registry.log.error(
+        { model: model.name, version: version.version, reason: candidate.reason },
+        'changed model file or model.json failed to load; the loaded version keeps serving',
+      );
       return;
     }
     registry.place(candidate); // one assignment: the next resolve() gets the new runner
