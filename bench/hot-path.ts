@@ -13,7 +13,6 @@
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
 import { INSTANCES } from '../src/protocols/v1/rows-places.js';
 import { newPredictionId } from '../src/core/serving/prediction-id.js';
-import type { FastifySerializerCompiler } from 'fastify';
 import { describeOnlySerializer } from '../src/protocols/openapi/describe-only.js';
 import { predictRouteSchema } from '../src/protocols/v1/route-schemas.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
@@ -52,7 +51,7 @@ const serializeAnswer = describeOnlySerializer({
   method: 'POST',
   url: '/predict',
   httpStatus: '200',
-} as Parameters<FastifySerializerCompiler<unknown>>[0]);
+});
 
 const fakeSocket = Object.assign(new EventEmitter(), { writableLength: 0, destroyed: false, pause() {}, resume() {} });
 const handle = () => {};

@@ -201,7 +201,7 @@ describe('experiment results on a real app: a split serving real requests, feedb
   });
 
   it('lists every experiment, and answers 404 for an unknown model or one without a split', async () => {
-    const list = (await app.inject('/experiments')).json() as { experiments: { model: string }[] };
+    const list = (await app.inject('/experiments')).json<{ experiments: { model: string }[] }>();
     expect(list.experiments.map((e) => e.model).sort()).toEqual(['diabetes', 'iris']);
     list.experiments.forEach((e) => experimentSchema.parse(e));
     const plain = await app.inject('/experiments/plain');

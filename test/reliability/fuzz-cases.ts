@@ -340,7 +340,7 @@ export const binaryInfer: fc.Arbitrary<FuzzRequest> = fc
             ? data.map(Math.round)
             : data;
     const { body, headerLength: length } = buildRequest([
-      { name: 'input', datatype, shape: [rows, 4 + shapeFudge], data: tensor as number[] },
+      { name: 'input', datatype, shape: [rows, 4 + shapeFudge], data: tensor },
     ]);
     const payload = Buffer.concat([body.subarray(0, body.length - cut), Buffer.from(extra)]);
     return {

@@ -40,7 +40,7 @@ function rowOf({ dtype, shape }: TensorInfo, symbolic: number): Tensor {
   const data = dtypes[dtype as DType].create(count);
   for (let i = 0; i < count; i++) {
     if (Array.isArray(data)) data[i] = `s${i}`;
-    else setElement(data as TypedArray, dtype as DType, i, i % 2);
+    else setElement(data, dtype as DType, i, i % 2);
   }
   return { dtype: dtype as DType, shape: dims, data };
 }

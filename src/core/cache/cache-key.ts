@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { BatchPlan } from '../serving/batch-plan.js';
 import { sliceAlong } from '../tensors/batch-axis.js';
-import type { TypedArray } from '../tensors/dtypes.js';
 import type { NamedTensors, Tensor } from '../tensors/tensor.js';
 
 /** Rows up to this many bytes are keyed by the bytes themselves (exact, and cheaper than a hash). */
@@ -81,7 +80,7 @@ function valuesKey(tensor: Tensor): string {
     const json = JSON.stringify(tensor.data);
     return json.length <= EXACT_BYTES ? `=${json}` : `#${createHash('sha256').update(json).digest('base64url')}`;
   }
-  const data = tensor.data as TypedArray;
+  const data = tensor.data;
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return bytes.length <= EXACT_BYTES
     ? `=${bytes.toString('base64')}`

@@ -51,9 +51,7 @@ export class RowsCodec {
   ) {
     this.dtype = input.dtype;
     this.rowShape = input.shape.slice(1).map((d) => (typeof d === 'number' ? d : null));
-    this.rowSize = this.rowShape.every((d) => d !== null)
-      ? (this.rowShape as number[]).reduce((a, b) => a * b, 1)
-      : null;
+    this.rowSize = this.rowShape.every((d) => d !== null) ? this.rowShape.reduce((a, b) => a * b, 1) : null;
     this.dtypeBounds = boundsOf(this.dtype);
     this.featureBounds = (features ?? []).map((f) => boundsOf(this.dtype, f));
   }

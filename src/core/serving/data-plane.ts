@@ -337,7 +337,7 @@ export class DataPlane {
         ? Object.fromEntries(
             Object.entries(tensors).map(([name, t]) => [
               name,
-              plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name]!, leadRows),
+              plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name], leadRows),
             ]),
           )
         : tensors;

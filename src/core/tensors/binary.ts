@@ -34,7 +34,7 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
     ) => TypedArray;
     data = new Constructor(bytes.buffer, bytes.byteOffset, count);
   } else {
-    data = dtypes[dtype].create(count) as TypedArray;
+    data = dtypes[dtype].create(count);
     const view = new Uint8Array(data.buffer);
     view.set(bytes);
     if (!LITTLE_ENDIAN && width > 1) swapBytes(view, width);
@@ -88,7 +88,7 @@ export function tensorToBytes(tensor: Tensor): Uint8Array {
     }
     return out;
   }
-  const data = tensor.data as TypedArray;
+  const data = tensor.data;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN || dtypes[tensor.dtype].bytes === 1) return bytes;
   const copy = bytes.slice();
