@@ -28,7 +28,7 @@ const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16').split(',').map(
 function repository(shadow: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), 'shadow-bench-'));
   for (const name of ['breast_cancer', 'digits_large']) {
-    const config = JSON.parse(readFileSync(`${models}${name}/model.json`, 'utf8'));
+    const config = JSON.parse(readFileSync(`${models}${name}/model.json`, 'utf8')) as Record<string, unknown>;
     delete config.card; // its sha256 names version 1 only
     config.traffic = {
       variants: [{ name: 'stable', version: 1, weight: 1 }],

@@ -94,7 +94,7 @@ for (const [name, us] of rows)
  */
 const repo = mkdtempSync(join(tmpdir(), 'traffic-bench-'));
 const iris = new URL('../models/iris/', import.meta.url).pathname;
-const irisJson = JSON.parse(readFileSync(join(iris, 'model.json'), 'utf8'));
+const irisJson = JSON.parse(readFileSync(join(iris, 'model.json'), 'utf8')) as Record<string, unknown>;
 delete irisJson.card; // its sha256s name version 1 only
 const MODELS = {
   plain: undefined,

@@ -12,7 +12,7 @@ const prefixes = new WeakMap<ModelSpec, Map<string, string>>();
 
 function prefixOf(spec: ModelSpec, fetch: string[]): string {
   let known = prefixes.get(spec);
-  if (!known) prefixes.set(spec, (known = new Map()));
+  if (!known) prefixes.set(spec, (known = new Map<string, string>()));
   const selection = fetch.join('\0');
   let prefix = known.get(selection);
   if (prefix === undefined) {

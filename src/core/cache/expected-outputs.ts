@@ -26,7 +26,7 @@ const known = new WeakMap<ModelSpec, Map<string, ExpectedOutputs>>();
 /** The fetched outputs as the model declares them; computed once per model version and selection. */
 export function expectedOutputs({ spec, plan }: OutputSource, fetch: string[]): ExpectedOutputs {
   let bySelection = known.get(spec);
-  if (!bySelection) known.set(spec, (bySelection = new Map()));
+  if (!bySelection) known.set(spec, (bySelection = new Map<string, ExpectedOutputs>()));
   const selection = fetch.join('\0');
   let expected = bySelection.get(selection);
   if (!expected) {

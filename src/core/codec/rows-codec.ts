@@ -133,7 +133,7 @@ export class RowsCodec {
     if (rowSize === null) return undefined;
     const data = dtypes[this.dtype].create(rows.length * rowSize) as TypedArray;
     const write = writerOf(this.dtype, data, this.dtypeBounds);
-    const kinds: RowKind[] = new Array(rows.length);
+    const kinds = new Array<RowKind>(rows.length);
     const names = this.features?.map((f) => f.name);
     const shape = this.rowShape as number[];
     let at = 0;

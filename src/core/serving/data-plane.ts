@@ -270,7 +270,7 @@ export class DataPlane {
   /** The outputs to fetch: those asked for (all by default), plus the task's output, in the model's order. */
   private fetchOf(runner: ModelRunner, requested: string[] | undefined): string[] {
     let known = this.fetchLists.get(runner);
-    if (!known) this.fetchLists.set(runner, (known = new Map()));
+    if (!known) this.fetchLists.set(runner, (known = new Map<string, string[]>()));
     const key = requested ? requested.join('\0') : '\0all';
     const cached = known.get(key);
     if (cached) return cached;
