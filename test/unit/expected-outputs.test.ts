@@ -77,7 +77,7 @@ const plantings: [string, (fields: { outputs: Record<string, Record<string, unkn
     (f, first) =>
       (f.outputs[first]!.data = Array.isArray(f.outputs[first]!.data)
         ? [...f.outputs[first]!.data, 'x']
-        : `${f.outputs[first]!.data}AAAA`),
+        : `${f.outputs[first]!.data as string}AAAA`),
   ],
   [
     'strings for numbers or numbers for strings',

@@ -50,7 +50,7 @@ export function cacheKeys(
   for (const input of spec.inputs) {
     const t = tensors[input.name]!;
     const axis = plan?.inputs[input.name];
-    head += `${t.dtype}[${axis === undefined ? t.shape : t.shape.filter((_, i) => i !== axis)}]`;
+    head += `${t.dtype}[${(axis === undefined ? t.shape : t.shape.filter((_, i) => i !== axis)).join(',')}]`;
     if (axis === undefined) head += `${valuesKey(t)}|`;
     else {
       head += '|';

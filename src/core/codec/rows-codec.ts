@@ -246,7 +246,7 @@ export class RowsCodec {
       } else if (dims.join() !== first.join()) {
         details.push({
           path: formatPath(place.row(i)),
-          message: `shape [${dims}] differs from the first row's [${first}]`,
+          message: `shape [${dims.join(',')}] differs from the first row's [${first.join(',')}]`,
         });
       }
     });

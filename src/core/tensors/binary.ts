@@ -23,7 +23,10 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   if (dtype === 'string') return { dtype, shape, data: stringsFromBytes(bytes, count, where) };
   const width = dtypes[dtype].bytes;
   if (bytes.byteLength !== count * width) {
-    throw invalidAt(where, `shape [${shape}] of ${dtype} needs ${count * width} bytes, got ${bytes.byteLength}`);
+    throw invalidAt(
+      where,
+      `shape [${shape.join(',')}] of ${dtype} needs ${count * width} bytes, got ${bytes.byteLength}`,
+    );
   }
   let data: TypedArray;
   if (LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
