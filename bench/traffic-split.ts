@@ -61,6 +61,7 @@ const splits = {
   ),
 };
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- typed as methods, but closures over the instance
 const { h64 } = await xxhash();
 const seed = h64('fraud\u0000v2');
 const hashes = {

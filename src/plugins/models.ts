@@ -14,8 +14,8 @@ declare module 'fastify' {
     /** The protocol-neutral data plane every protocol calls. */
     dataPlane: DataPlane;
     monitoring: ModelMonitoring;
-    /** Where a model version's inference runs now. */
-    placement(key: string): 'workers' | 'main-thread';
+    /** Where a model version's inference runs now (a function, not a method: callers pass it on unbound). */
+    placement: (key: string) => 'workers' | 'main-thread';
     /** Settles when every model has been loaded (or has failed); the server listens before that. */
     modelsLoaded: Promise<void>;
     /** What /ready answers: models loaded and warmed, and no SIGTERM yet. */

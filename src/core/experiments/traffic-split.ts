@@ -77,6 +77,7 @@ export interface TrafficSplit<V extends SplitVariant> {
 }
 
 // One WebAssembly instance for the process: instantiating costs far more than a hash.
+// eslint-disable-next-line @typescript-eslint/unbound-method -- typed as methods, but closures over the instance
 const { h64 } = await xxhash();
 
 const TWO_POW_53 = 2 ** 53;
