@@ -47,7 +47,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     ...server,
     // Node's and fastify's own refusals answer in our error shape too (see protocols/client-errors.ts).
     clientErrorHandler: answerClientError,
-    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    // sendError has sent the answer; fastify ignores what frameworkErrors returns, so the reply (thenable) is dropped.
+    frameworkErrors: (error, request, reply) => void sendError(error, request, reply),
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
