@@ -174,9 +174,9 @@ describe('.dockerignore', () => {
       `^${p
         .replace(/^\//, '')
         .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*\*\/?/g, '\u0000')
+        .replace(/\*\*\/?/g, '\uE000') // a private-use character holds `**`'s place while `*` is rewritten
         .replace(/\*/g, '[^/]*')
-        .replace(/\u0000/g, '(.*/)?')}(/.*)?$`,
+        .replace(/\uE000/g, '(.*/)?')}(/.*)?$`,
     );
   const ignored = (path: string) =>
     patterns.reduce(

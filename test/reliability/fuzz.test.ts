@@ -198,7 +198,7 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
     console.log(`raw: ${RAW_RUNS} connections, ${unanswered} closed without an answer`);
     // Every budget was given back, however each connection ended (parse errors with requests pipelined behind them, hang-ups).
     const deadline = Date.now() + 1000;
-    let metrics = '';
+    let metrics: string;
     do metrics = await (await fetch(`${server.url}/metrics`)).text();
     while (
       (sample(metrics, 'http_requests_in_flight') !== 1 ||
