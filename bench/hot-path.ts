@@ -36,7 +36,8 @@ const issues: unknown[] = [];
 const image = (await bundledModel('digits_large')).runner;
 const pixels = new Float32Array(holdoutRow('digits_large'));
 
-// /predict's answer, through the serializer the route compiles from its 200 schema (src/protocols/openapi/describe-only.ts).
+// /predict's answer, through the serializer the route compiles from its 200 schema
+// (src/protocols/openapi/describe-only.ts).
 const irisAnswer = {
   id: newPredictionId(),
   model: 'iris',

@@ -266,7 +266,8 @@ async function main() {
       }
     }
   }
-  const only = process.env.MEMORY_ONLY ? new RegExp(process.env.MEMORY_ONLY) : undefined; // a pattern of run names, while developing
+  // A pattern of run names, while developing
+  const only = process.env.MEMORY_ONLY ? new RegExp(process.env.MEMORY_ONLY) : undefined;
   const results = [];
   console.log(
     `pod memory limit ${mib(podLimit)} MiB (k8s/deployment.yaml): targets peak <= ${mib(0.75 * podLimit)} MiB, after ${SETTLE_S} s within 20% of the pre-load RSS`,

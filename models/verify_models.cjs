@@ -2,7 +2,8 @@
 // each model loads, its input/output names and shapes match model.json, batches of 1 and 7 work,
 // the file's sha256 matches the card, and the holdout rows reproduce the recorded score to 1e-4
 // (and iris calls [5.1,3.5,1.4,0.2] setosa).
-// Then times test/fixtures/onnx/heavy.onnx (built by test/fixtures/build_fixtures.py) on one thread. Run from the repo root: node models/verify_models.cjs
+// Then times test/fixtures/onnx/heavy.onnx (built by test/fixtures/build_fixtures.py) on one
+// thread. Run from the repo root: node models/verify_models.cjs
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');

@@ -108,7 +108,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(modelsRoutes);
   await app.register(experimentRoutes);
   await app.register(openInference, { ...json, controlApi: config.ADMIN_TOKEN !== undefined });
-  // The control API exists only with a token: without one there is no code path to probe, and /openapi.json does not list it.
+  // The control API exists only with a token: without one there is no code path to probe, and
+  // /openapi.json does not list it.
   if (config.ADMIN_TOKEN) {
     const control = { adminToken: config.ADMIN_TOKEN, maxJsonDepth: config.MAX_JSON_DEPTH };
     await app.register(modelRepository, control);

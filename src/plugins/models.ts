@@ -158,7 +158,8 @@ export default fp<ModelsPluginOptions>(
     if (config.MODEL_POLL_INTERVAL_S > 0) {
       void loaded.then(() => {
         if (closing) return;
-        let busy = false; // a rescan slower than the interval (a drain waits for long requests) is not queued behind itself
+        // A rescan slower than the interval (a drain waits for long requests) is not queued behind itself
+        let busy = false;
         poll = setInterval(() => {
           if (busy) return;
           busy = true;

@@ -10,7 +10,10 @@ const image = (seed: number) => [
   Array.from({ length: 8 }, (_, y) => Array.from({ length: 8 }, (_, x) => (seed * 7 + y * 3 + x) % 17)),
 ];
 
-/** Requests answered on the main thread (offload off) and through a decode worker (every body of 64 bytes or more) must get the same answers. */
+/**
+ * Requests answered on the main thread (offload off) and through a decode worker (every body of 64
+ * bytes or more) must get the same answers.
+ */
 const requests: [string, string, string][] = [
   [
     '/predict',

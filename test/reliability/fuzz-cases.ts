@@ -197,7 +197,8 @@ export const oversizedPredict = (facts: ModelFacts[]): fc.Arbitrary<string> =>
     .map(({ model, first, extra }) =>
       JSON.stringify({ model, instances: [...first, ...Array<number>(10_000 + extra).fill(1)] }),
     )
-    .filter((body) => body.length < 200_000 && nesting(body) < 64); // within the fuzz app's BODY_LIMIT_BYTES and MAX_JSON_DEPTH, which refuse the body first
+    // Within the fuzz app's BODY_LIMIT_BYTES and MAX_JSON_DEPTH, which refuse the body first
+    .filter((body) => body.length < 200_000 && nesting(body) < 64);
 
 /** How deep JSON text nests (brackets inside strings count too: an overestimate, which only filters more). */
 function nesting(json: string): number {
@@ -314,7 +315,10 @@ const anyInferBody = (facts: ModelFacts[]): fc.Arbitrary<string> =>
     )
     .map((body) => JSON.stringify(body));
 
-/** Binary OIP bodies built by the spec's client for iris, then damaged: header length, sizes, truncation, extra bytes. */
+/**
+ * Binary OIP bodies built by the spec's client for iris, then damaged: header length, sizes,
+ * truncation, extra bytes.
+ */
 export const binaryInfer: fc.Arbitrary<FuzzRequest> = fc
   .record({
     rows: fc.integer({ min: 1, max: 8 }),
@@ -541,7 +545,10 @@ const rawRequestBytes: fc.Arbitrary<string> = fc
 
 const post = (body: string, length = Buffer.byteLength(body)) =>
   `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${body}`;
-/** Well-formed requests to pipeline the fuzzed ones with: a body that is not JSON, one that never ends, a good one, a large answer. */
+/**
+ * Well-formed requests to pipeline the fuzzed ones with: a body that is not JSON, one that never
+ * ends, a good one, a large answer.
+ */
 const wellFormed = fc.constantFrom(
   post('{x}'),
   post('{', 4 * 1024 * 1024),

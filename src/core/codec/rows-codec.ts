@@ -158,7 +158,8 @@ export class RowsCodec {
       } else if (names && row !== null && typeof row === 'object') {
         kinds[r] = 'named';
         const object = row as Record<string, unknown>;
-        if (Object.keys(object).length !== names.length) return undefined; // missing or unknown names: the checking path says which
+        // Missing or unknown names: the checking path says which
+        if (Object.keys(object).length !== names.length) return undefined;
         for (const name of names) if (!Object.hasOwn(object, name) || !write(object[name], at++)) return undefined;
       } else return undefined;
     }

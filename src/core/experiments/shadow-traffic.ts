@@ -16,7 +16,10 @@ export interface ShadowLog {
 export interface ShadowOptions {
   observer: ShadowObserver;
   log: ShadowLog;
-  /** Shadow requests holding a copy of their inputs at once (SHADOW_MAX_INFLIGHT); past it they are shed; 0: no shadows. */
+  /**
+   * Shadow requests holding a copy of their inputs at once (SHADOW_MAX_INFLIGHT); past it they are
+   * shed; 0: no shadows.
+   */
   maxInflight: number;
   /** A shadow request's own deadline (SHADOW_TIMEOUT_MS): still queued then, it is shed; running, it failed. */
   timeoutMs: number;
@@ -47,7 +50,10 @@ export interface ShadowMirror {
   drop(): void;
 }
 
-/** Shadows are shed while the requests in flight hold more than this share of MAX_INFLIGHT_ROWS or MAX_INFLIGHT_BYTES. */
+/**
+ * Shadows are shed while the requests in flight hold more than this share of MAX_INFLIGHT_ROWS or
+ * MAX_INFLIGHT_BYTES.
+ */
 const SHED_ABOVE = 0.5;
 /** A failing shadow warns at most this often; each failure is logged at debug. */
 const WARN_EVERY_MS = 60_000;
@@ -91,7 +97,8 @@ export class ShadowTraffic {
     if (!shadows || shadows.length === 0) return undefined;
     const picked: { shadow: TrafficShadow; copy?: NamedTensors }[] = []; // no copy: shed
     for (const shadow of shadows) {
-      if (shadow.version === primary.spec.version) continue; // the split sent it to the shadow's version: nothing to compare
+      // The split sent it to the shadow's version: nothing to compare
+      if (shadow.version === primary.spec.version) continue;
       if (shadow.fraction < 1 && this.random() >= shadow.fraction) continue;
       if (this.inflight >= this.options.maxInflight || this.pressure()) {
         picked.push({ shadow });
@@ -160,7 +167,8 @@ export class ShadowTraffic {
       observer.latency(model, shadow.name, seconds);
     } catch (err) {
       const code = err instanceof ServiceError ? err.code : undefined;
-      // Never started: the version was still loading, or clients kept the workers (or its queue) busy until its deadline.
+      // Never started: the version was still loading, or clients kept the workers (or its queue)
+      // busy until its deadline.
       if (
         code === 'MODEL_NOT_READY' ||
         code === 'QUEUE_FULL' ||

@@ -60,7 +60,10 @@ export const modelConfigSchema = z
     labels: z.array(z.string().min(1)).min(2).optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
     batching: batchingSchema.optional(),
-    /** Which versions are served: { latest: { num_versions } }, { all: {} } (the default) or { specific: { versions } }. */
+    /**
+     * Which versions are served: { latest: { num_versions } }, { all: {} } (the default) or
+     * { specific: { versions } }.
+     */
     version_policy: versionPolicySchema.optional(),
     cache: cacheOptionsSchema.optional(),
     /** A canary or A/B split of the requests that name no version over the model's versions (traffic-config.ts). */

@@ -54,7 +54,10 @@ export interface RegistryOptions {
   /** Batching defaults; model.json `batching` overrides them per model. */
   batching: BatchPolicy;
   anomalies?: (model: string, version: string, kind: AnomalyKind, count: number) => void;
-  /** Resolves once no request is queued or running on the runner (the data plane knows); a replaced or removed version is unloaded after it. */
+  /**
+   * Resolves once no request is queued or running on the runner (the data plane knows); a replaced
+   * or removed version is unloaded after it.
+   */
   drained?: (runner: ModelRunner) => Promise<void>;
 }
 
@@ -72,7 +75,10 @@ export class ModelRegistry {
   private redactor: { redact(text: string): string } = new PathRedactor([]);
   private dir?: string;
   private readonly identities = new FileIdentity();
-  /** Runtime keys handed out: a version loaded again (a changed file) gets a new one, so its old session and queue never mix with the new. */
+  /**
+   * Runtime keys handed out: a version loaded again (a changed file) gets a new one, so its old
+   * session and queue never mix with the new.
+   */
   private readonly keys = new Set<string>();
   /** Versions and models a rescan took away, and why: a request for one gets a 404 that says so. */
   private readonly removed = new Map<string, string>();
@@ -226,7 +232,10 @@ export class ModelRegistry {
   /** Reads the repository again and applies the difference to what is loaded (repository-rescan.ts). */
   private readonly changeListeners: (() => void)[] = [];
 
-  /** Called after a rescan (or unload) changed which versions are served: what copies the served set (decode workers) refreshes it. */
+  /**
+   * Called after a rescan (or unload) changed which versions are served: what copies the served set
+   * (decode workers) refreshes it.
+   */
   onChange(listener: () => void): void {
     this.changeListeners.push(listener);
   }
@@ -239,7 +248,10 @@ export class ModelRegistry {
     return this.rescanner.rescan();
   }
 
-  /** Unloads a model until load(): out of routing now, released once its in-flight requests finish; false when it is unknown. */
+  /**
+   * Unloads a model until load(): out of routing now, released once its in-flight requests finish;
+   * false when it is unknown.
+   */
   unloadModel(name: string): Promise<boolean> {
     return this.rescanner.unloadModel(name);
   }
@@ -249,7 +261,10 @@ export class ModelRegistry {
     return this.rescanner.loadModel(name);
   }
 
-  /** Versions in the repository that are not loaded because their model was unloaded through the control API (as of the last rescan). */
+  /**
+   * Versions in the repository that are not loaded because their model was unloaded through the
+   * control API (as of the last rescan).
+   */
   unloadedVersions(): { name: string; version: string }[] {
     return this.rescanner.unloadedVersions();
   }
@@ -310,7 +325,10 @@ export class ModelRegistry {
     this.log.info({ model: entry.name, version: entry.version, sha256: runner.spec.sha256 }, 'model version unloaded');
   }
 
-  /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder): the next resolve() sees it. */
+  /**
+   * Puts an entry in its model's list, in version order, in place of one with its version (and of a
+   * placeholder): the next resolve() sees it.
+   */
   place(entry: ModelEntry): void {
     this.removed.delete(modelKey(entry.name, entry.version));
     const others = this.entries(entry.name).filter(
@@ -332,7 +350,10 @@ export class ModelRegistry {
     );
   }
 
-  /** Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's messages name the file). */
+  /**
+   * Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's
+   * messages name the file).
+   */
   redact(text: string): string {
     return this.redactor.redact(text);
   }
@@ -350,7 +371,10 @@ export class ModelRegistry {
     return [...this.models.values()].flat();
   }
 
-  /** What kept a repository from loading whole, once loading finished: its own error, or each version that did not load; empty when all serve. */
+  /**
+   * What kept a repository from loading whole, once loading finished: its own error, or each
+   * version that did not load; empty when all serve.
+   */
   loadProblems(): string[] {
     const failed = this.all().filter((e) => e.state === 'failed' || e.state === 'unsupported');
     return [...(this.error ? [this.error] : []), ...failed.map((e) => `${modelKey(e.name, e.version)}: ${e.reason}`)];
@@ -379,7 +403,10 @@ export class ModelRegistry {
     return { entry: this.resolve(name, version) };
   }
 
-  /** The split's variants route() chooses among now (weight above 0, version ready); undefined for a model without a split. */
+  /**
+   * The split's variants route() chooses among now (weight above 0, version ready); undefined for a
+   * model without a split.
+   */
   liveVariants(name: string): TrafficVariant[] | undefined {
     return this.traffic.get(name)?.live(this.versionReady(name));
   }

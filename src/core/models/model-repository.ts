@@ -16,7 +16,10 @@ import { selectVersions } from './version-policy.js';
 export interface RepositoryModel {
   name: string;
   config: ModelConfig;
-  /** Why the model cannot be used at all (model.json unusable, its folder refused); every version then fails with it. */
+  /**
+   * Why the model cannot be used at all (model.json unusable, its folder refused); every version
+   * then fails with it.
+   */
   error?: string;
   versions: RepositoryVersion[];
   /** Entries of the model's folder that are not served, and why. */

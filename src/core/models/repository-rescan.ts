@@ -33,7 +33,10 @@ export class RepositoryRescan {
     return this.queue(() => this.once());
   }
 
-  /** Takes every version of a model out of routing and unloads it once drained; false when the model is not loaded and not unloaded already. */
+  /**
+   * Takes every version of a model out of routing and unloads it once drained; false when the model
+   * is not loaded and not unloaded already.
+   */
   unloadModel(name: string): Promise<boolean> {
     return this.queue(async () => {
       const entries = this.registry.entries(name);
