@@ -1,4 +1,4 @@
-// ESLint for `npm run lint` (Prettier, run beside it, owns the layout; docs/architecture.md#tooling).
+// ESLint for `npm run lint` (Prettier, run after it, owns the layout): docs/architecture.md#lint-and-format.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
