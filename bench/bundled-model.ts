@@ -7,7 +7,10 @@ import { describeOnnx } from '../src/runtime/onnx-describe.js';
 
 export const MODELS = new URL('../models/', import.meta.url).pathname;
 
-/** A bundled model's spec, runner and rows codec, built as the registry builds them (model.json + the ONNX file's metadata). */
+/**
+ * A bundled model's spec, runner and rows codec, built as the registry builds them (model.json +
+ * the ONNX file's metadata).
+ */
 export async function bundledModel(
   name: string,
 ): Promise<{ spec: ModelSpec; runner: ModelRunner; codec: RowsCodec; path: string }> {

@@ -12,20 +12,15 @@ import { load, machine, saveResults, table, type LoadResult } from './lib.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
-const body = JSON.stringify({
-  model: 'iris',
-  features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
-});
+const features = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+const body = JSON.stringify({ model: 'iris', features });
 
 const app = await buildApp(
   loadConfig({ ...process.env, LOG_LEVEL: 'warn', MODEL_DIR: new URL('../models/', import.meta.url).pathname }),
 );
 await app.modelsLoaded;
 const serviceUrl = `${await app.listen({ host: '127.0.0.1', port: 0 })}/predict`;
-const sampleAnswer = await new OnnxServeClient(serviceUrl.replace(/\/predict$/, '')).predict(
-  'iris',
-  JSON.parse(body).features,
-);
+const sampleAnswer = await new OnnxServeClient(serviceUrl.replace(/\/predict$/, '')).predict('iris', features);
 
 // The ceiling: JSON body parsed, a same-size JSON answer serialised, nothing else.
 const bare = Fastify({ logger: false });

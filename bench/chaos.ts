@@ -3,7 +3,8 @@
  * time, one after another, and one table at the end. Each fault is its own script, runnable
  * alone; this runs them with short settings and reads what they saved in bench/results/:
  *   - fuzz: the seeded fast-check suite (test/reliability/fuzz.test.ts), CHAOS_FUZZ_RUNS cases per property;
- *   - shutdown: SIGTERM under 16 keep-alive connections, a client stalled mid-body, a half-sent body (bench/shutdown.ts);
+ *   - shutdown: SIGTERM under 16 keep-alive connections, a client stalled mid-body, a half-sent
+ *     body (bench/shutdown.ts);
  *   - Redis frozen (SIGSTOP) and killed under 16 connections of cache misses (bench/redis-faults.ts);
  *   - 32 concurrent maximum-size requests, JSON and binary, RSS against the pod limit (bench/memory.ts);
  *   - hostile clients (issue #19): pipelining without reading, pipelining after errors, and disconnects,
@@ -203,7 +204,8 @@ if (memory.code === 0) {
   }
 } else rows.push({ fault: 'memory', ...blank, exit: `script ${memory.code}`, target: 'did not run to its end' });
 
-// 5. Hostile clients: the script's own targets (alive, RSS <= 75% of the limit, /health p99 < 100 ms, budgets back, a 200 after).
+// 5. Hostile clients: the script's own targets (alive, RSS <= 75% of the limit, /health p99 < 100 ms,
+//    budgets back, a 200 after).
 const hostile = await step('hostile clients', ['npx', 'tsx', 'bench/hostile-clients.ts'], {}, 300);
 if (hostile.code !== null) {
   const saved = results<{ rows: HostileRow[]; cgroup: boolean; limit: string }>('hostile-clients.json');

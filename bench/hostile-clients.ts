@@ -18,23 +18,20 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
 import { holdoutRow, MODELS } from './bundled-model.js';
-import { machine, saveResults } from './lib.js';
+import { podMemoryLimit, podSettings } from './k8s-settings.js';
+import { machine, saveResults, type HealthSamples } from './lib.js';
 import { memoryCgroup } from './memory-cgroup.js';
 import { ChildServer } from './servers.js';
 
 const SECONDS = Number(process.env.HOSTILE_SECONDS ?? 10);
 const MiB = 1024 ** 2;
 const repo = new URL('../', import.meta.url).pathname;
-const configMap = parse(readFileSync(join(repo, 'k8s/configmap.yaml'), 'utf8')).data as Record<string, string>;
-const deployment = parse(readFileSync(join(repo, 'k8s/deployment.yaml'), 'utf8'));
-const limitText = deployment.spec.template.spec.containers[0].resources.limits.memory as string;
-const podLimit = Number(/^(\d+)Gi$/.exec(limitText)?.[1] ?? NaN) * 1024 ** 3;
-if (!Number.isFinite(podLimit)) throw new Error(`the pod limit ${limitText} is not in Gi`);
+const podLimit = Number(/^(\d+)Gi$/.exec(podMemoryLimit)?.[1] ?? NaN) * 1024 ** 3;
+if (!Number.isFinite(podLimit)) throw new Error(`the pod limit ${podMemoryLimit} is not in Gi`);
 
 const cgroup = memoryCgroup('onnx-serve-hostile-clients', podLimit);
-const { PORT: _port, HOST: _host, ...settings } = configMap;
+const { PORT: _port, HOST: _host, ...settings } = podSettings;
 const env = { ...settings, MODEL_DIR: MODELS, LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2' };
 const server = await ChildServer.start('dist/server.js', env, '/ready', cgroup?.prefix ?? []);
 const port = Number(new URL(server.url).port);
@@ -65,10 +62,7 @@ async function gauges(): Promise<{ requests: number; bytes: number; rows: number
 }
 
 /** /health every 20 ms from a process of its own (bench/health-sampler.mjs) while `run` goes on. */
-async function withHealth<T>(
-  seconds: number,
-  run: () => Promise<T>,
-): Promise<{ result: T; health: { samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number } }> {
+async function withHealth<T>(seconds: number, run: () => Promise<T>): Promise<{ result: T; health: HealthSamples }> {
   const sampler = promisify(execFile)(process.execPath, [
     join(repo, 'bench/health-sampler.mjs'),
     `${server.url}/health`,
@@ -76,7 +70,7 @@ async function withHealth<T>(
     '20',
   ]);
   const result = await run();
-  const health = JSON.parse((await sampler).stdout);
+  const health = JSON.parse((await sampler).stdout) as HealthSamples;
   return { result, health };
 }
 
@@ -200,8 +194,8 @@ const cgroupPeak = cgroup?.peakBytes();
 await server.stop().catch(() => {});
 cgroup?.remove();
 const bound = cgroup
-  ? `a memory cgroup of ${limitText}`
-  : `no memory cgroup could be made here: the process ran unbounded (RSS compared with ${limitText})`;
+  ? `a memory cgroup of ${podMemoryLimit}`
+  : `no memory cgroup could be made here: the process ran unbounded (RSS compared with ${podMemoryLimit})`;
 console.log(
   `\nserver: k8s ConfigMap settings, ${bound}; ${oomKills} OOM kills${cgroupPeak ? `, cgroup peak ${Math.round(cgroupPeak / MiB)} MiB` : ''}\n`,
 );
@@ -215,7 +209,7 @@ console.log(
   '\nwritten to',
   saveResults('hostile-clients.json', {
     machine: machine(),
-    limit: limitText,
+    limit: podMemoryLimit,
     cgroup: Boolean(cgroup),
     oomKills,
     cgroupPeakMiB: cgroupPeak && Math.round(cgroupPeak / MiB),

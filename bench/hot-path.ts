@@ -13,7 +13,6 @@
 import { predictRequestSchema } from '../src/protocols/v1/predict-request.js';
 import { INSTANCES } from '../src/protocols/v1/rows-places.js';
 import { newPredictionId } from '../src/core/monitoring/prediction-id.js';
-import type { FastifySerializerCompiler } from 'fastify';
 import { describeOnlySerializer } from '../src/protocols/openapi/describe-only.js';
 import { predictRouteSchema } from '../src/protocols/v1/route-schemas.js';
 import { InferencePool } from '../src/runtime/inference-pool.js';
@@ -37,7 +36,8 @@ const issues: unknown[] = [];
 const image = (await bundledModel('digits_large')).runner;
 const pixels = new Float32Array(holdoutRow('digits_large'));
 
-// /predict's answer, through the serializer the route compiles from its 200 schema (src/protocols/openapi/describe-only.ts).
+// /predict's answer, through the serializer the route compiles from its 200 schema
+// (src/protocols/openapi/describe-only.ts).
 const irisAnswer = {
   id: newPredictionId(),
   model: 'iris',
@@ -52,7 +52,7 @@ const serializeAnswer = describeOnlySerializer({
   method: 'POST',
   url: '/predict',
   httpStatus: '200',
-} as Parameters<FastifySerializerCompiler<unknown>>[0]);
+});
 
 const fakeSocket = Object.assign(new EventEmitter(), { writableLength: 0, destroyed: false, pause() {}, resume() {} });
 const handle = () => {};

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load, type LoadResult } from './lib.js';
+import { load, type HealthSamples, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
 const IMAGES_PER_REQUEST = 4;
@@ -53,10 +53,7 @@ function bodies() {
   });
 }
 
-function sampleHealth(
-  url: string,
-  seconds: number,
-): Promise<{ samples: number; failures: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+function sampleHealth(url: string, seconds: number): Promise<HealthSamples> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -65,7 +62,9 @@ function sampleHealth(
     );
     let out = '';
     child.stdout.on('data', (c) => (out += c));
-    child.on('exit', () => (out ? resolve(JSON.parse(out)) : reject(new Error('the health sampler printed nothing'))));
+    child.on('exit', () =>
+      out ? resolve(JSON.parse(out) as HealthSamples) : reject(new Error('the health sampler printed nothing')),
+    );
   });
 }
 

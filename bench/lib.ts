@@ -3,6 +3,15 @@ import { availableParallelism, cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { coresBetween, sampleCpu } from './cpu.js';
 
+/** What bench/health-sampler.mjs prints: GET /health latencies from a process of its own, in ms. */
+export interface HealthSamples {
+  samples: number;
+  failures: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
 export interface LoadResult {
   name: string;
   connections: number;

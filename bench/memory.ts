@@ -16,10 +16,10 @@
 import { cpSync, mkdtempSync, mkdirSync, readFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { loadConfig } from '../src/config.js';
 import { ChildServer } from './servers.js';
 import { oipBinaryRequest } from './oip-body.js';
+import { podMemoryLimit, podSettings } from './k8s-settings.js';
 import { machine, saveResults } from './lib.js';
 import { rssBreakdown } from './rss-breakdown.js';
 
@@ -30,9 +30,7 @@ const EXTRA_ENV = JSON.parse(process.env.MEMORY_ENV ?? '{}') as Record<string, s
 const MiB = 1024 ** 2;
 const repo = new URL('../', import.meta.url).pathname;
 
-const configMap = parse(readFileSync(join(repo, 'k8s/configmap.yaml'), 'utf8')).data as Record<string, string>;
-const deployment = parse(readFileSync(join(repo, 'k8s/deployment.yaml'), 'utf8'));
-const podLimit = quantity(deployment.spec.template.spec.containers[0].resources.limits.memory);
+const podLimit = quantity(podMemoryLimit);
 
 function quantity(text: string): number {
   const units: Record<string, number> = { Ki: 1024, Mi: MiB, Gi: 1024 ** 3 };
@@ -246,7 +244,7 @@ async function scenario(name: string, env: Record<string, string>, load: ModelLo
 async function main() {
   const modelDir = repository();
   const k8s = Object.fromEntries(
-    Object.entries(configMap).filter(([key]) => !['HOST', 'PORT', 'MODEL_DIR', 'LOG_LEVEL'].includes(key)),
+    Object.entries(podSettings).filter(([key]) => !['HOST', 'PORT', 'MODEL_DIR', 'LOG_LEVEL'].includes(key)),
   );
   const runs: { name: string; env: Record<string, string>; load: ModelLoad }[] = [
     { name: 'defaults', env: {}, load: DIGITS },
@@ -268,7 +266,8 @@ async function main() {
       }
     }
   }
-  const only = process.env.MEMORY_ONLY ? new RegExp(process.env.MEMORY_ONLY) : undefined; // a pattern of run names, while developing
+  // A pattern of run names, while developing
+  const only = process.env.MEMORY_ONLY ? new RegExp(process.env.MEMORY_ONLY) : undefined;
   const results = [];
   console.log(
     `pod memory limit ${mib(podLimit)} MiB (k8s/deployment.yaml): targets peak <= ${mib(0.75 * podLimit)} MiB, after ${SETTLE_S} s within 20% of the pre-load RSS`,

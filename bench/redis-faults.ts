@@ -3,8 +3,9 @@
  * BENCH_CONNECTIONS (16) connections of /predict requests that all miss (every request has its own
  * feature value), without Redis, with a healthy Redis, with Redis frozen (SIGSTOP) for
  * BENCH_FREEZE_SECONDS (10) mid-run, and with Redis killed mid-run and started again. Prints req/s
- * and p99 (the cache always asked: CACHE_MIN_HIT_RATE=0) before the fault, during it until the breaker opened, with the breaker open, and after,
- * the time to open and to close again, and "frozen, after open / no Redis" (target >= 0.8x).
+ * and p99 (the cache always asked: CACHE_MIN_HIT_RATE=0) before the fault, during it until the
+ * breaker opened, with the breaker open, and after, the time to open and to close again, and
+ * "frozen, after open / no Redis" (target >= 0.8x).
  * Writes bench/results/redis-faults.json.
  *   npm run build && npx tsx bench/redis-faults.ts
  */
@@ -20,7 +21,10 @@ const leadSeconds = Number(process.env.BENCH_LEAD_SECONDS ?? 5);
 const models = new URL('../models/', import.meta.url).pathname;
 
 let sent = 0;
-/** An iris row no request has sent before: sepal_length steps by 1e-6 cm (distinct in float32), the width carries over. */
+/**
+ * An iris row no request has sent before: sepal_length steps by 1e-6 cm (distinct in float32), the
+ * width carries over.
+ */
 function uniqueBody(): string {
   const n = sent++;
   const features = {

@@ -18,7 +18,10 @@ export class ChildServer {
     readonly url: string,
   ) {}
 
-  /** `prefix` runs before node, which it must exec with its arguments (a memory cgroup's entry, bench/memory-cgroup.ts). */
+  /**
+   * `prefix` runs before node, which it must exec with its arguments (a memory cgroup's entry,
+   * bench/memory-cgroup.ts).
+   */
   static async start(
     script: string,
     env: Record<string, string>,

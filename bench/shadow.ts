@@ -11,7 +11,8 @@
  * "no shadow", and what became of the mirrored rows (compared, shed, failed), from the server's own
  * ml_shadow_requests_total; writes bench/results/shadow.json. BENCH_BASELINE=<another build's
  * dist/server.js> adds that build with the shadow as a third variant (an earlier design, say).
- *   npm run build && npx tsx bench/shadow.ts    (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,16 BENCH_ROUNDS=3 BENCH_PATHS=tabular,digits to change)
+ *   npm run build && npx tsx bench/shadow.ts
+ *   (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,16 BENCH_ROUNDS=3 BENCH_PATHS=tabular,digits to change)
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16').split(',').map(
 function repository(shadow: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), 'shadow-bench-'));
   for (const name of ['breast_cancer', 'digits_large']) {
-    const config = JSON.parse(readFileSync(`${models}${name}/model.json`, 'utf8'));
+    const config = JSON.parse(readFileSync(`${models}${name}/model.json`, 'utf8')) as Record<string, unknown>;
     delete config.card; // its sha256 names version 1 only
     config.traffic = {
       variants: [{ name: 'stable', version: 1, weight: 1 }],

@@ -61,6 +61,7 @@ const splits = {
   ),
 };
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- typed as methods, but closures over the instance
 const { h64 } = await xxhash();
 const seed = h64('fraud\u0000v2');
 const hashes = {
@@ -94,7 +95,7 @@ for (const [name, us] of rows)
  */
 const repo = mkdtempSync(join(tmpdir(), 'traffic-bench-'));
 const iris = new URL('../models/iris/', import.meta.url).pathname;
-const irisJson = JSON.parse(readFileSync(join(iris, 'model.json'), 'utf8'));
+const irisJson = JSON.parse(readFileSync(join(iris, 'model.json'), 'utf8')) as Record<string, unknown>;
 delete irisJson.card; // its sha256s name version 1 only
 const MODELS = {
   plain: undefined,

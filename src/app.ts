@@ -47,7 +47,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     ...server,
     // Node's and fastify's own refusals answer in our error shape too (see protocols/client-errors.ts).
     clientErrorHandler: answerClientError,
-    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    // sendError has sent the answer; fastify ignores what frameworkErrors returns, so the reply (thenable) is dropped.
+    frameworkErrors: (error, request, reply) => void sendError(error, request, reply),
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
@@ -107,7 +108,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(modelsRoutes);
   await app.register(experimentRoutes);
   await app.register(openInference, { ...json, controlApi: config.ADMIN_TOKEN !== undefined });
-  // The control API exists only with a token: without one there is no code path to probe, and /openapi.json does not list it.
+  // The control API exists only with a token: without one there is no code path to probe, and
+  // /openapi.json does not list it.
   if (config.ADMIN_TOKEN) {
     const control = { adminToken: config.ADMIN_TOKEN, maxJsonDepth: config.MAX_JSON_DEPTH };
     await app.register(modelRepository, control);

@@ -11,9 +11,15 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8000),
   MODEL_DIR: z.string().min(1).default('./models'),
-  /** Seconds between rescans of MODEL_DIR (new, changed and removed versions load and unload without a restart); 0: never. */
+  /**
+   * Seconds between rescans of MODEL_DIR (new, changed and removed versions load and unload without
+   * a restart); 0: never.
+   */
   MODEL_POLL_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(0),
-  /** Turns on the control API (POST /v2/repository/...): every call needs `Authorization: Bearer <ADMIN_TOKEN>`; unset, those routes do not exist. */
+  /**
+   * Turns on the control API (POST /v2/repository/...): every call needs
+   * `Authorization: Bearer <ADMIN_TOKEN>`; unset, those routes do not exist.
+   */
   ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest request body accepted; a 3x48x192 float image is ~500 KB as JSON. */
@@ -29,7 +35,10 @@ export const configSchema = z.object({
   /** onnxruntime intra-op threads per worker; default: CPU budget / workers, at least 1. */
   ORT_INTRA_OP_THREADS: int(1, 256).optional(),
   ORT_INTER_OP_THREADS: int(1, 256).default(1),
-  /** How much lower the inference and decode threads' priority is than the event loop's (Linux nice, per thread); 0 keeps them equal. */
+  /**
+   * How much lower the inference and decode threads' priority is than the event loop's (Linux nice,
+   * per thread); 0 keeps them equal.
+   */
   WORKER_NICE: int(0, 19).default(10),
   /** Models faster than this per row (µs, measured on workers) move to the main thread; 0 keeps all on workers. */
   INLINE_MAX_ROW_MICROS: int(0, 10_000).default(50),
@@ -37,22 +46,40 @@ export const configSchema = z.object({
   VALIDATION_LEVEL: z.enum(['strict', 'permissive']).default('strict'),
   /** When true, one model failing to load keeps /ready at 503; by default it is reported and the rest serve. */
   READY_REQUIRES_ALL_MODELS: bool.default(false),
-  /** Exit 1 once loading ends if the repository cannot be read, holds no model, or a version failed to load (Triton's --exit-on-error); by default the rest serve. */
+  /**
+   * Exit 1 once loading ends if the repository cannot be read, holds no model, or a version failed
+   * to load (Triton's --exit-on-error); by default the rest serve.
+   */
   EXIT_ON_LOAD_ERROR: bool.default(false),
   /** Time allowed for in-flight requests to finish after SIGTERM before the process is forced out. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
-  /** After SIGTERM, /ready answers 503 but the listener serves this long, while endpoints are removed (src/shutdown.ts). */
+  /**
+   * After SIGTERM, /ready answers 503 but the listener serves this long, while endpoints are
+   * removed (src/shutdown.ts).
+   */
   SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
-  /** HTTP timeouts (src/http-timeouts.ts checks their relations): headers, then the whole request (the slow-body limit), 408 past either. */
+  /**
+   * HTTP timeouts (src/http-timeouts.ts checks their relations): headers, then the whole request
+   * (the slow-body limit), 408 past either.
+   */
   HTTP_HEADERS_TIMEOUT_MS: int(1, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
   /** An idle keep-alive connection is closed after this; above common load balancers' 60 s, so they close first. */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1, 3_600_000).default(72_000),
-  /** A socket with no traffic either way (a client that stops reading the answer) is destroyed after this; above REQUEST_TIMEOUT_MS. */
+  /**
+   * A socket with no traffic either way (a client that stops reading the answer) is destroyed after
+   * this; above REQUEST_TIMEOUT_MS.
+   */
   HTTP_IDLE_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
-  /** Requests one connection may have in progress at once (pipelined); more wait unread, and a client with twice as many outstanding is disconnected. */
+  /**
+   * Requests one connection may have in progress at once (pipelined); more wait unread, and a
+   * client with twice as many outstanding is disconnected.
+   */
   HTTP_MAX_PIPELINED: int(1, 1024).default(8),
-  /** Answer bytes one connection's socket may hold unsent (a client that does not read) before its next request waits. */
+  /**
+   * Answer bytes one connection's socket may hold unsent (a client that does not read) before its
+   * next request waits.
+   */
   HTTP_MAX_QUEUED_BYTES: int(16 * 1024, 1024 ** 3).default(1024 * 1024),
 
   /** Dynamic batching defaults; a model's model.json `batching` overrides them. */
@@ -64,16 +91,25 @@ export const configSchema = z.object({
 
   /** Memory bounds (docs/reliability.md#memory-bounds). Rows one request may carry, on every protocol (413 above). */
   MAX_REQUEST_ROWS: int(1, 10_000_000).default(10_000),
-  /** Request body bytes and decoded rows all requests in flight may hold (503 + Retry-After above); default: from the pod's memory. */
+  /**
+   * Request body bytes and decoded rows all requests in flight may hold (503 + Retry-After above);
+   * default: from the pod's memory.
+   */
   MAX_INFLIGHT_BYTES: int(1024, 64 * 1024 ** 3).optional(),
   MAX_INFLIGHT_ROWS: int(1, 100_000_000).optional(),
-  /** Shadow traffic (model.json traffic.shadows): copies of inputs held for shadows at once (more are shed; 0: no shadows), and a shadow request's deadline. */
+  /**
+   * Shadow traffic (model.json traffic.shadows): copies of inputs held for shadows at once (more
+   * are shed; 0: no shadows), and a shadow request's deadline.
+   */
   SHADOW_MAX_INFLIGHT: int(0, 10_000).default(8),
   SHADOW_TIMEOUT_MS: int(1, 600_000).default(5000),
   /** onnxruntime's CPU memory arena and memory-pattern planning, per session (measured in docs/reliability.md). */
   ORT_CPU_MEM_ARENA: bool.default(true),
   ORT_MEM_PATTERN: bool.default(true),
-  /** After this many seconds without inference, and only if RSS grew, the inference workers are replaced by fresh ones and freed memory goes back to the OS; 0: never. */
+  /**
+   * After this many seconds without inference, and only if RSS grew, the inference workers are
+   * replaced by fresh ones and freed memory goes back to the OS; 0: never.
+   */
   INFERENCE_IDLE_RECYCLE_S: z.coerce.number().min(0).max(86_400).default(40),
 
   /** Feature drift: PSI over the last DRIFT_WINDOW_ROWS rows; NaN until DRIFT_MIN_ROWS have been seen. */
@@ -91,7 +127,10 @@ export const configSchema = z.object({
   CACHE_ENABLED: bool.default(true),
   CACHE_MAX_ENTRIES: int(1, 100_000_000).default(100_000),
   CACHE_MAX_BYTES: int(1024, 64 * 1024 ** 3).default(64 * 1024 * 1024),
-  /** A model version whose looked-up rows hit less often than this skips the cache (probing 1 request in 32); 0: always use it. */
+  /**
+   * A model version whose looked-up rows hit less often than this skips the cache (probing 1
+   * request in 32); 0: always use it.
+   */
   CACHE_MIN_HIT_RATE: z.coerce.number().min(0).max(1).default(0.1),
   /** Default TTL; a model's model.json cache.ttl_seconds overrides it. */
   CACHE_TTL_SECONDS: int(1, 30 * 24 * 3600).default(300),
@@ -101,14 +140,20 @@ export const configSchema = z.object({
     .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL')
     .optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default('onnx-serve:'),
-  /** Signs every value written to Redis (HMAC-SHA256); unset: a key derived from REDIS_URL and REDIS_KEY_PREFIX (docs/reliability.md#redis-is-not-trusted). */
+  /**
+   * Signs every value written to Redis (HMAC-SHA256); unset: a key derived from REDIS_URL and
+   * REDIS_KEY_PREFIX (docs/reliability.md#redis-is-not-trusted).
+   */
   CACHE_HMAC_KEY: z.string().min(32, 'at least 32 characters').optional(),
   /** Bound on every Redis command: past it the lookup is a miss. */
   REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
   /** How long the circuit breaker keeps a failing Redis out before probing it again. */
   REDIS_BREAKER_RESET_MS: int(100, 600_000).default(5_000),
 
-  /** OpenTelemetry tracing, by the standard OTEL_* variables: on when an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp is set (src/adapters/tracing/). */
+  /**
+   * OpenTelemetry tracing, by the standard OTEL_* variables: on when an OTLP endpoint or
+   * OTEL_TRACES_EXPORTER=otlp is set (src/adapters/tracing/).
+   */
   OTEL_SDK_DISABLED: bool.default(false),
   OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none'], 'otlp or none (the only exporters built in)').optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),

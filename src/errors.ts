@@ -29,7 +29,10 @@ export const errorStatus = {
   MODEL_FAILED: 503,
   QUEUE_FULL: 503,
   DEADLINE_EXCEEDED: 504,
-  /** Memory bounds: more rows than MAX_REQUEST_ROWS; more rows than the model's queue holds; the in-flight caps are full. */
+  /**
+   * Memory bounds: more rows than MAX_REQUEST_ROWS; more rows than the model's queue holds; the
+   * in-flight caps are full.
+   */
   TOO_MANY_ROWS: 413,
   LARGER_THAN_QUEUE: 413,
   SERVER_BUSY: 503,

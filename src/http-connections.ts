@@ -22,7 +22,10 @@ interface Connection {
 
 const CONNECTION = Symbol('connection');
 type Tracked<T> = T & { [CONNECTION]?: Connection };
-/** Node pauses a socket itself while its answers back up, and asserts it is not fed data meanwhile: it alone resumes it then. */
+/**
+ * Node pauses a socket itself while its answers back up, and asserts it is not fed data meanwhile:
+ * it alone resumes it then.
+ */
 type NodeSocket = Socket & { _paused?: boolean };
 
 /**
@@ -50,7 +53,10 @@ export function guardConnections(handler: RequestHandler, limits: ConnectionLimi
   };
 }
 
-/** An http.Server whose requests pass the guard: fastify's `serverFactory`, with the settings fastify would apply itself. */
+/**
+ * An http.Server whose requests pass the guard: fastify's `serverFactory`, with the settings
+ * fastify would apply itself.
+ */
 export function guardedServer(
   limits: ConnectionLimits,
   options: { http: ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number },
@@ -105,7 +111,10 @@ function startWaiting(connection: Connection): void {
   }
 }
 
-/** The socket is gone: waiting requests never reached the app; answers still queued get the 'close' Node 20 does not emit. */
+/**
+ * The socket is gone: waiting requests never reached the app; answers still queued get the 'close'
+ * Node 20 does not emit.
+ */
 function closeAll(connection: Connection): void {
   connection.waiting.length = 0;
   for (const res of connection.inProgress) {

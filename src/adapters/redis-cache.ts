@@ -99,7 +99,10 @@ export class RedisCache implements RemoteCache, SharedKeyValue, SharedHashes {
     return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half_open' : 'closed';
   }
 
-  /** Whether a call would reach Redis: the circuit is closed, or half-open with its probe not yet sent. Counts the calls it turns away. */
+  /**
+   * Whether a call would reach Redis: the circuit is closed, or half-open with its probe not yet
+   * sent. Counts the calls it turns away.
+   */
   private get calling(): boolean {
     if (this.breaker.closed || this.breaker.pendingClose) return true;
     this.events.redisError('rejected');

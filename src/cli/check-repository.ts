@@ -61,10 +61,10 @@ export async function checkRepository(dir: string, options: { strict?: boolean }
   const app = await buildApp(config, { logStream: discard });
   try {
     await app.modelsLoaded;
-    const body = (await app.inject('/models')).json() as {
+    const body = (await app.inject('/models')).json<{
       models: ModelInfo[];
       skipped: { entry: string; reason: string }[];
-    };
+    }>();
     const errors: string[] = [];
     const warnings: string[] = [];
     if (app.router.error) errors.push(app.router.error);

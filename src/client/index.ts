@@ -46,7 +46,10 @@ export interface PredictOptions {
   validation?: 'strict' | 'permissive';
   /** The prediction's own deadline on the server (504 past it). */
   timeoutMs?: number;
-  /** Keeps this caller (a user id) on one variant of the model's traffic split; sent as X-Routing-Key. The answer's `variant` says which served. */
+  /**
+   * Keeps this caller (a user id) on one variant of the model's traffic split; sent as
+   * X-Routing-Key. The answer's `variant` says which served.
+   */
   routingKey?: string;
 }
 
@@ -68,7 +71,10 @@ export interface InferOptions {
   routingKey?: string;
 }
 
-/** The answer's parameters: what /feedback joins by, the traffic split's variant that served, whether it came from the cache. */
+/**
+ * The answer's parameters: what /feedback joins by, the traffic split's variant that served,
+ * whether it came from the cache.
+ */
 export interface InferResultParameters {
   prediction_id?: string;
   /** Set when the model has a traffic split and the request named no version. */
@@ -115,7 +121,10 @@ export class OnnxServeClient {
     throw await errorOf(response);
   }
 
-  /** POST /predict with one row of named features (`{sepal_length: 5.1, ...}`); a row as an array of values goes through predictMany([row]). */
+  /**
+   * POST /predict with one row of named features (`{sepal_length: 5.1, ...}`); a row as an array of
+   * values goes through predictMany([row]).
+   */
   predict(model: string, features: Record<string, number>, options: PredictOptions = {}): Promise<PredictResponse> {
     return this.json<PredictResponse>(
       '/predict',
@@ -194,7 +203,10 @@ export class OnnxServeClient {
     return this.json('/feedback', { id, ...truth });
   }
 
-  /** GET /experiments/{model}: the traffic split's results per variant, each candidate tested against the control (docs/experiments.md). */
+  /**
+   * GET /experiments/{model}: the traffic split's results per variant, each candidate tested
+   * against the control (docs/experiments.md).
+   */
   experiment(model: string): Promise<ExperimentAnswer> {
     return this.get<ExperimentAnswer>(`/experiments/${encodeURIComponent(model)}`);
   }
@@ -237,8 +249,10 @@ function predictFields(options: PredictOptions) {
 }
 
 /**
- * The header a routing key travels in (the server's ROUTING_KEY_HEADER); the body's `routing_key` field would take precedence, and this client never sets it.
- * Sent as its UTF-8 bytes (fetch takes a header value as Latin-1 characters, one per byte), which the server reads back as UTF-8: any key works, `usér-42` included.
+ * The header a routing key travels in (the server's ROUTING_KEY_HEADER); the body's `routing_key`
+ * field would take precedence, and this client never sets it.
+ * Sent as its UTF-8 bytes (fetch takes a header value as Latin-1 characters, one per byte), which
+ * the server reads back as UTF-8: any key works, `usér-42` included.
  */
 function routingHeader(options: { routingKey?: string }): Record<string, string> {
   return options.routingKey !== undefined

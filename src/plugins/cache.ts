@@ -29,7 +29,10 @@ type CacheConfig = Pick<
   | 'REDIS_BREAKER_RESET_MS'
 >;
 
-/** Redis when REDIS_URL is set, and the prediction cache: L1 (unless disabled), Redis as L2. /ready never depends on either. */
+/**
+ * Redis when REDIS_URL is set, and the prediction cache: L1 (unless disabled), Redis as L2. /ready
+ * never depends on either.
+ */
 export default fp<{ config: CacheConfig }>(
   async (app, { config }) => {
     const redis = config.REDIS_URL

@@ -17,7 +17,10 @@ declare module 'fastify' {
 const LATENCY_WINDOW = 2048;
 /** How often this pod writes its changed totals to Redis, off the request path. */
 const FLUSH_INTERVAL_MS = 1_000;
-/** Every this many flushes, every total is written again: the TTL is refreshed and a Redis that lost its data is refilled. */
+/**
+ * Every this many flushes, every total is written again: the TTL is refreshed and a Redis that lost
+ * its data is refilled.
+ */
 const REWRITE_EVERY = 60;
 /** A variant's totals in Redis outlive the last write by a week. */
 const FLEET_TTL_SECONDS = 7 * 24 * 3600;
@@ -88,12 +91,14 @@ export default fp(
         .flush(rewrite)
         .catch((err: unknown) => app.log.error({ err }, 'writing the experiment totals to redis failed'));
     let ticks = 0;
-    let busy: Promise<unknown> | undefined; // a flush slower than the interval (Redis timing out) is not queued behind itself
+    // A flush slower than the interval (Redis timing out) is not queued behind itself
+    let busy: Promise<unknown> | undefined;
     const timer = setInterval(() => {
       ticks++;
       busy ??= flush(ticks % REWRITE_EVERY === 0).finally(() => (busy = undefined));
     }, FLUSH_INTERVAL_MS).unref();
-    // Runs after the models plugin's onClose (hooks run in reverse order), so every request has been counted; before Redis closes.
+    // Runs after the models plugin's onClose (hooks run in reverse order), so every request has
+    // been counted; before Redis closes.
     app.addHook('onClose', async () => {
       clearInterval(timer);
       await busy;

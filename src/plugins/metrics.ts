@@ -44,7 +44,8 @@ export default fp(
     const ended = () => metrics.http.ended();
     app.addHook('onRequest', (request, reply, done) => {
       metrics.http.started();
-      // 'close', not onResponse: a request whose client stops mid-body is never answered, and would stay in flight forever.
+      // 'close', not onResponse: a request whose client stops mid-body is never answered, and would
+      // stay in flight forever.
       reply.raw.once('close', ended);
       reply.header('x-request-id', request.id);
       done();
@@ -54,7 +55,8 @@ export default fp(
       metrics.http.finished(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
       if (infoEnabled(request.log)) {
         request.log.info(
-          // trace_id and span_id are undefined, and left out of the line, unless the request is traced (plugins/tracing.ts).
+          // trace_id and span_id are undefined, and left out of the line, unless the request is
+          // traced (plugins/tracing.ts).
           {
             method: request.method,
             route,

@@ -20,8 +20,8 @@ declare module 'fastify' {
     /** The protocol-neutral data plane every protocol calls. */
     dataPlane: DataPlane;
     monitoring: ModelMonitoring;
-    /** Where a model version's inference runs now. */
-    placement(key: string): 'workers' | 'main-thread';
+    /** Where a model version's inference runs now (a function, not a method: callers pass it on unbound). */
+    placement: (key: string) => 'workers' | 'main-thread';
     /** Settles when every model has been loaded (or has failed); the server listens before that. */
     modelsLoaded: Promise<void>;
     /** What /ready answers: models loaded and warmed, and no SIGTERM yet. */
@@ -168,7 +168,8 @@ export default fp<ModelsPluginOptions>(
     if (config.MODEL_POLL_INTERVAL_S > 0) {
       void loaded.then(() => {
         if (closing) return;
-        let busy = false; // a rescan slower than the interval (a drain waits for long requests) is not queued behind itself
+        // A rescan slower than the interval (a drain waits for long requests) is not queued behind itself
+        let busy = false;
         poll = setInterval(() => {
           if (busy) return;
           busy = true;

@@ -9,7 +9,10 @@ declare module 'fastify' {
     tracing: OtelTracing | null;
   }
   interface FastifyRequest {
-    /** The request's server span; null when tracing is off or the request is not sampled. Protocols hand it to the data plane. */
+    /**
+     * The request's server span; null when tracing is off or the request is not sampled. Protocols
+     * hand it to the data plane.
+     */
     trace: ServerSpan | null;
   }
 }

@@ -4,9 +4,13 @@ import { z } from 'zod';
 import type { DescribedRoutes } from './openapi/describe-only.js';
 import { ANY_REQUEST, errorResponses } from './openapi/error-responses.js';
 
-/** GET /openapi.json, the document built from the routes' zod schemas, and /docs, Swagger UI served from the package (no CDN). */
+/**
+ * GET /openapi.json, the document built from the routes' zod schemas, and /docs, Swagger UI served
+ * from the package (no CDN).
+ */
 const docs: FastifyPluginAsync = async (app) => {
-  // Serialized once: 125 KB took 4.4 ms of event loop a request, which a client pipelining GETs could make the server repeat at will.
+  // Serialized once: 125 KB took 4.4 ms of event loop a request, which a client pipelining GETs
+  // could make the server repeat at will.
   let document: string | undefined;
   app.withTypeProvider<DescribedRoutes>().get(
     '/openapi.json',

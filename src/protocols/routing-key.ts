@@ -39,7 +39,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * it is; other bytes stay as they came.
  */
 function headerText(value: string | undefined): string | undefined {
-  if (value === undefined || /^[\x00-\x7f]*$/.test(value)) return value;
+  if (value === undefined || /^\p{ASCII}*$/u.test(value)) return value;
   try {
     return utf8.decode(Buffer.from(value, 'latin1'));
   } catch {

@@ -5,7 +5,10 @@ import { lowerPriority } from './priority.js';
 import { runSession } from './run-session.js';
 import { sessionOptions } from './session-options.js';
 
-/** An inference, with the file its session loads from if this worker has none yet (a version added after start, or a replaced worker). */
+/**
+ * An inference, with the file its session loads from if this worker has none yet (a version added
+ * after start, or a replaced worker).
+ */
 export type WorkerInference = InferenceTask & { path?: string };
 /**
  * Sent to every worker once (see InferencePool.onEveryWorker): load a session ahead of traffic, or

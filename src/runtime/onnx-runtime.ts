@@ -41,7 +41,10 @@ export interface RuntimeOptions {
   nice: number;
   /** onnxruntime's arena and memory-pattern settings (ORT_CPU_MEM_ARENA, ORT_MEM_PATTERN). */
   memory?: SessionMemory;
-  /** Seconds without inference after which the workers are replaced, when memory grew (INFERENCE_IDLE_RECYCLE_S); 0 or absent: never. */
+  /**
+   * Seconds without inference after which the workers are replaced, when memory grew
+   * (INFERENCE_IDLE_RECYCLE_S); 0 or absent: never.
+   */
   idleRecycleS?: number;
   /** Told after each recycle, with the process's RSS before and after, in bytes. */
   onRecycled?: (info: { rssBefore: number; rssAfter: number; seconds: number }) => void;
@@ -50,7 +53,10 @@ export interface RuntimeOptions {
 
 /** Runs seen on workers before a model may be moved to the main thread. */
 const SAMPLES_BEFORE_INLINE = 20;
-/** The background worker's nice value, the lowest priority: when it competes with clients for a core, the kernel gives the core to them. */
+/**
+ * The background worker's nice value, the lowest priority: when it competes with clients for a
+ * core, the kernel gives the core to them.
+ */
 const BACKGROUND_NICE = 19;
 
 /**

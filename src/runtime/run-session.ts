@@ -19,7 +19,7 @@ export async function runSession(session: ort.InferenceSession, task: InferenceT
 }
 
 function toOrtTensor(t: Tensor): ort.Tensor {
-  const tensor = new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as never, t.shape);
+  const tensor = new ort.Tensor(t.dtype, t.data, t.shape);
   // Where the runtime has Float16Array (Node 24), onnxruntime-common wraps float16 bits in one, and
   // onnxruntime-node 1.30's native binding cannot read it ("not enough space: expected 8, got 0").
   // It reads the plain Uint16Array of bits on every Node version.
@@ -29,7 +29,7 @@ function toOrtTensor(t: Tensor): ort.Tensor {
 
 /** float16 as its bits in a Uint16Array, whichever array type this Node and onnxruntime hand back. */
 function plainData(tensor: ort.Tensor): TensorData {
-  const data = tensor.data as TensorData;
+  const data = tensor.data;
   if (tensor.type === 'float16' && !(data instanceof Uint16Array)) {
     const typed = data as unknown as ArrayBufferView;
     return new Uint16Array(typed.buffer, typed.byteOffset, typed.byteLength / 2);

@@ -1,6 +1,9 @@
 import type { InferenceSession } from 'onnxruntime-node';
 
-/** onnxruntime's memory settings (ORT_CPU_MEM_ARENA, ORT_MEM_PATTERN); measured in docs/reliability.md#memory-bounds. */
+/**
+ * onnxruntime's memory settings (ORT_CPU_MEM_ARENA, ORT_MEM_PATTERN); measured in
+ * docs/reliability.md#memory-bounds.
+ */
 export interface SessionMemory {
   /** The CPU arena: freed blocks are kept for the next run instead of returned to the allocator. */
   cpuArena: boolean;

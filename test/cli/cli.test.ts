@@ -7,7 +7,10 @@ import { bundled, TempRepository } from '../helpers/repository.js';
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** `onnx-serve ...` from the sources (the installed package is tested in package.test.ts): stdout, stderr, exit code. */
+/**
+ * `onnx-serve ...` from the sources (the installed package is tested in package.test.ts): stdout,
+ * stderr, exit code.
+ */
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {

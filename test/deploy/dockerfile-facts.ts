@@ -47,5 +47,5 @@ export function dockerUser(): { uid: number; gid: number; useradd: string } {
   const addedGid = Number(/--gid[ =](\d+)/.exec(groupadd)?.[1]);
   if (uid !== addedUid || gid !== addedGid)
     throw new Error(`USER ${uid}:${gid} is not the created ${addedUid}:${addedGid}`);
-  return { uid: uid!, gid: gid!, useradd };
+  return { uid, gid, useradd };
 }

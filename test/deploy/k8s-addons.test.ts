@@ -71,7 +71,7 @@ describe('k8s/overlays: every add-on renders and validates', () => {
 
   it('the validators reject what the API server or KServe would (so a pass means something)', () => {
     const serviceMonitor = structuredClone(the<IServiceMonitor>('prometheus-operator', 'ServiceMonitor'));
-    serviceMonitor.spec.endpoints![0]!.port = 8000 as never;
+    serviceMonitor.spec.endpoints[0]!.port = 8000 as never;
     expect(schemaErrors(serviceMonitor)).toMatch(/endpoints\/0\/port must be string/);
     const rule = structuredClone(the<IPrometheusRule>('prometheus-operator', 'PrometheusRule'));
     delete (rule.spec.groups![0] as { name?: string }).name;
@@ -144,7 +144,7 @@ describe('prometheus-operator: ServiceMonitor and PrometheusRule', () => {
         false,
       );
     }
-    const [endpoint] = monitor.spec.endpoints!;
+    const [endpoint] = monitor.spec.endpoints;
     expect(baseService.spec!.ports!.map((p) => p.name)).toContain(endpoint!.port);
     expect(endpoint!.path).toBe(baseDeployment.spec!.template.metadata!.annotations!['prometheus.io/path']);
   });

@@ -41,7 +41,7 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 const secretValue = (s: ISecret, key: string): string | undefined =>
-  s.stringData?.[key] ?? (s.data?.[key] !== undefined ? Buffer.from(s.data[key]!, 'base64').toString() : undefined);
+  s.stringData?.[key] ?? (s.data?.[key] !== undefined ? Buffer.from(s.data[key], 'base64').toString() : undefined);
 
 describe('probes and scrape target exist in the server', () => {
   let app: FastifyInstance;

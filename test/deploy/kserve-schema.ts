@@ -100,7 +100,7 @@ export function kserveErrors(object: unknown): string | undefined {
   const pod = runtimePod(object);
   if (pod) {
     try {
-      new Pod(pod as never).validate();
+      new Pod(pod).validate();
     } catch (err) {
       problems.push((err as Error).message);
     }

@@ -15,6 +15,7 @@ interface Step {
   with?: Record<string, unknown>;
 }
 interface Job {
+  needs?: string[];
   steps: Step[];
   strategy?: { matrix?: Record<string, unknown[]> };
   services?: Record<string, { image: string }>;
@@ -104,11 +105,28 @@ describe('.github/workflows', () => {
     }
   });
 
-  it('type-checks, and lints only through a script the repo has', () => {
+  it('type-checks, and lints with ESLint and Prettier through the lint script; the image waits for both', () => {
     expect(pkg.scripts.typecheck).toMatch(/tsc --noEmit/);
     expect(stepRunning(/^npm run typecheck$/)).toBeDefined();
-    // No lint script in package.json: the strict type-check is the lint; with one, CI must run it.
-    expect(Boolean(stepRunning(/^npm run lint\b/))).toBe('lint' in pkg.scripts);
+    expect(pkg.scripts.lint).toMatch(/\beslint\b.*--max-warnings 0/);
+    expect(pkg.scripts.lint).toMatch(/\bprettier --check\b/);
+    const lint = stepRunning(/^npm run lint$/);
+    expect(lint).toBeDefined();
+    expect(workflow.jobs.image?.needs).toEqual(expect.arrayContaining(['test', lint!.job]));
+    expect(pkg.scripts['lint:deps']).toMatch(/\bdepcruise\b.*--config \.dependency-cruiser\.cjs/);
+    expect(stepRunning(/^npm run lint:deps$/)?.job).toBe(lint!.job);
+  });
+
+  it('.ci/run lints and checks the layers after the type-check and before the tests', () => {
+    const commands = readRepoFile('.ci/run')
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim());
+    const at = (command: string) => commands.indexOf(command);
+    expect(at('npm run lint')).toBeGreaterThan(at('npm run typecheck'));
+    expect(at('npm run typecheck')).toBeGreaterThanOrEqual(0);
+    expect(at('npm run lint')).toBeLessThan(at('npm test'));
+    expect(at('npm run lint:deps')).toBeGreaterThan(at('npm run typecheck'));
+    expect(at('npm run lint:deps')).toBeLessThan(at('npm test'));
   });
 
   it('measures coverage with a @vitest/coverage-v8 that matches vitest', () => {

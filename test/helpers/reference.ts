@@ -11,7 +11,8 @@ export async function referenceRun(
     const tensors = Object.fromEntries(
       Object.entries(feeds).map(([name, f]) => {
         const tensor = new ort.Tensor(f.type as ort.Tensor.Type, f.data as never, f.dims);
-        // onnxruntime-node 1.30 cannot read the Float16Array Node 24 wraps float16 bits in (see src/runtime/run-session.ts)
+        // onnxruntime-node 1.30 cannot read the Float16Array Node 24 wraps float16 bits in (see
+        // src/runtime/run-session.ts)
         if (f.type === 'float16') (tensor as unknown as { cpuData: unknown }).cpuData = f.data;
         return [name, tensor];
       }),

@@ -17,10 +17,10 @@ export class ServerProcess {
     });
     const logs: Record<string, unknown>[] = [];
     let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
     const url = await new Promise<string>((resolve, reject) => {
       let buffered = '';
-      child.stdout!.on('data', (chunk) => {
+      child.stdout.on('data', (chunk) => {
         buffered += String(chunk);
         const lines = buffered.split('\n');
         buffered = lines.pop()!;
@@ -35,7 +35,7 @@ export class ServerProcess {
     });
     const server = new ServerProcess(child, url);
     Object.assign(server, { logs });
-    child.stderr!.on('data', (chunk) => (server.stderr += String(chunk)));
+    child.stderr.on('data', (chunk) => (server.stderr += String(chunk)));
     return server;
   }
 

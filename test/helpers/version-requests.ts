@@ -74,7 +74,10 @@ export function oipInfer(version: string, rows: number): InjectOptions {
   };
 }
 
-/** What iris (version 1 only) must answer for a version spelled `v`: served only as `1`; other digits name no version; the rest is no version number. */
+/**
+ * What iris (version 1 only) must answer for a version spelled `v`: served only as `1`; other
+ * digits name no version; the rest is no version number.
+ */
 export function expectedForVersion(
   v: string,
   field: string,

@@ -129,7 +129,8 @@ describe('experiment results across pods: two app instances sum their counts thr
     const down = await results(b);
     expect(down.scope).toBe('pod');
     expect(down.scope_detail).toContain('Redis did not answer');
-    expect(byName(down).stable).toMatchObject({ requests: 1, accuracy: { n: 70, correct: 50 } }); // what b counted: 30 rows of a's answer, 40 of its own
+    // What b counted: 30 rows of a's answer, 40 of its own
+    expect(byName(down).stable).toMatchObject({ requests: 1, accuracy: { n: 70, correct: 50 } });
     await redis.start(); // empty: no persistence
     // Each pod finds its totals missing on its next read and writes them again at its next flush.
     await vi.waitFor(

@@ -130,9 +130,11 @@ describe('experiment results on a real app: a split serving real requests, feedb
   });
 
   it("answers MAE with t intervals and Welch's t-test for a regressor fed fixed errors", async () => {
-    // |errors|: control 2, 4, 6, 8, 10 six times (mean 6, s² = 240/29), candidate 1..6 five times (mean 3.5, s² = 87.5/29);
+    // |errors|: control 2, 4, 6, 8, 10 six times (mean 6, s² = 240/29), candidate 1..6 five times
+    // (mean 3.5, s² = 87.5/29);
     // Welch by hand: se = √(240/29/30 + 87.5/29/30) = 0.613545…, t = −2.5/se = −4.07468…,
-    // ν = se⁴ / ((240/29/30)²/29 + (87.5/29/30)²/29) = 47.6649…; p and the interval from scipy's ttest_ind(equal_var=False).
+    // ν = se⁴ / ((240/29/30)²/29 + (87.5/29/30)²/29) = 47.6649…; p and the interval from scipy's
+    // ttest_ind(equal_var=False).
     const controlErrors = Array.from({ length: 30 }, (_, i) => [2, 4, 6, 8, 10][i % 5]!);
     const candidateErrors = Array.from({ length: 30 }, (_, i) => [1, 2, 3, 4, 5, 6][i % 6]!);
     for (const [variant, errors] of [
@@ -201,7 +203,7 @@ describe('experiment results on a real app: a split serving real requests, feedb
   });
 
   it('lists every experiment, and answers 404 for an unknown model or one without a split', async () => {
-    const list = (await app.inject('/experiments')).json() as { experiments: { model: string }[] };
+    const list = (await app.inject('/experiments')).json<{ experiments: { model: string }[] }>();
     expect(list.experiments.map((e) => e.model).sort()).toEqual(['diabetes', 'iris']);
     list.experiments.forEach((e) => experimentSchema.parse(e));
     const plain = await app.inject('/experiments/plain');

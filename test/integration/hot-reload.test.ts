@@ -186,7 +186,8 @@ describe('hot reload: the repository changes while the server runs (real session
     expect(metrics).toContain('ml_model_state{model="iris",version="1",state="reload_failed"} 1');
     expect(metrics).toContain('ml_model_state{model="iris",version="2",state="failed"} 1');
 
-    expect(await app.models.rescan()).toMatchObject({ added: [], replaced: [], failed: [] }); // the same bytes: not loaded again
+    // The same bytes: not loaded again
+    expect(await app.models.rescan()).toMatchObject({ added: [], replaced: [], failed: [] });
     replaceFile(repo!, 'iris/1/model.onnx', bundled('iris')); // fixed: the reload failure clears
     await app.models.rescan();
     expect((await versionsOn(app))[0].reload).toBeUndefined();

@@ -65,7 +65,10 @@ function refusal(
   return [answer.status, body.code, body.details?.[0]?.path];
 }
 
-/** Waits for a condition the server reaches on its own (a request arriving), without a deadline of its own: vitest's test timeout bounds it. */
+/**
+ * Waits for a condition the server reaches on its own (a request arriving), without a deadline of
+ * its own: vitest's test timeout bounds it.
+ */
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
 }

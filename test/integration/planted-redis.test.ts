@@ -42,7 +42,10 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
   }
 }
 
-/** Our series on /metrics as `name{labels}`, without values; nodejs_gc_* gains one the first time a new GC kind runs. */
+/**
+ * Our series on /metrics as `name{labels}`, without values; nodejs_gc_* gains one the first time a
+ * new GC kind runs.
+ */
 async function seriesOf(app: FastifyInstance): Promise<Set<string>> {
   const lines = (await scrape(app)).split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('nodejs_'));
   return new Set(lines.map((l) => l.slice(0, l.lastIndexOf(' '))));
@@ -169,7 +172,10 @@ describe('a Redis holding planted prediction cache entries', () => {
     await redis.stop();
   });
 
-  /** Each row holds what the service computes for it (an earlier test's writes have all landed): a planted value then is the only one. */
+  /**
+   * Each row holds what the service computes for it (an earlier test's writes have all landed): a
+   * planted value then is the only one.
+   */
   const computedInRedis = () =>
     waitFor(
       async () =>

@@ -109,10 +109,12 @@ describe('Redis faults under load', () => {
     expect(sample(await scrape(app), 'ml_cache_lookups_total', { tier: 'l2', result: 'hit' })).toBe(hitsBefore + 1);
   }
 
-  for (const fault of [
+  // Typed, or the array's type keeps the signals' void and drops the restart's promise that `await` waits for.
+  const faults: { name: string; break: () => void | Promise<void>; repair: () => void | Promise<void> }[] = [
     { name: 'frozen (SIGSTOP)', break: () => redis.pause(), repair: () => redis.resume() },
     { name: 'killed', break: () => redis.stop(), repair: () => redis.start() },
-  ]) {
+  ];
+  for (const fault of faults) {
     it(`Redis ${fault.name}: the breaker opens, every request is answered as a miss, and Redis is used again once repaired`, async () => {
       const app = await start();
       const load = keepLoading(app);

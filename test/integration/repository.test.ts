@@ -371,7 +371,8 @@ describe('a hostile model repository', () => {
       statuses.add(response.statusCode);
       for (const secret of secrets) expect(response.body, `${request.method} ${request.url}`).not.toContain(secret);
     }
-    expect([...statuses].sort()).toEqual([200, 400, 404, 503]); // served, refused input, unknown, failed: every kind of answer was read
+    // Served, refused input, unknown, failed: every kind of answer was read
+    expect([...statuses].sort()).toEqual([200, 400, 404, 503]);
 
     const failed = app.logs.lines.find((l) => l.msg === 'model failed to load' && l.model === 'corrupt');
     expect(failed).toMatchObject({ path: join(realpathSync(repo.dir), 'corrupt/1/model.onnx') });

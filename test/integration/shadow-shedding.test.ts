@@ -24,7 +24,10 @@ function repository(withShadow: boolean): TempRepository {
     .addOnnx('iris', '2', fixture('iris_like.onnx'));
 }
 
-/** Waits for a condition the server reaches on its own, without a deadline of its own: vitest's test timeout bounds it. */
+/**
+ * Waits for a condition the server reaches on its own, without a deadline of its own: vitest's test
+ * timeout bounds it.
+ */
 async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
 }

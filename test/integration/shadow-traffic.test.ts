@@ -11,7 +11,10 @@ const VIRGINICA = [6.7, 3.0, 5.2, 2.3]; // both answer virginica
 const FEATURES = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 const STATEFUL = `${FIXTURE_MODELS}stateful/1/model.onnx`;
 
-/** A model.json read from disk without its card (the versions here are other files), with a one-variant split and these shadows. */
+/**
+ * A model.json read from disk without its card (the versions here are other files), with a
+ * one-variant split and these shadows.
+ */
 function configOf(path: string, shadows?: { name: string; version: number; fraction: number }[]) {
   const config = JSON.parse(readFileSync(path, 'utf8'));
   delete config.card;
@@ -24,7 +27,10 @@ const IRIS_SHADOWS = [
   { name: 'broken', version: 4, fraction: 1 }, // a file that fails to load
 ];
 
-/** iris (a classifier), diabetes (a regressor) and stateful (a raw model of three inputs), each with versions to shadow to, or not. */
+/**
+ * iris (a classifier), diabetes (a regressor) and stateful (a raw model of three inputs), each with
+ * versions to shadow to, or not.
+ */
 function repository(withShadows: boolean): TempRepository {
   const iris = configOf(
     new URL('../../models/iris/model.json', import.meta.url).pathname,
@@ -51,7 +57,10 @@ function repository(withShadows: boolean): TempRepository {
     .addOnnx('stateful', '2', STATEFUL);
 }
 
-/** The requests both apps get, in order: /predict JSON (one row, several rows), raw binary, OIP JSON and binary, a raw model. */
+/**
+ * The requests both apps get, in order: /predict JSON (one row, several rows), raw binary, OIP JSON
+ * and binary, a raw model.
+ */
 function requests(): InjectOptions[] {
   const json = (url: string, body: unknown, headers: Record<string, string> = {}): InjectOptions => ({
     method: 'POST',

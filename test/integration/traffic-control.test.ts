@@ -101,7 +101,8 @@ describe('traffic splits change while the server runs (real sessions)', () => {
       );
     for (const weight of [1e308, 5e-324]) {
       expect((await setWeights(app, { stable: weight, canary: weight })).statusCode).toBe(200);
-      // Their sum overflowed to Infinity (every unkeyed draw went to the last variant); 1/5e-324 did too (every key went to the first).
+      // Their sum overflowed to Infinity (every unkeyed draw went to the last variant); 1/5e-324
+      // did too (every key went to the first).
       expect(Math.abs(unkeyed().canary! - 50), `unkeyed at ${weight}`).toBeLessThanOrEqual(4);
       expect(Math.abs(sharesOf(app, 'iris', keys).canary! - 50), `keyed at ${weight}`).toBeLessThanOrEqual(4);
     }
@@ -246,7 +247,8 @@ describe('traffic splits change while the server runs (real sessions)', () => {
     ]);
     expect((await postJson(app, '/predict', { model: 'dup', instances: [IRIS_ROW] })).body.code).toBe('MODEL_FAILED');
 
-    // iris, serving its split, gets a model.json with duplicate names: its versions keep serving as loaded, split included.
+    // iris, serving its split, gets a model.json with duplicate names: its versions keep serving as
+    // loaded, split included.
     const canaryKey = keyFor(app, 'iris', 'canary');
     rewriteConfig(
       repo!,

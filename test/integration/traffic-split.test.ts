@@ -6,7 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { postJson, startApp } from '../helpers/app.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
 
-/** iris's model.json without its card (the versions are other files), with a 90/10 split and a variant whose version is not there. */
+/**
+ * iris's model.json without its card (the versions are other files), with a 90/10 split and a
+ * variant whose version is not there.
+ */
 const CONFIG = (() => {
   const config = JSON.parse(readFileSync(new URL('../../models/iris/model.json', import.meta.url), 'utf8'));
   delete config.card;

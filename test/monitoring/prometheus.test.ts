@@ -65,13 +65,13 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
   const alive = () => {
     if (prometheus.exitCode !== null) throw new Error(`prometheus exited with ${prometheus.exitCode}:\n${promLog}`);
   };
-  const api = async (path: string, params: Record<string, string> = {}) => {
+  const api = async <Data>(path: string, params: Record<string, string> = {}) => {
     const response = await fetch(`${promUrl}${path}?${new URLSearchParams(params)}`, {
       signal: AbortSignal.timeout(5_000),
     });
-    return (await response.json()) as { status: string; error?: string; data: any };
+    return (await response.json()) as { status: string; error?: string; data: Data };
   };
-  const query = async (expr: string) => api('/api/v1/query', { query: expr });
+  const query = async (expr: string) => api<{ result: QueryResult }>('/api/v1/query', { query: expr });
   // Through the package's client, as a client app would call the service.
   const client = () => new OnnxServeClient(appUrl);
   const refusal = (err: unknown) => {
@@ -193,16 +193,14 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
   });
 
   it('scrapes the whole exposition without errors (NaN drift gauges included)', async () => {
-    const { data } = await api('/api/v1/targets');
-    const targets = data.activeTargets as {
-      labels: { job: string; instance: string };
-      health: string;
-      lastError: string;
-    }[];
+    const { data } = await api<{
+      activeTargets: { labels: { job: string; instance: string }; health: string; lastError: string }[];
+    }>('/api/v1/targets');
+    const targets = data.activeTargets;
     expect(targets.map((t) => t.labels.instance).sort()).toEqual([appInstance, experiments.address].sort());
     for (const target of targets) expect(target).toMatchObject({ labels: { job: JOB }, health: 'up', lastError: '' });
     const samples = Number(
-      (await query(`scrape_samples_scraped{job="${JOB}", instance="${appInstance}"}`)).data.result[0].value[1],
+      (await query(`scrape_samples_scraped{job="${JOB}", instance="${appInstance}"}`)).data.result[0]!.value[1],
     );
     const lines = lastScrape.split('\n').filter((l) => l && !l.startsWith('#')).length;
     expect(samples).toBeGreaterThan(lines * 0.9); // a few nodejs_* series come and go
@@ -213,7 +211,7 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
       'histogram_quantile(0.95, sum by (le) (rate(ml_prediction_duration_seconds_bucket[30s])))',
     );
     expect(result.status).toBe('success');
-    const [sample] = result.data.result as QueryResult;
+    const [sample] = result.data.result;
     const p95 = Number(sample!.value[1]);
     expect(Number.isFinite(p95)).toBe(true);
     expect(p95).toBeGreaterThan(0);
@@ -245,7 +243,7 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
       expect(target, `${panel} ${refId}`).toBeDefined();
       const result = await query(concreteExpr(target!.expr, { job: JOB, model: '.+', rateInterval: '1m' }));
       expect(result.status, `${panel} ${refId}: ${result.error}`).toBe('success');
-      const samples = result.data.result as QueryResult;
+      const samples = result.data.result;
       const number = (text: string) => ({ '+Inf': Infinity, '-Inf': -Infinity })[text] ?? Number(text);
       return Object.fromEntries(
         samples.map((s) => [`${s.metric.model} ${s.metric.variant ?? s.metric.shadow}`, number(s.value[1])]),
@@ -301,7 +299,7 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
       }),
     );
     expect(
-      (table.data.result as QueryResult)
+      table.data.result
         .map((s) => `${s.metric.model} ${s.metric.variant} v${s.metric.version} ${s.metric.role} ${s.value[1]}`)
         .sort(),
     ).toEqual([
@@ -329,8 +327,8 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
     const canary = await waitFor(
       'the canary alerts to go pending',
       async () => {
-        const { data } = await api('/api/v1/alerts');
-        const found = (data.alerts as Alert[]).filter((a) => a.labels.alertname!.startsWith('OnnxServeCanary'));
+        const { data } = await api<{ alerts: Alert[] }>('/api/v1/alerts');
+        const found = data.alerts.filter((a) => a.labels.alertname!.startsWith('OnnxServeCanary'));
         return found.length >= 2 ? found : undefined;
       },
       alive,
@@ -352,18 +350,18 @@ describe('a real Prometheus scraping the running app, with the dashboard and the
       expect(result.status, `${alert}: ${result.error}`).toBe('success');
     }
     const loaded = await waitFor('every rule to be evaluated', async () => {
-      const { data } = await api('/api/v1/rules');
-      const all = (data.groups as { rules: { name: string; health: string; lastError?: string }[] }[]).flatMap(
-        (g) => g.rules,
+      const { data } = await api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>(
+        '/api/v1/rules',
       );
+      const all = data.groups.flatMap((g) => g.rules);
       return all.every((r) => r.health !== 'unknown') ? all : undefined;
     });
     expect(loaded.map((r) => r.name).sort()).toEqual(rules.map((r) => r.alert).sort());
     expect(loaded.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
     // A healthy app: none of the load-independent alerts is even pending. (Latency, queue and drift
     // alerts depend on this machine's speed and the traffic mix, and none can fire within `for`.)
-    const { data } = await api('/api/v1/alerts');
-    const active = (data.alerts as { labels: { alertname: string } }[]).map((a) => a.labels.alertname);
+    const { data } = await api<{ alerts: { labels: { alertname: string } }[] }>('/api/v1/alerts');
+    const active = data.alerts.map((a) => a.labels.alertname);
     const stable = [
       'OnnxServeTargetDown',
       'OnnxServeNotReady',

@@ -93,7 +93,8 @@ describe('the row caps refuse a request on its declared size, before any row is 
   it.each(cases)(
     '$name: 413 TOO_MANY_ROWS past MAX_REQUEST_ROWS, 413 LARGER_THAN_QUEUE past the queue, 400 within both',
     async ({ field, offloaded, request }) => {
-      expect(app.jsonOffload.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded); // decoded where the case means it to be
+      // Decoded where the case means it to be
+      expect(app.jsonOffload.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded);
       expect(await send(request(9))).toEqual([413, 'TOO_MANY_ROWS', field]);
       expect(await send(request(5))).toEqual([413, 'LARGER_THAN_QUEUE', field]);
       expect((await send(request(4)))[0]).toBe(400); // within the caps, its bad first row is found

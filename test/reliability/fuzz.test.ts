@@ -188,7 +188,8 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
         const answers = parseAnswers((await rawRequest(port, bytes)).text);
         // Nothing HTTP back: the server closed a connection it could not read.
         if (answers.length === 0) return void unanswered++;
-        // HEAD's answers have no body: the method of a pipelined request is not known here, so only the first is told apart.
+        // HEAD's answers have no body: the method of a pipelined request is not known here, so only
+        // the first is told apart.
         answers.forEach((answer, i) =>
           expectOurAnswer(answer.status, i === 0 ? bytes.split(' ')[0]! : '', answer.body),
         );
@@ -196,9 +197,10 @@ describe(`raw bytes on a socket to the real server process (seed ${SEED}, ${RAW_
       { seed: SEED, numRuns: RAW_RUNS },
     );
     console.log(`raw: ${RAW_RUNS} connections, ${unanswered} closed without an answer`);
-    // Every budget was given back, however each connection ended (parse errors with requests pipelined behind them, hang-ups).
+    // Every budget was given back, however each connection ended (parse errors with requests
+    // pipelined behind them, hang-ups).
     const deadline = Date.now() + 1000;
-    let metrics = '';
+    let metrics: string;
     do metrics = await (await fetch(`${server.url}/metrics`)).text();
     while (
       (sample(metrics, 'http_requests_in_flight') !== 1 ||

@@ -82,9 +82,11 @@ describe('OnnxRuntime: versions added and removed after start (real sessions, 2 
     const background = await runtime.run({ ...irisTask('iris@1'), background: true });
     expect(background.outputs).toEqual(client.outputs);
     expect(threadNices()).toContain(19);
-    // A recycle closes the background worker (its sessions' memory goes back too); the next background run starts another.
+    // A recycle closes the background worker (its sessions' memory goes back too); the next
+    // background run starts another.
     expect(await runtime.recycle()).toBe(true);
-    while (threadNices().includes(19)) await new Promise((resolve) => setTimeout(resolve, 5)); // its thread exits (vitest's timeout bounds the wait)
+    // Its thread exits (vitest's timeout bounds the wait)
+    while (threadNices().includes(19)) await new Promise((resolve) => setTimeout(resolve, 5));
     expect((await runtime.run({ ...irisTask('iris@1'), background: true })).outputs).toEqual(client.outputs);
     await runtime.remove('iris@1');
     await expect(runtime.run({ ...irisTask('iris@1'), background: true })).rejects.toThrow(

@@ -231,7 +231,8 @@ describe('Batcher', () => {
     const batcher = new Batcher(2, run, observer);
     const old = runner({ maxDelayMs: 0, maxBatchRows: 1 });
     const other = buildRunner({ ...spec, key: 'm@1#2' }, { ...policy, maxDelayMs: 0 });
-    const late = batcher.submit(old, request([1, 1]), 1).catch((err: ServiceError) => err.code); // answered 504, still running
+    // Answered 504, still running
+    const late = batcher.submit(old, request([1, 1]), 1).catch((err: ServiceError) => err.code);
     const queued = batcher.submit(old, request([2, 2]), 1000);
     batcher.submit(old, request([3, 3]), 1000).catch(() => undefined);
     void batcher.submit(other, request([4, 4]), 1000);
@@ -269,7 +270,8 @@ describe('Batcher', () => {
       await client;
       await tick();
       expect(batches.map((b) => b.rows)).toEqual([1, 1, 1]); // the waiting client, and now the shadow beside it
-      expect(batches.map((b) => b.background)).toEqual([false, false, true]); // the runtime is told which run no client waits for
+      // The runtime is told which run no client waits for
+      expect(batches.map((b) => b.background)).toEqual([false, false, true]);
       expect(dispatched).toBe(1);
       batches[1]!.finish();
       batches[2]!.finish();
@@ -300,7 +302,8 @@ describe('Batcher', () => {
         batcher.submit(now, background([2, 2]), 1000),
         batcher.submit(now, background([3, 3]), 1000),
       ];
-      expect(batches.map((b) => b.rows)).toEqual([1]); // a second worker is free, but background work takes one at a time
+      // A second worker is free, but background work takes one at a time
+      expect(batches.map((b) => b.rows)).toEqual([1]);
       batches[0]!.finish();
       await tick();
       expect(batches.map((b) => b.rows)).toEqual([1, 2]);

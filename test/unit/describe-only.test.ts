@@ -1,4 +1,3 @@
-import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -9,17 +8,12 @@ import {
 import { predictRequestSchema } from '../../src/protocols/v1/predict-request.js';
 
 const route = { method: 'POST', url: '/x', httpStatus: '200' };
-const serializerFor = (schema: unknown) =>
-  describeOnlySerializer({ ...route, schema } as Parameters<FastifySerializerCompiler<unknown>>[0]);
+const serializerFor = (schema: unknown) => describeOnlySerializer({ ...route, schema });
 const answer = { id: 'x', extra: 1 };
 
 describe('route schemas that describe without validating', () => {
   it('compile no validator, so fastify validates nothing before the handler', () => {
-    expect(
-      describeOnlyValidator({ ...route, schema: predictRequestSchema, httpPart: 'body' } as Parameters<
-        FastifySchemaCompiler<unknown>
-      >[0]),
-    ).toBeUndefined();
+    expect(describeOnlyValidator({ ...route, schema: predictRequestSchema, httpPart: 'body' })).toBeUndefined();
   });
 
   it('serialize an answer as JSON.stringify does, unless it is a compiled answer', () => {

@@ -40,7 +40,7 @@ function rowOf({ dtype, shape }: TensorInfo, symbolic: number): Tensor {
   const data = dtypes[dtype as DType].create(count);
   for (let i = 0; i < count; i++) {
     if (Array.isArray(data)) data[i] = `s${i}`;
-    else setElement(data as TypedArray, dtype as DType, i, i % 2);
+    else setElement(data, dtype as DType, i, i % 2);
   }
   return { dtype: dtype as DType, shape: dims, data };
 }
@@ -77,7 +77,7 @@ const plantings: [string, (fields: { outputs: Record<string, Record<string, unkn
     (f, first) =>
       (f.outputs[first]!.data = Array.isArray(f.outputs[first]!.data)
         ? [...f.outputs[first]!.data, 'x']
-        : `${f.outputs[first]!.data}AAAA`),
+        : `${f.outputs[first]!.data as string}AAAA`),
   ],
   [
     'strings for numbers or numbers for strings',

@@ -11,7 +11,10 @@ import type { VariantLabels } from '../../src/core/experiments/variant-account.j
 import type { PredictionRecord } from '../../src/core/monitoring/prediction-record.js';
 import type { PredictionEvent, PredictionObserver } from '../../src/core/serving/telemetry.js';
 
-/** The registry's splits, as model.json declares them: real ModelTraffic objects, replaced as a changed declaration replaces them. */
+/**
+ * The registry's splits, as model.json declares them: real ModelTraffic objects, replaced as a
+ * changed declaration replaces them.
+ */
 class Splits implements TrafficSource {
   readonly byModel = new Map<string, ModelTraffic>();
   declare(model: string, variants: { name: string; version: number; weight: number }[]): ModelTraffic {

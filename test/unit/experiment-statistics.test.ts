@@ -407,7 +407,8 @@ describe('mean absolute error: t intervals, Welch’s t-test', () => {
   // res = scipy.stats.ttest_ind(b, a, equal_var=False); ci = res.confidence_interval(0.95)
   // → t = res.statistic, p = res.pvalue, df = res.df, difference ci = [ci.low, ci.high];
   // each variant: scipy.stats.t.interval(0.95, n − 1, loc=mean, scale=std(ddof=1)/√n);
-  // n = (norm.ppf(0.975) + norm.ppf(0.8))²·(var(a, ddof=1) + var(b, ddof=1)) / (mean(a) − mean(b))²; perVariant = ceil(n).
+  // n = (norm.ppf(0.975) + norm.ppf(0.8))²·(var(a, ddof=1) + var(b, ddof=1)) / (mean(a) − mean(b))²;
+  // perVariant = ceil(n).
   // big: a = [abs(3·sin(i)) for i in 1..200], b = [2.5·abs(cos(1.3·i)) + 0.1 for i in 1..150].
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const cases = [

@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import type { FastifySerializerCompiler } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { describeOnlySerializer } from '../../src/protocols/openapi/describe-only.js';
 import { predictResponseSchema } from '../../src/protocols/v1/predict-response.js';
@@ -8,13 +7,12 @@ import { predictRouteSchema } from '../../src/protocols/v1/route-schemas.js';
 // The route's serializer writes only what the schema declares: a field the answer gains and the
 // schema lacks would vanish silently. Every answer shape must come out exactly as it went in,
 // through the serializer /predict's route compiles from its 200 schema.
-type CompilerInput = Parameters<FastifySerializerCompiler<unknown>>[0];
 const serializer = describeOnlySerializer({
   schema: predictRouteSchema.response[200],
   method: 'POST',
   url: '/predict',
   httpStatus: '200',
-} as CompilerInput);
+});
 async function serialize(answer: unknown): Promise<string> {
   return serializer(answer);
 }

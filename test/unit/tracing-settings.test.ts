@@ -21,7 +21,8 @@ describe('tracing settings from the OTEL_* variables', () => {
       serviceName: 'onnx-serve',
       sampler: 'parentbased_always_on',
       ratio: 1,
-      batch: { scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, // the specification's defaults
+      // The specification's defaults
+      batch: { scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 },
     });
     expect(
       settings({

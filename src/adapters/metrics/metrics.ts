@@ -12,9 +12,9 @@ import { ShadowMetrics } from './shadow-metrics.js';
 /**
  * Every metric the service exports, one registry, declared once per concern with its label set
  * (these files are the only ones importing prom-client): HTTP, predictions, batching, cache, model
- * monitoring, traffic splits' variants and the event loop, beside prom-client's process, GC and event-loop-lag defaults. Label values come from the model
- * registry, route templates and the error table, never from raw user input, so the series count
- * stays bounded whatever clients send.
+ * monitoring, traffic splits' variants and the event loop, beside prom-client's process, GC and
+ * event-loop-lag defaults. Label values come from the model registry, route templates and the
+ * error table, never from raw user input, so the series count stays bounded whatever clients send.
  */
 export class Metrics {
   readonly registry = new Registry();

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { BatchPlan } from '../models/batch-plan.js';
 import { sliceAlong } from '../tensors/batch-axis.js';
-import type { TypedArray } from '../tensors/dtypes.js';
 import type { NamedTensors, Tensor } from '../tensors/tensor.js';
 
 /** Rows up to this many bytes are keyed by the bytes themselves (exact, and cheaper than a hash). */
@@ -13,7 +12,7 @@ const prefixes = new WeakMap<ModelSpec, Map<string, string>>();
 
 function prefixOf(spec: ModelSpec, fetch: string[]): string {
   let known = prefixes.get(spec);
-  if (!known) prefixes.set(spec, (known = new Map()));
+  if (!known) prefixes.set(spec, (known = new Map<string, string>()));
   const selection = fetch.join('\0');
   let prefix = known.get(selection);
   if (prefix === undefined) {
@@ -51,7 +50,7 @@ export function cacheKeys(
   for (const input of spec.inputs) {
     const t = tensors[input.name]!;
     const axis = plan?.inputs[input.name];
-    head += `${t.dtype}[${axis === undefined ? t.shape : t.shape.filter((_, i) => i !== axis)}]`;
+    head += `${t.dtype}[${(axis === undefined ? t.shape : t.shape.filter((_, i) => i !== axis)).join(',')}]`;
     if (axis === undefined) head += `${valuesKey(t)}|`;
     else {
       head += '|';
@@ -81,7 +80,7 @@ function valuesKey(tensor: Tensor): string {
     const json = JSON.stringify(tensor.data);
     return json.length <= EXACT_BYTES ? `=${json}` : `#${createHash('sha256').update(json).digest('base64url')}`;
   }
-  const data = tensor.data as TypedArray;
+  const data = tensor.data;
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return bytes.length <= EXACT_BYTES
     ? `=${bytes.toString('base64')}`

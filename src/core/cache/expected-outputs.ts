@@ -26,7 +26,7 @@ const known = new WeakMap<ModelSpec, Map<string, ExpectedOutputs>>();
 /** The fetched outputs as the model declares them; computed once per model version and selection. */
 export function expectedOutputs({ spec, plan }: OutputSource, fetch: string[]): ExpectedOutputs {
   let bySelection = known.get(spec);
-  if (!bySelection) known.set(spec, (bySelection = new Map()));
+  if (!bySelection) known.set(spec, (bySelection = new Map<string, ExpectedOutputs>()));
   const selection = fetch.join('\0');
   let expected = bySelection.get(selection);
   if (!expected) {
@@ -43,7 +43,10 @@ export function expectedOutputs({ spec, plan }: OutputSource, fetch: string[]): 
 /** Generous room for everything but the data: the version, the mac, names, dtypes, shapes, punctuation. */
 const ROOM_PER_OUTPUT = 256;
 
-/** An entry's longest text when every dim of a row is fixed and no output holds strings; else undefined (no bound but Redis's). */
+/**
+ * An entry's longest text when every dim of a row is fixed and no output holds strings; else
+ * undefined (no bound but Redis's).
+ */
 function maxCharsOf(outputs: ExpectedOutputs['outputs']): number | undefined {
   let chars = ROOM_PER_OUTPUT;
   for (const { spec, batchAxis } of outputs) {
@@ -100,7 +103,8 @@ function readTensor(value: unknown, spec: TensorSpec, batchAxis: number | undefi
   }
   if (typeof data !== 'string') return 'not base64 data';
   const byteCount = count * dtypes[spec.dtype].bytes;
-  // Node's base64 decoding skips what it cannot read and stops at padding: the length is checked as text, then as bytes.
+  // Node's base64 decoding skips what it cannot read and stops at padding: the length is checked as
+  // text, then as bytes.
   if (data.length !== 4 * Math.ceil(byteCount / 3)) return 'not as many bytes as its shape holds';
   const bytes = Buffer.from(data, 'base64');
   if (bytes.byteLength !== byteCount) return 'not as many bytes as its shape holds';

@@ -60,7 +60,7 @@ function finite(tensor: Tensor): boolean {
   const data = tensor.data as TypedArray;
   const half = tensor.dtype === 'float16';
   for (let i = 0; i < data.length; i++)
-    if (!Number.isFinite(half ? fromHalf(data[i] as number) : (data[i] as number))) return false;
+    if (!Number.isFinite(half ? fromHalf(data[i] as number) : data[i])) return false;
   return true;
 }
 

@@ -26,7 +26,7 @@ export function boundsOf(dtype: DType, feature?: FeatureConfig): Bounds {
     high,
     lowCheck: round(low),
     highCheck: round(high),
-    why: named ? `the range of ${feature!.name} in model.json` : `the range of ${dtype}`,
+    why: named ? `the range of ${feature.name} in model.json` : `the range of ${dtype}`,
   };
 }
 

@@ -112,7 +112,7 @@ export class InputChecks {
     if (input.shape.length === 0 && shape.length === 1 && shape[0] === 1) shape = []; // a scalar sent as [1]
     const expected = `the model takes ${input.dtype}${shapeText(input.shape)}`;
     if (shape.length !== input.shape.length)
-      return fail(`shape [${tensor.shape}] has rank ${tensor.shape.length}; ${expected}`);
+      return fail(`shape [${tensor.shape.join(',')}] has rank ${tensor.shape.length}; ${expected}`);
     const batchAxis = this.plan?.inputs[input.name];
     for (let axis = 0; axis < shape.length; axis++) {
       const size = shape[axis]!;
@@ -132,7 +132,7 @@ export class InputChecks {
     }
     const count = elementCount(shape);
     if (tensor.data.length !== count)
-      return fail(`shape [${tensor.shape}] holds ${count} elements; got ${tensor.data.length}`);
+      return fail(`shape [${tensor.shape.join(',')}] holds ${count} elements; got ${tensor.data.length}`);
     return shape === tensor.shape ? tensor : { ...tensor, shape };
   }
 

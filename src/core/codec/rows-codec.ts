@@ -51,9 +51,7 @@ export class RowsCodec {
   ) {
     this.dtype = input.dtype;
     this.rowShape = input.shape.slice(1).map((d) => (typeof d === 'number' ? d : null));
-    this.rowSize = this.rowShape.every((d) => d !== null)
-      ? (this.rowShape as number[]).reduce((a, b) => a * b, 1)
-      : null;
+    this.rowSize = this.rowShape.every((d) => d !== null) ? this.rowShape.reduce((a, b) => a * b, 1) : null;
     this.dtypeBounds = boundsOf(this.dtype);
     this.featureBounds = (features ?? []).map((f) => boundsOf(this.dtype, f));
   }
@@ -135,7 +133,7 @@ export class RowsCodec {
     if (rowSize === null) return undefined;
     const data = dtypes[this.dtype].create(rows.length * rowSize) as TypedArray;
     const write = writerOf(this.dtype, data, this.dtypeBounds);
-    const kinds: RowKind[] = new Array(rows.length);
+    const kinds = new Array<RowKind>(rows.length);
     const names = this.features?.map((f) => f.name);
     const shape = this.rowShape as number[];
     let at = 0;
@@ -160,7 +158,8 @@ export class RowsCodec {
       } else if (names && row !== null && typeof row === 'object') {
         kinds[r] = 'named';
         const object = row as Record<string, unknown>;
-        if (Object.keys(object).length !== names.length) return undefined; // missing or unknown names: the checking path says which
+        // Missing or unknown names: the checking path says which
+        if (Object.keys(object).length !== names.length) return undefined;
         for (const name of names) if (!Object.hasOwn(object, name) || !write(object[name], at++)) return undefined;
       } else return undefined;
     }
@@ -248,7 +247,7 @@ export class RowsCodec {
       } else if (dims.join() !== first.join()) {
         details.push({
           path: formatPath(place.row(i)),
-          message: `shape [${dims}] differs from the first row's [${first}]`,
+          message: `shape [${dims.join(',')}] differs from the first row's [${first.join(',')}]`,
         });
       }
     });

@@ -109,7 +109,10 @@ export class ExperimentLedger {
     return synced?.version === version ? synced : undefined;
   }
 
-  /** The accounts of the declared variants: kept where name and version are unchanged, new ones for the rest, the others dropped. */
+  /**
+   * The accounts of the declared variants: kept where name and version are unchanged, new ones for
+   * the rest, the others dropped.
+   */
   private sync(
     model: string,
     declared: readonly TrafficVariant[] | undefined,

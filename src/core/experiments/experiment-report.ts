@@ -84,7 +84,10 @@ function quality(metric: QualityMetric, totals: VariantTotals): Quality {
     : { metric, estimate: estimateMean(totals.errors, CONFIDENCE) };
 }
 
-/** The candidate against the control: the difference (candidate − control), its interval, the test and its p-value, and the samples each needs. */
+/**
+ * The candidate against the control: the difference (candidate − control), its interval, the test
+ * and its p-value, and the samples each needs.
+ */
 export function versusControl(metric: QualityMetric, control: VariantInput, candidate: VariantInput): Versus {
   const names = [control.name, candidate.name] as const;
   const power = { alpha: ALPHA, power: POWER };

@@ -5,7 +5,10 @@ import { isEmpty, sumTotals, type VariantAccount, type VariantTotals } from './v
 
 /** Redis hashes, when configured (the RedisCache adapter). Never throws. */
 export interface SharedHashes {
-  /** HSET key field value and EXPIRE key, for each entry, in one round trip; false when Redis could not be asked or refused. */
+  /**
+   * HSET key field value and EXPIRE key, for each entry, in one round trip; false when Redis could
+   * not be asked or refused.
+   */
   writeFields(entries: readonly { key: string; field: string; value: string }[], ttlSeconds: number): Promise<boolean>;
   /** HGETALL of each key, in one round trip; undefined when Redis could not be asked. */
   readHashes(keys: readonly string[]): Promise<Record<string, string>[] | undefined>;
@@ -49,7 +52,10 @@ export class FleetTallies {
     private readonly options: FleetOptions,
   ) {}
 
-  /** Writes the accounts whose totals changed since they last wrote (every non-empty one when `rewrite`: refreshes the TTL, refills a Redis that lost its data); false when the write failed. */
+  /**
+   * Writes the accounts whose totals changed since they last wrote (every non-empty one when
+   * `rewrite`: refreshes the TTL, refills a Redis that lost its data); false when the write failed.
+   */
   async flush(accounts: readonly VariantAccount[], rewrite = false): Promise<boolean> {
     if (rewrite) this.written = new WeakMap();
     const pending = accounts.flatMap((account) => {
@@ -67,7 +73,10 @@ export class FleetTallies {
     return ok;
   }
 
-  /** Every pod's totals for these accounts (this pod's own taken from memory, as of now), or this pod's alone when Redis does not answer. */
+  /**
+   * Every pod's totals for these accounts (this pod's own taken from memory, as of now), or this
+   * pod's alone when Redis does not answer.
+   */
   async read(accounts: readonly VariantAccount[]): Promise<FleetResult> {
     await this.flush(accounts);
     const hashes = await this.shared.readHashes(accounts.map(keyOf));

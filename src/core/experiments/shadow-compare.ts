@@ -13,7 +13,10 @@ export interface ShadowObserver {
   outcome(model: string, shadow: string, outcome: ShadowOutcome, rows: number): void;
   /** A regressor row's |shadow - primary| of its first value. */
   difference(model: string, shadow: string, value: number): void;
-  /** From the shadow's batch going to a worker to its outputs (its wait in the background lane is the load's, not the version's). */
+  /**
+   * From the shadow's batch going to a worker to its outputs (its wait in the background lane is
+   * the load's, not the version's).
+   */
   latency(model: string, shadow: string, seconds: number): void;
 }
 

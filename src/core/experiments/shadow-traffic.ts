@@ -16,7 +16,10 @@ export interface ShadowLog {
 export interface ShadowOptions {
   observer: ShadowObserver;
   log: ShadowLog;
-  /** Shadow requests holding a copy of their inputs at once (SHADOW_MAX_INFLIGHT); past it they are shed; 0: no shadows. */
+  /**
+   * Shadow requests holding a copy of their inputs at once (SHADOW_MAX_INFLIGHT); past it they are
+   * shed; 0: no shadows.
+   */
   maxInflight: number;
   /** A shadow request's own deadline (SHADOW_TIMEOUT_MS): still queued then, it is shed; running, it failed. */
   timeoutMs: number;
@@ -28,7 +31,10 @@ export interface ShadowOptions {
   now?: () => number;
 }
 
-/** Shadows are shed while the requests in flight hold more than this share of MAX_INFLIGHT_ROWS or MAX_INFLIGHT_BYTES. */
+/**
+ * Shadows are shed while the requests in flight hold more than this share of MAX_INFLIGHT_ROWS or
+ * MAX_INFLIGHT_BYTES.
+ */
 const SHED_ABOVE = 0.5;
 /** A failing shadow warns at most this often; each failure is logged at debug. */
 const WARN_EVERY_MS = 60_000;
@@ -72,7 +78,8 @@ export class ShadowTraffic implements RequestMirrors {
     if (!shadows || shadows.length === 0) return undefined;
     const picked: { shadow: TrafficShadow; copy?: NamedTensors }[] = []; // no copy: shed
     for (const shadow of shadows) {
-      if (shadow.version === primary.spec.version) continue; // the split sent it to the shadow's version: nothing to compare
+      // The split sent it to the shadow's version: nothing to compare
+      if (shadow.version === primary.spec.version) continue;
       if (shadow.fraction < 1 && this.random() >= shadow.fraction) continue;
       if (this.inflight >= this.options.maxInflight || this.pressure()) {
         picked.push({ shadow });
@@ -129,7 +136,8 @@ export class ShadowTraffic implements RequestMirrors {
     const observer = this.options.observer;
     let started: number | undefined;
     try {
-      if (this.pressure()) return observer.outcome(model, shadow.name, 'shed', rows); // pressure rose while the primary ran
+      // Pressure rose while the primary ran
+      if (this.pressure()) return observer.outcome(model, shadow.name, 'shed', rows);
       const runner = this.runnerOf(primary, shadow);
       const fetch = runner.spec.taskOutput ? [runner.spec.taskOutput] : runner.spec.outputs.map((o) => o.name);
       const outputs = await this.lane.execute(runner, tensors, rows, fetch, this.options.timeoutMs, {
@@ -141,7 +149,8 @@ export class ShadowTraffic implements RequestMirrors {
       observer.latency(model, shadow.name, seconds);
     } catch (err) {
       const code = err instanceof ServiceError ? err.code : undefined;
-      // Never started: the version was still loading, or clients kept the workers (or its queue) busy until its deadline.
+      // Never started: the version was still loading, or clients kept the workers (or its queue) busy
+      // until its deadline.
       if (
         code === 'MODEL_NOT_READY' ||
         code === 'QUEUE_FULL' ||

@@ -291,7 +291,8 @@ export function compareMeans(a: ErrorSums, b: ErrorSums, confidence = 0.95, name
       ...trust(reasons),
     };
   }
-  // (va + vb)² / (va²/(n_a − 1) + vb²/(n_b − 1)), written with shares of va + vb so tiny variances cannot underflow to 0/0.
+  // (va + vb)² / (va²/(n_a − 1) + vb²/(n_b − 1)), written with shares of va + vb so tiny variances
+  // cannot underflow to 0/0.
   const [sa, sb] = [va / (va + vb), vb / (va + vb)];
   const degreesOfFreedom = 1 / (sa ** 2 / (a.n - 1) + sb ** 2 / (b.n - 1));
   const t = difference / se;

@@ -27,7 +27,8 @@ export class FileIdentity {
     model: RepositoryModel,
     version: RepositoryVersion,
   ): Promise<{ identity: string; sha256?: string; unreadable?: string }> {
-    const { traffic: _traffic, ...served } = model.config; // a new traffic split changes no version: it applies without a reload
+    // A new traffic split changes no version: it applies without a reload
+    const { traffic: _traffic, ...served } = model.config;
     const config = createHash('sha256')
       .update(JSON.stringify([served, model.error ?? null]))
       .digest('hex')

@@ -28,7 +28,10 @@ export interface RegistryOptions {
   /** Batching defaults; model.json `batching` overrides them per model. */
   batching: BatchPolicy;
   anomalies?: (model: string, version: string, kind: AnomalyKind, count: number) => void;
-  /** Resolves once no request is queued or running on the runner (the data plane knows); a replaced or removed version is unloaded after it. */
+  /**
+   * Resolves once no request is queued or running on the runner (the data plane knows); a replaced or
+   * removed version is unloaded after it.
+   */
   drained?: (runner: ModelRunner) => Promise<void>;
 }
 
@@ -48,7 +51,10 @@ export class ModelRegistry {
   private redactor: { redact(text: string): string } = new PathRedactor([]);
   private dir?: string;
   private readonly identities = new FileIdentity();
-  /** Runtime keys handed out: a version loaded again (a changed file) gets a new one, so its old session and queue never mix with the new. */
+  /**
+   * Runtime keys handed out: a version loaded again (a changed file) gets a new one, so its old
+   * session and queue never mix with the new.
+   */
   private readonly keys = new Set<string>();
   private readonly rescanner = new RepositoryRescan(this);
   /** Repository entries already warned about: a poll every few seconds must not repeat them. */
@@ -198,7 +204,10 @@ export class ModelRegistry {
   /** Reads the repository again and applies the difference to what is loaded (repository-rescan.ts). */
   private readonly changeListeners: (() => void)[] = [];
 
-  /** Called after a rescan (or unload) changed which versions are served: what copies the served set (decode workers) refreshes it. */
+  /**
+   * Called after a rescan (or unload) changed which versions are served: what copies the served set
+   * (decode workers) refreshes it.
+   */
   onChange(listener: () => void): void {
     this.changeListeners.push(listener);
   }
@@ -211,7 +220,10 @@ export class ModelRegistry {
     return this.rescanner.rescan();
   }
 
-  /** Unloads a model until load(): out of routing now, released once its in-flight requests finish; false when it is unknown. */
+  /**
+   * Unloads a model until load(): out of routing now, released once its in-flight requests finish;
+   * false when it is unknown.
+   */
   unloadModel(name: string): Promise<boolean> {
     return this.rescanner.unloadModel(name);
   }
@@ -221,7 +233,10 @@ export class ModelRegistry {
     return this.rescanner.loadModel(name);
   }
 
-  /** Versions in the repository that are not loaded because their model was unloaded through the control API (as of the last rescan). */
+  /**
+   * Versions in the repository that are not loaded because their model was unloaded through the
+   * control API (as of the last rescan).
+   */
   unloadedVersions(): { name: string; version: string }[] {
     return this.rescanner.unloadedVersions();
   }
@@ -284,7 +299,10 @@ export class ModelRegistry {
     );
   }
 
-  /** Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's messages name the file). */
+  /**
+   * Text for an answer: the repository's absolute paths replaced by relative ones (onnxruntime's
+   * messages name the file).
+   */
   redact(text: string): string {
     return this.redactor.redact(text);
   }
@@ -294,7 +312,10 @@ export class ModelRegistry {
     return this.skippedIn.get(name) ?? [];
   }
 
-  /** What kept a repository from loading whole, once loading finished: its own error, or each version that did not load; empty when all serve. */
+  /**
+   * What kept a repository from loading whole, once loading finished: its own error, or each version
+   * that did not load; empty when all serve.
+   */
   loadProblems(): string[] {
     const failed = this.router.all().filter((e) => e.state === 'failed' || e.state === 'unsupported');
     return [

@@ -14,7 +14,10 @@ export interface RescanResult {
   failed: string[];
 }
 
-/** What a rescan changes the loaded versions with: the registry's side of it (model-registry.ts), named here so neither imports the other. */
+/**
+ * What a rescan changes the loaded versions with: the registry's side of it (model-registry.ts), named
+ * here so neither imports the other.
+ */
 export interface RescanTarget {
   readonly router: ModelRouter<ModelRunner>;
   readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -49,7 +52,10 @@ export class RepositoryRescan {
     return this.queue(() => this.once());
   }
 
-  /** Takes every version of a model out of routing and unloads it once drained; false when the model is not loaded and not unloaded already. */
+  /**
+   * Takes every version of a model out of routing and unloads it once drained; false when the model is
+   * not loaded and not unloaded already.
+   */
   unloadModel(name: string): Promise<boolean> {
     return this.queue(async () => {
       const entries = this.registry.router.entries(name);

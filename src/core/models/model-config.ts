@@ -19,10 +19,15 @@ const referenceBinsSchema = z
     fractions: z.array(z.number().min(0).max(1)),
   })
   .refine((b) => b.fractions.length === b.edges.length + 1, { message: 'fractions needs one entry more than edges' })
-  .refine((b) => b.edges.every((e, i) => i === 0 || (b.edges[i - 1] as number) < e), { message: 'edges must be strictly ascending' });
+  .refine((b) => b.edges.every((e, i) => i === 0 || (b.edges[i - 1] as number) < e), {
+    message: 'edges must be strictly ascending',
+  });
 
 const versionCardSchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256').optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256')
+    .optional(),
   holdout_score: z.number().optional(),
   holdout_rows: z.number().int().nonnegative().optional(),
 });
@@ -55,7 +60,10 @@ export const modelConfigSchema = z
     labels: z.array(z.string().min(1)).min(2).optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
     batching: batchingSchema.optional(),
-    /** Which versions are served: { latest: { num_versions } }, { all: {} } (the default) or { specific: { versions } }. */
+    /**
+     * Which versions are served: { latest: { num_versions } }, { all: {} } (the default) or
+     * { specific: { versions } }.
+     */
     version_policy: versionPolicySchema.optional(),
     cache: cacheOptionsSchema.optional(),
     /** A canary or A/B split of the requests that name no version over the model's versions (traffic-config.ts). */

@@ -40,5 +40,12 @@ export function newEntry<R>(model: RepositoryModel, v: RepositoryVersion): Model
 
 /** A model with no version to serve is still listed, failed, with why. */
 export function placeholder<R>(model: RepositoryModel): ModelEntry<R> {
-  return { name: model.name, version: '0', file: '', path: '', state: 'failed', reason: model.error ?? noVersion(model) };
+  return {
+    name: model.name,
+    version: '0',
+    file: '',
+    path: '',
+    state: 'failed',
+    reason: model.error ?? noVersion(model),
+  };
 }

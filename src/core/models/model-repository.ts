@@ -16,7 +16,10 @@ import { selectVersions } from './version-policy.js';
 export interface RepositoryModel {
   name: string;
   config: ModelConfig;
-  /** Why the model cannot be used at all (model.json unusable, its folder refused); every version then fails with it. */
+  /**
+   * Why the model cannot be used at all (model.json unusable, its folder refused); every version
+   * then fails with it.
+   */
   error?: string;
   versions: RepositoryVersion[];
   /** Entries of the model's folder that are not served, and why. */
@@ -70,14 +73,29 @@ export async function scanRepository(dir: string, log: ScanLog): Promise<Reposit
     const entry = await scan.resolve(name);
     if (!entry.found) {
       if (entry.missing) continue; // removed while we were reading
-      if (MODEL_NAME.test(name)) models.push({ name, config: modelConfigSchema.parse({}), error: `${name} ${entry.reason}`, versions: [], skipped: [] });
+      if (MODEL_NAME.test(name))
+        models.push({
+          name,
+          config: modelConfigSchema.parse({}),
+          error: `${name} ${entry.reason}`,
+          versions: [],
+          skipped: [],
+        });
       else scan.skip(scan.skipped, name, entry.reason);
       continue;
     }
     if (entry.kind === 'file' && name.endsWith('.onnx')) {
-      scan.skip(scan.skipped, name, `an ONNX file at the top level is not served: put it at ${name.slice(0, -5)}/1/model.onnx`);
+      scan.skip(
+        scan.skipped,
+        name,
+        `an ONNX file at the top level is not served: put it at ${name.slice(0, -5)}/1/model.onnx`,
+      );
     } else if (entry.kind === 'directory' && !MODEL_NAME.test(name)) {
-      scan.skip(scan.skipped, name, 'not a model name: letters, digits, _ . and -, starting with a letter or digit, at most 128');
+      scan.skip(
+        scan.skipped,
+        name,
+        'not a model name: letters, digits, _ . and -, starting with a letter or digit, at most 128',
+      );
     } else if (entry.kind === 'directory') {
       models.push(await scanModel(scan, name, entry.real));
     } // other files (a README, the script that built the models) are not the server's business
@@ -97,7 +115,8 @@ class Scan {
   /** The entry resolved; a refusal is logged here, with the absolute paths the answers leave out. */
   async resolve(rel: string): Promise<ResolvedEntry> {
     const entry = await this.root.resolve(rel);
-    if (!entry.found && !entry.missing) this.log.warn({ entry: rel, reason: entry.reason, detail: entry.detail }, 'model repository entry refused');
+    if (!entry.found && !entry.missing)
+      this.log.warn({ entry: rel, reason: entry.reason, detail: entry.detail }, 'model repository entry refused');
     return entry;
   }
 
@@ -113,7 +132,8 @@ async function scanModel(scan: Scan, name: string, real: string): Promise<Reposi
   const skipped: SkippedEntry[] = [];
   const misspelt: { entry: string; sameAs: string; problem: string }[] = [];
   const children = await visibleEntries(real).catch((err: NodeJS.ErrnoException) => err);
-  if (children instanceof Error) return { name, config, error: `${name} cannot be read (${children.code ?? 'error'})`, versions, skipped };
+  if (children instanceof Error)
+    return { name, config, error: `${name} cannot be read (${children.code ?? 'error'})`, versions, skipped };
   for (const child of children) {
     if (child === 'model.json') continue;
     const rel = `${name}/${child}`;
@@ -121,7 +141,13 @@ async function scanModel(scan: Scan, name: string, real: string): Promise<Reposi
     const entry = await scan.resolve(rel);
     if (!entry.found) {
       if (entry.missing) continue;
-      if ('version' in folder) versions.push({ version: folder.version, file: `${rel}/model.onnx`, path: '', refused: `${rel} ${entry.reason}` });
+      if ('version' in folder)
+        versions.push({
+          version: folder.version,
+          file: `${rel}/model.onnx`,
+          path: '',
+          refused: `${rel} ${entry.reason}`,
+        });
       else scan.skip(skipped, rel, entry.reason);
     } else if (entry.kind === 'file' && child.endsWith('.onnx')) {
       scan.skip(skipped, rel, `an ONNX file is served from a version folder: put it at ${name}/1/model.onnx`);
@@ -139,7 +165,11 @@ async function scanModel(scan: Scan, name: string, real: string): Promise<Reposi
   // `01` beside `1` would be a second copy of version 1; alone, it is still not read as version 1
   for (const m of misspelt) {
     const taken = versions.some((v) => v.version === m.sameAs);
-    scan.skip(skipped, m.entry, `${m.problem}: ${taken ? `it collides with ${name}/${m.sameAs}` : `rename it to ${name}/${m.sameAs}`}`);
+    scan.skip(
+      skipped,
+      m.entry,
+      `${m.problem}: ${taken ? `it collides with ${name}/${m.sameAs}` : `rename it to ${name}/${m.sameAs}`}`,
+    );
   }
   versions.sort((a, b) => Number(a.version) - Number(b.version));
   // Left out on purpose: listed, not logged (a warning on every poll would be noise).
@@ -167,7 +197,8 @@ async function readModelConfig(scan: Scan, rel: string): Promise<{ config: Model
   let text: string;
   try {
     const { size } = await stat(entry.real);
-    if (size > MODEL_JSON_MAX_BYTES) return { config: defaults, error: `${rel} is ${size} bytes; the limit is ${MODEL_JSON_MAX_BYTES}` };
+    if (size > MODEL_JSON_MAX_BYTES)
+      return { config: defaults, error: `${rel} is ${size} bytes; the limit is ${MODEL_JSON_MAX_BYTES}` };
     text = await readFile(entry.real, 'utf8');
   } catch (err) {
     return { config: defaults, error: `${rel} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };

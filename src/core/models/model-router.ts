@@ -35,7 +35,10 @@ export class ModelRouter<R> {
     this.models.set(name, entries);
   }
 
-  /** Puts an entry in its model's list, in version order, in place of one with its version (and of a placeholder): the next resolve() sees it. */
+  /**
+   * Puts an entry in its model's list, in version order, in place of one with its version (and of a
+   * placeholder): the next resolve() sees it.
+   */
   place(entry: ModelEntry<R>): void {
     this.removed.delete(modelKey(entry.name, entry.version));
     const others = this.entries(entry.name).filter(
@@ -60,7 +63,12 @@ export class ModelRouter<R> {
    * variant its routing key (or a weighted draw) picks among the ready ones; else resolve()'s default.
    * `chosen` keeps the variant an earlier route() of the same request picked, while it is ready.
    */
-  route(name: string, version?: string, routingKey?: string, chosen?: string): { entry: ModelEntry<R>; variant?: string } {
+  route(
+    name: string,
+    version?: string,
+    routingKey?: string,
+    chosen?: string,
+  ): { entry: ModelEntry<R>; variant?: string } {
     const traffic = version === undefined ? this.traffic.get(name) : undefined;
     if (traffic) {
       const ready = this.versionReady(name);
@@ -70,7 +78,10 @@ export class ModelRouter<R> {
     return { entry: this.resolve(name, version) };
   }
 
-  /** The split's variants route() chooses among now (weight above 0, version ready); undefined for a model without a split. */
+  /**
+   * The split's variants route() chooses among now (weight above 0, version ready); undefined for a
+   * model without a split.
+   */
   liveVariants(name: string): TrafficVariant[] | undefined {
     return this.traffic.get(name)?.live(this.versionReady(name));
   }
@@ -96,7 +107,8 @@ export class ModelRouter<R> {
     if (!entry) throw versionNotFound(name, version!, entries, this.removed.get(modelKey(name, version!)));
     const key = modelKey(name, entry.version);
     if (entry.state === 'loading') throw new ServiceError('MODEL_NOT_READY', `model ${key} is still loading`);
-    if (entry.state === 'failed') throw new ServiceError('MODEL_FAILED', `model ${key} failed to load: ${entry.reason}`);
+    if (entry.state === 'failed')
+      throw new ServiceError('MODEL_FAILED', `model ${key} failed to load: ${entry.reason}`);
     if (entry.state === 'unsupported')
       throw new ServiceError('UNSUPPORTED_MODEL', `model ${key} cannot be served: ${entry.reason}`);
     return entry;
@@ -128,7 +140,12 @@ export class ModelRouter<R> {
  * version, as in Triton, never version 1. The answer lists the versions there are, and says why a
  * spelling is none.
  */
-function versionNotFound<R>(name: string, version: string, entries: ModelEntry<R>[], removed: string | undefined): ServiceError {
+function versionNotFound<R>(
+  name: string,
+  version: string,
+  entries: ModelEntry<R>[],
+  removed: string | undefined,
+): ServiceError {
   const versions = entries.filter((e) => e.file !== '').map((e) => e.version);
   const detail = [{ path: 'version', message: `versions: ${versions.join(', ') || 'none'}` }];
   if (removed)

@@ -65,7 +65,10 @@ export function buildModelSpec(
   const outputs = meta.outputs.filter((o): o is TensorSpec => isDType(o.dtype));
   if (outputs.length === 0) throw new Error('the model has no tensor outputs');
   const inputs = meta.inputs.map((input): TensorSpec => {
-    if (!isDType(input.dtype)) throw new UnsupportedModel(`input "${input.name}" is ${input.dtype === 'non-tensor' ? 'not a tensor' : `of element type ${input.dtype}`}, which the service cannot feed`);
+    if (!isDType(input.dtype))
+      throw new UnsupportedModel(
+        `input "${input.name}" is ${input.dtype === 'non-tensor' ? 'not a tensor' : `of element type ${input.dtype}`}, which the service cannot feed`,
+      );
     return { name: input.name, dtype: input.dtype, shape: input.shape };
   });
   if (config.input && !inputs.some((i) => i.name === config.input)) {
@@ -79,9 +82,13 @@ export function buildModelSpec(
     taskOutput = config.output ?? outputs[0]!.name;
     const output = outputs.find((o) => o.name === taskOutput);
     if (!output) throw new Error(`model.json names output "${taskOutput}", the model has ${names(outputs)}`);
-    const width = output.shape.slice(1).reduce<number | null>((a, d) => (a === null || typeof d !== 'number' ? null : a * d), 1);
+    const width = output.shape
+      .slice(1)
+      .reduce<number | null>((a, d) => (a === null || typeof d !== 'number' ? null : a * d), 1);
     if (task === 'classification' && width !== null && width !== config.labels!.length) {
-      throw new Error(`output "${taskOutput}" has ${width} values per row but model.json lists ${config.labels!.length} labels`);
+      throw new Error(
+        `output "${taskOutput}" has ${width} values per row but model.json lists ${config.labels!.length} labels`,
+      );
     }
   }
 
@@ -104,14 +111,18 @@ export function buildModelSpec(
 /** Named features describe one input whose rows (everything after the batch dim) are fixed in size. */
 function featureInputOf(config: ModelConfig, inputs: TensorSpec[]): string {
   const name = config.input ?? (inputs.length === 1 ? inputs[0]!.name : undefined);
-  if (!name) throw new Error(`model.json lists features but not the input they describe ("input"); the model has ${names(inputs)}`);
+  if (!name)
+    throw new Error(
+      `model.json lists features but not the input they describe ("input"); the model has ${names(inputs)}`,
+    );
   const input = inputs.find((i) => i.name === name)!;
   const row = input.shape.slice(1);
   if (input.shape.length === 0 || !row.every((d): d is number => typeof d === 'number')) {
     throw new Error('named features need an input whose row shape is fixed');
   }
   const size = row.reduce((a, b) => a * b, 1);
-  if (size !== config.features!.length) throw new Error(`model.json lists ${config.features!.length} features but the input row holds ${size} values`);
+  if (size !== config.features!.length)
+    throw new Error(`model.json lists ${config.features!.length} features but the input row holds ${size} values`);
   return name;
 }
 

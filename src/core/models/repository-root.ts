@@ -40,13 +40,19 @@ export class RepositoryRoot {
       real = await realpath(path);
     } catch (err) {
       const { code, message } = err as NodeJS.ErrnoException;
-      const reason = code === 'ENOENT' ? 'is a symlink whose target does not exist' : `cannot be resolved (${code ?? 'error'})`;
+      const reason =
+        code === 'ENOENT' ? 'is a symlink whose target does not exist' : `cannot be resolved (${code ?? 'error'})`;
       return { found: false, missing: false, reason, detail: message };
     }
     const inside = relative(this.real, real);
     if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
       const where = inside === '' ? 'MODEL_DIR itself' : 'outside MODEL_DIR';
-      return { found: false, missing: false, reason: `is a symlink to ${where}: refused`, detail: `${path} -> ${real}` };
+      return {
+        found: false,
+        missing: false,
+        reason: `is a symlink to ${where}: refused`,
+        detail: `${path} -> ${real}`,
+      };
     }
     const info = await stat(real);
     return { found: true, real, kind: info.isDirectory() ? 'directory' : info.isFile() ? 'file' : 'other' };
@@ -68,7 +74,9 @@ export class PathRedactor {
   constructor(dirs: string[]) {
     const absolute = dirs.flatMap((d) => [d, resolve(d)]).map((d) => d.replace(/\/+$/, ''));
     // the longest first, so /a/models-x is replaced before /a/models; '/' alone is never a prefix
-    this.prefixes = [...new Set(absolute)].filter((d) => isAbsolute(d) && d.length > 1).sort((a, b) => b.length - a.length);
+    this.prefixes = [...new Set(absolute)]
+      .filter((d) => isAbsolute(d) && d.length > 1)
+      .sort((a, b) => b.length - a.length);
   }
 
   redact(text: string): string {

@@ -36,7 +36,10 @@ export class ModelTraffic {
     return this.variants;
   }
 
-  /** New weights by variant name (the others keep theirs); throws InvalidSplitError and changes nothing when the result is not a valid split. */
+  /**
+   * New weights by variant name (the others keep theirs); throws InvalidSplitError and changes
+   * nothing when the result is not a valid split.
+   */
   setWeights(weights: Record<string, number>): void {
     const next = this.variants.map((v) => (weights[v.name] === undefined ? v : { ...v, weight: weights[v.name]! }));
     compileSplit(next, { salt: this.model });

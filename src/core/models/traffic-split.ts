@@ -36,7 +36,10 @@ import { z } from 'zod';
  * Without a key (or with an empty one), the choice is weighted random.
  */
 
-/** One variant of a split. What a variant serves (a model version) is the caller's: extra fields come back unchanged. */
+/**
+ * One variant of a split. What a variant serves (a model version) is the caller's: extra fields
+ * come back unchanged.
+ */
 export const splitVariantSchema = z.object({
   name: z.string().min(1),
   weight: z.number().finite().nonnegative(),
@@ -77,11 +80,15 @@ export interface TrafficSplit<V extends SplitVariant> {
 }
 
 // One WebAssembly instance for the process: instantiating costs far more than a hash.
+// eslint-disable-next-line @typescript-eslint/unbound-method -- typed as methods, but closures over the instance
 const { h64 } = await xxhash();
 
 const TWO_POW_53 = 2 ** 53;
 
-/** Validates the variants and precomputes what a request needs: the live variants, their seeds, 1/w, cumulative weights. */
+/**
+ * Validates the variants and precomputes what a request needs: the live variants, their seeds, 1/w,
+ * cumulative weights.
+ */
 export function compileSplit<V extends SplitVariant>(
   variants: readonly V[],
   options: SplitOptions = {},

@@ -29,7 +29,10 @@ export class TrafficTable {
     }
   }
 
-  /** A model unloaded through the control API: loaded again, it starts from its model.json, not from weights set before. */
+  /**
+   * A model unloaded through the control API: loaded again, it starts from its model.json, not from
+   * weights set before.
+   */
   forget(model: string): void {
     this.splits.delete(model);
   }

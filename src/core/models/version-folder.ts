@@ -20,7 +20,8 @@ export function versionFolder(name: string): { version: string } | { problem: st
   if (/^[0-9]+$/.test(name)) {
     const value = Number(name);
     if (value === 0) return { problem: 'version 0 is not a version: versions start at 1' };
-    if (value > Number.MAX_SAFE_INTEGER) return { problem: `a version larger than ${Number.MAX_SAFE_INTEGER} cannot be told apart from its neighbours` };
+    if (value > Number.MAX_SAFE_INTEGER)
+      return { problem: `a version larger than ${Number.MAX_SAFE_INTEGER} cannot be told apart from its neighbours` };
     return { problem: `not the canonical spelling of version ${value}`, sameAs: String(value) };
   }
   return { problem: 'not a version folder: versions are positive integers (1, 2, 10)' };

@@ -58,7 +58,10 @@ export class FeedbackStore {
     this.shared.store.set(key, this.shared.signer.sign(key, RECORD_VERSION, record), this.options.ttlSeconds);
   }
 
-  /** The prediction behind an id, or why there is none. A record from Redis is used only when signed and fitting a model loaded here. */
+  /**
+   * The prediction behind an id, or why there is none. A record from Redis is used only when signed
+   * and fitting a model loaded here.
+   */
   async recall(id: string): Promise<PredictionRecord | Unmatched> {
     const local = this.local.get(id)?.record;
     if (local) return local;

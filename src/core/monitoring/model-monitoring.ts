@@ -13,7 +13,10 @@ export interface MonitoringObserver {
   unmatchedFeedback(reason: Unmatched): void;
 }
 
-/** Told of each labelled row once scored (1/0 for right/wrong, or |error|): the experiments count it toward the variant that answered. */
+/**
+ * Told of each labelled row once scored (1/0 for right/wrong, or |error|): the experiments count it
+ * toward the variant that answered.
+ */
 export interface ScoredFeedbackObserver {
   scored(record: PredictionRecord, score: number): void;
 }

@@ -19,7 +19,10 @@ export interface DeclaredRows {
   path: string;
 }
 
-/** The caps on one request's rows as plain numbers, so a decode worker holds a body to them exactly as the data plane does. */
+/**
+ * The caps on one request's rows as plain numbers, so a decode worker holds a body to them exactly
+ * as the data plane does.
+ */
 export interface RowCaps {
   maxRequestRows: number;
   /** The model's max_queue_size: a larger request could never be queued fairly. */
@@ -28,7 +31,10 @@ export interface RowCaps {
   key: string;
 }
 
-/** The size along the batch dim: the largest any batched input claims (the input checks then insist they agree); 1 without one. */
+/**
+ * The size along the batch dim: the largest any batched input claims (the input checks then insist
+ * they agree); 1 without one.
+ */
 export function declaredRows(
   batchAxes: Readonly<Record<string, number>> | undefined,
   shapes: DeclaredShapes,

@@ -23,7 +23,7 @@ export function mergeKey(plan: BatchPlan | undefined, tensors: NamedTensors, fet
       continue;
     }
     if (tensorBytes(t) > SHARED_KEY_BYTES) return undefined;
-    key += `${t.shape}:${Array.isArray(t.data) ? JSON.stringify(t.data) : Array.prototype.join.call(t.data, ',')}`;
+    key += `${t.shape.join(',')}:${Array.isArray(t.data) ? JSON.stringify(t.data) : Array.prototype.join.call(t.data, ',')}`;
   }
   return key;
 }

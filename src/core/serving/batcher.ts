@@ -9,7 +9,10 @@ export interface BatchObserver {
   queueWait(model: string, version: string, seconds: number): void;
 }
 
-/** One inference over tensors already merged; resolves to the outputs of the whole batch. `traces`: the traced requests in it; `background`: no client waits for it. */
+/**
+ * One inference over tensors already merged; resolves to the outputs of the whole batch. `traces`:
+ * the traced requests in it; `background`: no client waits for it.
+ */
 export type RunBatch = (
   runner: ModelRunner,
   inputs: NamedTensors,
@@ -239,7 +242,8 @@ export class Batcher {
     for (const item of batch) {
       item.state = 'running';
       item.onDispatch?.();
-      if (!queue.background) this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000); // a client's wait, not the background's
+      // A client's wait, not the background's
+      if (!queue.background) this.observer.queueWait(spec.name, spec.version, (now - item.enqueued) / 1000);
       if (item.trace) {
         item.trace
           .child('queue wait', item.enqueued, {
@@ -312,7 +316,10 @@ export class Batcher {
   }
 }
 
-/** Background runs at a time, beside the client slots: shadow traffic takes at most this much of the CPU from clients. */
+/**
+ * Background runs at a time, beside the client slots: shadow traffic takes at most this much of the
+ * CPU from clients.
+ */
 const BACKGROUND_SLOTS = 1;
 /** Appended to a runtime key for its background queue. */
 const BACKGROUND = '\u0000background';

@@ -28,7 +28,10 @@ export interface InferTarget {
   version?: string;
   /** Keeps a caller on one variant of the model's traffic split (a user id); none: a weighted draw. */
   routingKey?: string;
-  /** The split's variant an earlier resolve() of this request chose (to decode for it first), kept while it is ready. */
+  /**
+   * The split's variant an earlier resolve() of this request chose (to decode for it first), kept
+   * while it is ready.
+   */
   variant?: string;
 }
 
@@ -61,7 +64,10 @@ export interface InferResult {
   /** The prediction id (a UUIDv7) ground-truth feedback is joined by. */
   id: string;
   runner: ModelRunner;
-  /** The traffic split's variant that served the request, when the model has a split and the request named no version. */
+  /**
+   * The traffic split's variant that served the request, when the model has a split and the request
+   * named no version.
+   */
   variant?: string;
   /** The fetched outputs, the batch dim as the request sent it. */
   outputs: NamedTensors;
@@ -194,8 +200,10 @@ export class DataPlane {
       const fetch = this.fetchOf(runner, decoded.outputs);
       validated = true;
       trace?.child('validate', started).end(this.now());
-      if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows); // before a worker owns the data
-      if (target.version === undefined) shadow = this.shadows?.sample(runner, checked.tensors, rows); // copied now, for the same reason
+      // Before a worker owns the data
+      if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows);
+      // Copied now, for the same reason
+      if (target.version === undefined) shadow = this.shadows?.sample(runner, checked.tensors, rows);
       const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
       const { outputs, cached } =
         this.deps.cache && runner.cache.enabled && this.usageOf(runner).use()
@@ -208,7 +216,8 @@ export class DataPlane {
       const id = this.newId();
       const monitoring = this.deps.monitoring;
       if (monitoring) {
-        monitoring.rememberPrediction(spec, id, predictions, rows, variant); // before the answer: feedback may follow it at once
+        // Before the answer: feedback may follow it at once
+        monitoring.rememberPrediction(spec, id, predictions, rows, variant);
         setImmediate(() => monitoring.observePredictions(spec, predictions, rows));
       }
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
@@ -260,7 +269,7 @@ export class DataPlane {
   /** The outputs to fetch: those asked for (all by default), plus the task's output, in the model's order. */
   private fetchOf(runner: ModelRunner, requested: string[] | undefined): string[] {
     let known = this.fetchLists.get(runner);
-    if (!known) this.fetchLists.set(runner, (known = new Map()));
+    if (!known) this.fetchLists.set(runner, (known = new Map<string, string[]>()));
     const key = requested ? requested.join('\0') : '\0all';
     const cached = known.get(key);
     if (cached) return cached;
@@ -327,7 +336,7 @@ export class DataPlane {
         ? Object.fromEntries(
             Object.entries(tensors).map(([name, t]) => [
               name,
-              plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name]!, leadRows),
+              plan.inputs[name] === undefined ? t : takeAlong(t, plan.inputs[name], leadRows),
             ]),
           )
         : tensors;
@@ -410,7 +419,10 @@ export class DataPlane {
   }
 }
 
-/** A failure as the client sees it: a ServiceError as it is, anything else a 500 INFERENCE_FAILED with the cause kept for the log. */
+/**
+ * A failure as the client sees it: a ServiceError as it is, anything else a 500 INFERENCE_FAILED
+ * with the cause kept for the log.
+ */
 function inferenceError(err: unknown): ServiceError {
   return err instanceof ServiceError
     ? err

@@ -39,7 +39,10 @@ export class InflightLimiter {
     };
   }
 
-  /** What a share taken as `from` really is now (a body whose size was not known up front); never above the first amount. */
+  /**
+   * What a share taken as `from` really is now (a body whose size was not known up front); never
+   * above the first amount.
+   */
   resize(resource: InflightResource, release: () => void, from: number, to: number): () => void {
     if (to >= from) return release;
     release();

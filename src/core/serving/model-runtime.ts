@@ -35,7 +35,10 @@ export interface InferenceResult {
   outputs: NamedTensors;
   /** Time session.run() took, without queueing or thread hand-off. */
   seconds: number;
-  /** When session.run() started, in epoch ms (performance.timeOrigin + now on the thread that ran it): the inference span's child. */
+  /**
+   * When session.run() started, in epoch ms (performance.timeOrigin + now on the thread that ran
+   * it): the inference span's child.
+   */
   startedAt?: number;
 }
 
@@ -44,7 +47,10 @@ export interface ModelRuntime {
   describe(path: string): Promise<OnnxMetadata>;
   /** Starts the workers holding a session for each model; called once, after describe(). */
   start(models: WorkerModel[]): void;
-  /** Loads a version's session on every worker after start (starting them if none run yet); rejects when it cannot load. */
+  /**
+   * Loads a version's session on every worker after start (starting them if none run yet); rejects
+   * when it cannot load.
+   */
   add(model: WorkerModel): Promise<void>;
   /** Releases a version's sessions, on the workers and the main thread; call it once nothing runs on the key. */
   remove(key: string): Promise<void>;

@@ -23,7 +23,10 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   if (dtype === 'string') return { dtype, shape, data: stringsFromBytes(bytes, count, where) };
   const width = dtypes[dtype].bytes;
   if (bytes.byteLength !== count * width) {
-    throw invalidAt(where, `shape [${shape}] of ${dtype} needs ${count * width} bytes, got ${bytes.byteLength}`);
+    throw invalidAt(
+      where,
+      `shape [${shape.join(',')}] of ${dtype} needs ${count * width} bytes, got ${bytes.byteLength}`,
+    );
   }
   let data: TypedArray;
   if (LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
@@ -34,7 +37,7 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
     ) => TypedArray;
     data = new Constructor(bytes.buffer, bytes.byteOffset, count);
   } else {
-    data = dtypes[dtype].create(count) as TypedArray;
+    data = dtypes[dtype].create(count);
     const view = new Uint8Array(data.buffer);
     view.set(bytes);
     if (!LITTLE_ENDIAN && width > 1) swapBytes(view, width);
@@ -88,7 +91,7 @@ export function tensorToBytes(tensor: Tensor): Uint8Array {
     }
     return out;
   }
-  const data = tensor.data as TypedArray;
+  const data = tensor.data;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN || dtypes[tensor.dtype].bytes === 1) return bytes;
   const copy = bytes.slice();

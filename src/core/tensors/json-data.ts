@@ -21,15 +21,17 @@ export function tensorFromJson(
 ): Tensor {
   const count = elementCount(shape);
   if (count > maxElements)
-    throw invalidAt(where, `shape [${shape}] holds ${count} elements, more than the body could carry`);
+    throw invalidAt(where, `shape [${shape.join(',')}] holds ${count} elements, more than the body could carry`);
   const data = dtypes[dtype].create(count);
   const write = writerOf(dtype, data, (i) => formatPath([where, ...unravel(i, shape)]));
   let written = 0;
   forEachLeaf(value, (item) => {
-    if (written >= count) throw invalidAt(where, `shape [${shape}] holds ${count} elements; the data has more`);
+    if (written >= count)
+      throw invalidAt(where, `shape [${shape.join(',')}] holds ${count} elements; the data has more`);
     write(item, written++);
   });
-  if (written !== count) throw invalidAt(where, `shape [${shape}] holds ${count} elements; the data has ${written}`);
+  if (written !== count)
+    throw invalidAt(where, `shape [${shape.join(',')}] holds ${count} elements; the data has ${written}`);
   return { dtype, shape, data };
 }
 

@@ -19,12 +19,12 @@ export function elementCount(shape: readonly number[]): number {
 /** Bytes the values hold in memory, roughly (strings at two bytes a character). */
 export function tensorBytes(tensor: Tensor): number {
   if (Array.isArray(tensor.data)) return tensor.data.reduce((sum, s) => sum + 16 + s.length * 2, 0);
-  return (tensor.data as TypedArray).byteLength;
+  return tensor.data.byteLength;
 }
 
 /** A copy with buffers of its own, which the copy owns outright (moved, not copied, to a worker). */
 export function copyTensor(tensor: Tensor): Tensor {
-  return { ...tensor, shape: tensor.shape.slice(), data: tensor.data.slice() as Tensor['data'] };
+  return { ...tensor, shape: tensor.shape.slice(), data: tensor.data.slice() };
 }
 
 /** A new, zero-filled tensor. */

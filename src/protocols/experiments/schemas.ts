@@ -2,7 +2,10 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../errors.js';
 import { ANY_REQUEST, errorResponses, PATH_PARAMS } from '../openapi/error-responses.js';
 
-/** GET /experiments and /experiments/{model}: a traffic split's results per variant, and each candidate against the control. */
+/**
+ * GET /experiments and /experiments/{model}: a traffic split's results per variant, and each
+ * candidate against the control.
+ */
 const tags = ['experiments'];
 
 const count = z.number().int().min(0);

@@ -53,7 +53,10 @@ export type PredictEnvelope = Omit<PredictRequest, 'features' | 'instances'> & {
 
 /** `variant`: the traffic split's variant the worker chose (see offload-routing.ts); the main thread pins it. */
 export type DecodeResult =
-  /** /predict: the rows decoded for model `key`; or no key when this worker does not know the model (the main thread decides). */
+  /**
+   * /predict: the rows decoded for model `key`; or no key when this worker does not know the model
+   * (the main thread decides).
+   */
   | {
       kind: 'predict';
       envelope: PredictEnvelope;
@@ -64,7 +67,10 @@ export type DecodeResult =
       kinds?: RowKind[];
       anomalies?: Partial<Record<AnomalyKind, number>>;
     }
-  /** OIP: the request without its tensors' data, and the tensors, decoded for model `key`; none when its shapes are past the row caps. */
+  /**
+   * OIP: the request without its tensors' data, and the tensors, decoded for model `key`; none when
+   * its shapes are past the row caps.
+   */
   | { kind: 'infer'; request: InferRequest; key: string; variant?: string; tensors?: NamedTensors; outputs?: string[] }
   /** OIP: this worker does not know the model version (it loaded after the worker started): the main thread decodes. */
   | { kind: 'unknown' }
@@ -107,7 +113,10 @@ export class OffloadModels {
     );
   }
 
-  /** The model version a request names, by its one spelling only (`01` names none: the main thread answers 404, as ModelRouter.resolve does). */
+  /**
+   * The model version a request names, by its one spelling only (`01` names none: the main thread
+   * answers 404, as ModelRouter.resolve does).
+   */
   find(name: string, version?: string): OffloadModel | undefined {
     return this.models.find((m) => m.name === name && (version === undefined ? m.isDefault : m.version === version));
   }
@@ -138,7 +147,10 @@ export class OffloadModels {
   }
 }
 
-/** A /predict JSON body: parsed, its envelope checked, and its rows decoded for the version it will run on, where it is known here. */
+/**
+ * A /predict JSON body: parsed, its envelope checked, and its rows decoded for the version it will run
+ * on, where it is known here.
+ */
 export function decodePredict(body: Uint8Array, models: OffloadModels, routing?: OffloadRouting): DecodeResult {
   let envelope: PredictEnvelope;
   let rows: { single: boolean; values: unknown[] };

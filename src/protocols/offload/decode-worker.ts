@@ -23,7 +23,7 @@ export default function decode(task: DecodeTask): unknown {
   const result = task.kind === 'predict' ? decodePredict(task.body, models, task.routing) : decodeInfer(task, models);
   const buffers = buffersOf(result);
   if (buffers.length === 0) return result;
-  return move({ [transferableSymbol]: buffers, [valueSymbol]: result } as never);
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: result });
 }
 
 function buffersOf(result: DecodeResult): ArrayBuffer[] {

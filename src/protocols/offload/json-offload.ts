@@ -80,7 +80,10 @@ export class JsonOffload {
     return decoding;
   }
 
-  /** After the decodes already asked for: one may still be waiting for its worker to start, which closing the pool would refuse. */
+  /**
+   * After the decodes already asked for: one may still be waiting for its worker to start, which
+   * closing the pool would refuse.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.decoding]);

@@ -14,7 +14,10 @@ export const describeOnlyValidator = (() => undefined) as unknown as FastifySche
 /** Answers serialized by a compiled serializer (fast-json-stringify) instead of JSON.stringify. */
 const compiled = new WeakSet<z.ZodType>();
 
-/** Marks a 2xx response schema to be compiled into the route's serializer: /predict's answer (about half JSON.stringify's time). */
+/**
+ * Marks a 2xx response schema to be compiled into the route's serializer: /predict's answer (about
+ * half JSON.stringify's time).
+ */
 export function compiledAnswer<T extends z.ZodType>(schema: T): T {
   compiled.add(schema);
   return schema;

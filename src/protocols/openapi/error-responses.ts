@@ -32,7 +32,10 @@ export const ANY_REQUEST = [
   'HEADERS_TOO_LARGE',
   'INTERNAL_ERROR',
 ] as const satisfies ErrorCode[];
-/** A route that reads a body: its JSON, size, Content-Type, charset and Content-Encoding; the in-flight cap on body bytes. */
+/**
+ * A route that reads a body: its JSON, size, Content-Type, charset and Content-Encoding; the
+ * in-flight cap on body bytes.
+ */
 export const READS_BODY = [
   'INVALID_JSON',
   'PAYLOAD_TOO_LARGE',
@@ -49,7 +52,10 @@ export const RESOLVES_MODEL = [
   'MODEL_FAILED',
   'UNSUPPORTED_MODEL',
 ] as const satisfies ErrorCode[];
-/** Inference through the data plane: inputs checked against the model, the row caps, the queue, the deadline, the run. */
+/**
+ * Inference through the data plane: inputs checked against the model, the row caps, the queue, the
+ * deadline, the run.
+ */
 export const INFERS = [
   'INVALID_INPUT',
   'TOO_MANY_ROWS',

@@ -6,7 +6,10 @@ import { parseJson } from '../offload/decode-tasks.js';
 import { feedbackSchema } from './feedback-schemas.js';
 import { feedbackRouteSchema } from './route-schemas.js';
 
-/** POST /feedback: 200 with whether the prediction was right; 404 unknown id, 410 expired, 409 duplicate, 400 bad body. */
+/**
+ * POST /feedback: 200 with whether the prediction was right; 404 unknown id, 410 expired, 409
+ * duplicate, 400 bad body.
+ */
 const feedback: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { maxJsonDepth }) => {
   await inflateRequestBodies(app);
   // The same JSON reading as /predict: prototype poisoning and bodies deeper than MAX_JSON_DEPTH refused.

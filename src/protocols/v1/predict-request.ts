@@ -7,7 +7,8 @@ export const predictRequestSchema = z
     model: z.string().min(1).max(128),
     version: versionField.optional(),
     features: z.record(z.string(), z.unknown()).optional(),
-    instances: z.array(z.unknown()).min(1).optional(), // at most MAX_REQUEST_ROWS: the data plane's row cap, one for every protocol
+    // At most MAX_REQUEST_ROWS: the data plane's row cap, one for every protocol
+    instances: z.array(z.unknown()).min(1).optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
     /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
     timeout_ms: z.number().int().min(1).max(600_000).optional(),

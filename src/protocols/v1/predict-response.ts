@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** One row's answer: label, confidence and probabilities (classifiers), values (regressors), or a raw model's outputs. */
+/**
+ * One row's answer: label, confidence and probabilities (classifiers), values (regressors), or a
+ * raw model's outputs.
+ */
 const rowAnswer = z.object({
   label: z.string().optional(),
   confidence: z.number().optional(),
@@ -19,7 +22,10 @@ export const predictResponseSchema = z.object({
   id: z.string(),
   model: z.string(),
   version: z.string(),
-  /** The traffic split's variant that served the request, when the model has a split and the request named no version. */
+  /**
+   * The traffic split's variant that served the request, when the model has a split and the request
+   * named no version.
+   */
   variant: z.string().optional(),
   cached: z.boolean(),
   ...rowAnswer.shape,

@@ -30,7 +30,10 @@ const binaryLocator: Locator = {
   tensor: () => 'shape',
 };
 
-/** /predict's rows as a request declares them (`instances`' length, a binary body's batch dim), held to the row caps before any row is decoded. */
+/**
+ * /predict's rows as a request declares them (`instances`' length, a binary body's batch dim), held
+ * to the row caps before any row is decoded.
+ */
 const declaring = (rows: number, path: string) => () => ({ rows, path });
 
 /** /predict feeds one input with rows; other models are served over the Open Inference Protocol. */

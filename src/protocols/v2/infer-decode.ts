@@ -59,12 +59,18 @@ export const oipLocator: Locator = {
   tensor: (input) => formatPath(['inputs', input]),
 };
 
-/** The request's inputs by name with the shapes they declare, read before their data is: what the row caps are checked on. */
+/**
+ * The request's inputs by name with the shapes they declare, read before their data is: what the
+ * row caps are checked on.
+ */
 export function inputsByName(request: InferRequest): Record<string, InferRequest['inputs'][number]> {
   return Object.fromEntries(request.inputs.map((input) => [input.name, input]));
 }
 
-/** The request's tensors, each from its JSON data or its slice of the binary data, checked against the declared datatype. */
+/**
+ * The request's tensors, each from its JSON data or its slice of the binary data, checked against
+ * the declared datatype.
+ */
 export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): DecodedInputs {
   const { request, binary } = body;
   const tensors: NamedTensors = {};

@@ -2,7 +2,10 @@ import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { packageInfo as pkg } from '../../package-info.js';
 import { metadataShape, OIP_DATATYPE } from './datatypes.js';
 
-/** The extensions this server implements, as GET /v2 lists them; the model repository one only with the control API on (ADMIN_TOKEN). */
+/**
+ * The extensions this server implements, as GET /v2 lists them; the model repository one only with
+ * the control API on (ADMIN_TOKEN).
+ */
 export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository'];
 
 export function serverMetadata(controlApi = false) {
@@ -13,7 +16,10 @@ export function serverMetadata(controlApi = false) {
   };
 }
 
-/** A model version's metadata: every version of the model, the platform, and each tensor's datatype and shape (-1 where it varies). */
+/**
+ * A model version's metadata: every version of the model, the platform, and each tensor's datatype
+ * and shape (-1 where it varies).
+ */
 export function modelMetadata(runner: ModelRunner, versions: string[]) {
   const { spec } = runner;
   const tensor = (t: (typeof spec.inputs)[number]) => ({

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../errors.js';
 import { ANY_REQUEST, errorResponses, PATH_PARAMS, READS_BODY } from '../openapi/error-responses.js';
 
-/** The model repository extension of the Open Inference Protocol (Triton's `extension_model_repository`), as this server answers it. */
+/**
+ * The model repository extension of the Open Inference Protocol (Triton's
+ * `extension_model_repository`), as this server answers it.
+ */
 const tags = ['Model repository (control API)'];
 /** Every control API route: refused without the token, or with a wrong one. */
 export const ADMIN = ['UNAUTHORIZED', 'FORBIDDEN'] as const satisfies ErrorCode[];

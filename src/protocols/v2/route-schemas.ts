@@ -13,7 +13,10 @@ import { OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema } from './infer-request.js';
 import { EXTENSIONS } from './metadata.js';
 
-/** Shapes and bodies of the Open Inference Protocol v2 REST API (/work/shared/specs/open_inference_rest.yaml), as this server answers them. */
+/**
+ * Shapes and bodies of the Open Inference Protocol v2 REST API
+ * (/work/shared/specs/open_inference_rest.yaml), as this server answers them.
+ */
 const tags = ['Open Inference Protocol v2'];
 const datatype = z.enum(Object.values(OIP_DATATYPE) as [string, ...string[]]);
 const binary = (description: string) => z.string().meta({ format: 'binary', description });

@@ -60,7 +60,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
     const { model } = request.params;
     const version = versionOfPath(request.params.version);
-    const { runner } = app.router.resolve(model, version); // without a version: the default one, whatever the traffic split
+    // Without a version: the default one, whatever the traffic split
+    const { runner } = app.router.resolve(model, version);
     return modelMetadata(
       runner!,
       app.router.entries(model).map((e) => e.version),
@@ -100,7 +101,8 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
     const headerLength = request.headers['inference-header-content-length'];
     const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
     if (app.jsonOffload.wants(bytes.length)) {
-      const { runner } = app.router.resolve(model, version); // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
+      // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
+      const { runner } = app.router.resolve(model, version);
       const routing =
         version === undefined
           ? offloadRouting([model], (m) => app.router.liveVariants(m), routingKeyOf(request))

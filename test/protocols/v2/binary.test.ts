@@ -101,9 +101,12 @@ describe('OIP v2 binary tensor data extension, over real HTTP with a client writ
       fp64: ['FP64', [Math.PI, -1e300]],
       fp16: ['FP16', [65504, -0.5]],
     };
-    const inputs = Object.entries(values).map(
-      ([n, [datatype, data]]) => ({ name: `in_${n}`, datatype, shape: [1, 2], data }) as ClientTensor,
-    );
+    const inputs = Object.entries(values).map(([n, [datatype, data]]) => ({
+      name: `in_${n}`,
+      datatype,
+      shape: [1, 2],
+      data,
+    }));
     const reply = await infer(url, 'all_types', inputs, { binaryOutputs: true });
     expect(reply.status).toBe(200);
     for (const [n, [, data]] of Object.entries(values)) expect(reply.outputs[`out_${n}`]!.data).toEqual(data);

@@ -8,7 +8,10 @@ import { irisConfig } from '../../helpers/traffic.js';
 const TOKEN = 'traffic-api-test-token-0123456789';
 const URL = '/v2/repository/models/iris/traffic';
 
-/** iris with a split over version 1 and 2, and a third variant whose version 3 is not there; diabetes without a split. */
+/**
+ * iris with a split over version 1 and 2, and a third variant whose version 3 is not there;
+ * diabetes without a split.
+ */
 function repository(): TempRepository {
   const config = irisConfig([
     { name: 'stable', version: 1, weight: 90 },
