@@ -1,25 +1,44 @@
 /**
- * This build against another, side by side in one run: did a change slow the paths clients use?
- * Both builds serve the bundled models (the cache off, so every request runs the model, except the
- * cache-hit path), started as their own processes and loaded in turns for BENCH_ROUNDS rounds, so
- * the machine's drift falls on both alike. Prints req/s, p99 and the server's CPU per request per
- * build, and this build's medians over the baseline's; writes bench/results/builds.json.
+ * This build against others, side by side in one run: did a change slow the paths clients use, and
+ * how far is it from the HTTP ceiling? Every build serves the bundled models (the cache off, so every
+ * request runs the model, except the cache-hit paths), started as its own process; the ceiling is
+ * bench/bare-server.ts answering each path's bytes as this build answers them. All are loaded in
+ * turns for BENCH_ROUNDS rounds, so the machine's drift falls on each alike. Prints req/s, p99 and the
+ * server's CPU per request per build, and this build's medians over each other's; writes
+ * bench/results/builds.json.
  *   git worktree add /tmp/base <commit> && (cd /tmp/base && npm ci && npm run build)
  *   npm run build && BENCH_BASELINE=/tmp/base/dist/server.js npx tsx bench/builds.ts
- *   (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,16 BENCH_ROUNDS=3 to change)
+ *   BENCH_BASELINE=a475eaf=/tmp/a/dist/server.js,b327a4a=/tmp/b/dist/server.js names several
+ *   (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,32 BENCH_ROUNDS=3 BENCH_PATHS=iris to change; BENCH_CEILING=0
+ *   leaves the bare route out)
  */
 import { holdoutRow, MODELS } from './bundled-model.js';
 import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
-const baseline = process.env.BENCH_BASELINE;
-if (!baseline) throw new Error('set BENCH_BASELINE to the dist/server.js of the build to compare with');
+if (!process.env.BENCH_BASELINE)
+  throw new Error('set BENCH_BASELINE to the dist/server.js of the build to compare with');
+const baselines = Object.fromEntries(
+  process.env.BENCH_BASELINE.split(',').map((entry, i, all) => {
+    const [name, script] = entry.includes('=')
+      ? entry.split('=')
+      : [all.length > 1 ? `baseline ${i + 1}` : 'baseline', entry];
+    return [name!, script!];
+  }),
+);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16').split(',').map(Number);
+const ceiling = process.env.BENCH_CEILING !== '0';
+const pathFilter = process.env.BENCH_PATHS;
 
 const iris = holdoutRow('iris');
-const paths: Record<string, { url: string; body: string | Buffer; cache: boolean }> = {
+const allPaths: Record<string, { url: string; body: string | Buffer; cache: boolean }> = {
+  'iris /predict JSON, miss': {
+    url: '/predict',
+    body: JSON.stringify({ model: 'iris', instances: [iris] }),
+    cache: false,
+  },
   'iris /predict JSON, cache hit': {
     url: '/predict',
     body: JSON.stringify({ model: 'iris', instances: [iris] }),
@@ -36,7 +55,11 @@ const paths: Record<string, { url: string; body: string | Buffer; cache: boolean
     cache: false,
   },
 };
-const builds = { 'this build': 'dist/server.js', baseline };
+const paths = Object.fromEntries(
+  Object.entries(allPaths).filter(([path]) => !pathFilter || pathFilter.split(',').some((p) => path.startsWith(p))),
+);
+const builds: Record<string, string> = { 'this build': 'dist/server.js', ...baselines };
+const BARE = 'bare route';
 
 const servers = new Map<string, ChildServer>();
 for (const [build, script] of Object.entries(builds)) {
@@ -46,6 +69,20 @@ for (const [build, script] of Object.entries(builds)) {
       await ChildServer.start(script, { MODEL_DIR: MODELS, CACHE_ENABLED: String(cache) }, '/ready'),
     );
 }
+// The ceiling answers each path with the bytes this build answers it with, from a process of its own.
+if (ceiling) {
+  for (const [path, { url, body, cache }] of Object.entries(paths)) {
+    const answer = await fetch(`${servers.get(`this build:${cache}`)!.url}${url}`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      headers: { 'content-type': Buffer.isBuffer(body) ? 'application/octet-stream' : 'application/json' },
+    }).then((r) => r.text());
+    servers.set(`${BARE}:${path}`, await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: answer }));
+  }
+}
+const serverOf = (build: string, path: string) =>
+  build === BARE ? servers.get(`${BARE}:${path}`)! : servers.get(`${build}:${paths[path]!.cache}`)!;
+const compared = [...Object.keys(builds), ...(ceiling ? [BARE] : [])];
 
 interface Run extends LoadResult {
   path: string;
@@ -54,10 +91,10 @@ interface Run extends LoadResult {
 }
 const runs: Run[] = [];
 for (let round = 1; round <= rounds; round++) {
-  for (const [path, { url, body, cache }] of Object.entries(paths)) {
+  for (const [path, { url, body }] of Object.entries(paths)) {
     for (const connections of connectionSets) {
-      for (const build of Object.keys(builds)) {
-        const server = servers.get(`${build}:${cache}`)!;
+      for (const build of compared) {
+        const server = serverOf(build, path);
         const result = await load(`${path}, ${build}`, `${server.url}${url}`, body, connections, seconds, {
           pid: server.pid,
         });
@@ -71,29 +108,46 @@ for (let round = 1; round <= rounds; round++) {
 }
 for (const server of servers.values()) await server.stop();
 
+const others = compared.filter((build) => build !== 'this build');
 const ratios = Object.keys(paths).flatMap((path) =>
-  connectionSets.map((connections) => {
+  connectionSets.flatMap((connections) => {
     const of = (build: string, field: 'requestsPerSec' | 'p99Ms' | 'cpuMicrosPerRequest') =>
       median(
         runs
           .filter((r) => r.path === path && r.connections === connections && r.build === build)
           .map((r) => r[field] ?? Number.NaN),
       );
-    const ratio = (field: 'requestsPerSec' | 'p99Ms' | 'cpuMicrosPerRequest') =>
-      +(of('this build', field) / of('baseline', field)).toFixed(2);
-    return {
-      path,
-      connections,
-      'req/s': ratio('requestsPerSec'),
-      p99: ratio('p99Ms'),
-      'CPU/request': ratio('cpuMicrosPerRequest'),
-    };
+    return others.map((other) => {
+      const ratio = (field: 'requestsPerSec' | 'p99Ms' | 'cpuMicrosPerRequest') =>
+        +(of('this build', field) / of(other, field)).toFixed(2);
+      const range = runs
+        .filter((r) => r.path === path && r.connections === connections && r.build === 'this build')
+        .map((r, i) => {
+          const theirs = runs.filter((t) => t.path === path && t.connections === connections && t.build === other)[i];
+          return theirs ? r.requestsPerSec / theirs.requestsPerSec : Number.NaN;
+        });
+      return {
+        path,
+        connections,
+        against: other,
+        'req/s': ratio('requestsPerSec'),
+        rounds: `${Math.min(...range).toFixed(2)}-${Math.max(...range).toFixed(2)}`,
+        p99: ratio('p99Ms'),
+        'CPU/request': ratio('cpuMicrosPerRequest'),
+      };
+    });
   }),
 );
 
 console.log(table(runs));
-console.log('\nthis build / baseline, medians over the rounds (req/s above 1 and p99, CPU below 1 are better)');
-console.log('| path | connections | req/s | p99 | CPU per request |\n| --- | --- | --- | --- | --- |');
+console.log('\nthis build / each other, medians over the rounds (req/s above 1 and p99, CPU below 1 are better)');
+console.log(
+  '| path | connections | against | req/s (rounds) | p99 | CPU per request |\n| --- | --- | --- | --- | --- | --- |',
+);
 for (const r of ratios)
-  console.log(`| ${r.path} | ${r.connections} | ${r['req/s']}x | ${r.p99}x | ${r['CPU/request']}x |`);
-console.log(`saved ${saveResults('builds.json', { machine: machine(), baseline, seconds, rounds, runs, ratios })}`);
+  console.log(
+    `| ${r.path} | ${r.connections} | ${r.against} | ${r['req/s']}x (${r.rounds}) | ${r.p99}x | ${r['CPU/request']}x |`,
+  );
+console.log(
+  `saved ${saveResults('builds.json', { machine: machine(), baselines, ceiling, seconds, rounds, runs, ratios })}`,
+);

@@ -54,6 +54,16 @@ export interface RuntimeOptions {
 /** Runs seen on workers before a model may be moved to the main thread. */
 const SAMPLES_BEFORE_INLINE = 20;
 /**
+ * Runs a model moved to the main thread on the strength of its hand-off is timed there before it
+ * stays: it goes back to the workers for good unless its runs there took less than a worker's round
+ * trip did, and less than INLINE_TRIAL_MAX_ROW_MICROS per row. That bound is loose on purpose: the
+ * times are the runs' wall times, which on the main thread include the loop turn onnxruntime-node's
+ * run() waits for (other requests' work), and a model only gets here when a worker ran it faster
+ * than the hand-off took.
+ */
+const INLINE_TRIAL_RUNS = 50;
+const INLINE_TRIAL_MAX_ROW_MICROS = 1000;
+/**
  * The background worker's nice value, the lowest priority: when it competes with clients for a
  * core, the kernel gives the core to them.
  */
@@ -78,8 +88,13 @@ export class OnnxRuntime implements ModelRuntime {
   private recycler?: IdleRecycler;
   /** add, remove and recycle, one at a time: a fresh pool is built from the versions of the moment. */
   private serial: Promise<unknown> = Promise.resolve();
-  private readonly measured = new Map<string, { runs: number; seconds: number; rows: number }>();
+  /** Per model on the workers: runs, their compute seconds, rows, and their hand-off seconds (wall minus compute). */
+  private readonly measured = new Map<string, Measured>();
   private readonly inline = new Map<string, Promise<ort.InferenceSession | undefined>>();
+  /** Models on the main thread on trial (moved for their hand-off), with their runs there so far. */
+  private readonly trial = new Map<string, { runs: number; seconds: number; rows: number; workerRunSeconds: number }>();
+  /** Models that failed their trial: they stay on the workers. */
+  private readonly keptOnWorkers = new Set<string>();
 
   constructor(private readonly options: RuntimeOptions) {}
 
@@ -124,6 +139,8 @@ export class OnnxRuntime implements ModelRuntime {
       this.paths.delete(key);
       this.files.delete(key);
       this.measured.delete(key);
+      this.trial.delete(key);
+      this.keptOnWorkers.delete(key);
       const inline = this.inline.get(key);
       this.inline.delete(key);
       await (await inline)?.release();
@@ -183,10 +200,15 @@ export class OnnxRuntime implements ModelRuntime {
     if (!this.pool) throw new Error('the inference pool is not started');
     try {
       const session = await this.inline.get(task.key);
-      if (session) return await runSession(session, task);
+      if (session) {
+        const result = await runSession(session, task);
+        if (this.trial.has(task.key)) this.judgeTrial(task.key, result.seconds, task.rows, session);
+        return result;
+      }
       const pool = task.background ? this.backgroundPool() : this.pool;
+      const sent = performance.now();
       const result = await pool.run({ ...task, path: this.paths.get(task.key) });
-      this.measure(task.key, result.seconds, task.rows);
+      this.measure(task.key, result.seconds, task.rows, (performance.now() - sent) / 1000);
       return result;
     } catch (err) {
       throw rejectedInput(err) ?? err;
@@ -206,24 +228,51 @@ export class OnnxRuntime implements ModelRuntime {
     return this.inline.has(key) ? 'main-thread' : 'workers';
   }
 
-  private measure(key: string, seconds: number, rows: number): void {
-    if (this.options.inlineMaxRowMicros <= 0 || this.inline.has(key) || !this.paths.has(key)) return;
-    const m = this.measured.get(key) ?? { runs: 0, seconds: 0, rows: 0 };
+  /**
+   * A model moves to a session on the main thread once measured tiny: its rows take less than
+   * inlineMaxRowMicros each on the workers, or its runs take less than their hand-off to a worker
+   * and back (what a lone request pays). The second is a trial: on this 2-core machine a one-row
+   * iris run took 60-250 µs on a worker (a cold thread at a lower priority, sharing the cores), 30
+   * µs on the main thread, and the hand-off 100-400 µs; judged per row it stayed on the workers, at
+   * half the req/s it has inline. On the main thread its runs are timed again (judgeTrial).
+   */
+  private measure(key: string, seconds: number, rows: number, wallSeconds: number): void {
+    const bound = this.options.inlineMaxRowMicros;
+    if (bound <= 0 || this.inline.has(key) || this.keptOnWorkers.has(key) || !this.paths.has(key)) return;
+    const m = this.measured.get(key) ?? { runs: 0, seconds: 0, rows: 0, hopSeconds: 0 };
     m.runs++;
     m.seconds += seconds;
     m.rows += rows;
+    m.hopSeconds += Math.max(0, wallSeconds - seconds);
     this.measured.set(key, m);
     if (m.runs < SAMPLES_BEFORE_INLINE) return;
-    if ((m.seconds / m.rows) * 1e6 < this.options.inlineMaxRowMicros) {
-      const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads, this.options.memory);
-      // Until the session exists, runs keep going to the workers; a failure leaves them there.
-      this.inline.set(
-        key,
-        ort.InferenceSession.create(this.paths.get(key)!, options).catch(() => undefined),
-      );
-    } else {
-      this.measured.set(key, { runs: 0, seconds: 0, rows: 0 }); // measure again later: load changes
+    const verdict = placementOf(m, bound);
+    if (verdict === 'workers') {
+      this.measured.delete(key); // measure again later: load changes
+      return;
     }
+    if (verdict === 'trial')
+      this.trial.set(key, { runs: 0, seconds: 0, rows: 0, workerRunSeconds: (m.seconds + m.hopSeconds) / m.runs });
+    const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads, this.options.memory);
+    // Until the session exists, runs keep going to the workers; a failure leaves them there.
+    this.inline.set(
+      key,
+      ort.InferenceSession.create(this.paths.get(key)!, options).catch(() => undefined),
+    );
+  }
+
+  /** A model on trial on the main thread stays once its runs there are seen to cost less than on a worker. */
+  private judgeTrial(key: string, seconds: number, rows: number, session: ort.InferenceSession): void {
+    const t = this.trial.get(key)!;
+    t.runs++;
+    t.seconds += seconds;
+    t.rows += rows;
+    if (t.runs < INLINE_TRIAL_RUNS) return;
+    this.trial.delete(key);
+    if (passesTrial(t)) return;
+    this.inline.delete(key);
+    this.keptOnWorkers.add(key);
+    void session.release().catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -233,6 +282,27 @@ export class OnnxRuntime implements ModelRuntime {
     await this.background?.close();
     for (const session of this.inline.values()) await (await session)?.release();
   }
+}
+
+interface Measured {
+  runs: number;
+  seconds: number;
+  rows: number;
+  hopSeconds: number;
+}
+
+/**
+ * Where runs measured on the workers cost less (see OnnxRuntime.measure): 'inline' when their rows
+ * are under the bound, 'trial' when only their hand-off says so, else 'workers'.
+ */
+export function placementOf(m: Measured, inlineMaxRowMicros: number): 'inline' | 'trial' | 'workers' {
+  if ((m.seconds / m.rows) * 1e6 < inlineMaxRowMicros) return 'inline';
+  return m.hopSeconds > m.seconds ? 'trial' : 'workers';
+}
+
+/** Whether a model's runs on the main thread cost less than a worker's round trip did (see judgeTrial). */
+export function passesTrial(t: { runs: number; seconds: number; rows: number; workerRunSeconds: number }): boolean {
+  return t.seconds / t.runs < t.workerRunSeconds && (t.seconds / t.rows) * 1e6 < INLINE_TRIAL_MAX_ROW_MICROS;
 }
 
 /** Device, inode, size and modification time: what changes when a file is replaced or rewritten. */
