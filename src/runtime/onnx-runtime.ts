@@ -239,11 +239,12 @@ export class OnnxRuntime implements ModelRuntime {
   private measure(key: string, seconds: number, rows: number, wallSeconds: number): void {
     const bound = this.options.inlineMaxRowMicros;
     if (bound <= 0 || this.inline.has(key) || this.keptOnWorkers.has(key) || !this.paths.has(key)) return;
-    const m = this.measured.get(key) ?? { runs: 0, seconds: 0, rows: 0, hopSeconds: 0 };
+    const m = this.measured.get(key) ?? { runs: 0, seconds: 0, rows: 0, runSeconds: [], hopSeconds: [] };
     m.runs++;
     m.seconds += seconds;
     m.rows += rows;
-    m.hopSeconds += Math.max(0, wallSeconds - seconds);
+    m.runSeconds.push(seconds);
+    m.hopSeconds.push(Math.max(0, wallSeconds - seconds));
     this.measured.set(key, m);
     if (m.runs < SAMPLES_BEFORE_INLINE) return;
     const verdict = placementOf(m, bound);
@@ -252,7 +253,12 @@ export class OnnxRuntime implements ModelRuntime {
       return;
     }
     if (verdict === 'trial')
-      this.trial.set(key, { runs: 0, seconds: 0, rows: 0, workerRunSeconds: (m.seconds + m.hopSeconds) / m.runs });
+      this.trial.set(key, {
+        runs: 0,
+        seconds: 0,
+        rows: 0,
+        workerRunSeconds: median(m.runSeconds) + median(m.hopSeconds),
+      });
     const options = sessionOptions(this.options.intraOpThreads, this.options.interOpThreads, this.options.memory);
     // Until the session exists, runs keep going to the workers; a failure leaves them there.
     this.inline.set(
@@ -288,7 +294,9 @@ interface Measured {
   runs: number;
   seconds: number;
   rows: number;
-  hopSeconds: number;
+  /** Per run: its compute, and its hand-off (wall minus compute). */
+  runSeconds: number[];
+  hopSeconds: number[];
 }
 
 /**
@@ -297,7 +305,13 @@ interface Measured {
  */
 export function placementOf(m: Measured, inlineMaxRowMicros: number): 'inline' | 'trial' | 'workers' {
   if ((m.seconds / m.rows) * 1e6 < inlineMaxRowMicros) return 'inline';
-  return m.hopSeconds > m.seconds ? 'trial' : 'workers';
+  // Medians: a worker's first run of a version loads its session, a hand-off of seconds.
+  return median(m.hopSeconds) > median(m.runSeconds) ? 'trial' : 'workers';
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /** Whether a model's runs on the main thread cost less than a worker's round trip did (see judgeTrial). */

@@ -6,7 +6,8 @@ const measured = (runs: number, rowsPerRun: number, computeMicros: number, hopMi
   runs,
   rows: runs * rowsPerRun,
   seconds: (runs * computeMicros) / 1e6,
-  hopSeconds: (runs * hopMicros) / 1e6,
+  runSeconds: Array.from({ length: runs }, () => computeMicros / 1e6),
+  hopSeconds: Array.from({ length: runs }, () => hopMicros / 1e6),
 });
 
 describe('where a model runs, from its runs on the workers', () => {
@@ -17,6 +18,12 @@ describe('where a model runs, from its runs on the workers', () => {
   it('tries the main thread for a model whose one-row runs are above the bound but cost less than their hand-off', () => {
     // iris on this machine: 60-250 µs a one-row run on a cold, lower-priority worker; 100-400 µs of hand-off
     expect(placementOf(measured(20, 1, 80, 300), 50)).toBe('trial');
+  });
+
+  it('judges by the median run: a first run that loaded the session on a worker does not make a heavy model look tiny', () => {
+    const heavy = measured(20, 1, 30_000, 200);
+    heavy.hopSeconds[0] = 2; // the worker loaded the session before the first run
+    expect(placementOf(heavy, 50)).toBe('workers');
   });
 
   it('keeps on the workers a model whose runs cost more than their hand-off', () => {
