@@ -36,8 +36,11 @@ export interface BatchRequest {
 }
 
 interface Item extends BatchRequest {
-  /** Requests with the same key may share an inference; undefined runs alone. */
-  key?: string;
+  /**
+   * Requests with the same key may share an inference; undefined runs alone. Worked out when a
+   * batch is formed beside another request (NOT_YET until then): a lone request never needs it.
+   */
+  key: string | undefined | typeof NOT_YET;
   enqueued: number;
   state: 'queued' | 'running' | 'settled';
   resolve(outputs: NamedTensors): void;
@@ -68,6 +71,8 @@ interface ModelQueue {
  */
 export class Batcher {
   private readonly queues = new Map<string, ModelQueue>();
+  /** The queues holding requests: what pump() looks at, however many versions are loaded. */
+  private readonly waiting = new Set<ModelQueue>();
   private inflight = 0;
   private backgroundInflight = 0;
   private wakeTimer?: NodeJS.Timeout;
@@ -90,11 +95,23 @@ export class Batcher {
       return Promise.reject(err);
     }
     return new Promise<NamedTensors>((resolve, reject) => {
-      const key = mergeKey(runner.plan, request.tensors, request.fetch);
-      const item: Item = { ...request, key, enqueued: this.now(), state: 'queued', resolve, reject };
+      const item: Item = {
+        tensors: request.tensors,
+        rows: request.rows,
+        fetch: request.fetch,
+        trace: request.trace,
+        background: request.background,
+        onDispatch: request.onDispatch,
+        key: NOT_YET,
+        enqueued: this.now(),
+        state: 'queued',
+        resolve,
+        reject,
+      };
       item.timer = setTimeout(() => this.expire(queue, item, timeoutMs), timeoutMs);
       queue.items.push(item);
       queue.rows += request.rows;
+      this.waiting.add(queue);
       this.pump();
     });
   }
@@ -145,11 +162,7 @@ export class Batcher {
   }
 
   private isIdle(): boolean {
-    return (
-      this.inflight === 0 &&
-      this.backgroundInflight === 0 &&
-      [...this.queues.values()].every((q) => q.items.length === 0)
-    );
+    return this.inflight === 0 && this.backgroundInflight === 0 && this.waiting.size === 0;
   }
 
   /** Whether a client batch is due and waiting for a worker: the service is short of capacity now. */
@@ -188,8 +201,8 @@ export class Batcher {
   private nextDue(background: boolean): ModelQueue | undefined {
     const now = this.now();
     let next: ModelQueue | undefined;
-    for (const q of this.queues.values()) {
-      if (q.background !== background || q.items.length === 0) continue;
+    for (const q of this.waiting) {
+      if (q.background !== background) continue;
       if (q.rows < q.runner.policy.maxBatchRows && now - q.items[0]!.enqueued < q.runner.policy.maxDelayMs) continue;
       if (!next || q.items[0]!.enqueued < next.items[0]!.enqueued) next = q;
     }
@@ -213,28 +226,38 @@ export class Batcher {
 
   /** A slot is free but no queue of its lane is due yet: wake when the earliest one is. */
   private wakeForDelays(): void {
+    if (this.waiting.size === 0) return;
     const now = this.now();
-    const free = { client: this.inflight < this.slots, background: this.backgroundMayRun() };
-    const waits = [...this.queues.values()]
-      .filter((q) => q.items.length > 0 && (q.background ? free.background : free.client))
-      .map((q) => q.runner.policy.maxDelayMs - (now - q.items[0]!.enqueued));
-    if (waits.length === 0) return;
-    this.wakeTimer = setTimeout(() => this.pump(), Math.max(0, Math.min(...waits)));
+    const clientFree = this.inflight < this.slots;
+    const backgroundFree = this.backgroundMayRun();
+    let wait = Infinity;
+    for (const q of this.waiting) {
+      if (!(q.background ? backgroundFree : clientFree)) continue;
+      wait = Math.min(wait, q.runner.policy.maxDelayMs - (now - q.items[0]!.enqueued));
+    }
+    if (wait !== Infinity) this.wakeTimer = setTimeout(() => this.pump(), Math.max(0, wait));
   }
 
   private dispatch(queue: ModelQueue): void {
     const first = queue.items[0]!;
     const batch: Item[] = [first];
     let rows = first.rows;
-    if (first.key !== undefined) {
-      for (const item of queue.items.slice(1)) {
-        if (item.key !== first.key) continue;
-        if (rows + item.rows > queue.runner.policy.maxBatchRows) break;
-        batch.push(item);
-        rows += item.rows;
+    if (queue.items.length === 1) {
+      queue.items = [];
+    } else {
+      const key = keyOf(queue.runner, first);
+      if (key !== undefined) {
+        for (let i = 1; i < queue.items.length; i++) {
+          const item = queue.items[i]!;
+          if (keyOf(queue.runner, item) !== key) continue;
+          if (rows + item.rows > queue.runner.policy.maxBatchRows) break;
+          batch.push(item);
+          rows += item.rows;
+        }
       }
+      queue.items = batch.length === 1 ? queue.items.slice(1) : queue.items.filter((item) => !batch.includes(item));
     }
-    queue.items = queue.items.filter((item) => !batch.includes(item));
+    if (queue.items.length === 0) this.waiting.delete(queue);
     queue.rows -= rows;
     const { spec, plan } = queue.runner;
     const now = this.now();
@@ -310,6 +333,7 @@ export class Batcher {
     if (item.state === 'queued') {
       queue.items = queue.items.filter((i) => i !== item);
       queue.rows -= item.rows;
+      if (queue.items.length === 0) this.waiting.delete(queue);
     }
     settle(item, () => item.reject(new ServiceError('DEADLINE_EXCEEDED', `no answer within ${timeoutMs} ms`)));
     this.pump();
@@ -321,6 +345,15 @@ export class Batcher {
  * CPU from clients.
  */
 const BACKGROUND_SLOTS = 1;
+/** An item's merge key before it is worked out. */
+const NOT_YET = Symbol('not yet');
+
+/** The item's merge key, worked out once. */
+function keyOf(runner: ModelRunner, item: Item): string | undefined {
+  if (item.key === NOT_YET) item.key = mergeKey(runner.plan, item.tensors, item.fetch);
+  return item.key;
+}
+
 /** Appended to a runtime key for its background queue. */
 const BACKGROUND = '\u0000background';
 
