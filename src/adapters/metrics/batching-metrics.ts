@@ -1,5 +1,6 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { BatchObserver } from '../../core/serving/batcher.js';
+import type { AfterAnswers } from './after-answers.js';
 import { BATCH_BUCKETS, LATENCY_BUCKETS } from './buckets.js';
 
 export interface BatchStats {
@@ -16,7 +17,10 @@ export class BatchingMetrics implements BatchObserver {
   private readonly wait: Histogram<'model' | 'version'>;
   private source: () => BatchStats[] = () => [];
 
-  constructor(registry: Registry) {
+  constructor(
+    registry: Registry,
+    private readonly afterAnswers?: AfterAnswers,
+  ) {
     const registers = [registry];
     this.rows = new Histogram({
       name: 'ml_batch_size_rows',
@@ -68,11 +72,17 @@ export class BatchingMetrics implements BatchObserver {
   }
 
   batch(model: string, version: string, rows: number, requests: number): void {
+    if (this.afterAnswers) this.afterAnswers.run(() => this.recordBatch(model, version, rows, requests));
+    else this.recordBatch(model, version, rows, requests);
+  }
+
+  private recordBatch(model: string, version: string, rows: number, requests: number): void {
     this.rows.observe({ model, version }, rows);
     this.requests.observe({ model, version }, requests);
   }
 
   queueWait(model: string, version: string, seconds: number): void {
-    this.wait.observe({ model, version }, seconds);
+    if (this.afterAnswers) this.afterAnswers.run(() => this.wait.observe({ model, version }, seconds));
+    else this.wait.observe({ model, version }, seconds);
   }
 }

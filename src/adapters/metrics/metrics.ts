@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AfterAnswers } from './after-answers.js';
 import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
 import { EventLoopMetrics } from './event-loop-metrics.js';
@@ -18,6 +19,8 @@ import { ShadowMetrics } from './shadow-metrics.js';
  */
 export class Metrics {
   readonly registry = new Registry();
+  /** Prediction and batching updates, run after the answers they describe are written. */
+  private readonly afterAnswers = new AfterAnswers();
   readonly http: HttpMetrics;
   readonly predictions: PredictionMetrics;
   readonly batching: BatchingMetrics;
@@ -30,8 +33,8 @@ export class Metrics {
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
     this.http = new HttpMetrics(this.registry, ready);
-    this.predictions = new PredictionMetrics(this.registry, modelStates);
-    this.batching = new BatchingMetrics(this.registry);
+    this.predictions = new PredictionMetrics(this.registry, modelStates, this.afterAnswers);
+    this.batching = new BatchingMetrics(this.registry, this.afterAnswers);
     this.cache = new CacheMetrics(this.registry);
     this.monitoring = new MonitoringMetrics(this.registry);
     this.inflight = new InflightMetrics(this.registry);
@@ -45,6 +48,7 @@ export class Metrics {
   }
 
   render(): Promise<string> {
+    this.afterAnswers.flush();
     return this.registry.metrics();
   }
 }

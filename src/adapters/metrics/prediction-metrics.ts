@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PredictionEvent, PredictionObserver } from '../../core/serving/telemetry.js';
+import type { AfterAnswers } from './after-answers.js';
 import { LATENCY_BUCKETS } from './buckets.js';
 
 export interface ModelStateSample {
@@ -18,7 +19,11 @@ export class PredictionMetrics implements PredictionObserver {
   /** Dollars per CPU-second, when a price is configured. */
   pricePerCpuSecond?: number;
 
-  constructor(registry: Registry, modelStates: () => ModelStateSample[]) {
+  constructor(
+    registry: Registry,
+    modelStates: () => ModelStateSample[],
+    private readonly afterAnswers?: AfterAnswers,
+  ) {
     const registers = [registry];
     this.predictions = new Counter({
       name: 'ml_predictions_total',
@@ -64,6 +69,11 @@ export class PredictionMetrics implements PredictionObserver {
   }
 
   prediction(event: PredictionEvent): void {
+    if (this.afterAnswers) this.afterAnswers.run(() => this.record(event));
+    else this.record(event);
+  }
+
+  private record(event: PredictionEvent): void {
     const labels = { model: event.model, version: event.version };
     this.predictions.inc({ ...labels, status: event.status });
     if (event.status === 'success') {
@@ -73,6 +83,11 @@ export class PredictionMetrics implements PredictionObserver {
   }
 
   inferenceCost(model: string, version: string, cpuSeconds: number): void {
+    if (this.afterAnswers) this.afterAnswers.run(() => this.recordCost(model, version, cpuSeconds));
+    else this.recordCost(model, version, cpuSeconds);
+  }
+
+  private recordCost(model: string, version: string, cpuSeconds: number): void {
     this.cpu.inc({ model, version }, cpuSeconds);
     if (this.pricePerCpuSecond !== undefined) this.dollars.inc({ model, version }, cpuSeconds * this.pricePerCpuSecond);
   }
