@@ -4,7 +4,7 @@ import { ServiceError } from '../errors.js';
 import { bearerCheck } from './admin-auth.js';
 import { parseEnvelope } from './envelope.js';
 import { toServiceError } from './http-errors.js';
-import { parseJson } from './offload/decode-tasks.js';
+import { parseJson } from './json-body.js';
 
 /** What every control API plugin is registered with. */
 export interface ControlApiOptions {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { inflateRequestBodies } from '../body-encoding.js';
 import { parseEnvelope } from '../envelope.js';
-import { parseJson } from '../offload/decode-tasks.js';
+import { parseJson } from '../json-body.js';
 import { feedbackSchema } from './feedback-schemas.js';
 import { feedbackRouteSchema } from './route-schemas.js';
 

@@ -15,12 +15,8 @@ import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { predictRouteSchema } from './route-schemas.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
-import {
-  parseJson as parseBody,
-  serviceError,
-  type DecodeResult,
-  type PredictEnvelope,
-} from '../offload/decode-tasks.js';
+import { serviceError, type DecodeResult, type PredictEnvelope } from '../offload/decode-tasks.js';
+import { parseJson as parseBody } from '../json-body.js';
 import { LargeBody } from '../../core/serving/large-body.js';
 import { offloadRouting } from '../offload/offload-routing.js';
 

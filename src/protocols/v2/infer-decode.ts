@@ -7,7 +7,7 @@ import type { NamedTensors } from '../../core/tensors/tensor.js';
 import { invalidAt } from '../../core/tensors/tensor-errors.js';
 import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
-import { checkJsonDepth } from '../json-depth.js';
+import { parseJson } from '../json-body.js';
 import { dtypeOf, OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema, type InferRequest } from './infer-request.js';
 
@@ -43,13 +43,11 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
       );
     }
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(body.subarray(0, jsonBytes).toString('utf8'));
-  } catch (err) {
-    throw new ServiceError('INVALID_JSON', `the inference header is not valid JSON: ${(err as Error).message}`);
-  }
-  checkJsonDepth(json, maxDepth);
+  const json = parseJson(
+    body.subarray(0, jsonBytes),
+    maxDepth,
+    headerLength === undefined ? 'the body' : 'the inference header',
+  );
   return { request: parseEnvelope(inferRequestSchema, json, ''), binary: body.subarray(jsonBytes), bytes: body.length };
 }
 
