@@ -36,7 +36,8 @@ const RECORD_VERSION = 2;
 
 /** Predictions joined to their ground truth by id, never by time. Bounded by entries and TTL. */
 export class FeedbackStore {
-  private readonly local: LRUCache<string, { record: PredictionRecord; labelled: Set<number> }>;
+  /** Each prediction, and the rows labelled so far (no set until the first: most predictions get no feedback). */
+  private readonly local: LRUCache<string, { record: PredictionRecord; labelled?: Set<number> }>;
   private readonly now: () => number;
 
   constructor(
@@ -52,7 +53,7 @@ export class FeedbackStore {
   }
 
   remember(id: string, record: PredictionRecord): void {
-    this.local.set(id, { record, labelled: new Set() });
+    this.local.set(id, { record });
     if (!this.shared) return;
     const key = `feedback:${id}`;
     this.shared.store.set(key, this.shared.signer.sign(key, RECORD_VERSION, record), this.options.ttlSeconds);
@@ -76,8 +77,8 @@ export class FeedbackStore {
   /** Takes the right to label one row; false when it was labelled before (here or on another replica). */
   async claim(id: string, row: number): Promise<boolean> {
     const local = this.local.get(id);
-    if (local?.labelled.has(row)) return false;
-    local?.labelled.add(row);
+    if (local?.labelled?.has(row)) return false;
+    if (local) (local.labelled ??= new Set()).add(row);
     const shared = await this.shared?.store.claim(`feedback:${id}:${row}`, this.options.ttlSeconds);
     return shared !== false;
   }
