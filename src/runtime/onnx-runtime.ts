@@ -93,6 +93,9 @@ export class OnnxRuntime implements ModelRuntime {
   private readonly inline = new Map<string, Promise<ort.InferenceSession | undefined>>();
   /** Models on the main thread on trial (moved for their hand-off), with their runs there so far. */
   private readonly trial = new Map<string, { runs: number; seconds: number; rows: number; workerRunSeconds: number }>();
+  /** Runs in progress per main-thread session, and the sessions to release once theirs end. */
+  private readonly inlineRuns = new Map<ort.InferenceSession, number>();
+  private readonly releasing = new Set<ort.InferenceSession>();
   /** Models that failed their trial: they stay on the workers. */
   private readonly keptOnWorkers = new Set<string>();
 
@@ -201,9 +204,14 @@ export class OnnxRuntime implements ModelRuntime {
     try {
       const session = await this.inline.get(task.key);
       if (session) {
-        const result = await runSession(session, task);
-        if (this.trial.has(task.key)) this.judgeTrial(task.key, result.seconds, task.rows, session);
-        return result;
+        this.inlineRuns.set(session, (this.inlineRuns.get(session) ?? 0) + 1);
+        try {
+          const result = await runSession(session, task);
+          if (this.trial.has(task.key)) this.judgeTrial(task.key, result.seconds, task.rows, session);
+          return result;
+        } finally {
+          this.inlineRunEnded(session);
+        }
       }
       const pool = task.background ? this.backgroundPool() : this.pool;
       const sent = performance.now();
@@ -276,9 +284,20 @@ export class OnnxRuntime implements ModelRuntime {
     if (t.runs < INLINE_TRIAL_RUNS) return;
     this.trial.delete(key);
     if (passesTrial(t)) return;
+    // New runs go to the workers at once; the session is released after the runs still on it.
     this.inline.delete(key);
     this.keptOnWorkers.add(key);
-    void session.release().catch(() => undefined);
+    this.releasing.add(session);
+  }
+
+  private inlineRunEnded(session: ort.InferenceSession): void {
+    const left = this.inlineRuns.get(session)! - 1;
+    if (left > 0) {
+      this.inlineRuns.set(session, left);
+      return;
+    }
+    this.inlineRuns.delete(session);
+    if (this.releasing.delete(session)) void session.release().catch(() => undefined);
   }
 
   async close(): Promise<void> {
