@@ -4,12 +4,11 @@ import type {
   ModelRuntime,
   WorkerModel,
 } from '../../src/core/serving/model-runtime.js';
-import type { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 
 /**
- * The real onnxruntime, whose runs can be held back (a request stays in flight for as long as a
- * test needs), all of them or those of chosen runtime keys, and whose loading of chosen files can
- * be held too (a version stays "loading").
+ * A runtime (the real onnxruntime, or test/helpers/fake-runtime.ts) whose runs can be held back (a
+ * request stays in flight for as long as a test needs), all of them or those of chosen runtime keys,
+ * and whose loading of chosen files can be held too (a version stays "loading").
  */
 export class HeldRuntime implements ModelRuntime {
   private gates: { holds: (key: string) => boolean; passed: Promise<void>; open: () => void }[] = [];
@@ -19,7 +18,7 @@ export class HeldRuntime implements ModelRuntime {
   readonly heldFiles = new Set<string>();
   loadGate: Promise<void> = Promise.resolve();
 
-  constructor(readonly inner: OnnxRuntime) {}
+  constructor(readonly inner: ModelRuntime) {}
   get workers() {
     return this.inner.workers;
   }

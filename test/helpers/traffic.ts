@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { ModelRouter } from '../../src/core/models/model-router.js';
 
 /** A variant as model.json declares it. */
 export interface DeclaredVariant {
@@ -20,8 +20,11 @@ export function irisConfig(variants?: DeclaredVariant[]): Record<string, unknown
 export const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
 export const LABEL_OF_FILE = { iris: 'setosa', iris_like: 'virginica' } as const;
 
+/** What routes requests: the app (its `router`), or a ModelRouter wrapped as `{ router }`. */
+export type Routes = { router: Pick<ModelRouter<unknown>, 'route'> };
+
 /** Each variant's share, in points, of `keys` routing keys as the registry routes them now. */
-export function sharesOf(app: FastifyInstance, model: string, keys: readonly string[]): Record<string, number> {
+export function sharesOf(app: Routes, model: string, keys: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const key of keys) {
     const { variant } = app.router.route(model, undefined, key);
@@ -35,7 +38,7 @@ export const randomKeys = (n: number) =>
   Array.from({ length: n }, (_, i) => `user-${i}-${Math.random().toString(36).slice(2)}`);
 
 /** A routing key the registry sends to this variant now. */
-export function keyFor(app: FastifyInstance, model: string, variant: string): string {
+export function keyFor(app: Routes, model: string, variant: string): string {
   for (let i = 0; i < 10_000; i++)
     if (app.router.route(model, undefined, `key-${i}`).variant === variant) return `key-${i}`;
   throw new Error(`no key of 10,000 routes to ${variant}`);
