@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 
-/** The real server as a child process (src/server.ts through tsx), on a port the OS picks. */
+/**
+ * The real server as a child process, on a port the OS picks: src/server.ts through tsx, or the
+ * Node arguments given (another build's dist/server.js: test/differential).
+ */
 export class ServerProcess {
   readonly logs: Record<string, unknown>[] = [];
   stderr = '';
@@ -10,8 +13,11 @@ export class ServerProcess {
     readonly url: string,
   ) {}
 
-  static async start(env: Record<string, string>): Promise<ServerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  static async start(
+    env: Record<string, string>,
+    args: string[] = ['--import', 'tsx', 'src/server.ts'],
+  ): Promise<ServerProcess> {
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
