@@ -12,7 +12,7 @@
  *   (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,32 BENCH_ROUNDS=3 BENCH_PATHS=iris to change; BENCH_CEILING=0
  *   leaves the bare route out)
  */
-import { holdoutRow, MODELS } from './bundled-model.js';
+import { holdoutRow, holdoutRows, MODELS } from './bundled-model.js';
 import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
@@ -33,7 +33,26 @@ const ceiling = process.env.BENCH_CEILING !== '0';
 const pathFilter = process.env.BENCH_PATHS;
 
 const iris = holdoutRow('iris');
-const allPaths: Record<string, { url: string; body: string | Buffer; cache: boolean }> = {
+/** OIP binary: a JSON header, then the tensor's bytes (binary tensor data extension). */
+function oipBinary(name: string, input: string, shape: number[], values: number[]) {
+  const data = Buffer.from(new Float32Array(values).buffer);
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: input, shape, datatype: 'FP32', parameters: { binary_data_size: data.length } }],
+      outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
+    }),
+  );
+  return {
+    url: `/v2/models/${name}/infer`,
+    body: Buffer.concat([header, data]),
+    headers: { 'inference-header-content-length': String(header.length) },
+    cache: false,
+  };
+}
+const allPaths: Record<
+  string,
+  { url: string; body: string | Buffer; cache: boolean; headers?: Record<string, string> }
+> = {
   'iris /predict JSON, miss': {
     url: '/predict',
     body: JSON.stringify({ model: 'iris', instances: [iris] }),
@@ -54,6 +73,18 @@ const allPaths: Record<string, { url: string; body: string | Buffer; cache: bool
     body: Buffer.from(new Float32Array(holdoutRow('digits_large')).buffer),
     cache: false,
   },
+  'iris OIP JSON, miss': {
+    url: '/v2/models/iris/infer',
+    body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: iris }] }),
+    cache: false,
+  },
+  'digits_large OIP binary, miss': oipBinary('digits_large', 'input', [1, 1, 32, 32], holdoutRow('digits_large')),
+  // Past JSON_OFFLOAD_BYTES (64 KiB by default): parsed and decoded on a decode worker
+  'digits_large /predict JSON 32 rows (75 KB, decode worker), miss': {
+    url: '/predict',
+    body: JSON.stringify({ model: 'digits_large', instances: holdoutRows('digits_large').slice(0, 32) }),
+    cache: false,
+  },
 };
 const paths = Object.fromEntries(
   Object.entries(allPaths).filter(([path]) => !pathFilter || pathFilter.split(',').some((p) => path.startsWith(p))),
@@ -71,11 +102,14 @@ for (const [build, script] of Object.entries(builds)) {
 }
 // The ceiling answers each path with the bytes this build answers it with, from a process of its own.
 if (ceiling) {
-  for (const [path, { url, body, cache }] of Object.entries(paths)) {
+  for (const [path, { url, body, cache, headers }] of Object.entries(paths)) {
     const answer = await fetch(`${servers.get(`this build:${cache}`)!.url}${url}`, {
       method: 'POST',
       body: typeof body === 'string' ? body : new Uint8Array(body),
-      headers: { 'content-type': Buffer.isBuffer(body) ? 'application/octet-stream' : 'application/json' },
+      headers: {
+        'content-type': Buffer.isBuffer(body) ? 'application/octet-stream' : 'application/json',
+        ...headers,
+      },
     }).then((r) => r.text());
     servers.set(`${BARE}:${path}`, await ChildServer.start('bench/bare-server.ts', { BARE_RESPONSE: answer }));
   }
@@ -91,12 +125,13 @@ interface Run extends LoadResult {
 }
 const runs: Run[] = [];
 for (let round = 1; round <= rounds; round++) {
-  for (const [path, { url, body }] of Object.entries(paths)) {
+  for (const [path, { url, body, headers }] of Object.entries(paths)) {
     for (const connections of connectionSets) {
       for (const build of compared) {
         const server = serverOf(build, path);
         const result = await load(`${path}, ${build}`, `${server.url}${url}`, body, connections, seconds, {
           pid: server.pid,
+          ...(headers ? { headers } : {}),
         });
         const cpuMicrosPerRequest = result.serverCores
           ? Math.round((result.serverCores.total * 1e6) / result.requestsPerSec)

@@ -15,7 +15,6 @@ import xxhash from 'xxhash-wasm';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { compileSplit } from '../src/core/models/traffic-split.js';
-import { offloadRouting } from '../src/protocols/offload/offload-routing.js';
 
 const calls = Number(process.env.SPLIT_CALLS ?? 500_000);
 const keys = Array.from({ length: 10_000 }, (_, i) => `user-${(i * 7919).toString(36)}-${i}`);
@@ -126,17 +125,8 @@ const routeRows: [string, number][] = [
   ['route(): split, by key', micros((k) => app.router.route('split', undefined, k).variant)],
   ['route(): split, no key (weighted draw)', micros(() => app.router.route('split').variant)],
   ['route(): no split', micros(() => app.router.route('plain').entry)],
-  // what a large body adds on the main thread before a decode worker parses it (/predict: every split)
-  [
-    'offloadRouting(): the splits for a decode worker',
-    micros((k) =>
-      offloadRouting(
-        app.router.traffic.all().map((t) => t.model),
-        (m) => app.router.liveVariants(m),
-        k,
-      ),
-    ),
-  ],
+  // what a large body adds on the main thread before a decode worker parses it: the router's state, to route by
+  ['snapshot(): the router for a decode worker', micros(() => app.router.snapshot((r) => r.spec.key))],
 ];
 
 const requests = Number(process.env.SPLIT_PREDICTS ?? 2000);

@@ -13,7 +13,7 @@ import drainPlugin from './plugins/drain.js';
 import experimentsPlugin from './plugins/experiments.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import inflightPlugin from './plugins/inflight.js';
-import jsonOffloadPlugin from './protocols/offload/json-offload.js';
+import requestDecodingPlugin from './protocols/decoding/decode-pool.js';
 import modelsPlugin from './plugins/models.js';
 import openapiPlugin from './protocols/openapi/openapi-document.js';
 import tracingPlugin from './plugins/tracing.js';
@@ -98,16 +98,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(cachePlugin, { config });
   await app.register(experimentsPlugin);
   await app.register(modelsPlugin, { config, runtime });
-  await app.register(jsonOffloadPlugin, { config });
+  await app.register(requestDecodingPlugin, { config });
   await app.register(openapiPlugin); // before the routes: it collects their schemas
 
   await app.register(probes);
-  const json = { maxJsonDepth: config.MAX_JSON_DEPTH };
-  await app.register(predictRoutes, json);
-  await app.register(feedbackRoutes, json);
+  await app.register(predictRoutes);
+  await app.register(feedbackRoutes, { maxJsonDepth: config.MAX_JSON_DEPTH });
   await app.register(modelsRoutes);
   await app.register(experimentRoutes);
-  await app.register(openInference, { ...json, controlApi: config.ADMIN_TOKEN !== undefined });
+  await app.register(openInference, { controlApi: config.ADMIN_TOKEN !== undefined });
   // The control API exists only with a token: without one there is no code path to probe, and
   // /openapi.json does not list it.
   if (config.ADMIN_TOKEN) {

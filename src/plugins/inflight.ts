@@ -2,7 +2,6 @@ import fp from 'fastify-plugin';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import { InflightLimiter } from '../core/serving/inflight-limiter.js';
-import { LargeBody } from '../core/serving/large-body.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,11 +39,7 @@ export default fp<{ config: Pick<Config, 'BODY_LIMIT_BYTES' | 'MAX_INFLIGHT_BYTE
     });
     app.addHook('preHandler', (request, _reply, done) => {
       const share = shares.get(request);
-      const read = Buffer.isBuffer(request.body)
-        ? request.body.length
-        : request.body instanceof LargeBody
-          ? request.body.bytes.length
-          : undefined;
+      const read = Buffer.isBuffer(request.body) ? request.body.length : undefined;
       if (share && read !== undefined && read < share.bytes)
         shares.set(request, { bytes: read, release: limiter.resize('bytes', share.release, share.bytes, read) });
       done();

@@ -5,21 +5,20 @@ import { ServiceError } from '../errors.js';
 export const ROUTING_KEY_HEADER = 'x-routing-key';
 export const MAX_ROUTING_KEY_LENGTH = 256;
 
-/**
- * A request's routing key: the one its body or query names (`routing_key`), else the
- * X-Routing-Key header; undefined when neither has one. Longer than 256 characters: 400.
- */
-export function routingKeyOf(request: FastifyRequest, named?: unknown): string | undefined {
-  if (named !== undefined) {
-    if (typeof named !== 'string' || named.length > MAX_ROUTING_KEY_LENGTH)
-      throw invalidRoutingKey('routing_key', `a string of at most ${MAX_ROUTING_KEY_LENGTH} characters`);
-    return routingKeyFrom(named, undefined);
-  }
+/** The X-Routing-Key header as text (UTF-8 where its bytes are), unchecked. */
+export function routingHeaderOf(request: Pick<FastifyRequest, 'headers'>): string | undefined {
   const header = request.headers[ROUTING_KEY_HEADER];
-  const key = headerText(Array.isArray(header) ? header[0] : header);
-  if (key !== undefined && key.length > MAX_ROUTING_KEY_LENGTH)
+  return headerText(Array.isArray(header) ? header[0] : header);
+}
+
+/**
+ * The key that routes a request: `named`, already checked by its envelope's schema, else the
+ * header, which is checked here (only when it counts).
+ */
+export function routingKeyFor(named: string | undefined, header: string | undefined): string | undefined {
+  if (named === undefined && header !== undefined && header.length > MAX_ROUTING_KEY_LENGTH)
     throw invalidRoutingKey(ROUTING_KEY_HEADER, `at most ${MAX_ROUTING_KEY_LENGTH} characters`);
-  return routingKeyFrom(undefined, key);
+  return routingKeyFrom(named, header);
 }
 
 /**

@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import {
-  decodeInfer,
-  decodePredict,
-  OffloadModels,
-  type OffloadModel,
-} from '../../src/protocols/offload/decode-tasks.js';
+import type { RouterSnapshot } from '../../src/core/models/model-router.js';
+import { WorkerDecoding } from '../../src/protocols/decoding/worker-decoding.js';
 import { startApp } from '../helpers/app.js';
 import { buildRequest } from '../helpers/oip-client.js';
 
@@ -94,7 +90,7 @@ describe('the row caps refuse a request on its declared size, before any row is 
     '$name: 413 TOO_MANY_ROWS past MAX_REQUEST_ROWS, 413 LARGER_THAN_QUEUE past the queue, 400 within both',
     async ({ field, offloaded, request }) => {
       // Decoded where the case means it to be
-      expect(app.jsonOffload.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded);
+      expect(app.decodeWorkers.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded);
       expect(await send(request(9))).toEqual([413, 'TOO_MANY_ROWS', field]);
       expect(await send(request(5))).toEqual([413, 'LARGER_THAN_QUEUE', field]);
       expect((await send(request(4)))[0]).toBe(400); // within the caps, its bad first row is found
@@ -103,55 +99,58 @@ describe('the row caps refuse a request on its declared size, before any row is 
 });
 
 describe('a decode worker does not decode a body past the row caps', () => {
-  const iris: OffloadModel = {
-    key: 'iris@1',
-    name: 'iris',
-    version: '1',
-    isDefault: true,
-    inputs: [{ name: 'input', dtype: 'float32', shape: ['batch', 4] }],
-    rowInput: 'input',
-    features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map((name) => ({ name })),
-    validation: 'strict',
-    batchAxes: { input: 0 },
-    maxQueueRows: 4,
-  };
-  const models = new OffloadModels([iris], 64, 8);
-  const bytes = (request: InjectOptions) => Buffer.from(request.payload as string | Buffer);
+  let app: FastifyInstance;
+  let worker: WorkerDecoding;
+  let routing: RouterSnapshot;
+  beforeAll(async () => {
+    app = await startApp({ ...CAPS, JSON_OFFLOAD_BYTES: '0', CACHE_ENABLED: 'false' });
+    const { spec, plan, policy } = app.router.resolve('iris').runner!;
+    expect(policy.maxQueueRows).toBe(4);
+    worker = new WorkerDecoding([{ spec, plan, maxQueueRows: policy.maxQueueRows }], 64, 8);
+    routing = app.router.snapshot((r) => r.spec.key);
+  });
+  afterAll(() => app.close());
+
+  /** The request decoded as a decode worker would (in this thread, by the same code). */
+  const decode = (codec: string, request: InjectOptions) =>
+    worker.decode({
+      codec,
+      body: Buffer.from(request.payload as string | Buffer),
+      head: {
+        params: { model: 'iris' },
+        query: undefined,
+        binary: false,
+        headerLength: request.headers?.['inference-header-content-length'] as string | undefined,
+      },
+      routing,
+    });
 
   it('/predict: the envelope and its row count come back for the main thread to refuse, no rows and no error', () => {
     for (const n of [9, 5]) {
-      const result = decodePredict(bytes(predictJson(n)), models);
-      expect(result).toMatchObject({ kind: 'predict', envelope: { model: 'iris', rows: n } });
-      expect(result).not.toHaveProperty('tensor');
+      const result = decode('predict', predictJson(n));
+      expect(result).toMatchObject({ kind: 'decoded', key: 'iris@1', envelope: { model: 'iris', rows: n } });
+      expect(result).not.toHaveProperty('inputs');
+      expect(result).not.toHaveProperty('error');
     }
-    expect(decodePredict(bytes(predictJson(4)), models)).toMatchObject({
-      kind: 'error',
-      stage: 'tensors',
+    expect(decode('predict', predictJson(4))).toMatchObject({
+      kind: 'decoded',
+      key: 'iris@1',
       error: { code: 'INVALID_INPUT' },
     });
   });
 
   it('OIP: the request without data comes back, no tensors and no error', () => {
     for (const request of [oipJson(9), oipJson(5), oipBinary(9)]) {
-      const result = decodeInfer(
-        {
-          kind: 'infer',
-          key: 'iris@1',
-          body: bytes(request),
-          headerLength: request.headers?.['inference-header-content-length'] as string | undefined,
-        },
-        models,
-      );
+      const result = decode('infer', request);
       expect(result).toMatchObject({
-        kind: 'infer',
+        kind: 'decoded',
         key: 'iris@1',
-        request: { inputs: [{ name: 'input', shape: [expect.any(Number), 4] }] },
+        envelope: { request: { inputs: [{ name: 'input', shape: [expect.any(Number), 4] }] } },
       });
-      expect(result).not.toHaveProperty('tensors');
+      expect(result).not.toHaveProperty('inputs');
+      expect(result).not.toHaveProperty('error');
+      expect(JSON.stringify(result)).not.toContain('"data"');
     }
-    expect(decodeInfer({ kind: 'infer', key: 'iris@1', body: bytes(oipJson(4)) }, models)).toMatchObject({
-      kind: 'error',
-      stage: 'tensors',
-    });
+    expect(decode('infer', oipJson(4))).toMatchObject({ kind: 'decoded', key: 'iris@1', error: {} });
   });
 });

@@ -34,7 +34,7 @@ describe('a version is served only by its one spelling, on every protocol path',
     '$name: 200 for `1`; 404 VERSION_NOT_FOUND for digits that name no version; 400 INVALID_REQUEST at the field for the rest',
     async ({ field, offloaded, request }) => {
       expect(
-        app.jsonOffload.wants(Buffer.byteLength((request('1').payload as string | Buffer | undefined) ?? '')),
+        app.decodeWorkers.wants(Buffer.byteLength((request('1').payload as string | Buffer | undefined) ?? '')),
       ).toBe(offloaded); // decoded where the case means it to be
       expect(await send(request('1'))).toEqual([200, undefined, undefined]);
 

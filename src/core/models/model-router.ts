@@ -1,8 +1,8 @@
 import { ServiceError } from '../../errors.js';
-import { UNLOADED, type ModelEntry } from './model-entry.js';
+import { UNLOADED, type ModelEntry, type ModelState } from './model-entry.js';
 import { modelKey } from './model-spec.js';
 import type { TrafficVariant } from './traffic-config.js';
-import { TrafficTable } from './traffic-table.js';
+import { TrafficTable, type TrafficSnapshot } from './traffic-table.js';
 import { isCanonicalVersion, versionFolder } from './version-folder.js';
 
 /**
@@ -15,8 +15,55 @@ export class ModelRouter<R> {
   private readonly models = new Map<string, ModelEntry<R>[]>();
   /** Versions and models a rescan or the control API took away, and why: a request for one gets a 404 that says so. */
   private readonly removed = new Map<string, string>();
-  /** Each model's traffic split (model.json `traffic`), over its ready versions. */
-  readonly traffic = new TrafficTable();
+
+  constructor(
+    /** Each model's traffic split (model.json `traffic`), over its ready versions. */
+    readonly traffic = new TrafficTable(),
+  ) {}
+
+  /**
+   * What routing reads, as plain data: a decode worker restores it (restore()) and routes a body
+   * by the same code as the data plane. `keyOf`: the model version a runner serves.
+   */
+  snapshot(keyOf: (runner: R) => string): RouterSnapshot {
+    const models: RouterSnapshot['models'] = [];
+    for (const [name, entries] of this.models) {
+      const plain = entries.map(({ version, file, state, reason, runner }) => ({
+        version,
+        file,
+        state,
+        ...(reason !== undefined ? { reason } : {}),
+        ...(runner !== undefined ? { key: keyOf(runner) } : {}),
+      }));
+      models.push({ name, entries: plain });
+    }
+    const removed = [...this.removed];
+    return {
+      phase: this.phase,
+      ...(this.error !== undefined ? { error: this.error } : {}),
+      models,
+      removed,
+      traffic: this.traffic.snapshot(),
+    };
+  }
+
+  /** A router that routes as the snapshot's did; each ready entry served by `runnerOf(key)` (none: unknown here). */
+  static restore<R>(snapshot: RouterSnapshot, runnerOf: (key: string) => R | undefined): ModelRouter<R> {
+    const router = new ModelRouter<R>(TrafficTable.restore(snapshot.traffic));
+    router.phase = snapshot.phase;
+    if (snapshot.error !== undefined) router.error = snapshot.error;
+    for (const { name, entries } of snapshot.models) {
+      router.models.set(
+        name,
+        entries.map(({ key, ...entry }) => {
+          const runner = key === undefined ? undefined : runnerOf(key);
+          return { ...entry, name, path: '', ...(runner !== undefined ? { runner } : {}) };
+        }),
+      );
+    }
+    for (const [key, why] of snapshot.removed) router.removed.set(key, why);
+    return router;
+  }
   /** 'loaded' once the first load has finished: until then an unknown model may be one still being read. */
   phase: 'starting' | 'loaded' = 'starting';
   /** Why the repository itself could not be read, or holds no model. */
@@ -133,6 +180,18 @@ export class ModelRouter<R> {
       { path: 'model', message: `models: ${[...this.models.keys()].join(', ')}` },
     ]);
   }
+}
+
+/** A router's state as plain data (ModelRouter.snapshot()), for a decode worker. */
+export interface RouterSnapshot {
+  phase: 'starting' | 'loaded';
+  error?: string;
+  models: {
+    name: string;
+    entries: { version: string; file: string; state: ModelState; reason?: string; key?: string }[];
+  }[];
+  removed: [string, string][];
+  traffic: TrafficSnapshot;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { RepositoryModel } from './model-repository.js';
+import type { TrafficVariant } from './traffic-config.js';
 import { ModelTraffic } from './traffic-router.js';
 
 /**
@@ -44,4 +45,19 @@ export class TrafficTable {
   all(): ModelTraffic[] {
     return [...this.splits.values()].map((s) => s.traffic);
   }
+
+  /** Each split's variants with their current weights: plain data a decode worker routes by (restore()). */
+  snapshot(): TrafficSnapshot {
+    return this.all().map((t) => ({ model: t.model, variants: [...t.list()] }));
+  }
+
+  /** A table holding the splits of a snapshot (their shadows aside: only routing needs it). */
+  static restore(snapshot: TrafficSnapshot): TrafficTable {
+    const table = new TrafficTable();
+    for (const { model, variants } of snapshot)
+      table.splits.set(model, { declared: '', traffic: new ModelTraffic(model, { variants }) });
+    return table;
+  }
 }
+
+export type TrafficSnapshot = { model: string; variants: TrafficVariant[] }[];

@@ -73,7 +73,7 @@ export function rowsRefusal({ rows, path }: DeclaredRows, caps: RowCaps): Servic
 
 /** Throws rowsRefusal() for a request to this runner; nothing without limits. */
 export function refuseOversized(
-  runner: ModelRunner,
+  runner: { spec: { key: string }; policy: { maxQueueRows: number } },
   declared: DeclaredRows,
   limits: AdmissionLimits | undefined,
 ): void {

@@ -29,6 +29,24 @@ export interface ModelRunner {
   cache: { enabled: boolean; ttlSeconds?: number };
 }
 
+/**
+ * What decoding a request needs of a model version: a ModelRunner on the main thread, or its like
+ * on a decode worker (decodeView()), so a protocol's decoder runs the same code on either.
+ */
+export type DecodeView = Pick<ModelRunner, 'spec' | 'plan' | 'rowInput'> & {
+  policy: Pick<BatchPolicy, 'maxQueueRows'>;
+};
+
+/** A model version's DecodeView built from plain data, as a decode worker receives it. */
+export function decodeView(
+  spec: ModelSpec,
+  plan: BatchPlan | undefined,
+  maxQueueRows: number,
+  onAnomaly?: (kind: AnomalyKind, count: number) => void,
+): DecodeView {
+  return { spec, plan, rowInput: rowInputOf(spec, plan, onAnomaly), policy: { maxQueueRows } };
+}
+
 export function buildRunner(
   spec: ModelSpec,
   defaults: BatchPolicy,

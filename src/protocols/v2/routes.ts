@@ -2,14 +2,9 @@ import compress from '@fastify/compress';
 import { requestDecompression } from '../body-encoding.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
-import type { ModelRunner } from '../../core/serving/model-runner.js';
-import { serviceError } from '../offload/decode-tasks.js';
-import { routingKeyOf } from '../routing-key.js';
+import { routingHeaderOf } from '../routing-key.js';
 import { versionOfPath } from '../version-param.js';
-import { offloadRouting } from '../offload/offload-routing.js';
-import { declaredRows } from '../../core/serving/admission.js';
-import { decodeInputs, inputsByName, oipLocator, parseInferBody, type InferBody } from './infer-decode.js';
-import type { InferRequest } from './infer-request.js';
+import { inferCodec } from './infer-codec.js';
 import { encodeInferResponse } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
@@ -34,10 +29,7 @@ interface ModelParams {
  * encode. Request bodies may be gzip or deflate (bounded by BODY_LIMIT_BYTES once inflated), and
  * answers are compressed when the client accepts it, as Triton does.
  */
-const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = async (
-  app,
-  { maxJsonDepth, controlApi },
-) => {
+const v2: FastifyPluginAsync<{ controlApi: boolean }> = async (app, { controlApi }) => {
   await app.register(compress, {
     global: true,
     encodings: ['gzip', 'deflate'],
@@ -86,79 +78,19 @@ const v2: FastifyPluginAsync<{ maxJsonDepth: number; controlApi: boolean }> = as
   oip.get('/v2/models/:model/ready', { schema: modelReadyRoute(false) }, ready);
   oip.get('/v2/models/:model/versions/:version/ready', { schema: modelReadyRoute(true) }, ready);
 
-  /**
-   * The request, decoded here or, when large, on a decode worker (see offload/json-offload.ts). A
-   * large body is decoded for the version it will run on: for a model with a traffic split and no
-   * version named, the worker chooses the variant by the body's parameters.routing_key or the
-   * header's (offload-routing.ts), and the data plane is then held to it.
-   */
-  const decode = async (
-    request: FastifyRequest<{ Params: ModelParams }>,
-    version: string | undefined,
-    bytes: Buffer,
-  ) => {
-    const { model } = request.params;
-    const headerLength = request.headers['inference-header-content-length'];
-    const onThisThread = (body: InferBody) => (runner: ModelRunner) => decodeInputs(body, runner.spec.inputs);
-    if (app.jsonOffload.wants(bytes.length)) {
-      // 404 or 503 before the body is parsed; the split's variant is the worker's to choose
-      const { runner } = app.router.resolve(model, version);
-      const routing =
-        version === undefined
-          ? offloadRouting([model], (m) => app.router.liveVariants(m), routingKeyOf(request))
-          : undefined;
-      const decoded = await app.jsonOffload.decode({
-        kind: 'infer',
-        key: runner!.spec.key,
-        body: bytes,
-        headerLength,
-        ...(routing ? { routing } : {}),
-      });
-      if (decoded.kind === 'error' && decoded.stage === 'envelope') throw serviceError(decoded.error);
-      if (decoded.kind === 'infer') {
-        const { tensors, outputs, key } = decoded;
-        // The variant stops being ready between the decode and the run: decoded again here, for the version that runs.
-        // No tensors: the shapes are past the row caps, and the data plane refuses them before it calls this.
-        const decodeFor = (runner: ModelRunner) =>
-          runner.spec.key === key && tensors
-            ? { tensors, outputs, locator: oipLocator }
-            : onThisThread(parseInferBody(bytes, headerLength, maxJsonDepth))(runner);
-        return { request: decoded.request, variant: decoded.variant, decode: decodeFor };
-      }
-      if (decoded.kind === 'error') {
-        const error = serviceError(decoded.error);
-        // the envelope was good: the prediction is counted as refused, and answered without its id
-        return {
-          request: { inputs: [] } as InferRequest,
-          variant: decoded.variant,
-          decode: () => {
-            throw error;
-          },
-        };
-      }
-    }
-    const body = parseInferBody(bytes, headerLength, maxJsonDepth);
-    return { request: body.request, variant: undefined, decode: onThisThread(body) };
-  };
-
+  /** Decode (inline or on a decode worker: request-decoder.ts), the data plane, encode. */
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const { model } = request.params;
-    const version = versionOfPath(request.params.version);
-    const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const { request: inferRequest, variant, decode: decodeTensors } = await decode(request, version, bytes);
-    const parameters = inferRequest.parameters;
-    const routingKey = routingKeyOf(request, parameters?.routing_key);
-    const result = await app.dataPlane.infer(
-      { model, version, routingKey, ...(variant !== undefined ? { variant } : {}) },
-      decodeTensors,
-      {
-        declared: (runner) => declaredRows(runner.plan?.inputs, inputsByName(inferRequest), oipLocator),
-        validation: parameters?.validation,
-        timeoutMs: parameters?.timeout === undefined ? undefined : Math.max(1, Math.ceil(parameters.timeout / 1000)),
-        trace: request.trace,
-      },
-    );
-    const answer = encodeInferResponse(result, inferRequest);
+    const head = {
+      params: request.params,
+      query: undefined,
+      binary: false,
+      headerLength: request.headers['inference-header-content-length'],
+      routingHeader: routingHeaderOf(request),
+    };
+    const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+    const { envelope, target, decode, options } = await app.requestDecoder.decode(inferCodec, body, head);
+    const result = await app.dataPlane.infer(target, decode, { ...options, trace: request.trace });
+    const answer = encodeInferResponse(result, envelope.request);
     if (answer.binary.length === 0) return answer.header;
     const json = Buffer.from(JSON.stringify(answer.header));
     reply.header('inference-header-content-length', json.length).type('application/octet-stream');

@@ -290,3 +290,71 @@ describe('ModelRouter: traffic splits', () => {
     expect(router.route('m', undefined, canaryKey, 'stable').variant).toBe('canary');
   });
 });
+
+describe('ModelRouter: snapshot and restore (how a decode worker routes)', () => {
+  /** The outcome of a route: the version and variant, or the error as the client would see it. */
+  const outcome = (router: ModelRouter<string>, ...args: Parameters<ModelRouter<string>['route']>) => {
+    try {
+      const { entry: e, variant } = router.route(...args);
+      return { version: e.version, variant, runner: e.runner };
+    } catch (err) {
+      return refusal(() => {
+        throw err;
+      });
+    }
+  };
+
+  it('a restored router routes every key, version and model as the original, through a structured clone', () => {
+    const router = loaded(
+      entry('m', '1'),
+      entry('m', '2'),
+      entry('m', '3', 'loading'),
+      entry('m', '4', 'failed', 'bad file'),
+      entry('gone', '1'),
+      entry('n', '1', 'unsupported', 'string input'),
+    );
+    router.takeOut(router.resolve('gone', '1'), 'removed from the repository');
+    split(router, 'm', [
+      { name: 'stable', version: 1, weight: 70 },
+      { name: 'canary', version: 2, weight: 30 },
+      { name: 'later', version: 3, weight: 10 },
+    ]);
+    const snapshot = structuredClone(router.snapshot((runner) => runner.replace(' runner', '')));
+    const restored = ModelRouter.restore(snapshot, (key) => `${key} runner`);
+    const targets: [string, string | undefined][] = [
+      ['m', undefined],
+      ['m', '1'],
+      ['m', '3'],
+      ['m', '4'],
+      ['m', '01'],
+      ['m', '9'],
+      ['gone', undefined],
+      ['n', undefined],
+      ['nope', undefined],
+    ];
+    for (const key of [...randomKeys(300), undefined])
+      for (const [model, version] of targets) {
+        const expected = outcome(router, model, version, key);
+        if (key === undefined && model === 'm' && version === undefined) continue; // a weighted draw
+        expect(outcome(restored, model, version, key)).toEqual(expected);
+      }
+    expect(restored.liveVariants('m')).toEqual(router.liveVariants('m'));
+  });
+
+  it('restores the phase and the repository error, and leaves a ready version it cannot serve without a runner', () => {
+    const starting = new ModelRouter<string>();
+    expect(refusal(() => ModelRouter.restore(starting.snapshot(String), () => 'r').route('m'))).toMatchObject({
+      statusCode: 503,
+      code: 'MODEL_NOT_READY',
+    });
+    const empty = loaded();
+    empty.error = 'MODEL_DIR /nowhere does not exist';
+    const restoredEmpty = ModelRouter.restore(empty.snapshot(String), () => 'r');
+    expect(refusal(() => restoredEmpty.route('m'))).toEqual(refusal(() => empty.route('m')));
+    // A version loaded after the worker started: routed to, with nothing to serve it here
+    const router = loaded(entry('m', '1'));
+    const restored = ModelRouter.restore(router.snapshot(String), () => undefined);
+    expect(restored.route('m').entry).toMatchObject({ version: '1', state: 'ready' });
+    expect(restored.route('m').entry.runner).toBeUndefined();
+  });
+});

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offloadRouting } from '../../src/protocols/offload/offload-routing.js';
-import { postJson, startApp } from '../helpers/app.js';
-import { buildRequest } from '../helpers/oip-client.js';
-import { bundled, fixture, TempRepository } from '../helpers/repository.js';
-import { IRIS_ROW, irisConfig, keyFor, LABEL_OF_FILE } from '../helpers/traffic.js';
+import type { RequestHead } from '../../../src/protocols/codec.js';
+import { postJson, startApp } from '../../helpers/app.js';
+import { buildRequest } from '../../helpers/oip-client.js';
+import { bundled, fixture, TempRepository } from '../../helpers/repository.js';
+import { IRIS_ROW, irisConfig, keyFor, LABEL_OF_FILE } from '../../helpers/traffic.js';
 
 /**
  * iris split 50/50 over version 1 (stable) and version 2 (canary, iris_like.onnx). Version 2 is the
@@ -39,27 +39,35 @@ describe("large bodies on a decode worker are decoded for the traffic split's va
   });
 
   const rows = (n: number) => Array.from({ length: n }, () => IRIS_ROW);
+  const head = (routingHeader?: string, extra: Partial<RequestHead> = {}): RequestHead => ({
+    params: {},
+    query: undefined,
+    binary: false,
+    ...(routingHeader !== undefined ? { routingHeader } : {}),
+    ...extra,
+  });
   const runnerKey = (version: string) =>
     app.router.entries('iris').find((e) => e.version === version)!.runner!.spec.key;
 
   it("the worker decodes /predict rows for the variant: the body's routing_key first, then the header", async () => {
     const body = Buffer.from(JSON.stringify({ model: 'iris', routing_key: stableKeys[0], instances: rows(50) }));
-    const routing = offloadRouting(['iris'], (m) => app.router.liveVariants(m), canaryKey);
-    const decoded = await app.jsonOffload.decode({ kind: 'predict', body, routing });
-    expect(decoded).toMatchObject({ kind: 'predict', variant: 'stable', key: runnerKey('1') });
-    const byHeader = await app.jsonOffload.decode({
-      kind: 'predict',
-      body: Buffer.from(JSON.stringify({ model: 'iris', instances: rows(50) })),
-      routing,
-    });
-    expect(byHeader).toMatchObject({ kind: 'predict', variant: 'canary', key: runnerKey('2') });
+    const decoded = await workerDecode(app, 'predict', body, head(canaryKey));
+    expect(decoded).toMatchObject({ kind: 'decoded', variant: 'stable', key: runnerKey('1') });
+    const byHeader = await workerDecode(
+      app,
+      'predict',
+      Buffer.from(JSON.stringify({ model: 'iris', instances: rows(50) })),
+      head(canaryKey),
+    );
+    expect(byHeader).toMatchObject({ kind: 'decoded', variant: 'canary', key: runnerKey('2') });
     // A version named bypasses the split, on the worker too.
-    const named = await app.jsonOffload.decode({
-      kind: 'predict',
-      body: Buffer.from(JSON.stringify({ model: 'iris', version: 1, routing_key: canaryKey, instances: rows(50) })),
-      routing,
-    });
-    expect(named).toMatchObject({ kind: 'predict', key: runnerKey('1') });
+    const named = await workerDecode(
+      app,
+      'predict',
+      Buffer.from(JSON.stringify({ model: 'iris', version: 1, routing_key: canaryKey, instances: rows(50) })),
+      head(canaryKey),
+    );
+    expect(named).toMatchObject({ kind: 'decoded', key: runnerKey('1') });
     expect(named).not.toHaveProperty('variant');
   });
 
@@ -102,14 +110,13 @@ describe("large bodies on a decode worker are decoded for the traffic split's va
       [{ name: 'input', datatype: 'FP32', shape: [50, 4], data: rows(50).flat() }],
       { parameters: { routing_key: stableKeys[0] } },
     );
-    const decoded = await app.jsonOffload.decode({
-      kind: 'infer',
-      key: runnerKey('2'),
+    const decoded = await workerDecode(
+      app,
+      'infer',
       body,
-      headerLength: String(headerLength),
-      routing: offloadRouting(['iris'], (m) => app.router.liveVariants(m), canaryKey),
-    });
-    expect(decoded).toMatchObject({ kind: 'infer', variant: 'stable', key: runnerKey('1') });
+      head(canaryKey, { params: { model: 'iris' }, headerLength: String(headerLength) }),
+    );
+    expect(decoded).toMatchObject({ kind: 'decoded', variant: 'stable', key: runnerKey('1') });
     const binary = await app.inject({
       method: 'POST',
       url: '/v2/models/iris/infer',
@@ -135,6 +142,11 @@ describe("large bodies on a decode worker are decoded for the traffic split's va
   });
 });
 
+/** A body decoded on a decode worker, routed by the app's router as it is now. */
+function workerDecode(app: FastifyInstance, codec: string, body: Buffer, head: RequestHead) {
+  return app.decodeWorkers.decode({ codec, body, head, routing: app.router.snapshot((r) => r.spec.key) });
+}
+
 describe('decode workers learn the versions a rescan adds', () => {
   const repo = new TempRepository().addOnnx(
     'iris',
@@ -158,13 +170,14 @@ describe('decode workers learn the versions a rescan adds', () => {
     const body = Buffer.from(
       JSON.stringify({ model: 'iris', version: 2, instances: Array.from({ length: 50 }, () => IRIS_ROW) }),
     );
-    const before = await app.jsonOffload.decode({ kind: 'predict', body });
+    const plain = { params: {}, query: undefined, binary: false };
+    const before = await workerDecode(app, 'predict', body, plain);
     expect(before).not.toHaveProperty('key'); // no version 2 yet: the main thread would decode it
     repo.addOnnx('iris', '2', fixture('iris_like.onnx'));
     expect((await app.models.rescan()).added).toEqual(['iris@2']);
-    const after = await app.jsonOffload.decode({ kind: 'predict', body });
+    const after = await workerDecode(app, 'predict', body, plain);
     expect(after).toMatchObject({
-      kind: 'predict',
+      kind: 'decoded',
       key: app.router.entries('iris').find((e) => e.version === '2')!.runner!.spec.key,
     });
     const { status, body: answer } = await postJson(app, '/predict', JSON.parse(body.toString()));

@@ -2,16 +2,19 @@ import { fileURLToPath } from 'node:url';
 import fp from 'fastify-plugin';
 import { Piscina } from 'piscina';
 import type { Config } from '../../config.js';
-import type { DecodeResult, DecodeTask, OffloadModel } from './decode-tasks.js';
+import type { DecodeResult, DecodeTask, WorkerModel } from './decode-task.js';
+import { RequestDecoder, type DecodeWorkers } from './request-decoder.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    jsonOffload: JsonOffload;
+    /** Every protocol's way from a body to the data plane's inputs, inline or on a decode worker. */
+    requestDecoder: RequestDecoder;
+    decodeWorkers: DecodePool;
   }
 }
 
 /**
- * Large JSON bodies are parsed and decoded on decode worker threads (piscina), never on the event
+ * Large bodies are parsed and decoded on decode worker threads (piscina), never on the event
  * loop that answers probes: a 760 KB body of nested arrays costs the thread that parses it tens of
  * ms of parse, walk and garbage collection. Bodies below JSON_OFFLOAD_BYTES stay on the main
  * thread, where a round trip to a worker would cost more than the parse. The workers start once
@@ -26,7 +29,7 @@ declare module 'fastify' {
  */
 const DECODE_WORKER_IDLE_MS = 30_000;
 
-export class JsonOffload {
+export class DecodePool implements DecodeWorkers {
   private pool?: Piscina;
   private readonly decoding = new Set<Promise<DecodeResult>>();
   private closed = false;
@@ -50,7 +53,7 @@ export class JsonOffload {
    * closes once the decodes it was given are done (workers start on demand, so this costs nothing
    * until a large body arrives).
    */
-  start(models: OffloadModel[]): void {
+  start(models: WorkerModel[]): void {
     if (this.thresholdBytes === 0 || this.workers === 0 || this.closed) return;
     const old = this.pool;
     const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
@@ -98,46 +101,40 @@ export default fp<{
   >;
 }>(
   async (app, { config }) => {
-    const offload = new JsonOffload(
+    const pool = new DecodePool(
       config.JSON_OFFLOAD_BYTES,
       config.JSON_DECODE_WORKERS,
       config.WORKER_NICE,
       config.MAX_JSON_DEPTH,
       config.MAX_REQUEST_ROWS,
     );
-    app.decorate('jsonOffload', offload);
-    const servedModels = () => {
-      const models: OffloadModel[] = [];
-      for (const name of new Set(app.router.all().map((e) => e.name))) {
-        const entries = app.router.entries(name).filter((e) => e.state === 'ready' && e.runner);
-        const latest = entries.at(-1);
-        for (const entry of entries) {
-          const { spec, rowInput, plan, policy } = entry.runner!;
-          models.push({
-            key: spec.key,
-            name: spec.name,
-            version: spec.version,
-            isDefault: entry === latest,
-            inputs: spec.inputs,
-            rowInput: 'input' in rowInput ? rowInput.input : undefined,
-            features: spec.features,
-            validation: spec.validation,
-            ...(plan ? { batchAxes: plan.inputs } : {}),
-            maxQueueRows: policy.maxQueueRows,
-          });
-        }
-      }
-      return models;
-    };
+    app.decorate('decodeWorkers', pool);
+    app.decorate(
+      'requestDecoder',
+      new RequestDecoder({
+        maxDepth: config.MAX_JSON_DEPTH,
+        workers: pool,
+        routing: () => app.router.snapshot((runner) => runner.spec.key),
+        anomalies: (model, version, kind, count) => app.metrics.monitoring.featureAnomaly(model, version, kind, count),
+      }),
+    );
+    const servedModels = (): WorkerModel[] =>
+      app.router
+        .all()
+        .flatMap(({ state, runner }) =>
+          state === 'ready' && runner
+            ? [{ spec: runner.spec, plan: runner.plan, maxQueueRows: runner.policy.maxQueueRows }]
+            : [],
+        );
     void app.modelsLoaded.then(() => {
-      offload.start(servedModels());
-      app.models.onChange(() => offload.start(servedModels()));
+      pool.start(servedModels());
+      app.models.onChange(() => pool.start(servedModels()));
     });
     // After loading has settled, so a pool started by the callback above is never left running.
     app.addHook('onClose', async () => {
       await app.modelsLoaded;
-      await offload.close();
+      await pool.close();
     });
   },
-  { name: 'json-offload', dependencies: ['models'] },
+  { name: 'request-decoding', dependencies: ['models', 'metrics'] },
 );

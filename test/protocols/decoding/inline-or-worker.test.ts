@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { startApp } from '../helpers/app.js';
-import { sample, scrape } from '../helpers/metrics.js';
-import { FIXTURE_MODELS } from '../helpers/repository.js';
-import { buildRequest } from '../helpers/oip-client.js';
+import { startApp } from '../../helpers/app.js';
+import { sample, scrape } from '../../helpers/metrics.js';
+import { FIXTURE_MODELS } from '../../helpers/repository.js';
+import { buildRequest } from '../../helpers/oip-client.js';
 
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 const image = (seed: number) => [
