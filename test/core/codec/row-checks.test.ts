@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ValidationLevel } from '../../src/core/codec/input-checks.js';
+import type { ValidationLevel } from '../../../src/core/codec/input-checks.js';
 import {
   compileArrayRowCheck,
   compileNamedRowCheck,
   type RowCheck,
   type RowIssue,
-} from '../../src/core/codec/row-checks.js';
-import type { DType } from '../../src/core/tensors/dtypes.js';
-import { describeValue } from '../../src/core/tensors/tensor-errors.js';
-import { arrayRowSchema, namedRowSchema } from '../helpers/zod-row-oracle.js';
+} from '../../../src/core/codec/row-checks.js';
+import type { DType } from '../../../src/core/tensors/dtypes.js';
+import { describeValue } from '../../../src/core/tensors/tensor-errors.js';
+import { arrayRowSchema, namedRowSchema } from '../../helpers/zod-row-oracle.js';
 
 const features = ['a', 'b', 'c'].map((name) => ({ name, min: 0, max: 1 }));
 

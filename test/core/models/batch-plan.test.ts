@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { TensorSpec } from '../../src/core/models/model-spec.js';
-import { planBatching } from '../../src/core/models/batch-plan.js';
+import type { TensorSpec } from '../../../src/core/models/model-spec.js';
+import { planBatching } from '../../../src/core/models/batch-plan.js';
 
 const t = (name: string, shape: TensorSpec['shape']): TensorSpec => ({ name, dtype: 'float32', shape });
 

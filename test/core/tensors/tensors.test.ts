@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatAlong, sliceAlong, splitAlong, takeAlong } from '../../src/core/tensors/batch-axis.js';
-import { tensorFromBytes, tensorToBytes } from '../../src/core/tensors/binary.js';
-import { dtypes, fromHalf, toHalf, type DType } from '../../src/core/tensors/dtypes.js';
-import { tensorFromJson } from '../../src/core/tensors/json-data.js';
-import { elementCount, type Tensor } from '../../src/core/tensors/tensor.js';
+import { concatAlong, sliceAlong, splitAlong, takeAlong } from '../../../src/core/tensors/batch-axis.js';
+import { tensorFromBytes, tensorToBytes } from '../../../src/core/tensors/binary.js';
+import { dtypes, fromHalf, toHalf, type DType } from '../../../src/core/tensors/dtypes.js';
+import { tensorFromJson } from '../../../src/core/tensors/json-data.js';
+import { elementCount, type Tensor } from '../../../src/core/tensors/tensor.js';
 
 /** A float32 tensor of a random shape (rank 1-4, dims 1-4) with distinct values, and an axis of it. */
 const tensorAndAxis = fc

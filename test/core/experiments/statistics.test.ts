@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalCdf, normalQuantile, studentTCdf, studentTQuantile } from '../../src/core/experiments/distributions.js';
+import {
+  normalCdf,
+  normalQuantile,
+  studentTCdf,
+  studentTQuantile,
+} from '../../../src/core/experiments/distributions.js';
 import {
   compareMeans,
   compareProportions,
@@ -15,7 +20,7 @@ import {
   ProportionTally,
   samplesNeededForMeans,
   samplesNeededForProportions,
-} from '../../src/core/experiments/statistics.js';
+} from '../../../src/core/experiments/statistics.js';
 
 // Reference values were computed once with scipy 1.17.1 (numpy 2.4) and pasted here; the calls are
 // in the comment above each table. Nothing here runs Python.

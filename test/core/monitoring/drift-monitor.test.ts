@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DriftMonitor } from '../../src/core/monitoring/drift-monitor.js';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec } from '../../src/core/models/model-spec.js';
-import { binOf, psi, SlidingHistogram } from '../../src/core/monitoring/sliding-histogram.js';
-import { BUNDLED_MODELS } from '../helpers/app.js';
-import type { Tensor } from '../../src/core/tensors/tensor.js';
+import { DriftMonitor } from '../../../src/core/monitoring/drift-monitor.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec } from '../../../src/core/models/model-spec.js';
+import { binOf, psi, SlidingHistogram } from '../../../src/core/monitoring/sliding-histogram.js';
+import { BUNDLED_MODELS } from '../../helpers/app.js';
+import type { Tensor } from '../../../src/core/tensors/tensor.js';
 
 function bundledSpec(name: string) {
   const config = modelConfigSchema.parse(JSON.parse(readFileSync(join(BUNDLED_MODELS, name, 'model.json'), 'utf8')));

@@ -1,10 +1,10 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanRepository } from '../../src/core/models/model-repository.js';
-import { PathRedactor } from '../../src/core/models/repository-root.js';
-import { versionFolder } from '../../src/core/models/version-folder.js';
-import { TempRepository } from '../helpers/repository.js';
+import { scanRepository } from '../../../src/core/models/model-repository.js';
+import { PathRedactor } from '../../../src/core/models/repository-root.js';
+import { versionFolder } from '../../../src/core/models/version-folder.js';
+import { TempRepository } from '../../helpers/repository.js';
 
 /** Scans real folders on disk; the model files are never opened here, so any bytes will do. */
 describe('scanRepository', () => {

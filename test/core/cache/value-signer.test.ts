@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { signingKey, ValueSigner } from '../../src/core/cache/value-signer.js';
+import { signingKey, ValueSigner } from '../../../src/core/cache/value-signer.js';
 
 const signer = new ValueSigner(Buffer.from('a test key of at least thirty-two characters'));
 const fields = fc.dictionary(

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describeOnlySerializer } from '../../src/protocols/openapi/describe-only.js';
-import { predictResponseSchema } from '../../src/protocols/v1/predict-response.js';
-import { predictRouteSchema } from '../../src/protocols/v1/route-schemas.js';
+import { describeOnlySerializer } from '../../../src/protocols/openapi/describe-only.js';
+import { predictResponseSchema } from '../../../src/protocols/v1/predict-response.js';
+import { predictRouteSchema } from '../../../src/protocols/v1/route-schemas.js';
 
 // The route's serializer writes only what the schema declares: a field the answer gains and the
 // schema lacks would vanish silently. Every answer shape must come out exactly as it went in,

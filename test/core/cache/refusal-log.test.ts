@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RefusalLog } from '../../src/core/cache/refusal-log.js';
+import { RefusalLog } from '../../../src/core/cache/refusal-log.js';
 
 describe('RefusalLog', () => {
   it('warns at most once a minute, with how many went unlogged before', () => {

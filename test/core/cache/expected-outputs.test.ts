@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expectedOutputs, readOutputs, type ExpectedOutputs } from '../../src/core/cache/expected-outputs.js';
-import { encodeStored } from '../../src/core/cache/stored-outputs.js';
-import { ValueSigner } from '../../src/core/cache/value-signer.js';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec, type Dim, type TensorInfo } from '../../src/core/models/model-spec.js';
-import { planBatching } from '../../src/core/models/batch-plan.js';
-import { dtypes, setElement, type DType, type TypedArray } from '../../src/core/tensors/dtypes.js';
-import { elementCount, type NamedTensors, type Tensor } from '../../src/core/tensors/tensor.js';
+import { expectedOutputs, readOutputs, type ExpectedOutputs } from '../../../src/core/cache/expected-outputs.js';
+import { encodeStored } from '../../../src/core/cache/stored-outputs.js';
+import { ValueSigner } from '../../../src/core/cache/value-signer.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec, type Dim, type TensorInfo } from '../../../src/core/models/model-spec.js';
+import { planBatching } from '../../../src/core/models/batch-plan.js';
+import { dtypes, setElement, type DType, type TypedArray } from '../../../src/core/tensors/dtypes.js';
+import { elementCount, type NamedTensors, type Tensor } from '../../../src/core/tensors/tensor.js';
 
 const signer = new ValueSigner(Buffer.from('a test key of at least thirty-two characters'));
 const DTYPES = Object.keys(dtypes) as DType[];

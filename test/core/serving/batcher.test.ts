@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Batcher } from '../../src/core/serving/batcher.js';
-import type { BatchPolicy } from '../../src/core/serving/model-runner.js';
-import { buildRunner } from '../../src/core/serving/model-runner.js';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
-import type { NamedTensors } from '../../src/core/tensors/tensor.js';
-import { ServiceError } from '../../src/errors.js';
+import { Batcher } from '../../../src/core/serving/batcher.js';
+import type { BatchPolicy } from '../../../src/core/serving/model-runner.js';
+import { buildRunner } from '../../../src/core/serving/model-runner.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec, type TensorInfo } from '../../../src/core/models/model-spec.js';
+import type { NamedTensors } from '../../../src/core/tensors/tensor.js';
+import { ServiceError } from '../../../src/errors.js';
 
 const specOf = (inputs: TensorInfo[], outputs: TensorInfo[]) =>
   buildModelSpec(

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
-import { buildRunner } from '../../src/core/serving/model-runner.js';
-import type { NamedTensors } from '../../src/core/tensors/tensor.js';
-import { thrownServiceError } from '../helpers/errors.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec, type TensorInfo } from '../../../src/core/models/model-spec.js';
+import { buildRunner } from '../../../src/core/serving/model-runner.js';
+import type { NamedTensors } from '../../../src/core/tensors/tensor.js';
+import { thrownServiceError } from '../../helpers/errors.js';
 
 const runnerOf = (inputs: TensorInfo[], outputs: TensorInfo[], config: unknown = {}, onAnomaly = vi.fn()) =>
   buildRunner(

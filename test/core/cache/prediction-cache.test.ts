@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { cacheKeys } from '../../src/core/cache/cache-key.js';
-import { PredictionCache, type CacheObserver } from '../../src/core/cache/prediction-cache.js';
-import { expectedOutputs } from '../../src/core/cache/expected-outputs.js';
-import { decodeStored, encodeStored } from '../../src/core/cache/stored-outputs.js';
-import { ValueSigner } from '../../src/core/cache/value-signer.js';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
-import { planBatching } from '../../src/core/models/batch-plan.js';
-import type { DType } from '../../src/core/tensors/dtypes.js';
-import type { NamedTensors } from '../../src/core/tensors/tensor.js';
+import { cacheKeys } from '../../../src/core/cache/cache-key.js';
+import { PredictionCache, type CacheObserver } from '../../../src/core/cache/prediction-cache.js';
+import { expectedOutputs } from '../../../src/core/cache/expected-outputs.js';
+import { decodeStored, encodeStored } from '../../../src/core/cache/stored-outputs.js';
+import { ValueSigner } from '../../../src/core/cache/value-signer.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec, type TensorInfo } from '../../../src/core/models/model-spec.js';
+import { planBatching } from '../../../src/core/models/batch-plan.js';
+import type { DType } from '../../../src/core/tensors/dtypes.js';
+import type { NamedTensors } from '../../../src/core/tensors/tensor.js';
 
 const spec = (over: { version?: string; sha256?: string; inputs?: TensorInfo[] } = {}) =>
   buildModelSpec(

@@ -4,8 +4,8 @@ import {
   compiledAnswer,
   describeOnlySerializer,
   describeOnlyValidator,
-} from '../../src/protocols/openapi/describe-only.js';
-import { predictRequestSchema } from '../../src/protocols/v1/predict-request.js';
+} from '../../../src/protocols/openapi/describe-only.js';
+import { predictRequestSchema } from '../../../src/protocols/v1/predict-request.js';
 
 const route = { method: 'POST', url: '/x', httpStatus: '200' };
 const serializerFor = (schema: unknown) => describeOnlySerializer({ ...route, schema });

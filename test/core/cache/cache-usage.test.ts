@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheUsage } from '../../src/core/cache/cache-usage.js';
+import { CacheUsage } from '../../../src/core/cache/cache-usage.js';
 
 /** Sends `requests` one-row requests; hit(i) says whether the i-th one's row is a hit when looked up. */
 function drive(usage: CacheUsage, requests: number, hit: (i: number) => boolean): number {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { cpuBudget } from '../../src/runtime/cpu-budget.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { cpuBudget } from '../src/runtime/cpu-budget.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLED_MODELS } from '../helpers/app.js';
-import { bundled, TempRepository } from '../helpers/repository.js';
+import { BUNDLED_MODELS } from './helpers/app.js';
+import { bundled, TempRepository } from './helpers/repository.js';
 
 const run = promisify(execFile);
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = new URL('../', import.meta.url).pathname;
 
 /**
- * `onnx-serve ...` from the sources (the installed package is tested in package.test.ts): stdout,
+ * `onnx-serve ...` from the sources (the installed package is tested in deploy/package.test.ts): stdout,
  * stderr, exit code.
  */
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newPredictionId, predictionIdTime } from '../../src/core/monitoring/prediction-id.js';
+import { newPredictionId, predictionIdTime } from '../../../src/core/monitoring/prediction-id.js';
 
 describe('prediction ids (UUIDv7)', () => {
   it('are v7 UUIDs whose first 48 bits give back the time they were made', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ValueSigner } from '../../src/core/cache/value-signer.js';
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec, type ModelSpec } from '../../src/core/models/model-spec.js';
-import { FeedbackStore, type SharedKeyValue } from '../../src/core/monitoring/feedback-store.js';
-import { recordMisfit, type PredictionRecord } from '../../src/core/monitoring/prediction-record.js';
-import { newPredictionId } from '../../src/core/monitoring/prediction-id.js';
+import { ValueSigner } from '../../../src/core/cache/value-signer.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec, type ModelSpec } from '../../../src/core/models/model-spec.js';
+import { FeedbackStore, type SharedKeyValue } from '../../../src/core/monitoring/feedback-store.js';
+import { recordMisfit, type PredictionRecord } from '../../../src/core/monitoring/prediction-record.js';
+import { newPredictionId } from '../../../src/core/monitoring/prediction-id.js';
 
 const model = (name: string, config: object, output: (string | number)[]): ModelSpec =>
   buildModelSpec(

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileSplit, InvalidSplitError, type SplitVariant } from '../../src/core/models/traffic-split.js';
+import { compileSplit, InvalidSplitError, type SplitVariant } from '../../../src/core/models/traffic-split.js';
 
 const KEYS = Array.from({ length: 100_000 }, (_, i) => `user-${i}`);
 /** 100k keys: a share's standard error is at most 0.0016, so 0.006 is over 3.5 sigma from a correct split. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareRows, type ShadowOutcome } from '../../src/core/experiments/shadow-compare.js';
-import { trafficConfigSchema } from '../../src/core/models/traffic-config.js';
+import { compareRows, type ShadowOutcome } from '../../../src/core/experiments/shadow-compare.js';
+import { trafficConfigSchema } from '../../../src/core/models/traffic-config.js';
 
 const variants = [{ name: 'stable', version: 1, weight: 100 }];
 const issues = (config: unknown) => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ValidationLevel } from '../../src/core/codec/input-checks.js';
+import type { ValidationLevel } from '../../../src/core/codec/input-checks.js';
 
-import { modelConfigSchema } from '../../src/core/models/model-config.js';
-import { buildModelSpec, type TensorInfo } from '../../src/core/models/model-spec.js';
-import { buildRunner } from '../../src/core/serving/model-runner.js';
-import { thrownServiceError } from '../helpers/errors.js';
-import { FEATURES, INSTANCES } from '../../src/protocols/v1/rows-places.js';
+import { modelConfigSchema } from '../../../src/core/models/model-config.js';
+import { buildModelSpec, type TensorInfo } from '../../../src/core/models/model-spec.js';
+import { buildRunner } from '../../../src/core/serving/model-runner.js';
+import { thrownServiceError } from '../../helpers/errors.js';
+import { FEATURES, INSTANCES } from '../../../src/protocols/v1/rows-places.js';
 
 const base = { name: 'm', version: '1', path: '/m.onnx', sha256: 'x' };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { tracingSettings } from '../../src/adapters/tracing/tracing-settings.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+import { tracingSettings } from '../../../src/adapters/tracing/tracing-settings.js';
 
 const settings = (env: Record<string, string>) => tracingSettings(loadConfig(env, 1));
 

@@ -3,13 +3,13 @@ import {
   ExperimentLedger,
   type TrafficSource,
   type VariantObserver,
-} from '../../src/core/experiments/experiment-ledger.js';
-import { LatencyWindow } from '../../src/core/experiments/latency-window.js';
-import { trafficConfigSchema } from '../../src/core/models/traffic-config.js';
-import { ModelTraffic } from '../../src/core/models/traffic-router.js';
-import type { VariantLabels } from '../../src/core/experiments/variant-account.js';
-import type { PredictionRecord } from '../../src/core/monitoring/prediction-record.js';
-import type { PredictionEvent, PredictionObserver } from '../../src/core/serving/telemetry.js';
+} from '../../../src/core/experiments/experiment-ledger.js';
+import { LatencyWindow } from '../../../src/core/experiments/latency-window.js';
+import { trafficConfigSchema } from '../../../src/core/models/traffic-config.js';
+import { ModelTraffic } from '../../../src/core/models/traffic-router.js';
+import type { VariantLabels } from '../../../src/core/experiments/variant-account.js';
+import type { PredictionRecord } from '../../../src/core/monitoring/prediction-record.js';
+import type { PredictionEvent, PredictionObserver } from '../../../src/core/serving/telemetry.js';
 
 /**
  * The registry's splits, as model.json declares them: real ModelTraffic objects, replaced as a
