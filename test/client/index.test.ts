@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   OnnxServeClient,
   OnnxServeError,
@@ -9,7 +8,7 @@ import {
   type PredictResponse,
   type TensorData,
 } from '../../src/client/index.js';
-import { startApp } from '../helpers/app.js';
+import { appFor } from '../helpers/app.js';
 import { bundled, fixture, FIXTURE_MODELS, TempRepository } from '../helpers/repository.js';
 import { IRIS_ROW, irisConfig, keyFor } from '../helpers/traffic.js';
 
@@ -17,13 +16,11 @@ const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_w
 
 /** The exported client against the real service, listening on a real port, bundled models. */
 describe('OnnxServeClient', () => {
-  let app: FastifyInstance;
+  const app = appFor({ CACHE_ENABLED: 'false' });
   let client: OnnxServeClient;
   beforeAll(async () => {
-    app = await startApp({ CACHE_ENABLED: 'false' });
-    client = new OnnxServeClient(await app.listen({ host: '127.0.0.1', port: 0 }));
+    client = new OnnxServeClient(await app().listen({ host: '127.0.0.1', port: 0 }));
   });
-  afterAll(() => app.close());
 
   it('ready() reads /ready', async () => {
     expect(await client.ready()).toBe(true);
@@ -101,13 +98,11 @@ describe('OnnxServeClient', () => {
 });
 
 describe('OnnxServeClient on the fixture models: every dtype, binary and JSON', () => {
-  let app: FastifyInstance;
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS, CACHE_ENABLED: 'false' });
   let client: OnnxServeClient;
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: FIXTURE_MODELS, CACHE_ENABLED: 'false' });
-    client = new OnnxServeClient(await app.listen({ host: '127.0.0.1', port: 0 }));
+    client = new OnnxServeClient(await app().listen({ host: '127.0.0.1', port: 0 }));
   });
-  afterAll(() => app.close());
 
   it('round-trips every integer dtype, FP64 and FP16 as binary data (all_types returns its inputs)', async () => {
     const values = [-2, 3, 1, 0];
@@ -152,15 +147,10 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
       ]),
     )
     .addOnnx('iris', '2', fixture('iris_like.onnx'));
-  let app: FastifyInstance;
+  const app = appFor({ CACHE_ENABLED: 'false' }, repo);
   let client: OnnxServeClient;
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
-    client = new OnnxServeClient(await app.listen({ host: '127.0.0.1', port: 0 }));
-  });
-  afterAll(async () => {
-    await app.close();
-    repo.remove();
+    client = new OnnxServeClient(await app().listen({ host: '127.0.0.1', port: 0 }));
   });
 
   it('sends X-Routing-Key: every call with one key lands on its variant, and the answers name it (typed)', async () => {
@@ -171,7 +161,7 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
       ['stable', '1'],
       ['canary', '2'],
     ] as const) {
-      const routingKey = keyFor(app, 'iris', variant);
+      const routingKey = keyFor(app(), 'iris', variant);
       for (let i = 0; i < 5; i++) {
         const answer: PredictResponse = await client.predict('iris', setosa, { routingKey });
         const variantServed: string | undefined = answer.variant;
@@ -186,21 +176,21 @@ describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
     }
     // a named version bypasses the split: no variant
     expect(
-      (await client.predict('iris', setosa, { version: 1, routingKey: keyFor(app, 'iris', 'canary') })).variant,
+      (await client.predict('iris', setosa, { version: 1, routingKey: keyFor(app(), 'iris', 'canary') })).variant,
     ).toBeUndefined();
   });
 
   it('sends a routing key outside Latin-1 as UTF-8: it lands where the same key in the body lands', async () => {
     const keys = [...Array.from({ length: 12 }, (_, i) => ['usér', '日本', 'Ωmega'][i % 3]! + i), 'ü'.repeat(256)];
     for (const key of keys) {
-      const expected = app.router.route('iris', undefined, key).variant;
+      const expected = app().router.route('iris', undefined, key).variant;
       expect((await client.predict('iris', setosa, { routingKey: key })).variant, key).toBe(expected);
     }
-    expect(new Set(keys.map((key) => app.router.route('iris', undefined, key).variant)).size).toBe(2); // the keys cover both variants, so a wrong decoding would show
+    expect(new Set(keys.map((key) => app().router.route('iris', undefined, key).variant)).size).toBe(2); // the keys cover both variants, so a wrong decoding would show
   });
 
   it("experiment() reads the split's results: the requests each variant served, and the codes of a model without one", async () => {
-    const canaryKey = keyFor(app, 'iris', 'canary');
+    const canaryKey = keyFor(app(), 'iris', 'canary');
     const before = await client.experiment('iris');
     const served = (answer: ExperimentAnswer, name: string) => answer.variants.find((v) => v.name === name)!.requests;
     for (let i = 0; i < 3; i++) await client.predict('iris', setosa, { routingKey: canaryKey });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance, InjectOptions } from 'fastify';
-import { startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import type { InjectOptions } from 'fastify';
+import { appFor } from '../helpers/app.js';
 import { expectedForVersion, oipInfer, versionPaths } from '../helpers/version-requests.js';
 
 /**
@@ -18,14 +18,10 @@ const notAVersion = ['1.0', '0x1', ' 1', '1 ', '+1', '1e0', '-0', '-1', '０１'
 type Answer = [status: number, code: string | undefined, path: string | undefined];
 
 describe('a version is served only by its one spelling, on every protocol path', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ JSON_OFFLOAD_BYTES: String(OFFLOAD_BYTES), CACHE_ENABLED: 'false' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ JSON_OFFLOAD_BYTES: String(OFFLOAD_BYTES), CACHE_ENABLED: 'false' });
 
   const send = async (request: InjectOptions): Promise<Answer> => {
-    const response = await app.inject(request);
+    const response = await app().inject(request);
     const body = response.json();
     return [response.statusCode, body.code, body.details?.[0]?.path];
   };
@@ -34,7 +30,7 @@ describe('a version is served only by its one spelling, on every protocol path',
     '$name: 200 for `1`; 404 VERSION_NOT_FOUND for digits that name no version; 400 INVALID_REQUEST at the field for the rest',
     async ({ field, offloaded, request }) => {
       expect(
-        app.jsonOffload.wants(Buffer.byteLength((request('1').payload as string | Buffer | undefined) ?? '')),
+        app().jsonOffload.wants(Buffer.byteLength((request('1').payload as string | Buffer | undefined) ?? '')),
       ).toBe(offloaded); // decoded where the case means it to be
       expect(await send(request('1'))).toEqual([200, undefined, undefined]);
 
@@ -42,7 +38,7 @@ describe('a version is served only by its one spelling, on every protocol path',
       const answers = await Promise.all(spellings.map(async (v) => [v, ...(await send(request(v)))]));
       expect(answers).toEqual(spellings.map((v) => [v, ...expectedForVersion(v, field)]));
       expect(answers.map(([, status]) => status)).toEqual([...notFound.map(() => 404), ...notAVersion.map(() => 400)]);
-      const { details, error } = (await app.inject(request('01'))).json();
+      const { details, error } = (await app().inject(request('01'))).json();
       expect(details).toEqual([{ path: 'version', message: 'versions: 1' }]);
       expect(error).toBe('model "iris" has no version "01": not the canonical spelling of version 1');
     },
