@@ -186,7 +186,7 @@ describe('.dockerignore', () => {
     );
 
   it('keeps the host node_modules, dist and .git out of the build context', () => {
-    for (const path of ['node_modules/fastify/package.json', 'dist/server.js', '.git/HEAD', 'test/unit/x.test.ts'])
+    for (const path of ['node_modules/fastify/package.json', 'dist/server.js', '.git/HEAD', 'test/core/x.test.ts'])
       expect(ignored(path), path).toBe(true);
   });
 

@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor } from '../helpers/app.js';
 import { HAS_KUBECTL, K8S_DIR, kustomize, parseYamlDocs, readRepoFile, type K8sObject } from './repo.js';
 import { schemaErrors } from './schemas.js';
 
@@ -50,13 +49,7 @@ describe('docs/deployment.md', () => {
   });
 
   describe('the metrics it scales on', () => {
-    let app: FastifyInstance;
-    beforeAll(async () => {
-      app = await startApp({ LOG_LEVEL: 'silent' });
-    });
-    afterAll(async () => {
-      await app?.close();
-    });
+    const app = appFor({ LOG_LEVEL: 'silent' });
 
     it('every series the adapter rules query is on /metrics', async () => {
       const rules = yamlBlocks.find((b) => b.rules) as {
@@ -64,7 +57,7 @@ describe('docs/deployment.md', () => {
       };
       const series = rules.rules.custom.map((r) => /^(\w+)/.exec(r.seriesQuery)![1]!);
       expect(series).toEqual(['http_requests_in_flight', 'ml_queue_depth_rows']);
-      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      const metrics = (await app().inject({ method: 'GET', url: '/metrics' })).body;
       for (const name of series) expect(metrics, name).toMatch(new RegExp(`^# TYPE ${name} gauge$`, 'm'));
       // The HPA example asks for the names the adapter exposes.
       const hpaMetrics = (

@@ -2,16 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import type { IPrometheusRule, IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { IConfigMap, IContainer, IService } from 'kubernetes-models/v1';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERTS_FILE, prometheusRule, readAlerts, RULE_FILE } from '../../scripts/prometheus-rule.js';
 import { configSchema, loadConfig } from '../../src/config.js';
-import { BUNDLED_MODELS, startApp } from '../helpers/app.js';
+import { appFor, BUNDLED_MODELS } from '../helpers/app.js';
 import { isKnownSeries, metricNames, SERVICE_METRICS } from '../monitoring/monitoring-files.js';
 import { dockerUser } from './dockerfile-facts.js';
 import { runtimePod } from './kserve-schema.js';
@@ -309,23 +308,23 @@ describe('KServe: the ServingRuntime and the InferenceService', () => {
   describe('the storage layout it documents', () => {
     // What KServe's storage initializer leaves in /mnt/models for storageUri: <isvc name>/<version>/model.onnx.
     const mnt = mkdtempSync(join(tmpdir(), 'mnt-models-'));
-    let app: FastifyInstance;
-    beforeAll(async () => {
+    beforeAll(() => {
       mkdirSync(join(mnt, isvc.metadata.name, '1'), { recursive: true });
       copyFileSync(join(BUNDLED_MODELS, 'iris/1/model.onnx'), join(mnt, isvc.metadata.name, '1/model.onnx'));
       copyFileSync(join(BUNDLED_MODELS, 'iris/model.json'), join(mnt, isvc.metadata.name, 'model.json'));
-      app = await startApp({ ...env, MODEL_DIR: mnt, LOG_LEVEL: 'silent' });
     });
-    afterAll(async () => {
-      await app?.close();
-      rmSync(mnt, { recursive: true, force: true });
-    });
+    const app = appFor(
+      { ...env, MODEL_DIR: mnt, LOG_LEVEL: 'silent' },
+      { dir: mnt, remove: () => rmSync(mnt, { recursive: true, force: true }) },
+    );
 
     it("serves the InferenceService's name over OIP, and the probes answer", async () => {
-      expect((await app.inject({ method: 'GET', url: `/v2/models/${isvc.metadata.name}/ready` })).statusCode).toBe(200);
-      expect((await app.inject({ method: 'GET', url: '/v2/models/digits/ready' })).statusCode).toBe(404);
+      expect((await app().inject({ method: 'GET', url: `/v2/models/${isvc.metadata.name}/ready` })).statusCode).toBe(
+        200,
+      );
+      expect((await app().inject({ method: 'GET', url: '/v2/models/digits/ready' })).statusCode).toBe(404);
       for (const probe of [container.readinessProbe, container.livenessProbe])
-        expect((await app.inject({ method: 'GET', url: probe!.httpGet!.path! })).statusCode).toBe(200);
+        expect((await app().inject({ method: 'GET', url: probe!.httpGet!.path! })).statusCode).toBe(200);
     });
   });
 });

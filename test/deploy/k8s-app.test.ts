@@ -1,12 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IConfigMap, IContainer, IProbe, ISecret, IService } from 'kubernetes-models/v1';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configSchema, loadConfig, SECRETS } from '../../src/config.js';
 import { hardDeadlineMs } from '../../src/shutdown.js';
-import { startApp } from '../helpers/app.js';
+import { appFor } from '../helpers/app.js';
 import { dockerUser } from './dockerfile-facts.js';
 import { cpuCores, findObject, loadManifests } from './repo.js';
 
@@ -44,13 +43,7 @@ const secretValue = (s: ISecret, key: string): string | undefined =>
   s.stringData?.[key] ?? (s.data?.[key] !== undefined ? Buffer.from(s.data[key], 'base64').toString() : undefined);
 
 describe('probes and scrape target exist in the server', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ LOG_LEVEL: 'silent' });
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  const app = appFor({ LOG_LEVEL: 'silent' });
 
   it('has a startup, liveness and readiness probe, on /health and /ready', () => {
     const paths = Object.fromEntries(probes(container).map(([name, p]) => [name, p.httpGet?.path]));
@@ -60,14 +53,14 @@ describe('probes and scrape target exist in the server', () => {
   it.each(probes(container).map(([name, p]) => [name, p.httpGet?.path ?? '(no httpGet)'] as const))(
     '%s path %s answers 200',
     async (_name, path) => {
-      expect((await app.inject({ method: 'GET', url: path })).statusCode).toBe(200);
+      expect((await app().inject({ method: 'GET', url: path })).statusCode).toBe(200);
     },
   );
 
   it('the Prometheus annotations point at /metrics on the container port', async () => {
     expect(annotations['prometheus.io/scrape']).toBe('true');
     expect(Number(annotations['prometheus.io/port'])).toBe(containerPort(container, 'http'));
-    const response = await app.inject({ method: 'GET', url: annotations['prometheus.io/path'] ?? '(none)' });
+    const response = await app().inject({ method: 'GET', url: annotations['prometheus.io/path'] ?? '(none)' });
     expect(response.statusCode).toBe(200);
     expect(response.body).toMatch(/^# HELP /m);
   });

@@ -1,7 +1,7 @@
 /**
  * The zod row schemas the service used before its row checks were compiled
  * (src/core/codec/row-checks.ts), kept as the oracle those checks are tested against: the same
- * paths and messages, except where zod leaked its internals (see test/unit/row-checks.test.ts).
+ * paths and messages, except where zod leaked its internals (see test/core/codec/row-checks.test.ts).
  */
 import { z } from 'zod';
 import { dtypes, type DType } from '../../src/core/tensors/dtypes.js';

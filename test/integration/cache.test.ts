@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { postJson, startApp } from '../helpers/app.js';
+import { appsPerTest, postJson } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { FIXTURE_MODELS, TempRepository, bundled } from '../helpers/repository.js';
@@ -34,21 +34,6 @@ describe('prediction cache with a real Redis', () => {
     .addOnnx('uncached', '1', bundled('iris'), { ...irisConfig, cache: { enabled: false } });
   let redis: RedisServer;
   let peek: Redis;
-  const apps: FastifyInstance[] = [];
-  const start = async (env: Record<string, string> = {}) => {
-    // A generous command timeout: these tests check what is shared, and on a loaded machine a Redis
-    // round trip can outlast the 50 ms default, which turns a hit into a (correct, but unexpected) miss.
-    const app = await startApp({
-      MODEL_DIR: repo.dir,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: PREFIX,
-      REDIS_BREAKER_RESET_MS: '500',
-      REDIS_TIMEOUT_MS: '1000',
-      ...env,
-    });
-    apps.push(app);
-    return app;
-  };
   const keys = () => peek.keys(`${PREFIX}pred:*`); // prediction rows; feedback records live beside them
 
   beforeAll(async () => {
@@ -56,7 +41,6 @@ describe('prediction cache with a real Redis', () => {
     peek = redis.client();
   });
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
     await redis.start().catch(() => {}); // a test may have stopped it
     await peek.flushall().catch(() => {});
   });
@@ -65,6 +49,19 @@ describe('prediction cache with a real Redis', () => {
     await redis.stop();
     repo.remove();
   });
+  // Registered after the afterEach above: a test's apps are closed before Redis is restarted and flushed.
+  const started = appsPerTest();
+  const start = (env: Record<string, string> = {}) =>
+    // A generous command timeout: these tests check what is shared, and on a loaded machine a Redis
+    // round trip can outlast the 50 ms default, which turns a hit into a (correct, but unexpected) miss.
+    started({
+      MODEL_DIR: repo.dir,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      REDIS_BREAKER_RESET_MS: '500',
+      REDIS_TIMEOUT_MS: '1000',
+      ...env,
+    });
 
   it('misses, then hits L1; a second instance hits L2 and fills its own L1', async () => {
     const a = await start();
@@ -268,8 +265,7 @@ describe('prediction cache with a real Redis', () => {
       runs++;
       return run(task);
     };
-    const app = await startApp({ MODEL_DIR: repo.dir }, { runtime });
-    apps.push(app);
+    const app = await started({ MODEL_DIR: repo.dir }, { runtime });
     const warmups = runs;
     const answers = await Promise.all(
       Array.from({ length: 10 }, () => postJson(app, '/predict', { model: 'iris', version: '1', instances: [row(7)] })),
@@ -280,8 +276,7 @@ describe('prediction cache with a real Redis', () => {
   });
 
   it('works on L1 alone without REDIS_URL, not for a model whose model.json turns it off, and not at all with CACHE_ENABLED=false', async () => {
-    const l1 = await startApp({ MODEL_DIR: repo.dir });
-    apps.push(l1);
+    const l1 = await started({ MODEL_DIR: repo.dir });
     await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] });
     expect((await postJson(l1, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(
       true,
@@ -292,8 +287,7 @@ describe('prediction cache with a real Redis', () => {
     await postJson(l1, '/predict', { model: 'uncached', instances: [row(8)] });
     expect((await postJson(l1, '/predict', { model: 'uncached', instances: [row(8)] })).body.cached).toBe(false);
 
-    const off = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
-    apps.push(off);
+    const off = await started({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
     await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] });
     expect((await postJson(off, '/predict', { model: 'iris', version: '1', instances: [row(8)] })).body.cached).toBe(
       false,

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { postJson, startApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appFor, postJson } from '../helpers/app.js';
 import {
   ACCURACY_REFERENCE,
   close,
@@ -31,38 +30,33 @@ describe('experiment results on a real app: a split serving real requests, feedb
     )
     .addOnnx('diabetes', '2', bundled('diabetes'))
     .addOnnx('plain', '1', bundled('iris'));
-  let app: FastifyInstance;
+  const app = appFor({ CACHE_ENABLED: 'false' }, repo);
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
     // iris: one request of 100 rows to each variant; the control gets 80 right, the candidate 90.
-    const stable = await predictThrough(app, 'iris', keyFor(app, 'iris', 'stable'), ROW, 100);
-    const canary = await predictThrough(app, 'iris', keyFor(app, 'iris', 'canary'), ROW, 100);
+    const stable = await predictThrough(app(), 'iris', keyFor(app(), 'iris', 'stable'), ROW, 100);
+    const canary = await predictThrough(app(), 'iris', keyFor(app(), 'iris', 'canary'), ROW, 100);
     expect([stable.variant, stable.predictions[0]]).toEqual(['stable', expect.objectContaining({ label: 'setosa' })]);
     expect([canary.variant, canary.predictions[0]]).toEqual([
       'canary',
       expect.objectContaining({ label: 'virginica' }),
     ]);
-    await label(app, stable.id, 0, 100, (row) => (row < 80 ? 'setosa' : 'versicolor'));
-    await label(app, canary.id, 0, 100, (row) => (row < 90 ? 'virginica' : 'setosa'));
+    await label(app(), stable.id, 0, 100, (row) => (row < 80 ? 'setosa' : 'versicolor'));
+    await label(app(), canary.id, 0, 100, (row) => (row < 90 ? 'virginica' : 'setosa'));
     // and one refused input through the split, and one request that names a version (no variant: not counted)
     const refused = await postJson(
-      app,
+      app(),
       '/predict',
       { model: 'iris', instances: [[9, 3.5, 1.4, 0.2]] },
-      { 'x-routing-key': keyFor(app, 'iris', 'stable') },
+      { 'x-routing-key': keyFor(app(), 'iris', 'stable') },
     );
     expect(refused.status).toBe(400);
     expect(
-      (await postJson(app, '/predict', { model: 'iris', version: 1, instances: [ROW] })).body.variant,
+      (await postJson(app(), '/predict', { model: 'iris', version: 1, instances: [ROW] })).body.variant,
     ).toBeUndefined();
-  });
-  afterAll(async () => {
-    await app.close();
-    repo.remove();
   });
 
   it('answers accuracy with Wilson intervals and the z-test against the control, as computed by hand and by scipy', async () => {
-    const response = await app.inject('/experiments/iris');
+    const response = await app().inject('/experiments/iris');
     expect(response.statusCode).toBe(200);
     const body = experimentSchema.parse(response.json());
     expect(body).toMatchObject({
@@ -141,14 +135,14 @@ describe('experiment results on a real app: a split serving real requests, feedb
       ['control', controlErrors],
       ['candidate', candidateErrors],
     ] as const) {
-      const answer = await predictThrough(app, 'diabetes', keyFor(app, 'diabetes', variant), Array(10).fill(0), 30);
+      const answer = await predictThrough(app(), 'diabetes', keyFor(app(), 'diabetes', variant), Array(10).fill(0), 30);
       expect(answer.variant).toBe(variant);
       const predicted = (answer.predictions[0] as { values: number[] }).values[0]!;
-      await label(app, answer.id, 0, 30, (row) => ({
+      await label(app(), answer.id, 0, 30, (row) => ({
         value: predicted + (row % 2 === 0 ? errors[row]! : -errors[row]!),
       })); // either sign: |error| counts
     }
-    const body = experimentSchema.parse((await app.inject('/experiments/diabetes')).json());
+    const body = experimentSchema.parse((await app().inject('/experiments/diabetes')).json());
     expect(body).toMatchObject({ task: 'regression', metric: 'mean_absolute_error', control: 'control' });
     const [control, candidate] = body.variants;
     expect(control!.mean_absolute_error).toMatchObject({ n: 30, trustworthy: true });
@@ -172,7 +166,7 @@ describe('experiment results on a real app: a split serving real requests, feedb
   });
 
   it('exports the same per-variant numbers as metrics, for declared variants only', async () => {
-    const text = await scrape(app);
+    const text = await scrape(app());
     const iris = (variant: string) => ({ model: 'iris', variant });
     expect(sample(text, 'ml_variant_requests_total', { ...iris('stable'), status: 'success' })).toBe(1);
     expect(sample(text, 'ml_variant_requests_total', { ...iris('stable'), status: 'invalid_input' })).toBe(1);
@@ -203,17 +197,17 @@ describe('experiment results on a real app: a split serving real requests, feedb
   });
 
   it('lists every experiment, and answers 404 for an unknown model or one without a split', async () => {
-    const list = (await app.inject('/experiments')).json<{ experiments: { model: string }[] }>();
+    const list = (await app().inject('/experiments')).json<{ experiments: { model: string }[] }>();
     expect(list.experiments.map((e) => e.model).sort()).toEqual(['diabetes', 'iris']);
     list.experiments.forEach((e) => experimentSchema.parse(e));
-    const plain = await app.inject('/experiments/plain');
+    const plain = await app().inject('/experiments/plain');
     expect(plain.statusCode).toBe(404);
     expect(plain.json()).toMatchObject({
       code: 'NO_TRAFFIC_SPLIT',
       error: 'the model has no traffic split',
       details: [{ path: 'model' }],
     });
-    const unknown = await app.inject('/experiments/nope');
+    const unknown = await app().inject('/experiments/nope');
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({
       code: 'MODEL_NOT_FOUND',

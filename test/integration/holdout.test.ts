@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor, BUNDLED_MODELS, postJson } from '../helpers/app.js';
 import { modelConfigSchema } from '../../src/core/models/model-config.js';
 
 /** Each bundled model, served through /predict, reproduces the holdout score its model card records. */
@@ -25,17 +24,13 @@ function r2(truth: number[], predicted: number[]): number {
 }
 
 describe('bundled models reproduce their recorded holdout score', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp();
-  });
-  afterAll(() => app.close());
+  const app = appFor({});
 
   it.each(MODELS)('%s', async (name) => {
     const { config, holdout } = read(name);
     const card = config.card!.versions['1']!;
     expect(holdout.rows).toHaveLength(card.holdout_rows!);
-    const { status, body } = await postJson(app, '/predict', { model: name, instances: holdout.rows });
+    const { status, body } = await postJson(app(), '/predict', { model: name, instances: holdout.rows });
     expect(status).toBe(200);
     let score: number;
     if (config.task === 'classification') {
@@ -53,7 +48,7 @@ describe('bundled models reproduce their recorded holdout score', () => {
   });
 
   it('every model card carries the sha256 of the file it describes', async () => {
-    const { models } = (await app.inject('/models')).json();
+    const { models } = (await app().inject('/models')).json();
     for (const name of MODELS) {
       const model = models.find((m: { name: string }) => m.name === name);
       expect(model.versions[0].state).toBe('ready');

@@ -1,11 +1,11 @@
 import { copyFileSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ModelRuntime } from '../../src/core/serving/model-runtime.js';
 import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
 import { HeldRuntime } from '../helpers/held-runtime.js';
-import { postJson, startApp, type CapturedLogs } from '../helpers/app.js';
+import { appsPerTest, postJson } from '../helpers/app.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
 
 /** iris's model.json without its card's sha256s, so its file may be swapped for another. */
@@ -15,7 +15,6 @@ const IRIS_CONFIG = (() => {
   return config;
 })();
 const ROW = [5.1, 3.5, 1.4, 0.2]; // iris answers setosa; iris_like.onnx (other weights) answers virginica
-type App = FastifyInstance & { logs: CapturedLogs };
 
 /** A repository of iris versions; files are written beside and renamed in, as a deploy should. */
 function irisRepository(versions: Record<string, string>, config: unknown = IRIS_CONFIG): TempRepository {
@@ -53,17 +52,11 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
 }
 
 describe('hot reload: the repository changes while the server runs (real sessions, 2 workers)', () => {
-  let app: App | undefined;
-  let repo: TempRepository | undefined;
-  afterEach(async () => {
-    await app?.close();
-    repo?.remove();
-    app = repo = undefined;
-  });
-  const start = async (r: TempRepository, runtime: ModelRuntime = heldRuntime(), env: Record<string, string> = {}) => {
+  const started = appsPerTest();
+  let repo: TempRepository | undefined; // the running app's, for a test to change under it
+  const start = (r: TempRepository, runtime: ModelRuntime = heldRuntime(), env: Record<string, string> = {}) => {
     repo = r;
-    app = await startApp({ MODEL_DIR: r.dir, INFERENCE_WORKERS: '2', ...env }, { runtime });
-    return app;
+    return started({ INFERENCE_WORKERS: '2', ...env }, { runtime }, r);
   };
 
   it('a new version loads in the background and serves only once ready', async () => {

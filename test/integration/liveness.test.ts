@@ -1,8 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { OnnxServeClient } from '../../src/client/index.js';
-import type { FastifyInstance } from 'fastify';
-import { startApp } from '../helpers/app.js';
+import { appFor, appsPerTest } from '../helpers/app.js';
 import { TempRepository, fixture } from '../helpers/repository.js';
 
 /**
@@ -14,21 +13,11 @@ import { TempRepository, fixture } from '../helpers/repository.js';
  */
 describe('liveness under saturating inference', () => {
   const repo = new TempRepository().addOnnx('heavy', '1', fixture('heavy.onnx'));
-  let app: FastifyInstance;
+  const app = appFor({ INFERENCE_WORKERS: '2', ORT_INTRA_OP_THREADS: '1', CACHE_ENABLED: 'false' }, repo);
   let base: string;
 
   beforeAll(async () => {
-    app = await startApp({
-      MODEL_DIR: repo.dir,
-      INFERENCE_WORKERS: '2',
-      ORT_INTRA_OP_THREADS: '1',
-      CACHE_ENABLED: 'false',
-    });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
-  afterAll(async () => {
-    await app.close();
-    repo.remove();
+    base = await app().listen({ host: '127.0.0.1', port: 0 });
   });
 
   it('answers /health while heavy predictions saturate every worker', async () => {
@@ -68,6 +57,8 @@ describe('liveness under saturating inference', () => {
 });
 
 describe('worker threads yield to the event loop', () => {
+  const start = appsPerTest();
+
   it('runs inference and decode threads at WORKER_NICE below the event loop (Linux nice is per thread)', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     /** The nice value of every thread of this process: field 19 of /proc/self/task/<tid>/stat. */
@@ -77,28 +68,24 @@ describe('worker threads yield to the event loop', () => {
         return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
       });
     const before = niceValues().filter((n) => n === 7).length;
-    const app = await startApp({ INFERENCE_WORKERS: '2', WORKER_NICE: '7', JSON_DECODE_WORKERS: '1' });
-    try {
-      // the decode worker starts with the first body large enough to be decoded off the event loop
-      // (it exits when idle), and sets its priority as it starts
-      const large = {
-        model: 'iris',
-        instances: Array.from({ length: 3000 }, (_, i) => [5.000001 + i / 1e6, 3.000001, 1.500001, 0.200001]),
-      };
-      expect(JSON.stringify(large).length).toBeGreaterThan(64 * 1024);
-      const answer = await app.inject({
-        method: 'POST',
-        url: '/predict',
-        headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify(large),
-      });
-      expect(answer.statusCode).toBe(200);
-      const lowered = () => niceValues().filter((n) => n === 7).length - before;
-      for (let i = 0; i < 100 && lowered() < 3; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(lowered()).toBeGreaterThanOrEqual(3); // 2 inference workers (and their onnxruntime threads), 1 decoder
-      expect(niceValues()[0]).toBe(0); // the main thread keeps its priority
-    } finally {
-      await app.close();
-    }
+    const app = await start({ INFERENCE_WORKERS: '2', WORKER_NICE: '7', JSON_DECODE_WORKERS: '1' });
+    // the decode worker starts with the first body large enough to be decoded off the event loop
+    // (it exits when idle), and sets its priority as it starts
+    const large = {
+      model: 'iris',
+      instances: Array.from({ length: 3000 }, (_, i) => [5.000001 + i / 1e6, 3.000001, 1.500001, 0.200001]),
+    };
+    expect(JSON.stringify(large).length).toBeGreaterThan(64 * 1024);
+    const answer = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(large),
+    });
+    expect(answer.statusCode).toBe(200);
+    const lowered = () => niceValues().filter((n) => n === 7).length - before;
+    for (let i = 0; i < 100 && lowered() < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(lowered()).toBeGreaterThanOrEqual(3); // 2 inference workers (and their onnxruntime threads), 1 decoder
+    expect(niceValues()[0]).toBe(0); // the main thread keeps its priority
   });
 });

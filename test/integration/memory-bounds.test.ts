@@ -1,9 +1,8 @@
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HeldRuntime } from '../helpers/held-runtime.js';
 import { OnnxRuntime } from '../../src/runtime/onnx-runtime.js';
-import { startApp } from '../helpers/app.js';
+import { appFor } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { infer, type ClientTensor } from '../helpers/oip-client.js';
 
@@ -74,13 +73,11 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe('row caps on every protocol, over real HTTP with the bundled models', () => {
-  let app: FastifyInstance;
+  const app = appFor({ MAX_REQUEST_ROWS: '100', BATCH_MAX_QUEUE_ROWS: '60', CACHE_ENABLED: 'false' });
   let url: string;
   beforeAll(async () => {
-    app = await startApp({ MAX_REQUEST_ROWS: '100', BATCH_MAX_QUEUE_ROWS: '60', CACHE_ENABLED: 'false' });
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app().listen({ host: '127.0.0.1', port: 0 });
   });
-  afterAll(() => app.close());
 
   it('a request of MAX_REQUEST_ROWS + 1 rows answers 413 TOO_MANY_ROWS naming the field, on /predict JSON and binary and OIP JSON and binary', async () => {
     const answers = {
@@ -101,7 +98,7 @@ describe('row caps on every protocol, over real HTTP with the bundled models', (
     expect(refusal(await binaryPredict(url, 61))).toEqual([413, 'LARGER_THAN_QUEUE', 'shape']);
     expect(refusal(await infer(url, 'iris', [irisTensor(61)]))).toEqual([413, 'LARGER_THAN_QUEUE', 'inputs.input']);
     // Refused requests count as invalid input, not as prediction errors (which alert).
-    expect(sample(await scrape(app), 'ml_predictions_total', { model: 'iris', status: 'error' }) ?? 0).toBe(0);
+    expect(sample(await scrape(app()), 'ml_predictions_total', { model: 'iris', status: 'error' }) ?? 0).toBe(0);
   });
 
   it('a request at the caps is served, in chunks of max_batch_size', async () => {
@@ -112,25 +109,24 @@ describe('row caps on every protocol, over real HTTP with the bundled models', (
 });
 
 describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real HTTP', () => {
-  let app: FastifyInstance;
-  let url: string;
   const runtime = new HeldRuntime(
     new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }),
   );
+  const app = appFor(
+    {
+      BODY_LIMIT_BYTES: '2048',
+      MAX_INFLIGHT_BYTES: '2048',
+      MAX_REQUEST_ROWS: '10',
+      MAX_INFLIGHT_ROWS: '10',
+      CACHE_ENABLED: 'false',
+    },
+    undefined,
+    { runtime },
+  );
+  let url: string;
   beforeAll(async () => {
-    app = await startApp(
-      {
-        BODY_LIMIT_BYTES: '2048',
-        MAX_INFLIGHT_BYTES: '2048',
-        MAX_REQUEST_ROWS: '10',
-        MAX_INFLIGHT_ROWS: '10',
-        CACHE_ENABLED: 'false',
-      },
-      { runtime },
-    );
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app().listen({ host: '127.0.0.1', port: 0 });
   });
-  afterAll(() => app.close());
 
   it('bytes are taken from Content-Length before the body is read: a second body past the cap gets 503 SERVER_BUSY with Retry-After; a client that leaves gives its share back', async () => {
     // A client that sends the headers of a 2,040-byte body and stalls: 8 bytes of the cap are left.
@@ -141,38 +137,38 @@ describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real 
     stalled.on('error', () => {});
     stalled.write('{"model":"iris",');
     try {
-      await until(() => app.inflight.stats().bytes === 2040);
+      await until(() => app().inflight.stats().bytes === 2040);
       const refused = await jsonPredict(url, 1);
       expect([refused.status, refused.body.code, refused.headers['retry-after']]).toEqual([503, 'SERVER_BUSY', '1']);
-      expect(sample(await scrape(app), 'ml_inflight_rejected_total', { resource: 'bytes' })).toBe(1);
+      expect(sample(await scrape(app()), 'ml_inflight_rejected_total', { resource: 'bytes' })).toBe(1);
     } finally {
       stalled.destroy();
     }
-    await until(() => app.inflight.stats().bytes === 0);
+    await until(() => app().inflight.stats().bytes === 0);
     expect((await jsonPredict(url, 1)).status).toBe(200);
-    expect(app.inflight.stats()).toEqual({ bytes: 0, rows: 0 });
+    expect(app().inflight.stats()).toEqual({ bytes: 0, rows: 0 });
   });
 
   it('rows are taken once a request is decoded: past the cap 503 SERVER_BUSY; given back on success and on a deadline', async () => {
-    expect(app.inflight.stats()).toEqual({ bytes: 0, rows: 0 });
+    expect(app().inflight.stats()).toEqual({ bytes: 0, rows: 0 });
     runtime.hold();
     const held = jsonPredict(url, 10);
-    await until(() => app.inflight.stats().rows === 10);
+    await until(() => app().inflight.stats().rows === 10);
     const refused = await binaryPredict(url, 1);
     expect([refused.status, refused.body.code, refused.headers['retry-after']]).toEqual([503, 'SERVER_BUSY', '1']);
-    expect(sample(await scrape(app), 'ml_inflight_rejected_total', { resource: 'rows' })).toBe(1);
-    expect(sample(await scrape(app), 'ml_inflight_held', { resource: 'rows' })).toBe(10);
+    expect(sample(await scrape(app()), 'ml_inflight_rejected_total', { resource: 'rows' })).toBe(1);
+    expect(sample(await scrape(app()), 'ml_inflight_held', { resource: 'rows' })).toBe(10);
     runtime.release();
     expect((await held).status).toBe(200);
-    expect(app.inflight.stats()).toEqual({ bytes: 0, rows: 0 });
+    expect(app().inflight.stats()).toEqual({ bytes: 0, rows: 0 });
 
     runtime.hold(); // a deadline gives the rows back while the run is still held
     const late = await jsonPredict(url, 10, { timeout_ms: 20 });
     expect([late.status, late.body.code]).toEqual([504, 'DEADLINE_EXCEEDED']);
-    expect(app.inflight.stats().rows).toBe(0);
+    expect(app().inflight.stats().rows).toBe(0);
     runtime.release();
     expect((await binaryPredict(url, 10)).status).toBe(200);
-    expect(app.inflight.stats()).toEqual({ bytes: 0, rows: 0 });
+    expect(app().inflight.stats()).toEqual({ bytes: 0, rows: 0 });
   });
 
   it('a request that fails (bad input) gives its bytes and rows back', async () => {
@@ -180,7 +176,7 @@ describe('the in-flight caps (MAX_INFLIGHT_BYTES, MAX_INFLIGHT_ROWS), over real 
       'content-type': 'application/json',
     });
     expect(bad.status).toBe(400);
-    await until(() => app.inflight.stats().bytes === 0);
-    expect(app.inflight.stats()).toEqual({ bytes: 0, rows: 0 });
+    await until(() => app().inflight.stats().bytes === 0);
+    expect(app().inflight.stats()).toEqual({ bytes: 0, rows: 0 });
   });
 });

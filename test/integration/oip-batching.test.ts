@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { appFor, postJson, startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor, postJson } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { FIXTURE_MODELS, TempRepository, fixture } from '../helpers/repository.js';
 
@@ -96,15 +95,11 @@ function differences(a: unknown, b: unknown, path = ''): string[] {
 }
 
 describe('batching across OIP requests: merged only where provably right, and never mixing answers', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    // One worker and a short batching delay: requests that arrive together are merged when they may be.
-    app = await startApp({ MODEL_DIR: FIXTURE_MODELS, CACHE_ENABLED: 'false', BATCH_MAX_DELAY_MS: '2' });
-  });
-  afterAll(() => app.close());
+  // One worker and a short batching delay: requests that arrive together are merged when they may be.
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS, CACHE_ENABLED: 'false', BATCH_MAX_DELAY_MS: '2' });
 
   const infer = async (model: string, inputs: Input[], id: string) => {
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'POST',
       url: `/v2/models/${model}/infer`,
       payload: JSON.stringify({ id, inputs }),
@@ -115,7 +110,7 @@ describe('batching across OIP requests: merged only where provably right, and ne
     return body.outputs as { name: string; shape: number[]; data: unknown[] }[];
   };
   const runs = async (model: string) => {
-    const text = await scrape(app);
+    const text = await scrape(app());
     return {
       runs: sample(text, 'ml_batch_size_requests_count', { model }) ?? 0,
       requests: sample(text, 'ml_batch_size_requests_sum', { model }) ?? 0,

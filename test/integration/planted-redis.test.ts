@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cacheKeys } from '../../src/core/cache/cache-key.js';
 import { signingKey, ValueSigner } from '../../src/core/cache/value-signer.js';
 import { newPredictionId } from '../../src/core/monitoring/prediction-id.js';
-import { BUNDLED_MODELS, postJson, startApp, type CapturedLogs } from '../helpers/app.js';
+import { appFor, BUNDLED_MODELS, type CapturedLogs, postJson, startApp } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { bundled, TempRepository } from '../helpers/repository.js';
@@ -286,34 +286,27 @@ describe('a Redis holding planted feedback records', () => {
     .addOnnx('iris', '2', bundled('iris'));
   let redis: RedisServer;
   let peek: Redis;
-  let app: FastifyInstance;
   beforeAll(async () => {
     redis = await RedisServer.start();
     peek = redis.client();
-    // No CACHE_HMAC_KEY: the key derived from REDIS_URL and REDIS_KEY_PREFIX signs the records.
-    app = await startApp({
-      MODEL_DIR: repo.dir,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: PREFIX,
-      REDIS_TIMEOUT_MS: '1000',
-    });
   });
   afterAll(async () => {
-    await app?.close();
     peek.disconnect();
     await redis.stop();
-    repo.remove();
   });
+  // Registered after the hooks above: it starts once Redis runs, and closes before Redis stops.
+  // No CACHE_HMAC_KEY: the key derived from REDIS_URL and REDIS_KEY_PREFIX signs the records.
+  const app = appFor(() => ({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: PREFIX, REDIS_TIMEOUT_MS: '1000' }), repo);
 
   it('answers 404 UNKNOWN_PREDICTION for each, counts it as unmatched, and adds no series to /metrics', async () => {
     const signer = new ValueSigner(signingKey({ redisUrl: redis.url, keyPrefix: PREFIX }));
     const forger = new ValueSigner(Buffer.from('a key that is not this deployment one'));
     // Every series feedback can create exists first: a real prediction and its feedback, an unknown id.
-    const real = await postJson(app, '/predict', { model: 'iris', instances: [setosaRows[0]] });
+    const real = await postJson(app(), '/predict', { model: 'iris', instances: [setosaRows[0]] });
     expect(real.body.variant).toBeDefined();
     await waitFor(async () => (await peek.exists(`${PREFIX}feedback:${real.body.id}`)) === 1, 'the record in Redis');
     const record = await peek.get(`${PREFIX}feedback:${real.body.id}`);
-    expect((await postJson(app, '/feedback', { id: newPredictionId(), label: 'setosa' })).status).toBe(404);
+    expect((await postJson(app(), '/feedback', { id: newPredictionId(), label: 'setosa' })).status).toBe(404);
     const otherReplica = await startApp({
       MODEL_DIR: repo.dir,
       REDIS_URL: redis.url,
@@ -328,7 +321,7 @@ describe('a Redis holding planted feedback records', () => {
     } finally {
       await otherReplica.close();
     }
-    expect((await postJson(app, '/feedback', { id: real.body.id, label: 'setosa' })).status).toBe(409);
+    expect((await postJson(app(), '/feedback', { id: real.body.id, label: 'setosa' })).status).toBe(409);
 
     const fitting = { model: 'iris', version: '1', variant: 'control', task: 'classification', rows: ['setosa'] };
     const planted: [string, (key: string) => string][] = [
@@ -358,32 +351,30 @@ describe('a Redis holding planted feedback records', () => {
         (key) => signer.sign(key, 2, { ...fitting, rows: new Array(100_001).fill('setosa') }),
       ],
     ];
-    await scrape(app); // the scrape's own request series
-    const before = await seriesOf(app);
-    const unmatchedBefore = sample(await scrape(app), 'ml_feedback_unmatched_total', { reason: 'unknown' })!;
+    await scrape(app()); // the scrape's own request series
+    const before = await seriesOf(app());
+    const unmatchedBefore = sample(await scrape(app()), 'ml_feedback_unmatched_total', { reason: 'unknown' })!;
     for (const [kind, value] of planted) {
       const id = newPredictionId();
       await peek.set(`${PREFIX}feedback:${id}`, value(`feedback:${id}`));
-      const answer = await postJson(app, '/feedback', { id, label: 'setosa' });
+      const answer = await postJson(app(), '/feedback', { id, label: 'setosa' });
       expect({ kind, status: answer.status, code: answer.body.code }).toEqual({
         kind,
         status: 404,
         code: 'UNKNOWN_PREDICTION',
       });
     }
-    const after = await seriesOf(app);
+    const after = await seriesOf(app());
     expect([...after].filter((s) => !before.has(s))).toEqual([]);
-    expect(sample(await scrape(app), 'ml_feedback_unmatched_total', { reason: 'unknown' })).toBe(
+    expect(sample(await scrape(app()), 'ml_feedback_unmatched_total', { reason: 'unknown' })).toBe(
       unmatchedBefore + planted.length,
     );
-    const lines = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) =>
+    const lines = app().logs.lines.filter((l) =>
       l.msg?.toString().startsWith('a prediction record in redis was not used'),
     );
     expect(lines).toHaveLength(1);
     expect(JSON.stringify(lines[0])).not.toContain('evil');
-    const warned = (app as unknown as { logs: CapturedLogs }).logs.lines.filter((l) =>
-      String(l.msg).startsWith('CACHE_HMAC_KEY is not set'),
-    );
+    const warned = app().logs.lines.filter((l) => String(l.msg).startsWith('CACHE_HMAC_KEY is not set'));
     expect(warned).toMatchObject([{ level: 40 }]);
   });
 });

@@ -1,9 +1,8 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceError } from '../../src/errors.js';
-import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
+import { appFor, appsPerTest, BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
 import { TempRepository, bundled, fixture } from '../helpers/repository.js';
 
 /** Real ONNX sessions on a repository holding every awkward case at once: the good still serve. */
@@ -18,18 +17,10 @@ describe('model repository', () => {
     .addOnnx('tampered', '1', fixture('image_scaler.onnx'), { card: { versions: { '1': { sha256: '0'.repeat(64) } } } })
     .addOnnx('badjson', '1', fixture('image_scaler.onnx'), '{"task": "classification"')
     .addOnnx('mislabelled', '1', fixture('image_scaler.onnx'), { task: 'classification', labels: ['a', 'b'] });
-  let app: FastifyInstance;
-
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir });
-  });
-  afterAll(async () => {
-    await app.close();
-    repo.remove();
-  });
+  const app = appFor({}, repo);
 
   it('reports each model that failed with its reason, and stays ready for the others', async () => {
-    const ready = await app.inject('/ready');
+    const ready = await app().inject('/ready');
     expect(ready.statusCode).toBe(200);
     const states = Object.fromEntries(
       ready
@@ -56,21 +47,21 @@ describe('model repository', () => {
   });
 
   it('serves a model that refuses the warm-up zeros, and says why its warm-up failed', async () => {
-    const arange = (await app.inject('/models')).json().models.find((m: { name: string }) => m.name === 'arange')
+    const arange = (await app().inject('/models')).json().models.find((m: { name: string }) => m.name === 'arange')
       .versions[0];
     expect(arange).toMatchObject({
       state: 'ready',
       warmup: expect.stringMatching(/warm-up inference on zeros failed/),
       batching: null,
     });
-    const response = await postJson(app, '/v2/models/arange/infer', {
+    const response = await postJson(app(), '/v2/models/arange/infer', {
       inputs: [
         { name: 'limit', datatype: 'INT64', shape: [], data: [7] },
         { name: 'delta', datatype: 'INT64', shape: [], data: [3] },
       ],
     });
     expect(response.body.outputs).toEqual([{ name: 'values', datatype: 'INT64', shape: [3], data: [0, 3, 6] }]);
-    const zero = await postJson(app, '/v2/models/arange/infer', {
+    const zero = await postJson(app(), '/v2/models/arange/infer', {
       inputs: [
         { name: 'limit', datatype: 'INT64', shape: [], data: [7] },
         { name: 'delta', datatype: 'INT64', shape: [], data: [0] },
@@ -86,7 +77,7 @@ describe('model repository', () => {
   it('serves a model with no model.json from the ONNX metadata, nested or flat rows', async () => {
     const flat = Array.from({ length: 60 }, (_, i) => i / 10);
     const nested = [0, 1, 2].map((c) => [0, 1, 2, 3].map((y) => flat.slice(c * 20 + y * 5, c * 20 + y * 5 + 5)));
-    const { status, body } = await postJson(app, '/predict', { model: 'image', instances: [nested, flat] });
+    const { status, body } = await postJson(app(), '/predict', { model: 'image', instances: [nested, flat] });
     expect(status).toBe(200);
     expect(body.version).toBe('3');
     const mean = (2 * flat.reduce((a, b) => a + b, 0)) / 60;
@@ -99,11 +90,13 @@ describe('model repository', () => {
 
   it('picks the requested version, and 404s an unknown one', async () => {
     const row = Array.from({ length: 60 }, () => 1);
-    expect((await postJson(app, '/predict', { model: 'image', version: '1', instances: [row] })).body.version).toBe(
+    expect((await postJson(app(), '/predict', { model: 'image', version: '1', instances: [row] })).body.version).toBe(
       '1',
     );
-    expect((await postJson(app, '/predict', { model: 'image', version: 1, instances: [row] })).body.version).toBe('1');
-    const missing = await postJson(app, '/predict', { model: 'image', version: '2', instances: [row] });
+    expect((await postJson(app(), '/predict', { model: 'image', version: 1, instances: [row] })).body.version).toBe(
+      '1',
+    );
+    const missing = await postJson(app(), '/predict', { model: 'image', version: '2', instances: [row] });
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({
       code: 'VERSION_NOT_FOUND',
@@ -112,7 +105,7 @@ describe('model repository', () => {
   });
 
   it('runs int64 models, with the open dim taken from the rows', async () => {
-    const { status, body } = await postJson(app, '/predict', {
+    const { status, body } = await postJson(app(), '/predict', {
       model: 'ids',
       instances: [
         [1, 2, 3],
@@ -124,15 +117,15 @@ describe('model repository', () => {
   });
 
   it('answers 400 naming the /v2 URL for a model with several inputs, 503 for a failed one', async () => {
-    const pair = await postJson(app, '/predict', { model: 'pair', instances: [[1, 2]] });
+    const pair = await postJson(app(), '/predict', { model: 'pair', instances: [[1, 2]] });
     expect(pair).toMatchObject({ status: 400, body: { code: 'UNSUPPORTED_MODEL' } });
     expect(pair.body.error).toMatch(/2 inputs \(a, b\).*POST \/v2\/models\/pair\/infer/);
-    const corrupt = await postJson(app, '/predict', { model: 'corrupt', instances: [[1]] });
+    const corrupt = await postJson(app(), '/predict', { model: 'corrupt', instances: [[1]] });
     expect(corrupt).toMatchObject({ status: 503, body: { code: 'MODEL_FAILED' } });
   });
 
   it('lists every model with its inputs, outputs and state', async () => {
-    const { models } = (await app.inject('/models')).json();
+    const { models } = (await app().inject('/models')).json();
     const image = models.find((m: { name: string }) => m.name === 'image');
     expect(image.versions.map((v: { version: string }) => v.version)).toEqual(['1', '3']);
     expect(image.versions[0].inputs).toEqual([{ name: 'image', dtype: 'float32', shape: ['batch', 3, 4, 5] }]);
@@ -145,47 +138,40 @@ describe('model repository', () => {
 });
 
 describe('readiness when every model must load', () => {
+  const start = appsPerTest();
+
   it('stays 503 when READY_REQUIRES_ALL_MODELS is set and one model failed', async () => {
     const repo = new TempRepository()
       .addOnnx('image', '1', fixture('image_scaler.onnx'))
       .addBytes('corrupt', '1', 'junk');
-    const app = await startApp({ MODEL_DIR: repo.dir, READY_REQUIRES_ALL_MODELS: 'true' });
-    try {
-      const ready = await app.inject('/ready');
-      expect(ready.statusCode).toBe(503);
-      expect(ready.json().status).toBe('not_ready');
-    } finally {
-      await app.close();
-      repo.remove();
-    }
+    const app = await start({ READY_REQUIRES_ALL_MODELS: 'true' }, {}, repo);
+    const ready = await app.inject('/ready');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().status).toBe('not_ready');
   });
 
   it('is 503 with the reason when the model directory does not exist, and a prediction is refused with it', async () => {
-    const app = await startApp({ MODEL_DIR: '/nonexistent/models' });
-    try {
-      const ready = await app.inject('/ready');
-      expect(ready.statusCode).toBe(503);
-      expect(ready.json().error).toBe('cannot read the model repository (MODEL_DIR): ENOENT');
-      expect(app.logs.lines.find((l) => l.msg === ready.json().error)).toMatchObject({
-        level: 50,
-        dir: '/nonexistent/models',
-      });
-      const predict = await app.inject({
-        method: 'POST',
-        url: '/predict',
-        payload: { model: 'iris', instances: [[5.1, 3.5, 1.4, 0.2]] },
-      });
-      expect([predict.statusCode, predict.json()]).toEqual([
-        404,
-        {
-          error: 'unknown model "iris": cannot read the model repository (MODEL_DIR): ENOENT',
-          code: 'MODEL_NOT_FOUND',
-          details: [{ path: 'model', message: 'cannot read the model repository (MODEL_DIR): ENOENT' }],
-        },
-      ]);
-    } finally {
-      await app.close();
-    }
+    const app = await start({ MODEL_DIR: '/nonexistent/models' });
+    const ready = await app.inject('/ready');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().error).toBe('cannot read the model repository (MODEL_DIR): ENOENT');
+    expect(app.logs.lines.find((l) => l.msg === ready.json().error)).toMatchObject({
+      level: 50,
+      dir: '/nonexistent/models',
+    });
+    const predict = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: { model: 'iris', instances: [[5.1, 3.5, 1.4, 0.2]] },
+    });
+    expect([predict.statusCode, predict.json()]).toEqual([
+      404,
+      {
+        error: 'unknown model "iris": cannot read the model repository (MODEL_DIR): ENOENT',
+        code: 'MODEL_NOT_FOUND',
+        details: [{ path: 'model', message: 'cannot read the model repository (MODEL_DIR): ENOENT' }],
+      },
+    ]);
   });
 });
 
@@ -258,20 +244,12 @@ describe('a hostile model repository', () => {
     .addBytes('corrupt', '1', 'this is not an onnx file')
     .write('README.md', 'not a model')
     .write('digits.onnx', 'misplaced');
-  let app: Awaited<ReturnType<typeof startApp>>;
+  afterAll(() => outside.remove()); // registered first, so it runs after the app's close
+  const app = appFor({}, repo);
   const irisRow = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir });
-  });
-  afterAll(async () => {
-    await app.close();
-    repo.remove();
-    outside.remove();
-  });
-
   it('refuses every symlink out of MODEL_DIR with its reason, and serves the good models', async () => {
-    const ready = await app.inject('/ready');
+    const ready = await app().inject('/ready');
     expect(ready.statusCode).toBe(200);
     const states = Object.fromEntries(
       ready.json().models.map((m: { name: string; version: string }) => [`${m.name}@${m.version}`, m]),
@@ -305,7 +283,7 @@ describe('a hostile model repository', () => {
       },
       'iris@1': { name: 'iris', version: '1', state: 'ready' },
     });
-    const refused = await postJson(app, '/predict', { model: 'escape', features: irisRow });
+    const refused = await postJson(app(), '/predict', { model: 'escape', features: irisRow });
     expect(refused).toMatchObject({
       status: 503,
       body: {
@@ -314,18 +292,18 @@ describe('a hostile model repository', () => {
       },
     });
 
-    expect(await postJson(app, '/predict', { model: 'iris', features: irisRow })).toMatchObject({
+    expect(await postJson(app(), '/predict', { model: 'iris', features: irisRow })).toMatchObject({
       status: 200,
       body: { label: 'setosa', version: '1' },
     });
-    const alias = await postJson(app, '/predict', { model: 'alias', instances: [Array(10).fill(0)] });
-    const diabetes = await postJson(app, '/predict', { model: 'diabetes', instances: [Array(10).fill(0)] });
+    const alias = await postJson(app(), '/predict', { model: 'alias', instances: [Array(10).fill(0)] });
+    const diabetes = await postJson(app(), '/predict', { model: 'diabetes', instances: [Array(10).fill(0)] });
     expect(alias.status).toBe(200); // a symlink inside MODEL_DIR keeps working (without model.json: raw outputs)
     expect(alias.body.predictions[0].outputs.value).toEqual(diabetes.body.predictions[0].values);
   });
 
   it('reports 01 beside 1 and the other entries it skipped on /models, instead of a silent collision', async () => {
-    const { models, skipped } = (await app.inject('/models')).json();
+    const { models, skipped } = (await app().inject('/models')).json();
     const iris = models.find((m: { name: string }) => m.name === 'iris');
     expect(iris.versions.map((v: { version: string; file: string }) => [v.version, v.file])).toEqual([
       ['1', 'iris/1/model.onnx'],
@@ -338,7 +316,9 @@ describe('a hostile model repository', () => {
     expect(skipped).toEqual([
       { entry: 'digits.onnx', reason: 'an ONNX file at the top level is not served: put it at digits/1/model.onnx' },
     ]);
-    const warned = app.logs.lines.filter((l) => l.msg === 'model repository entry skipped').map((l) => l.entry);
+    const warned = app()
+      .logs.lines.filter((l) => l.msg === 'model repository entry skipped')
+      .map((l) => l.entry);
     expect(warned.sort()).toEqual(['digits.onnx', 'iris/01', 'iris/1.0']);
   });
 
@@ -367,16 +347,16 @@ describe('a hostile model repository', () => {
     ];
     const statuses = new Set<number>();
     for (const request of requests) {
-      const response = await app.inject(request);
+      const response = await app().inject(request);
       statuses.add(response.statusCode);
       for (const secret of secrets) expect(response.body, `${request.method} ${request.url}`).not.toContain(secret);
     }
     // Served, refused input, unknown, failed: every kind of answer was read
     expect([...statuses].sort()).toEqual([200, 400, 404, 503]);
 
-    const failed = app.logs.lines.find((l) => l.msg === 'model failed to load' && l.model === 'corrupt');
+    const failed = app().logs.lines.find((l) => l.msg === 'model failed to load' && l.model === 'corrupt');
     expect(failed).toMatchObject({ path: join(realpathSync(repo.dir), 'corrupt/1/model.onnx') });
-    const refused = app.logs.lines.find(
+    const refused = app().logs.lines.find(
       (l) => l.msg === 'model repository entry refused' && l.entry === 'escape/1/model.onnx',
     );
     expect(refused!.detail).toContain(realpathSync(outside.dir));
@@ -384,6 +364,8 @@ describe('a hostile model repository', () => {
 });
 
 describe('an answer built from an onnxruntime message', () => {
+  const start = appsPerTest();
+
   it('names the model file relative to MODEL_DIR', async () => {
     const repo = new TempRepository().addOnnx(
       'iris',
@@ -410,22 +392,17 @@ describe('an answer built from an onnxruntime message', () => {
         );
       return run(task);
     };
-    const app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' }, { runtime });
-    try {
-      const answer = await postJson(app, '/predict', {
-        model: 'iris',
-        features: { sepal_length: 7, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
-      });
-      expect(answer).toMatchObject({
-        status: 400,
-        body: {
-          code: 'MODEL_REJECTED_INPUT',
-          error: 'the model could not run on this input: cannot open iris/1/model.onnx.data',
-        },
-      });
-    } finally {
-      await app.close();
-      repo.remove();
-    }
+    const app = await start({ CACHE_ENABLED: 'false' }, { runtime }, repo);
+    const answer = await postJson(app, '/predict', {
+      model: 'iris',
+      features: { sepal_length: 7, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+    });
+    expect(answer).toMatchObject({
+      status: 400,
+      body: {
+        code: 'MODEL_REJECTED_INPUT',
+        error: 'the model could not run on this input: cannot open iris/1/model.onnx.data',
+      },
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { postJson, startApp } from '../helpers/app.js';
+import { appsPerTest, postJson } from '../helpers/app.js';
 import { HeldRuntime } from '../helpers/held-runtime.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
@@ -50,22 +50,15 @@ const stats = (app: FastifyInstance, version: string) =>
   };
 
 describe('shadows are shed first: a client request is never refused nor queued for one (real sessions, runs held)', () => {
-  const opened: { app: FastifyInstance; repo: TempRepository }[] = [];
-  afterEach(async () => {
-    for (const { app, repo } of opened.splice(0)) {
-      await app.close();
-      repo.remove();
-    }
-  });
+  const started = appsPerTest();
 
   async function start(withShadow: boolean, env: Record<string, string> = {}) {
     const repo = repository(withShadow);
     const runtime = new HeldRuntime(
       new OnnxRuntime({ workers: 1, intraOpThreads: 1, interOpThreads: 1, inlineMaxRowMicros: 0, nice: 0 }),
     );
-    const app = await startApp(
+    const app = await started(
       {
-        MODEL_DIR: repo.dir,
         CACHE_ENABLED: 'false',
         BATCH_MAX_QUEUE_ROWS: '4',
         SHADOW_MAX_INFLIGHT: '2',
@@ -73,8 +66,8 @@ describe('shadows are shed first: a client request is never refused nor queued f
         ...env,
       },
       { runtime },
+      repo,
     );
-    opened.push({ app, repo });
     return { app, runtime };
   }
 

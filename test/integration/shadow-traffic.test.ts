@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { postJson, startApp, type CapturedLogs } from '../helpers/app.js';
+import { appFor, postJson } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { buildRequest } from '../helpers/oip-client.js';
 import { bundled, fixture, FIXTURE_MODELS, TempRepository } from '../helpers/repository.js';
@@ -136,24 +136,16 @@ const outcomesOf = (text: string, model: string, shadow: string) =>
 describe('shadow traffic: mirrored off the hot path, compared with the answer (real sessions)', () => {
   const withRepo = repository(true);
   const withoutRepo = repository(false);
-  let shadowed: FastifyInstance & { logs: CapturedLogs };
-  let plain: FastifyInstance;
+  // Copies of inputs for every request: a bound this test never reaches, so no shadow is shed.
+  const shadowed = appFor({ SHADOW_MAX_INFLIGHT: '100', LOG_LEVEL: 'debug' }, withRepo);
+  const plain = appFor({}, withoutRepo);
   const answers: { shadowed: unknown[]; plain: unknown[] } = { shadowed: [], plain: [] };
 
   beforeAll(async () => {
-    // Copies of inputs for every request: a bound this test never reaches, so no shadow is shed.
-    shadowed = await startApp({ MODEL_DIR: withRepo.dir, SHADOW_MAX_INFLIGHT: '100', LOG_LEVEL: 'debug' });
-    plain = await startApp({ MODEL_DIR: withoutRepo.dir });
     for (const request of requests()) {
-      answers.shadowed.push(await answer(shadowed, request));
-      answers.plain.push(await answer(plain, request));
+      answers.shadowed.push(await answer(shadowed(), request));
+      answers.plain.push(await answer(plain(), request));
     }
-  });
-  afterAll(async () => {
-    await shadowed?.close();
-    await plain?.close();
-    withRepo.remove();
-    withoutRepo.remove();
   });
 
   it('answers byte for byte as without shadows (prediction ids aside), on /predict and OIP, JSON and binary', () => {
@@ -163,7 +155,7 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
 
   it('counts each mirrored row: the other model disagrees on setosa, the copy agrees, the broken version failed', async () => {
     // iris rows mirrored: 1 + 3 + 1 + 1 + 2 + 2 = 10, of which SETOSA 7 and VIRGINICA 3.
-    const text = await settled(shadowed);
+    const text = await settled(shadowed());
     expect(outcomesOf(text, 'iris', 'candidate')).toEqual({ agree: 3, disagree: 7, compared: 0, failed: 0, shed: 0 });
     expect(outcomesOf(text, 'iris', 'copy')).toEqual({ agree: 10, disagree: 0, compared: 0, failed: 0, shed: 0 });
     expect(outcomesOf(text, 'iris', 'broken')).toEqual({ agree: 0, disagree: 0, compared: 0, failed: 10, shed: 0 });
@@ -172,7 +164,7 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
   });
 
   it("records a regressor's |shadow - primary| per row (0 for a copy), and counts a raw model's rows as compared", async () => {
-    const text = await settled(shadowed);
+    const text = await settled(shadowed());
     expect(outcomesOf(text, 'diabetes', 'copy')).toEqual({ agree: 0, disagree: 0, compared: 2, failed: 0, shed: 0 });
     expect(sample(text, 'ml_shadow_abs_difference_count', { model: 'diabetes', shadow: 'copy' })).toBe(2);
     expect(sample(text, 'ml_shadow_abs_difference_sum', { model: 'diabetes', shadow: 'copy' })).toBe(0);
@@ -183,34 +175,34 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
   });
 
   it('logs a failing shadow at debug per request and warns once, never as an error', async () => {
-    await settled(shadowed);
-    const about = shadowed.logs.lines.filter((l) => l.shadow === 'broken');
+    await settled(shadowed());
+    const about = shadowed().logs.lines.filter((l) => l.shadow === 'broken');
     expect(about.filter((l) => l.level === 20)).toHaveLength(6); // one per mirrored request
     expect(about.filter((l) => l.level === 40)).toHaveLength(1);
     expect(about.filter((l) => (l.level as number) > 40)).toHaveLength(0);
   });
 
   it("neither caches a shadow's outputs, nor records them as predictions or for feedback", async () => {
-    const text = await settled(shadowed);
+    const text = await settled(shadowed());
     expect(sample(text, 'ml_predictions_total', { model: 'iris', version: '2' })).toBeUndefined();
     expect(sample(text, 'ml_predicted_class_total', { model: 'iris', version: '2' })).toBeUndefined();
     // Version 2 ran SETOSA as a shadow many times; named by a client, it is computed, not cached.
-    const named = await postJson(shadowed, '/predict', { model: 'iris', version: 2, features: FEATURES });
+    const named = await postJson(shadowed(), '/predict', { model: 'iris', version: 2, features: FEATURES });
     expect([named.body.cached, named.body.label]).toEqual([false, 'virginica']);
     // Feedback joins the client's answer (version 1, setosa) and counts for it.
-    const served = await postJson(shadowed, '/predict', {
+    const served = await postJson(shadowed(), '/predict', {
       model: 'iris',
       features: { ...FEATURES, sepal_length: 5.0 },
     });
-    const feedback = await postJson(shadowed, '/feedback', { id: served.body.id, label: 'setosa' });
+    const feedback = await postJson(shadowed(), '/feedback', { id: served.body.id, label: 'setosa' });
     expect([feedback.status, feedback.body.correct]).toEqual([200, true]);
-    const after = await scrape(shadowed);
+    const after = await scrape(shadowed());
     expect(sample(after, 'ml_feedback_total', { model: 'iris', version: '1', result: 'correct' })).toBe(1);
     expect(sample(after, 'ml_feedback_total', { model: 'iris', version: '2' })).toBeUndefined();
   });
 
   it('lists each shadow on /models with its fraction and whether its version can take mirrored requests', async () => {
-    const iris = (await shadowed.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
+    const iris = (await shadowed().inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
     expect(
       iris.traffic.shadows.map((s: { name: string; version: string; fraction: number; ready: boolean }) => [
         s.name,
@@ -224,17 +216,17 @@ describe('shadow traffic: mirrored off the hot path, compared with the answer (r
       ['broken', '4', 1, false],
     ]);
     expect(iris.traffic.shadows[2].reason).toMatch(/^version 4 failed to load/);
-    const plainIris = (await plain.inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
+    const plainIris = (await plain().inject('/models')).json().models.find((m: { name: string }) => m.name === 'iris');
     expect(plainIris.traffic).not.toHaveProperty('shadows');
   });
 
   it('does not mirror a request that names its version', async () => {
     const mirrored = async () =>
-      Object.values(outcomesOf(await settled(shadowed), 'iris', 'copy')).reduce((sum, n) => sum! + n!, 0);
+      Object.values(outcomesOf(await settled(shadowed()), 'iris', 'copy')).reduce((sum, n) => sum! + n!, 0);
     const before = await mirrored();
-    await postJson(shadowed, '/predict', { model: 'iris', version: 1, features: FEATURES });
+    await postJson(shadowed(), '/predict', { model: 'iris', version: 1, features: FEATURES });
     expect(await mirrored()).toBe(before);
-    await postJson(shadowed, '/predict', { model: 'iris', features: FEATURES });
+    await postJson(shadowed(), '/predict', { model: 'iris', features: FEATURES });
     expect(await mirrored()).toBe(before! + 1);
   });
 });

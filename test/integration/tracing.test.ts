@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { startApp } from '../helpers/app.js';
+import { appFor } from '../helpers/app.js';
 import { buildRequest } from '../helpers/oip-client.js';
 import { attributesOf, OtlpReceiver, SPAN_KIND_SERVER, STATUS_ERROR, type OtlpSpan } from '../helpers/otlp-receiver.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -40,36 +40,35 @@ function expectWithin(child: OtlpSpan, parent: OtlpSpan) {
 describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
   let receiver: OtlpReceiver;
   let redis: RedisServer;
-  let app: Awaited<ReturnType<typeof startApp>>;
 
   beforeAll(async () => {
     receiver = await OtlpReceiver.start();
     redis = await RedisServer.start();
-    app = await startApp({
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_SERVICE_NAME: 'onnx-serve-under-test',
-      REDIS_URL: redis.url,
-      REDIS_TIMEOUT_MS: '1000', // a loaded machine must not turn the Redis round trip into a timeout
-      CACHE_MIN_HIT_RATE: '0',
-      INLINE_MAX_ROW_MICROS: '0', // inference stays on the worker thread
-    });
   });
   afterAll(async () => {
-    await app?.close();
     await redis?.stop();
     await receiver?.close();
   });
+  // Registered after the hooks above: it starts once the receiver and Redis run, and closes before they stop.
+  const app = appFor(() => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_SERVICE_NAME: 'onnx-serve-under-test',
+    REDIS_URL: redis.url,
+    REDIS_TIMEOUT_MS: '1000', // a loaded machine must not turn the Redis round trip into a timeout
+    CACHE_MIN_HIT_RATE: '0',
+    INLINE_MAX_ROW_MICROS: '0', // inference stays on the worker thread
+  }));
 
   /** Every span of the trace, once the app has exported what has ended. */
   const exported = async (traceId: string) => {
-    await app.tracing!.flush();
+    await app().tracing!.flush();
     return receiver.trace(traceId);
   };
 
   it('makes the /predict server span a child of the caller traceparent, with every step under it', async () => {
     const traceId = hex(16);
     const callerSpan = hex(8);
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'POST',
       url: '/predict',
       headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` },
@@ -117,7 +116,7 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
     expect(start('inference') <= start('respond')).toBe(true);
 
     // The access log line carries the trace id.
-    const line = app.logs.lines.find((l) => l.msg === 'request' && l.trace_id === traceId);
+    const line = app().logs.lines.find((l) => l.msg === 'request' && l.trace_id === traceId);
     expect(line).toMatchObject({ route: '/predict', status: 200, span_id: server.spanId });
     expect(receiver.resources.at(-1)).toMatchObject({ 'service.name': 'onnx-serve-under-test' });
   });
@@ -127,7 +126,7 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
       { name: 'input', datatype: 'FP32', shape: [1, 4], data: [6.3, 2.9, 5.6, 1.8] },
     ]);
     const send = () =>
-      app.inject({
+      app().inject({
         method: 'POST',
         url: '/v2/models/iris/infer',
         headers: { 'inference-header-content-length': String(headerLength) },
@@ -157,7 +156,7 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
 
   it('marks a refused input: the validate span and the server span say error, with the error code', async () => {
     const traceId = hex(16);
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'POST',
       url: '/predict',
       headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${hex(8)}-01` },
@@ -180,7 +179,7 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
 
   it('marks an unknown route by its status, and names the span by the method alone', async () => {
     const traceId = hex(16);
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'GET',
       url: '/no/such/route?x=1',
       headers: { traceparent: `00-${traceId}-${hex(8)}-01` },
@@ -197,7 +196,7 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
 
   it('honours an unsampled traceparent: no span, and the answer says nothing', async () => {
     const traceId = hex(16);
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'POST',
       url: '/predict',
       headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${hex(8)}-00` },
@@ -210,17 +209,11 @@ describe('OpenTelemetry tracing, exported to a real OTLP/HTTP receiver', () => {
 });
 
 describe('tracing off (the default)', () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
-  beforeAll(async () => {
-    app = await startApp();
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  const app = appFor({});
 
   it('starts no tracer and adds nothing to the answer or the log line', async () => {
-    expect(app.tracing).toBeNull();
-    const response = await app.inject({
+    expect(app().tracing).toBeNull();
+    const response = await app().inject({
       method: 'POST',
       url: '/predict',
       headers: { 'content-type': 'application/json', traceparent: `00-${hex(16)}-${hex(8)}-01` },
@@ -228,7 +221,7 @@ describe('tracing off (the default)', () => {
     });
     expect(response.statusCode).toBe(200);
     expect(response.headers.traceresponse).toBeUndefined();
-    const line = app.logs.lines.find((l) => l.msg === 'request');
+    const line = app().logs.lines.find((l) => l.msg === 'request');
     expect(line).toBeDefined();
     expect(line).not.toHaveProperty('trace_id');
   });

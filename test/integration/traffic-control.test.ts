@@ -1,8 +1,8 @@
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
-import { postJson, startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appsPerTest, postJson } from '../helpers/app.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
 import {
   IRIS_ROW,
@@ -43,23 +43,11 @@ function rewriteConfig(repo: TempRepository, model: string, config: unknown): vo
 }
 
 describe('traffic splits change while the server runs (real sessions)', () => {
-  let app: FastifyInstance | undefined;
-  let repo: TempRepository | undefined;
-  afterEach(async () => {
-    await app?.close();
-    repo?.remove();
-    app = repo = undefined;
-  });
-  const start = async (r: TempRepository, env: Record<string, string> = {}) => {
+  const started = appsPerTest();
+  let repo: TempRepository | undefined; // the running app's, for a test to change under it
+  const start = (r: TempRepository, env: Record<string, string> = {}) => {
     repo = r;
-    app = await startApp({
-      MODEL_DIR: r.dir,
-      ADMIN_TOKEN: TOKEN,
-      CACHE_ENABLED: 'false',
-      INFERENCE_WORKERS: '2',
-      ...env,
-    });
-    return app;
+    return started({ ADMIN_TOKEN: TOKEN, CACHE_ENABLED: 'false', INFERENCE_WORKERS: '2', ...env }, {}, r);
   };
   const irisSplit = (variants: DeclaredVariant[]) =>
     new TempRepository()

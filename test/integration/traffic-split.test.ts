@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { postJson, startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor, postJson } from '../helpers/app.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
 
 /**
@@ -29,20 +28,13 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
   const repo = new TempRepository()
     .addOnnx('iris', '1', bundled('iris'), CONFIG)
     .addOnnx('iris', '2', fixture('iris_like.onnx'));
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, CACHE_ENABLED: 'false' });
-  });
-  afterAll(async () => {
-    await app.close();
-    repo.remove();
-  });
+  const app = appFor({ CACHE_ENABLED: 'false' }, repo);
 
   it('keeps one routing key on one variant, and answers with the variant and the version that served it', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {
       const { status, body } = await postJson(
-        app,
+        app(),
         '/predict',
         { model: 'iris', instances: [ROW] },
         { 'x-routing-key': 'user-42' },
@@ -55,13 +47,13 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
     expect(seen.size).toBe(1);
     // The body's routing_key and OIP's parameters.routing_key pick as the header does.
     const [variant] = [...seen];
-    const byField = await postJson(app, '/predict', {
+    const byField = await postJson(app(), '/predict', {
       model: 'iris',
       routing_key: 'user-42',
       features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
     });
     expect(byField.body.variant).toBe(variant);
-    const oip = await postJson(app, '/v2/models/iris/infer', {
+    const oip = await postJson(app(), '/v2/models/iris/infer', {
       parameters: { routing_key: 'user-42' },
       inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: ROW }],
     });
@@ -72,7 +64,7 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
   it("lands 10,000 random keys within 2 points of the ready variants' weights (90/10: the unready one's share goes to the rest)", () => {
     const counts: Record<string, number> = {};
     for (let i = 0; i < 10_000; i++) {
-      const { variant } = app.router.route('iris', undefined, `k-${Math.random().toString(36).slice(2)}-${i}`);
+      const { variant } = app().router.route('iris', undefined, `k-${Math.random().toString(36).slice(2)}-${i}`);
       counts[variant!] = (counts[variant!] ?? 0) + 1;
     }
     expect(Object.keys(counts).sort()).toEqual(['canary', 'stable']);
@@ -81,7 +73,7 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
 
   it('lets a request that names a version bypass the split', async () => {
     const { body } = await postJson(
-      app,
+      app(),
       '/predict',
       { model: 'iris', version: 2, instances: [ROW] },
       { 'x-routing-key': 'user-42' },
@@ -92,7 +84,7 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
 
   it('refuses a routing key longer than 256 characters with 400 INVALID_REQUEST naming the header', async () => {
     const { status, body } = await postJson(
-      app,
+      app(),
       '/predict',
       { model: 'iris', instances: [ROW] },
       { 'x-routing-key': 'k'.repeat(257) },
@@ -103,8 +95,8 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
   });
 
   it('reads a UTF-8 key in X-Routing-Key as the same key in the body: one user, one variant, whichever carries it (real HTTP)', async () => {
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = app.server.address() as AddressInfo;
+    await app().listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app().server.address() as AddressInfo;
     /** /predict over HTTP with the key's UTF-8 bytes in the header, as curl or a browser sends them. */
     const viaHeader = (key: string) =>
       new Promise<{ status: number; body: { variant?: string; details?: { path: string }[] } }>((resolve, reject) => {
@@ -128,7 +120,7 @@ describe('traffic split: model.json `traffic` spreads requests that name no vers
     const keys = Array.from({ length: 40 }, (_, i) => `usér-${i}-日本`);
     for (const key of [...keys, 'ü'.repeat(256)]) {
       const header = await viaHeader(key);
-      const body = await postJson(app, '/predict', { model: 'iris', routing_key: key, instances: [ROW] });
+      const body = await postJson(app(), '/predict', { model: 'iris', routing_key: key, instances: [ROW] });
       expect([header.status, body.status], key).toEqual([200, 200]);
       expect(header.body.variant, key).toBe(body.body.variant);
     }

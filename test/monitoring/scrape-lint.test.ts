@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { BUNDLED_MODELS, postJson, startApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appFor, BUNDLED_MODELS, postJson } from '../helpers/app.js';
 import { DEFAULT_METRICS, SERVICE_METRICS, run } from './monitoring-files.js';
 
 const iris = JSON.parse(readFileSync(join(BUNDLED_MODELS, 'iris', 'holdout.json'), 'utf8')) as { rows: number[][] };
@@ -45,21 +44,19 @@ const EXISTING = [
 ];
 
 describe('a real /metrics scrape under promtool check metrics', () => {
-  let app: FastifyInstance;
+  const app = appFor({ PRICE_PER_CPU_HOUR: '0.05', DRIFT_MIN_ROWS: '10' });
   let text: string;
   beforeAll(async () => {
-    app = await startApp({ PRICE_PER_CPU_HOUR: '0.05', DRIFT_MIN_ROWS: '10' });
     for (const row of iris.rows.slice(0, 12))
-      expect((await postJson(app, '/predict', { model: 'iris', instances: [row] })).status).toBe(200);
-    expect((await postJson(app, '/predict', { model: 'iris', instances: iris.rows.slice(0, 3) })).status).toBe(200); // cache hits
-    const regression = await postJson(app, '/predict', { model: 'diabetes', instances: diabetes.rows.slice(0, 12) });
+      expect((await postJson(app(), '/predict', { model: 'iris', instances: [row] })).status).toBe(200);
+    expect((await postJson(app(), '/predict', { model: 'iris', instances: iris.rows.slice(0, 3) })).status).toBe(200); // cache hits
+    const regression = await postJson(app(), '/predict', { model: 'diabetes', instances: diabetes.rows.slice(0, 12) });
     expect(regression.status).toBe(200);
-    expect((await postJson(app, '/predict', { model: 'iris', features: { sepal_length: 'x' } })).status).toBe(400);
-    await postJson(app, '/feedback', { id: 'no-such-prediction', label: 'setosa' });
+    expect((await postJson(app(), '/predict', { model: 'iris', features: { sepal_length: 'x' } })).status).toBe(400);
+    await postJson(app(), '/feedback', { id: 'no-such-prediction', label: 'setosa' });
     await new Promise((r) => setTimeout(r, 20)); // monitoring runs just after the answer
-    text = (await app.inject('/metrics')).body;
+    text = (await app().inject('/metrics')).body;
   });
-  afterAll(() => app.close());
 
   it('has no parse errors and no lint findings beyond prom-client defaults', async () => {
     expect(text).toContain('ml_predictions_total{model="iris",version="1",status="success"}');

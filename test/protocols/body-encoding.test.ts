@@ -1,7 +1,6 @@
 import { deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor } from '../helpers/app.js';
 
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 /** A valid body for each route that takes one (feedback's id is unknown: 404, past parsing). */
@@ -16,14 +15,10 @@ const bodies: [string, string, number][] = [
 ];
 
 describe('charsets and Content-Encoding on every route that takes a body', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ LOG_LEVEL: 'silent', BODY_LIMIT_BYTES: '65536' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ LOG_LEVEL: 'silent', BODY_LIMIT_BYTES: '65536' });
 
   const post = (url: string, payload: string | Buffer, headers: Record<string, string>) =>
-    app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...headers } });
+    app().inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...headers } });
 
   describe.each(bodies)('%s', (url, body, ok) => {
     it.each(['utf-8', 'UTF-8', 'utf8', '"utf-8"', 'us-ascii'])('reads charset=%s', async (charset) => {
@@ -74,7 +69,7 @@ describe('charsets and Content-Encoding on every route that takes a body', () =>
 
   it('ignores a charset on requests without a body', async () => {
     expect(
-      (await app.inject({ url: '/health', headers: { 'content-type': 'text/plain; charset=utf-16' } })).statusCode,
+      (await app().inject({ url: '/health', headers: { 'content-type': 'text/plain; charset=utf-16' } })).statusCode,
     ).toBe(200);
   });
 });

@@ -1,8 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { errorStatus } from '../../src/errors.js';
-import { startApp } from '../helpers/app.js';
+import { appFor } from '../helpers/app.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
@@ -68,14 +67,12 @@ const refusals: [string, string, number, string][] = [
 ];
 
 describe('HTTP the parser or the router refuses answers in our error shape, over real sockets', () => {
-  let app: FastifyInstance;
+  const app = appFor({ LOG_LEVEL: 'silent' });
   let port: number;
   beforeAll(async () => {
-    app = await startApp({ LOG_LEVEL: 'silent' });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    port = (app.server.address() as AddressInfo).port;
+    await app().listen({ port: 0, host: '127.0.0.1' });
+    port = (app().server.address() as AddressInfo).port;
   });
-  afterAll(() => app.close());
 
   it.each(refusals)('%s: %i %s', async (_name, bytes, status, code) => {
     const answer = await rawRequest(port, bytes);
@@ -87,7 +84,7 @@ describe('HTTP the parser or the router refuses answers in our error shape, over
   });
 
   it('counts each refusal under its code, and keeps nothing in flight', async () => {
-    const metrics = await scrape(app);
+    const metrics = await scrape(app());
     expect(sample(metrics, 'http_request_errors_total', { code: 'HEADERS_TOO_LARGE' })).toBeGreaterThanOrEqual(1);
     expect(sample(metrics, 'http_request_errors_total', { code: 'URI_TOO_LONG' })).toBeGreaterThanOrEqual(1);
     // the scrape itself; clients that gave up mid-body are not left in flight
@@ -102,15 +99,11 @@ describe('HTTP the parser or the router refuses answers in our error shape, over
 });
 
 describe('metric series a client cannot grow', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ LOG_LEVEL: 'silent' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ LOG_LEVEL: 'silent' });
 
   const series = async () =>
     new Set(
-      (await scrape(app))
+      (await scrape(app()))
         .split('\n')
         .filter((l) => l.startsWith('http_'))
         .map((l) => l.slice(0, l.lastIndexOf(' '))),
@@ -151,12 +144,12 @@ describe('metric series a client cannot grow', () => {
   it('folds unusual methods into method="other" and unknown URLs into route="unmatched"', async () => {
     // one round first, so every fixed series (other/unmatched/404 included) exists before counting
     for (const method of ['PROPFIND', 'QUERY', 'GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'])
-      await app.inject({ method: method as 'GET', url: '/a' });
-    await scrape(app);
+      await app().inject({ method: method as 'GET', url: '/a' });
+    await scrape(app());
     const before = await series();
     for (const [i, method] of methods.entries()) {
       for (const url of [`/x${i}`, `/predict/${i}`, `/v2/models/m${i}/nope`, '/predict', '/health']) {
-        const response = await app.inject({ method: method as 'GET', url });
+        const response = await app().inject({ method: method as 'GET', url });
         expect(response.statusCode).toBeGreaterThanOrEqual(400);
         // QUERY, a method with a body, is refused first for its missing Content-Type
         if (method !== 'HEAD')
@@ -166,7 +159,7 @@ describe('metric series a client cannot grow', () => {
     const after = await series();
     expect([...after].filter((s) => !before.has(s))).toEqual([]);
     expect(
-      sample(await scrape(app), 'http_request_duration_seconds_count', {
+      sample(await scrape(app()), 'http_request_duration_seconds_count', {
         method: 'other',
         route: 'unmatched',
         status_code: '404',

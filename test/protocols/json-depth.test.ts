@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { startApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor } from '../helpers/app.js';
 
 /** A value `levels` containers deep: [[[…1…]]] or {"a":{"a":…1…}}. */
 const nest = (levels: number, kind: 'array' | 'object') =>
@@ -29,14 +28,10 @@ describe.each([
   ['on the main thread', '0'],
   ['on a decode worker', '64'],
 ])('JSON nested deeper than MAX_JSON_DEPTH is a 400 naming the limit, %s', (_where, offloadBytes) => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ LOG_LEVEL: 'silent', JSON_OFFLOAD_BYTES: offloadBytes, CACHE_ENABLED: 'false' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ LOG_LEVEL: 'silent', JSON_OFFLOAD_BYTES: offloadBytes, CACHE_ENABLED: 'false' });
 
   const post = (url: string, payload: string) =>
-    app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json' } });
+    app().inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json' } });
 
   it.each(
     places.flatMap(([url, place, body]) =>
@@ -63,14 +58,10 @@ describe.each([
 });
 
 describe('MAX_JSON_DEPTH', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ LOG_LEVEL: 'silent', MAX_JSON_DEPTH: '8' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ LOG_LEVEL: 'silent', MAX_JSON_DEPTH: '8' });
 
   it('sets the limit', async () => {
-    const post = (payload: string) => app.inject({ method: 'POST', url: '/v2/models/iris/infer', payload });
+    const post = (payload: string) => app().inject({ method: 'POST', url: '/v2/models/iris/infer', payload });
     expect((await post(places[3]![2](8, 'object'))).statusCode).toBe(200);
     const deeper = await post(places[3]![2](9, 'object'));
     expect(deeper.statusCode).toBe(400);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { RouterSnapshot } from '../../src/core/models/model-router.js';
 import { WorkerDecoding } from '../../src/protocols/decoding/worker-decoding.js';
-import { startApp } from '../helpers/app.js';
+import { appFor, startApp } from '../helpers/app.js';
 import { buildRequest } from '../helpers/oip-client.js';
 
 /**
@@ -74,14 +74,10 @@ const cases: { name: string; field: string; offloaded: boolean; request: (n: num
 ];
 
 describe('the row caps refuse a request on its declared size, before any row is checked', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ ...CAPS, JSON_OFFLOAD_BYTES: String(OFFLOAD_BYTES), CACHE_ENABLED: 'false' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ ...CAPS, JSON_OFFLOAD_BYTES: String(OFFLOAD_BYTES), CACHE_ENABLED: 'false' });
 
   const send = async (request: InjectOptions) => {
-    const response = await app.inject(request);
+    const response = await app().inject(request);
     const body = response.json();
     return [response.statusCode, body.code, body.details?.[0]?.path];
   };
@@ -90,7 +86,7 @@ describe('the row caps refuse a request on its declared size, before any row is 
     '$name: 413 TOO_MANY_ROWS past MAX_REQUEST_ROWS, 413 LARGER_THAN_QUEUE past the queue, 400 within both',
     async ({ field, offloaded, request }) => {
       // Decoded where the case means it to be
-      expect(app.decodeWorkers.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded);
+      expect(app().decodeWorkers.wants(Buffer.byteLength(request(9).payload as string | Buffer))).toBe(offloaded);
       expect(await send(request(9))).toEqual([413, 'TOO_MANY_ROWS', field]);
       expect(await send(request(5))).toEqual([413, 'LARGER_THAN_QUEUE', field]);
       expect((await send(request(4)))[0]).toBe(400); // within the caps, its bad first row is found

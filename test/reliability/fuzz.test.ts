@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
 import { errorStatus } from '../../src/errors.js';
-import { startApp } from '../helpers/app.js';
+import { appFor } from '../helpers/app.js';
 import { parseAnswers, rawRequest } from '../helpers/raw-http.js';
 import { sample } from '../helpers/metrics.js';
 import { ServerProcess } from '../helpers/server-process.js';
@@ -56,12 +55,11 @@ function expectOurAnswer(status: number, method: string, body: string): void {
 }
 
 describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per property)`, () => {
-  let app: FastifyInstance;
+  // A low offload threshold, so generated bodies are decoded both on the main thread and on the decode worker.
+  const app = appFor({ LOG_LEVEL: 'silent', JSON_OFFLOAD_BYTES: '400', BODY_LIMIT_BYTES: '262144' });
   let facts: ModelFacts[];
   beforeAll(async () => {
-    // A low offload threshold, so generated bodies are decoded both on the main thread and on the decode worker.
-    app = await startApp({ LOG_LEVEL: 'silent', JSON_OFFLOAD_BYTES: '400', BODY_LIMIT_BYTES: '262144' });
-    const models = (await app.inject('/models')).json().models as {
+    const models = (await app().inject('/models')).json().models as {
       name: string;
       versions: { inputs: ModelFacts['inputs']; features?: ModelFacts['features'] }[];
     }[];
@@ -72,13 +70,12 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
     }));
   });
   afterAll(async () => {
-    await app?.close();
     const rows = [...tally.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${String(n).padStart(6)}  ${k}`);
     console.log(`fuzz: ${cases} cases, seed ${SEED}\n${rows.join('\n')}`);
   });
 
   const send = async ({ method, url, headers, payload }: FuzzRequest) => {
-    const response = await app.inject({
+    const response = await app().inject({
       method: method as 'GET',
       url,
       headers,
@@ -99,7 +96,7 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
     async () => {
       await fc.assert(
         fc.asyncProperty(oversizedPredict(facts), async (payload) => {
-          const response = await app.inject({
+          const response = await app().inject({
             method: 'POST',
             url: '/predict',
             headers: { 'content-type': 'application/json' },
@@ -141,7 +138,7 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
     await fc.assert(
       fc.asyncProperty(versionSpellings, async (v) => {
         for (const { name, field, request } of versionPaths) {
-          const response = await app.inject(request(v));
+          const response = await app().inject(request(v));
           expectOurAnswer(response.statusCode, String(request(v).method), response.body);
           const body = response.json();
           expect(
@@ -155,8 +152,8 @@ describe(`fuzzing every input a client controls (seed ${SEED}, ${RUNS} runs per 
   });
 
   it('is still alive and serving afterwards', async () => {
-    expect((await app.inject('/health')).statusCode).toBe(200);
-    const predict = await app.inject({
+    expect((await app().inject('/health')).statusCode).toBe(200);
+    const predict = await app().inject({
       method: 'POST',
       url: '/predict',
       payload: {

@@ -4,7 +4,7 @@
  * used). Its `stdtr`/`stdtri` take whole degrees of freedom only, and Welch's are fractional, so
  * the t functions are written on its regularized incomplete beta function instead:
  * for T with ν degrees of freedom and x = ν / (ν + t²), P(T ≤ −|t|) = ½·I_x(ν/2, ½).
- * Agreement with scipy 1.17 (test/unit/experiment-statistics.test.ts): ~1e-14 relative for the
+ * Agreement with scipy 1.17 (test/core/experiments/statistics.test.ts): ~1e-14 relative for the
  * normal, ~1e-10 for the t CDF in the far tails and far better in the body, ~1e-7 for the t
  * quantile below p = 1e-12.
  */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { BUNDLED_MODELS, postJson, startApp } from '../../helpers/app.js';
+import { appFor, BUNDLED_MODELS, postJson } from '../../helpers/app.js';
 
 const digits = (
   JSON.parse(readFileSync(join(BUNDLED_MODELS, 'digits', 'holdout.json'), 'utf8')) as { rows: number[][] }
@@ -20,17 +20,13 @@ function postTensor(app: FastifyInstance, query: string, bytes: Uint8Array | Buf
 const floats = (values: number[]) => new Uint8Array(new Float32Array(values).buffer);
 
 describe('binary tensor input (application/octet-stream)', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp();
-  });
-  afterAll(() => app.close());
+  const app = appFor({});
 
   it('answers exactly what the same rows sent as JSON answer', async () => {
     const rows = digits.slice(0, 4);
-    const binary = await postTensor(app, 'model=digits&dtype=float32&shape=4,1,8,8', floats(rows.flat()));
+    const binary = await postTensor(app(), 'model=digits&dtype=float32&shape=4,1,8,8', floats(rows.flat()));
     expect(binary.statusCode).toBe(200);
-    const json = await postJson(app, '/predict', { model: 'digits', instances: rows });
+    const json = await postJson(app(), '/predict', { model: 'digits', instances: rows });
     expect(binary.json().predictions).toEqual(json.body.predictions);
     expect(binary.json()).toMatchObject({ model: 'digits', version: '1' });
   });
@@ -81,7 +77,7 @@ describe('binary tensor input (application/octet-stream)', () => {
       'tensor[0][0][0][0]',
     ],
   ])('rejects %s with 400 and the field', async (_name, query, bytes, code, path) => {
-    const response = await postTensor(app, query, bytes);
+    const response = await postTensor(app(), query, bytes);
     expect(response.statusCode).toBe(400);
     expect(response.json().code).toBe(code);
     expect(response.json().details[0].path).toBe(path);
@@ -89,7 +85,7 @@ describe('binary tensor input (application/octet-stream)', () => {
 
   it('clamps and warns in permissive mode', async () => {
     const response = await postTensor(
-      app,
+      app(),
       'model=digits&dtype=float32&shape=1,1,8,8&validation=permissive',
       floats([17, ...Array(63).fill(0)]),
     );
@@ -100,10 +96,10 @@ describe('binary tensor input (application/octet-stream)', () => {
   });
 
   it('404s an unknown model and 413s a body over the limit', async () => {
-    expect((await postTensor(app, 'model=nope&dtype=float32&shape=1,4', floats([1, 2, 3, 4]))).json().code).toBe(
+    expect((await postTensor(app(), 'model=nope&dtype=float32&shape=1,4', floats([1, 2, 3, 4]))).json().code).toBe(
       'MODEL_NOT_FOUND',
     );
-    const huge = await postTensor(app, 'model=digits&dtype=float32&shape=20000,1,8,8', new Uint8Array(20000 * 256));
+    const huge = await postTensor(app(), 'model=digits&dtype=float32&shape=20000,1,8,8', new Uint8Array(20000 * 256));
     expect(huge.statusCode).toBe(413);
   });
 });

@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { postJson, startApp } from '../../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor, postJson } from '../../helpers/app.js';
 
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
 describe('POST /predict on the bundled models', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ BODY_LIMIT_BYTES: '65536' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ BODY_LIMIT_BYTES: '65536' });
 
   it('answers the README example: setosa with its confidence and every class probability', async () => {
-    const { status, body } = await postJson(app, '/predict', { model: 'iris', features: setosa });
+    const { status, body } = await postJson(app(), '/predict', { model: 'iris', features: setosa });
     expect(status).toBe(200);
     expect(body).toMatchObject({ model: 'iris', version: '1', label: 'setosa' });
     expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -24,7 +19,7 @@ describe('POST /predict on the bundled models', () => {
   });
 
   it('answers one prediction per instance, each with its own label', async () => {
-    const { status, body } = await postJson(app, '/predict', {
+    const { status, body } = await postJson(app(), '/predict', {
       model: 'iris',
       instances: [setosa, [6.7, 3.0, 5.2, 2.3]],
     });
@@ -33,7 +28,7 @@ describe('POST /predict on the bundled models', () => {
   });
 
   it('serves the regressor and the image classifier', async () => {
-    const diabetes = await postJson(app, '/predict', {
+    const diabetes = await postJson(app(), '/predict', {
       model: 'diabetes',
       instances: [Array.from({ length: 10 }, () => 0)],
     });
@@ -42,13 +37,13 @@ describe('POST /predict on the bundled models', () => {
     expect(Number.isFinite(diabetes.body.predictions[0].values[0])).toBe(true);
 
     const zero = Array.from({ length: 8 }, () => Array.from({ length: 8 }, () => 0));
-    const digits = await postJson(app, '/predict', { model: 'digits', instances: [[zero]] });
+    const digits = await postJson(app(), '/predict', { model: 'digits', instances: [[zero]] });
     expect(digits.status).toBe(200);
     expect(Object.keys(digits.body.predictions[0].probabilities)).toHaveLength(10);
   });
 
   it('warns in permissive mode and clamps', async () => {
-    const { status, body } = await postJson(app, '/predict', {
+    const { status, body } = await postJson(app(), '/predict', {
       model: 'iris',
       validation: 'permissive',
       features: { ...setosa, sepal_length: '5.1', petal_width: 99 },
@@ -62,14 +57,10 @@ describe('POST /predict on the bundled models', () => {
 });
 
 describe('bad input gets a JSON error with a stable code, never a 500', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ BODY_LIMIT_BYTES: '65536' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ BODY_LIMIT_BYTES: '65536' });
 
   const raw = (payload: string, contentType = 'application/json') =>
-    app.inject({ method: 'POST', url: '/predict', payload, headers: { 'content-type': contentType } });
+    app().inject({ method: 'POST', url: '/predict', payload, headers: { 'content-type': contentType } });
 
   it.each([
     ['malformed JSON', '{"model": "iris",', 400, 'INVALID_JSON'],
@@ -139,15 +130,15 @@ describe('bad input gets a JSON error with a stable code, never a 500', () => {
   });
 
   it('answers 404 with a code for unknown routes and the wrong method', async () => {
-    const unknown = await app.inject('/nope');
+    const unknown = await app().inject('/nope');
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().code).toBe('ROUTE_NOT_FOUND');
-    const get = await app.inject('/predict');
+    const get = await app().inject('/predict');
     expect(get.statusCode).toBe(404);
   });
 
   it('still serves good requests after all of that', async () => {
-    const { status, body } = await postJson(app, '/predict', { model: 'iris', features: setosa });
+    const { status, body } = await postJson(app(), '/predict', { model: 'iris', features: setosa });
     expect(status).toBe(200);
     expect(body.label).toBe('setosa');
   });

@@ -1,8 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { startApp } from '../../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appFor } from '../../helpers/app.js';
 import { buildRequest, infer, type ClientTensor } from '../../helpers/oip-client.js';
 import { referenceRun } from '../../helpers/reference.js';
 import { BUNDLED_MODELS } from '../../helpers/app.js';
@@ -21,13 +20,11 @@ const stateInputs = (sr: number): ClientTensor[] => [
 ];
 
 describe('OIP v2 binary tensor data extension, over real HTTP with a client written from the spec', () => {
-  let app: FastifyInstance;
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS, BODY_LIMIT_BYTES: '65536' });
   let url: string;
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: FIXTURE_MODELS, BODY_LIMIT_BYTES: '65536' });
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app().listen({ host: '127.0.0.1', port: 0 });
   });
-  afterAll(() => app.close());
 
   it('binary inputs and binary outputs (no Content-Type sent): the same values as JSON and as onnxruntime in-process', async () => {
     const binary = await infer(url, 'stateful', stateInputs(16000), { binaryOutputs: true });
@@ -242,13 +239,11 @@ describe('OIP v2 binary tensor data extension, over real HTTP with a client writ
 });
 
 describe('OIP binary against /predict binary on the bundled image model', () => {
-  let app: FastifyInstance;
+  const app = appFor({ MODEL_DIR: BUNDLED_MODELS });
   let url: string;
   beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: BUNDLED_MODELS });
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app().listen({ host: '127.0.0.1', port: 0 });
   });
-  afterAll(() => app.close());
 
   it('gives the same probabilities, and the classification extension names the label /predict does', async () => {
     const pixels = holdoutRow('digits_large');

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { BUNDLED_MODELS, startApp } from '../../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor, appsPerTest, BUNDLED_MODELS } from '../../helpers/app.js';
 import { FIXTURE_MODELS } from '../../helpers/repository.js';
 
 describe('OIP v2 classification extension', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: FIXTURE_MODELS });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS });
 
   const infer = async (model: string, body: unknown) => {
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'POST',
       url: `/v2/models/${model}/infer`,
       payload: JSON.stringify(body),
@@ -75,20 +70,18 @@ describe('OIP v2 classification extension', () => {
 });
 
 describe('classification on a bundled classifier', () => {
+  const start = appsPerTest();
+
   it('labels iris with the classes of model.json', async () => {
-    const app = await startApp({ MODEL_DIR: BUNDLED_MODELS });
-    try {
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v2/models/iris/infer',
-        payload: JSON.stringify({
-          inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
-          outputs: [{ name: 'probabilities', parameters: { classification: 1 } }],
-        }),
-      });
-      expect(response.json().outputs[0].data[0]).toMatch(/^0\.9\d*:0:setosa$/);
-    } finally {
-      await app.close();
-    }
+    const app = await start({ MODEL_DIR: BUNDLED_MODELS });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v2/models/iris/infer',
+      payload: JSON.stringify({
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+        outputs: [{ name: 'probabilities', parameters: { classification: 1 } }],
+      }),
+    });
+    expect(response.json().outputs[0].data[0]).toMatch(/^0\.9\d*:0:setosa$/);
   });
 });

@@ -1,21 +1,16 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { startApp } from '../../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor } from '../../helpers/app.js';
 import { referenceRun } from '../../helpers/reference.js';
 import { FIXTURE_MODELS } from '../../helpers/repository.js';
 
 const modelPath = (name: string) => join(FIXTURE_MODELS, name, '1', 'model.onnx');
 
 describe('OIP v2 inference with JSON tensors', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: FIXTURE_MODELS });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS });
 
   const infer = async (model: string, body: unknown, url = `/v2/models/${model}/infer`) => {
-    const response = await app.inject({
+    const response = await app().inject({
       method: 'POST',
       url,
       payload: JSON.stringify(body),
@@ -184,14 +179,10 @@ describe('OIP v2 inference with JSON tensors', () => {
 });
 
 describe('OIP v2 bad requests: 4xx with the field, never a 500 or a hang', () => {
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: FIXTURE_MODELS, BODY_LIMIT_BYTES: '65536' });
-  });
-  afterAll(() => app.close());
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS, BODY_LIMIT_BYTES: '65536' });
 
   const raw = async (url: string, payload: string | Buffer, headers: Record<string, string> = {}) => {
-    const response = await app.inject({ method: 'POST', url, payload, headers });
+    const response = await app().inject({ method: 'POST', url, payload, headers });
     return { status: response.statusCode, body: response.json() };
   };
   const mixer = (x: unknown, scale: unknown = { name: 'scale', shape: [], datatype: 'INT64', data: [1] }) =>

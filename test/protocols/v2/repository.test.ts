@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appFor, BUNDLED_MODELS, postJson, startApp, type CapturedLogs } from '../../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { appFor, BUNDLED_MODELS, postJson } from '../../helpers/app.js';
 import { TempRepository, bundled } from '../../helpers/repository.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -50,17 +50,10 @@ describe('control API off (no ADMIN_TOKEN)', () => {
 
 describe('control API on', () => {
   const repo = repository();
-  let app: FastifyInstance & { logs: CapturedLogs };
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, ADMIN_TOKEN: TOKEN });
-  });
-  afterAll(async () => {
-    await app?.close();
-    repo.remove();
-  });
+  const app = appFor({ ADMIN_TOKEN: TOKEN }, repo);
 
   it('lists the model_repository extension on GET /v2, as Triton does', async () => {
-    expect((await app.inject('/v2')).json().extensions).toEqual([
+    expect((await app().inject('/v2')).json().extensions).toEqual([
       'binary_tensor_data',
       'classification',
       'model_repository',
@@ -69,11 +62,11 @@ describe('control API on', () => {
 
   it('refuses a call without a token: 401 UNAUTHORIZED with WWW-Authenticate: Bearer, on every route', async () => {
     for (const url of ROUTES) {
-      const response = await call(app, url);
+      const response = await call(app(), url);
       expect(response.statusCode).toBe(401);
       expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
       expect(response.json().code).toBe('UNAUTHORIZED');
-      const basic = await app.inject({
+      const basic = await app().inject({
         method: 'POST',
         url,
         headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
@@ -85,67 +78,67 @@ describe('control API on', () => {
   it('refuses a wrong token: 403 FORBIDDEN, on every route (a prefix of the right one too)', async () => {
     for (const url of ROUTES) {
       for (const wrong of ['not-the-token-at-all', TOKEN.slice(0, -1), `${TOKEN}x`]) {
-        const response = await call(app, url, wrong);
+        const response = await call(app(), url, wrong);
         expect(response.statusCode).toBe(403);
         expect(response.json().code).toBe('FORBIDDEN');
       }
     }
-    expect((await infer(app)).status).toBe(200); // nothing was unloaded
+    expect((await infer(app())).status).toBe(200); // nothing was unloaded
   });
 
   it('index: every model version with its state', async () => {
-    const response = await call(app, '/v2/repository/index', TOKEN);
+    const response = await call(app(), '/v2/repository/index', TOKEN);
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual([
       { name: 'diabetes', version: '1', state: 'READY', reason: '' },
       { name: 'iris', version: '1', state: 'READY', reason: '' },
       { name: 'iris', version: '2', state: 'READY', reason: '' },
     ]);
-    const bad = await call(app, '/v2/repository/index', TOKEN, { ready: 'yes' });
+    const bad = await call(app(), '/v2/repository/index', TOKEN, { ready: 'yes' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('INVALID_REQUEST');
   });
 
   it('unload stops serving the model, a rescan does not bring it back, load serves it again', async () => {
-    const unload = await call(app, '/v2/repository/models/iris/unload', TOKEN);
+    const unload = await call(app(), '/v2/repository/models/iris/unload', TOKEN);
     expect(unload.statusCode).toBe(200);
-    const gone = await infer(app);
+    const gone = await infer(app());
     expect(gone.status).toBe(404);
     expect(gone.body.error).toContain('unloaded through the control API');
-    expect((await infer(app, '2')).status).toBe(404);
+    expect((await infer(app(), '2')).status).toBe(404);
 
-    expect(await app.models.rescan()).toMatchObject({ added: [], failed: [] });
-    expect((await infer(app)).status).toBe(404);
-    const index = await call(app, '/v2/repository/index', TOKEN); // a rescan too
+    expect(await app().models.rescan()).toMatchObject({ added: [], failed: [] });
+    expect((await infer(app())).status).toBe(404);
+    const index = await call(app(), '/v2/repository/index', TOKEN); // a rescan too
     expect(index.json()).toEqual([
       { name: 'diabetes', version: '1', state: 'READY', reason: '' },
       { name: 'iris', version: '1', state: 'UNAVAILABLE', reason: 'unloaded through the control API' },
       { name: 'iris', version: '2', state: 'UNAVAILABLE', reason: 'unloaded through the control API' },
     ]);
-    expect((await call(app, '/v2/repository/index', TOKEN, { ready: true })).json()).toEqual([
+    expect((await call(app(), '/v2/repository/index', TOKEN, { ready: true })).json()).toEqual([
       { name: 'diabetes', version: '1', state: 'READY', reason: '' },
     ]);
-    expect((await infer(app)).status).toBe(404);
-    expect((await call(app, '/v2/repository/models/iris/unload', TOKEN)).statusCode).toBe(200); // again: nothing to do
+    expect((await infer(app())).status).toBe(404);
+    expect((await call(app(), '/v2/repository/models/iris/unload', TOKEN)).statusCode).toBe(200); // again: nothing to do
 
-    const load = await call(app, '/v2/repository/models/iris/load', TOKEN);
+    const load = await call(app(), '/v2/repository/models/iris/load', TOKEN);
     expect(load.statusCode).toBe(200);
-    const back = await infer(app);
+    const back = await infer(app());
     expect(back.status).toBe(200);
     expect(back.body.model_version).toBe('2');
-    expect((await infer(app, '1')).status).toBe(200);
+    expect((await infer(app(), '1')).status).toBe(200);
   });
 
   it('load of a model the repository does not have: 404; unload of an unknown model: 404', async () => {
-    const load = await call(app, '/v2/repository/models/nope/load', TOKEN);
+    const load = await call(app(), '/v2/repository/models/nope/load', TOKEN);
     expect(load.statusCode).toBe(404);
     expect(load.json().code).toBe('MODEL_NOT_FOUND');
-    expect((await call(app, '/v2/repository/models/nope/unload', TOKEN)).json().code).toBe('MODEL_NOT_FOUND');
+    expect((await call(app(), '/v2/repository/models/nope/unload', TOKEN)).json().code).toBe('MODEL_NOT_FOUND');
   });
 
   it('load of a model that fails to load: 503 MODEL_FAILED with the reason', async () => {
     repo.addBytes('broken', '1', 'not an onnx file');
-    const load = await call(app, '/v2/repository/models/broken/load', TOKEN);
+    const load = await call(app(), '/v2/repository/models/broken/load', TOKEN);
     expect(load.statusCode).toBe(503);
     expect(load.json()).toMatchObject({
       code: 'MODEL_FAILED',
@@ -154,7 +147,7 @@ describe('control API on', () => {
   });
 
   it('logs every call with its outcome, and never the token', async () => {
-    const calls = app.logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
+    const calls = app().logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
     expect(calls.map((l) => l.outcome)).toEqual(
       expect.arrayContaining(['ok', 'UNAUTHORIZED', 'FORBIDDEN', 'MODEL_NOT_FOUND', 'MODEL_FAILED']),
     );
@@ -166,7 +159,9 @@ describe('control API on', () => {
         outcome: 'ok',
       }),
     );
-    const text = app.logs.lines.map((l) => JSON.stringify(l)).join('\n');
+    const text = app()
+      .logs.lines.map((l) => JSON.stringify(l))
+      .join('\n');
     expect(text).toContain('/v2/repository/index');
     expect(text).not.toContain(TOKEN);
     expect(text).not.toContain(TOKEN.slice(0, -1)); // nor the wrong tokens sent

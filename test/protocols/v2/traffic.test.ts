@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { trafficSplitSchema } from '../../../src/protocols/v2/traffic-schemas.js';
-import { appFor, startApp, type CapturedLogs } from '../../helpers/app.js';
+import { appFor } from '../../helpers/app.js';
 import { bundled, fixture, TempRepository } from '../../helpers/repository.js';
 import { irisConfig } from '../../helpers/traffic.js';
 
@@ -55,19 +55,12 @@ describe('traffic control API off (no ADMIN_TOKEN)', () => {
 
 describe('traffic control API: GET and POST /v2/repository/models/{model}/traffic', () => {
   const repo = repository();
-  let app: FastifyInstance & { logs: CapturedLogs };
-  beforeAll(async () => {
-    app = await startApp({ MODEL_DIR: repo.dir, ADMIN_TOKEN: TOKEN, CACHE_ENABLED: 'false' });
-  });
-  afterAll(async () => {
-    await app?.close();
-    repo.remove();
-  });
+  const app = appFor({ ADMIN_TOKEN: TOKEN, CACHE_ENABLED: 'false' }, repo);
 
   it('refuses a call without a token (401, WWW-Authenticate: Bearer) and a wrong token (403), on both routes, changing nothing', async () => {
     for (const send of [
-      (token?: string) => get(app, URL, token),
-      (token?: string) => post(app, URL, token, { weights: { canary: 50 } }),
+      (token?: string) => get(app(), URL, token),
+      (token?: string) => post(app(), URL, token, { weights: { canary: 50 } }),
     ]) {
       const none = await send();
       expect([none.statusCode, none.json().code]).toEqual([401, 'UNAUTHORIZED']);
@@ -78,15 +71,15 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
       }
     }
     expect(
-      app.router.traffic
-        .get('iris')!
+      app()
+        .router.traffic.get('iris')!
         .list()
         .map((v) => v.weight),
     ).toEqual([90, 10, 0]);
   });
 
   it("GET with the right token: the split in model.json order, each variant's version, weight, and readiness with why not", async () => {
-    const response = await get(app, URL, TOKEN);
+    const response = await get(app(), URL, TOKEN);
     expect(response.statusCode).toBe(200);
     const body = trafficSplitSchema.parse(response.json());
     expect(body).toEqual({
@@ -100,11 +93,11 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
   });
 
   it('POST with the right token sets the weights named, keeps the others, and answers the split as it now is', async () => {
-    const response = await post(app, URL, TOKEN, { weights: { stable: 50, canary: 50 } });
+    const response = await post(app(), URL, TOKEN, { weights: { stable: 50, canary: 50 } });
     expect(response.statusCode).toBe(200);
     expect(weightsOf(trafficSplitSchema.parse(response.json()))).toEqual({ stable: 50, canary: 50, next: 0 });
-    expect(weightsOf((await get(app, URL, TOKEN)).json())).toEqual({ stable: 50, canary: 50, next: 0 });
-    const changed = app.logs.lines.find((l) => l.msg === 'traffic split weights changed');
+    expect(weightsOf((await get(app(), URL, TOKEN)).json())).toEqual({ stable: 50, canary: 50, next: 0 });
+    const changed = app().logs.lines.find((l) => l.msg === 'traffic split weights changed');
     expect(changed).toMatchObject({
       model: 'iris',
       before: { stable: 90, canary: 10, next: 0 },
@@ -125,7 +118,7 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
       ['', 'weights', 'required'],
     ];
     for (const [body, path, message] of cases) {
-      const response = await post(app, URL, TOKEN, body);
+      const response = await post(app(), URL, TOKEN, body);
       expect([JSON.stringify(body), response.statusCode, response.json().code]).toEqual([
         JSON.stringify(body),
         400,
@@ -133,11 +126,11 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
       ]);
       expect(response.json().details).toContainEqual({ path, message: expect.stringContaining(message) });
     }
-    const malformed = await post(app, URL, TOKEN, '{"weights": {"canary": 5}');
+    const malformed = await post(app(), URL, TOKEN, '{"weights": {"canary": 5}');
     expect([malformed.statusCode, malformed.json().code]).toEqual([400, 'INVALID_JSON']);
-    const poisoned = await post(app, URL, TOKEN, '{"weights": {"__proto__": {"weight": 5}}}');
+    const poisoned = await post(app(), URL, TOKEN, '{"weights": {"__proto__": {"weight": 5}}}');
     expect([poisoned.statusCode, poisoned.json().code]).toEqual([400, 'INVALID_JSON']);
-    expect(weightsOf((await get(app, URL, TOKEN)).json())).toEqual({ stable: 50, canary: 50, next: 0 });
+    expect(weightsOf((await get(app(), URL, TOKEN)).json())).toEqual({ stable: 50, canary: 50, next: 0 });
   });
 
   it('404 NO_TRAFFIC_SPLIT for a model without a split, 404 MODEL_NOT_FOUND for an unknown model, on both routes', async () => {
@@ -146,7 +139,10 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
       ['nope', 'MODEL_NOT_FOUND'],
     ]) {
       const url = `/v2/repository/models/${model}/traffic`;
-      for (const response of [await get(app, url, TOKEN), await post(app, url, TOKEN, { weights: { canary: 5 } })]) {
+      for (const response of [
+        await get(app(), url, TOKEN),
+        await post(app(), url, TOKEN, { weights: { canary: 5 } }),
+      ]) {
         expect([response.statusCode, response.json().code, response.json().details?.[0]?.path]).toEqual([
           404,
           code,
@@ -157,20 +153,20 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
   });
 
   it("an unloaded model has no split to read (404); loaded again, it starts from model.json's weights", async () => {
-    expect(weightsOf((await post(app, URL, TOKEN, { weights: { canary: 70 } })).json())).toEqual({
+    expect(weightsOf((await post(app(), URL, TOKEN, { weights: { canary: 70 } })).json())).toEqual({
       stable: 50,
       canary: 70,
       next: 0,
     });
-    expect((await post(app, '/v2/repository/models/iris/unload', TOKEN, '')).statusCode).toBe(200);
-    for (const response of [await get(app, URL, TOKEN), await post(app, URL, TOKEN, { weights: { canary: 5 } })])
+    expect((await post(app(), '/v2/repository/models/iris/unload', TOKEN, '')).statusCode).toBe(200);
+    for (const response of [await get(app(), URL, TOKEN), await post(app(), URL, TOKEN, { weights: { canary: 5 } })])
       expect([response.statusCode, response.json().code]).toEqual([404, 'MODEL_NOT_FOUND']);
-    expect((await post(app, '/v2/repository/models/iris/load', TOKEN, '')).statusCode).toBe(200);
-    expect(weightsOf((await get(app, URL, TOKEN)).json())).toEqual({ stable: 90, canary: 10, next: 0 });
+    expect((await post(app(), '/v2/repository/models/iris/load', TOKEN, '')).statusCode).toBe(200);
+    expect(weightsOf((await get(app(), URL, TOKEN)).json())).toEqual({ stable: 90, canary: 10, next: 0 });
   });
 
   it('logs every call with its method and outcome, and never the token', async () => {
-    const calls = app.logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
+    const calls = app().logs.lines.filter((l) => String(l.msg).startsWith('control API call'));
     expect(calls).toContainEqual(
       expect.objectContaining({
         action: '/v2/repository/models/:model/traffic',
@@ -184,6 +180,10 @@ describe('traffic control API: GET and POST /v2/repository/models/{model}/traffi
     expect(calls.map((l) => l.outcome)).toEqual(
       expect.arrayContaining(['FORBIDDEN', 'INVALID_REQUEST', 'NO_TRAFFIC_SPLIT', 'MODEL_NOT_FOUND']),
     );
-    expect(app.logs.lines.map((l) => JSON.stringify(l)).join('\n')).not.toContain(TOKEN.slice(0, -1));
+    expect(
+      app()
+        .logs.lines.map((l) => JSON.stringify(l))
+        .join('\n'),
+    ).not.toContain(TOKEN.slice(0, -1));
   });
 });
