@@ -3,8 +3,8 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { ModelRuntime } from './core/serving/model-runtime.js';
 import { ServiceError } from './errors.js';
-import { refuseForeignCharsets } from './protocols/body-encoding.js';
-import { answerClientError, answerOutsideRoutes, requireHost } from './protocols/client-errors.js';
+import { answerClientError, answerOutsideRoutes } from './protocols/client-errors.js';
+import { installRequestHooks } from './protocols/request-hooks.js';
 import { toServiceError } from './protocols/http-errors.js';
 import { loggerOptions } from './logger.js';
 import { httpServerOptions } from './http-timeouts.js';
@@ -52,8 +52,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   // JSON only: any other content type answers 415 instead of reaching the handler as a string.
   app.removeContentTypeParser('text/plain');
-  app.addHook('onRequest', requireHost);
-  app.addHook('preParsing', refuseForeignCharsets);
 
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const error = toServiceError(err);
@@ -91,7 +89,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         app.log.info({ rssBefore, rssAfter, seconds }, 'inference workers recycled after idle'),
       onRecycleError: (err) => app.log.warn({ err }, 'recycling the inference workers failed; the old ones serve on'),
     });
-  await app.register(tracingPlugin, { config }); // first, so the server span starts before the other hooks run
+  await app.register(tracingPlugin, { config });
   await app.register(drainPlugin);
   await app.register(metricsPlugin);
   await app.register(inflightPlugin, { config });
@@ -100,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(modelsPlugin, { config, runtime });
   await app.register(requestDecodingPlugin, { config });
   await app.register(openapiPlugin); // before the routes: it collects their schemas
+  installRequestHooks(app); // every request's own work, in one onRequest and one onResponse hook
 
   await app.register(probes);
   await app.register(predictRoutes);

@@ -10,8 +10,15 @@ export interface ConnectionLimits {
   maxQueuedBytes: number;
 }
 
+/** One server's connections, and whether their answers may keep them open. */
+export interface ConnectionTable {
+  open: Set<Connection>;
+  keepAlive: boolean;
+}
+
 /** One connection's requests: those handed to the app and not yet closed, and those waiting behind them. */
 interface Connection {
+  table: ConnectionTable;
   socket: Socket;
   limits: ConnectionLimits;
   handler: RequestHandler;
@@ -21,6 +28,7 @@ interface Connection {
 }
 
 const CONNECTION = Symbol('connection');
+const TABLE = Symbol('connection table');
 type Tracked<T> = T & { [CONNECTION]?: Connection };
 /**
  * Node pauses a socket itself while its answers back up, and asserts it is not fed data meanwhile:
@@ -39,10 +47,14 @@ type NodeSocket = Socket & { _paused?: boolean };
  * Node 20 does not emit 'close' on answers still queued behind the head of a pipeline when the
  * socket closes (Node 24 does): every budget released on 'close' leaked. They are closed here.
  */
-export function guardConnections(handler: RequestHandler, limits: ConnectionLimits): RequestHandler {
+export function guardConnections(
+  handler: RequestHandler,
+  limits: ConnectionLimits,
+  table: ConnectionTable = { open: new Set(), keepAlive: true },
+): RequestHandler {
   return (req, res) => {
     const socket = req.socket as Tracked<Socket>;
-    const connection = socket[CONNECTION] ?? track(socket, handler, limits);
+    const connection = socket[CONNECTION] ?? track(table, socket, handler, limits);
     if (connection.waiting.length === 0 && mayStart(connection)) return start(connection, req, res);
     connection.waiting.push([req, res]);
     if (connection.waiting.length > limits.maxInProgress) return void socket.destroy();
@@ -62,7 +74,12 @@ export function guardedServer(
   options: { http: ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number },
 ): (handler: RequestHandler) => Server {
   return (handler) => {
-    const server = createServer(options.http, guardConnections(handler, limits));
+    const table: ConnectionTable = { open: new Set(), keepAlive: true };
+    const server: Server & { [TABLE]?: ConnectionTable } = createServer(
+      options.http,
+      guardConnections(handler, limits, table),
+    );
+    server[TABLE] = table;
     server.keepAliveTimeout = options.keepAliveTimeout;
     server.requestTimeout = options.requestTimeout;
     server.setTimeout(options.connectionTimeout);
@@ -70,9 +87,35 @@ export function guardedServer(
   };
 }
 
-function track(socket: Tracked<Socket>, handler: RequestHandler, limits: ConnectionLimits): Connection {
-  const connection: Connection = { socket, limits, handler, inProgress: new Set(), waiting: [], paused: false };
+/**
+ * From now on every answer of the server says Connection: close and closes its connection, those
+ * being written now included, so clients move to other pods while this one drains (plugins/drain.ts
+ * calls it on SIGTERM). Node writes the header itself (`shouldKeepAlive`): no hook runs per request.
+ */
+export function endKeepAlive(server: Server & { [TABLE]?: ConnectionTable }): void {
+  const table = server[TABLE];
+  if (!table) return;
+  table.keepAlive = false;
+  for (const connection of table.open) for (const res of connection.inProgress) res.shouldKeepAlive = false;
+}
+
+function track(
+  table: ConnectionTable,
+  socket: Tracked<Socket>,
+  handler: RequestHandler,
+  limits: ConnectionLimits,
+): Connection {
+  const connection: Connection = {
+    table,
+    socket,
+    limits,
+    handler,
+    inProgress: new Set(),
+    waiting: [],
+    paused: false,
+  };
   socket[CONNECTION] = connection;
+  table.open.add(connection);
   socket.on('drain', () => startWaiting(connection));
   // After Node's own listeners: it closes the head of the pipeline itself.
   socket.once('close', () => queueMicrotask(() => closeAll(connection)));
@@ -87,6 +130,7 @@ function mayStart(connection: Connection): boolean {
 }
 
 function start(connection: Connection, req: IncomingMessage, res: Tracked<ServerResponse>): void {
+  if (!connection.table.keepAlive) res.shouldKeepAlive = false;
   connection.inProgress.add(res);
   res[CONNECTION] = connection;
   res.on('close', onResponseClose); // emitted once; 'once' would wrap the listener on every request
@@ -116,6 +160,7 @@ function startWaiting(connection: Connection): void {
  * Node 20 does not emit.
  */
 function closeAll(connection: Connection): void {
+  connection.table.open.delete(connection);
   connection.waiting.length = 0;
   for (const res of connection.inProgress) {
     res.destroy();

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { endKeepAlive } from '../http-connections.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,9 +11,10 @@ declare module 'fastify' {
 }
 
 /**
- * The drain state. Each keep-alive connection is closed after its next answer, so clients move
- * to new connections (which Kubernetes sends to other pods once this one's endpoint is removed)
- * and none is left idle to be reset when the listener closes.
+ * The drain state. Each keep-alive connection is closed after its next answer (Connection: close,
+ * written by Node: http-connections.ts's endKeepAlive), so clients move to new connections (which
+ * Kubernetes sends to other pods once this one's endpoint is removed) and none is left idle to be
+ * reset when the listener closes.
  */
 export default fp(
   async (app) => {
@@ -20,16 +22,12 @@ export default fp(
     app.decorate('draining', {
       getter: () => draining,
     });
-    app.decorate('startDraining', () => {
+    const start = () => {
       draining = true;
-    });
-    app.addHook('preClose', async () => {
-      draining = true;
-    });
-    app.addHook('onSend', (_request, reply, payload, done) => {
-      if (draining) reply.header('connection', 'close');
-      done(null, payload);
-    });
+      endKeepAlive(app.server);
+    };
+    app.decorate('startDraining', start);
+    app.addHook('preClose', async () => start());
   },
   { name: 'drain' },
 );

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import { InflightLimiter } from '../core/serving/inflight-limiter.js';
@@ -7,18 +8,57 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The process-wide caps on body bytes and decoded rows in flight. */
     inflight: InflightLimiter;
+    /** Each request's share of the body-bytes cap (BodyBudget). */
+    bodyBudget: BodyBudget;
   }
 }
 
+/** A request's share of the bytes cap: what it holds, and what gives it back. */
+interface Share {
+  bytes: number;
+  release: () => void;
+}
+
+const SHARE = Symbol('body share');
+type WithShare = FastifyRequest & { [SHARE]?: Share };
+
 /**
  * Bounds the memory requests in flight hold, whatever the traffic. A request's body bytes are
- * taken in onRequest, before fastify reads a byte of the body, so a flood of large bodies is
- * refused (503 SERVER_BUSY, Retry-After) instead of buffered: Content-Length when the body is
- * sent as is; BODY_LIMIT_BYTES, the most it can become, when it is chunked or compressed,
- * trued down to its real size once read. The share is given back when the response closes,
- * which Node signals on every ending: answered, failed, timed out, or the client gone. The rows
- * cap is taken by the data plane once a request is decoded (core/serving/admission.ts).
+ * taken when it arrives, before fastify reads a byte of the body (take(), from the one onRequest
+ * hook, protocols/request-hooks.ts), so a flood of large bodies is refused (503 SERVER_BUSY,
+ * Retry-After) instead of buffered: Content-Length when the body is sent as is; BODY_LIMIT_BYTES,
+ * the most it can become, when it is chunked or compressed, trued down to its real size once read
+ * (read(), from the body parsers). The share is given back when the response closes (release()),
+ * which Node signals on every ending: answered, failed, timed out, or the client gone. The rows cap
+ * is taken by the data plane once a request is decoded (core/serving/admission.ts).
  */
+export class BodyBudget {
+  constructor(
+    private readonly limiter: InflightLimiter,
+    private readonly bodyLimit: number,
+  ) {}
+
+  /** Takes the most bytes the request's body may occupy, or throws SERVER_BUSY; nothing without a body. */
+  take(request: FastifyRequest): void {
+    const bytes = declaredBytes(request.headers, this.bodyLimit);
+    if (bytes > 0) (request as WithShare)[SHARE] = { bytes, release: this.limiter.take('bytes', bytes) };
+  }
+
+  /** The body is read: `bytes` long. A share taken for more than that shrinks to it. */
+  read(request: FastifyRequest, bytes: number): void {
+    const share = (request as WithShare)[SHARE];
+    if (share && bytes < share.bytes) {
+      share.release = this.limiter.resize('bytes', share.release, share.bytes, bytes);
+      share.bytes = bytes;
+    }
+  }
+
+  /** Gives the request's share back (its response closed); idempotent. */
+  release(request: FastifyRequest): void {
+    (request as WithShare)[SHARE]?.release();
+  }
+}
+
 export default fp<{ config: Pick<Config, 'BODY_LIMIT_BYTES' | 'MAX_INFLIGHT_BYTES' | 'MAX_INFLIGHT_ROWS'> }>(
   async (app, { config }) => {
     const limiter = new InflightLimiter(
@@ -26,24 +66,8 @@ export default fp<{ config: Pick<Config, 'BODY_LIMIT_BYTES' | 'MAX_INFLIGHT_BYTE
       app.metrics.inflight,
     );
     app.decorate('inflight', limiter);
+    app.decorate('bodyBudget', new BodyBudget(limiter, config.BODY_LIMIT_BYTES));
     app.metrics.inflight.watch(() => ({ held: limiter.stats(), limits: limiter.limits() }));
-
-    const shares = new WeakMap<object, { bytes: number; release: () => void }>();
-    app.addHook('onRequest', (request, reply, done) => {
-      const bytes = declaredBytes(request.headers, config.BODY_LIMIT_BYTES);
-      if (bytes === 0) return done();
-      const release = limiter.take('bytes', bytes); // throws SERVER_BUSY: answered by the error handler
-      shares.set(request, { bytes, release });
-      reply.raw.once('close', () => shares.get(request)?.release());
-      done();
-    });
-    app.addHook('preHandler', (request, _reply, done) => {
-      const share = shares.get(request);
-      const read = Buffer.isBuffer(request.body) ? request.body.length : undefined;
-      if (share && read !== undefined && read < share.bytes)
-        shares.set(request, { bytes: read, release: limiter.resize('bytes', share.release, share.bytes, read) });
-      done();
-    });
   },
   { name: 'inflight', dependencies: ['metrics'] },
 );

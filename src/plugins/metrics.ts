@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Metrics } from '../adapters/metrics/metrics.js';
 
@@ -22,8 +22,9 @@ export function requestId(header: string | string[] | undefined): string {
 }
 
 /**
- * The metrics registry, and the per-request hooks that feed it: request id echoed back,
- * one access-log line and one histogram sample per request, labelled by route template.
+ * The metrics registry. What each request feeds it (counted in flight until its response closes,
+ * one histogram sample and one access-log line, labelled by route template) is done by the one
+ * onRequest and onResponse hook (protocols/request-hooks.ts), through requestFinished() below.
  */
 export default fp(
   async (app) => {
@@ -39,38 +40,27 @@ export default fp(
       () => app.readiness().ready,
     );
     app.decorate('metrics', metrics);
-
-    // Callback hooks, not async ones: they run on every request, and a promise each costs more.
-    const ended = () => metrics.http.ended();
-    app.addHook('onRequest', (request, reply, done) => {
-      metrics.http.started();
-      // 'close', not onResponse: a request whose client stops mid-body is never answered, and would
-      // stay in flight forever.
-      reply.raw.once('close', ended);
-      reply.header('x-request-id', request.id);
-      done();
-    });
-    app.addHook('onResponse', (request, reply, done) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      metrics.http.finished(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-      if (infoEnabled(request.log)) {
-        request.log.info(
-          // trace_id and span_id are undefined, and left out of the line, unless the request is
-          // traced (plugins/tracing.ts).
-          {
-            method: request.method,
-            route,
-            path: request.url.split('?')[0],
-            status: reply.statusCode,
-            ms: Math.round(reply.elapsedTime * 100) / 100,
-            trace_id: request.trace?.traceId,
-            span_id: request.trace?.spanId,
-          },
-          'request',
-        );
-      }
-      done();
-    });
   },
   { name: 'metrics' },
 );
+
+/** A request answered: its histogram sample and access-log line (at info). */
+export function requestFinished(metrics: Metrics, request: FastifyRequest, reply: FastifyReply): void {
+  const route = request.routeOptions.url ?? 'unmatched';
+  metrics.http.finished(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  if (!infoEnabled(request.log)) return;
+  request.log.info(
+    // trace_id and span_id are undefined, and left out of the line, unless the request is traced
+    // (plugins/tracing.ts).
+    {
+      method: request.method,
+      route,
+      path: request.url.split('?')[0],
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+      trace_id: request.trace?.traceId,
+      span_id: request.trace?.spanId,
+    },
+    'request',
+  );
+}

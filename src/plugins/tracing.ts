@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OtelTracing, type ServerSpan } from '../adapters/tracing/otel-tracing.js';
 import { tracingSettings } from '../adapters/tracing/tracing-settings.js';
 import { packageInfo } from '../package-info.js';
@@ -20,11 +21,13 @@ declare module 'fastify' {
 type TracingConfig = Parameters<typeof tracingSettings>[0];
 
 /**
- * OpenTelemetry tracing when the OTEL_* variables ask for it. Off, it adds no hook: a request
- * carries `trace: null` and the core's `trace?.…` calls cost a null check. On, each request gets a
- * server span (a child of the caller's traceparent), and the answer says which trace it was in
- * (`traceresponse`). The access log line (plugins/metrics.ts) and a 500's error line carry trace_id:
- * fields on those lines, not a pino child logger per request, which cost ~5% of a cache hit's CPU.
+ * OpenTelemetry tracing when the OTEL_* variables ask for it. Off, a request carries `trace: null`
+ * and the core's `trace?.…` calls cost a null check. On, each request gets a server span (a child
+ * of the caller's traceparent, startSpan() from the one onRequest hook, protocols/request-hooks.ts),
+ * ended by that module's onResponse hook or, when the client goes, by onRequestAbort here; the
+ * answer says which trace it was in (`traceresponse`). The access log line (plugins/metrics.ts) and
+ * a 500's error line carry trace_id: fields on those lines, not a pino child logger per request,
+ * which cost ~5% of a cache hit's CPU.
  */
 export default fp<{ config: TracingConfig }>(
   async (app, { config }) => {
@@ -38,25 +41,6 @@ export default fp<{ config: TracingConfig }>(
       'tracing on: spans exported as OTLP/HTTP JSON',
     );
 
-    app.addHook('onRequest', (request, reply, done) => {
-      const span = tracing.startRequest({
-        method: request.method,
-        route: request.routeOptions.url,
-        path: request.url.split('?')[0]!,
-        headers: request.headers,
-        httpVersion: request.raw.httpVersion,
-        clientAddress: request.ip,
-      });
-      if (span) {
-        request.trace = span;
-        reply.header('traceresponse', span.traceresponse);
-      }
-      done();
-    });
-    app.addHook('onResponse', (request, reply, done) => {
-      request.trace?.finish(reply.statusCode);
-      done();
-    });
     app.addHook('onRequestAbort', (request, done) => {
       request.trace?.abort();
       request.trace = null; // ended: onResponse must not end it again
@@ -66,3 +50,19 @@ export default fp<{ config: TracingConfig }>(
   },
   { name: 'tracing' },
 );
+
+/** Starts the request's server span, when tracing samples it. */
+export function startSpan(tracing: OtelTracing, request: FastifyRequest, reply: FastifyReply): void {
+  const span = tracing.startRequest({
+    method: request.method,
+    route: request.routeOptions.url,
+    path: request.url.split('?')[0]!,
+    headers: request.headers,
+    httpVersion: request.raw.httpVersion,
+    clientAddress: request.ip,
+  });
+  if (span) {
+    request.trace = span;
+    reply.header('traceresponse', span.traceresponse);
+  }
+}

@@ -1,5 +1,5 @@
 import compress from '@fastify/compress';
-import type { FastifyInstance, preParsingHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '../errors.js';
 
 /**
@@ -36,18 +36,22 @@ const CHARSET = /;\s*charset\s*=\s*("?)([^";,\s]*)\1/i;
 
 /**
  * Every body is read as UTF-8: a body declared in another charset (utf-16, latin1) would be read
- * wrongly, so it is refused with 415 before parsing, naming the charset.
+ * wrongly, so it is refused with 415 before parsing, naming the charset (request-hooks.ts).
  */
-export const refuseForeignCharsets: preParsingHookHandler = (request, _reply, payload, done) => {
-  const contentType =
-    request.method === 'GET' || request.method === 'HEAD' ? undefined : request.headers['content-type'];
+export function foreignCharset(request: FastifyRequest): ServiceError | undefined {
+  if (request.method === 'GET' || request.method === 'HEAD') return undefined;
+  const contentType = request.headers['content-type'];
   const charset = contentType ? CHARSET.exec(contentType)?.[2]?.toLowerCase() : undefined;
-  if (charset !== undefined && !CHARSETS.has(charset)) {
-    return done(
-      new ServiceError('UNSUPPORTED_MEDIA_TYPE', `charset "${charset}" is not supported: bodies are read as UTF-8`, [
-        { path: 'Content-Type', message: 'charset=utf-8, or no charset' },
-      ]),
-    );
-  }
-  done(null, payload);
-};
+  if (charset === undefined || CHARSETS.has(charset)) return undefined;
+  return new ServiceError('UNSUPPORTED_MEDIA_TYPE', `charset "${charset}" is not supported: bodies are read as UTF-8`, [
+    { path: 'Content-Type', message: 'charset=utf-8, or no charset' },
+  ]);
+}
+
+/** The body bytes of a request, as the routes' parsers hand them on: its body-bytes share trued down to them. */
+export function bodyBytes(app: FastifyInstance) {
+  return (request: FastifyRequest, body: Buffer, done: (err: null, body: Buffer) => void): void => {
+    app.bodyBudget.read(request, body.length);
+    done(null, body);
+  };
+}

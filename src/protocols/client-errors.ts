@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '../errors.js';
 
 /**
@@ -87,15 +87,12 @@ export function answerOutsideRoutes(app: FastifyInstance): void {
 
 /**
  * HTTP/1.1 requires Host (RFC 9112 §3.2). Node refuses a request without one itself, with an empty
- * 400, unless `requireHostHeader` is off; app.ts turns it off so the refusal is ours.
+ * 400, unless `requireHostHeader` is off; http-timeouts.ts turns it off so the refusal is ours
+ * (request-hooks.ts).
  */
-export const requireHost: onRequestHookHandler = (request, _reply, done) => {
-  if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-    return done(
-      new ServiceError('INVALID_REQUEST', 'an HTTP/1.1 request needs a Host header', [
-        { path: 'Host', message: 'missing' },
-      ]),
-    );
-  }
-  done();
-};
+export function missingHost(request: FastifyRequest): ServiceError | undefined {
+  if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return undefined;
+  return new ServiceError('INVALID_REQUEST', 'an HTTP/1.1 request needs a Host header', [
+    { path: 'Host', message: 'missing' },
+  ]);
+}

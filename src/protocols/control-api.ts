@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { ServiceError } from '../errors.js';
+import { bodyBytes } from './body-encoding.js';
 import { bearerCheck } from './admin-auth.js';
 import { parseEnvelope } from './envelope.js';
 import { toServiceError } from './http-errors.js';
@@ -30,7 +31,7 @@ export function guardControlApi(app: FastifyInstance, { adminToken, maxJsonDepth
   const check = bearerCheck(adminToken);
   const outcomes = new WeakMap<FastifyRequest, string>();
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, bodyBytes(app));
 
   app.addHook('onRequest', async (request, reply) => {
     const outcome = check(request.headers.authorization);

@@ -14,7 +14,8 @@ const feedback: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { max
   await inflateRequestBodies(app);
   // The same JSON reading as /predict: prototype poisoning and bodies deeper than MAX_JSON_DEPTH refused.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    app.bodyBudget.read(request, body.length);
     try {
       done(null, parseJson(body, maxJsonDepth));
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { rawRows } from '../../core/codec/output-codec.js';
 import type { InferResult } from '../../core/serving/data-plane.js';
-import { inflateRequestBodies } from '../body-encoding.js';
+import { bodyBytes, inflateRequestBodies } from '../body-encoding.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { routingHeaderOf } from '../routing-key.js';
 import { predictCodec, type PredictEnvelope } from './predict-codec.js';
@@ -40,7 +40,7 @@ const predict: FastifyPluginAsync = async (app) => {
   await inflateRequestBodies(app);
   app.removeContentTypeParser('application/json');
   for (const type of ['application/json', 'application/octet-stream'])
-    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, bodyBytes(app));
 
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
     const head = {

@@ -1,5 +1,5 @@
 import compress from '@fastify/compress';
-import { requestDecompression } from '../body-encoding.js';
+import { bodyBytes, requestDecompression } from '../body-encoding.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.js';
 import { routingHeaderOf } from '../routing-key.js';
@@ -39,7 +39,7 @@ const v2: FastifyPluginAsync<{ controlApi: boolean }> = async (app, { controlApi
   // Every body is read as bytes, whatever its Content-Type, or with none (Triton's client sends none):
   // Inference-Header-Content-Length, not the content type, says whether binary data follows the JSON.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, bodyBytes(app));
 
   const oip = app.withTypeProvider<DescribedRoutes>();
   oip.get('/v2', { schema: serverMetadataRoute }, async () => serverMetadata(controlApi));
