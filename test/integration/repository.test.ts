@@ -52,7 +52,10 @@ describe('model repository', () => {
     expect(arange).toMatchObject({
       state: 'ready',
       warmup: expect.stringMatching(/warm-up inference on zeros failed/),
-      batching: null,
+      batching: {
+        source: 'none',
+        reason: 'no dim name is carried by every output and each batched input, and input "limit" [] has no open dim 0',
+      },
     });
     const response = await postJson(app(), '/v2/models/arange/infer', {
       inputs: [
@@ -129,7 +132,13 @@ describe('model repository', () => {
     const image = models.find((m: { name: string }) => m.name === 'image');
     expect(image.versions.map((v: { version: string }) => v.version)).toEqual(['1', '3']);
     expect(image.versions[0].inputs).toEqual([{ name: 'image', dtype: 'float32', shape: ['batch', 3, 4, 5] }]);
-    expect(image.versions[0].batching).toEqual({ dim: 'batch', max_batch_size: 64 });
+    expect(image.versions[0].batching).toEqual({
+      source: 'named',
+      dim: 'batch',
+      axes: { inputs: { image: 0 }, outputs: { scaled: 0, mean: 0 } },
+      max_batch_size: 64,
+      reason: 'every output and each batched input carry the dim "batch"',
+    });
     const pair = models.find((m: { name: string }) => m.name === 'pair').versions[0];
     expect(pair.predict).toMatch(/use \/v2\/models\/pair\/infer/);
     expect(image.versions[0].outputs.map((o: { name: string }) => o.name)).toEqual(['scaled', 'mean']);

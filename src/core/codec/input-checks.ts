@@ -1,5 +1,5 @@
 import type { ErrorDetail } from '../../errors.js';
-import type { ModelSpec, TensorSpec } from '../models/model-spec.js';
+import { shapeText, type ModelSpec, type TensorSpec } from '../models/model-spec.js';
 import type { BatchPlan } from '../models/batch-plan.js';
 import { dtypes, fromHalf, isFloating, setElement, type DType, type TypedArray } from '../tensors/dtypes.js';
 import { elementCount, type NamedTensors, type Tensor } from '../tensors/tensor.js';
@@ -123,11 +123,13 @@ export class InputChecks {
         if (this.plan!.fixedOne) continue; // the model takes one row at a time; larger requests run in parts
       }
       if (typeof want === 'number' && size !== want) return fail(`dim ${axis} is ${size}; ${expected}`);
-      if (typeof want === 'string') {
-        const seen = symbols.get(want);
+      // The batch dim agrees across inputs by the plan's name, also where the file names it differently on each.
+      const symbol = axis === batchAxis ? this.plan!.dim : want;
+      if (typeof symbol === 'string') {
+        const seen = symbols.get(symbol);
         if (seen && seen.size !== size)
-          return fail(`dim ${axis} (${want}) is ${size}, but input "${seen.input}" has ${want} = ${seen.size}`);
-        symbols.set(want, { size, input: input.name });
+          return fail(`dim ${axis} (${symbol}) is ${size}, but input "${seen.input}" has ${symbol} = ${seen.size}`);
+        symbols.set(symbol, { size, input: input.name });
       }
     }
     const count = elementCount(shape);
@@ -215,9 +217,4 @@ function firstToLookAt(data: TypedArray, dtype: DType, ranges: RangeScan | undef
     return -1;
   }
   return 0;
-}
-
-/** A model shape as messages write it: [batch,3,?]. */
-export function shapeText(shape: readonly (number | string | null)[]): string {
-  return `[${shape.map((d) => d ?? '?').join(',')}]`;
 }

@@ -15,7 +15,9 @@ import {
 } from '../models/model-repository.js';
 import { RepositoryRescan, type RescanResult } from './repository-rescan.js';
 import { PathRedactor } from '../models/repository-root.js';
-import { buildModelSpec, modelKey, UnsupportedModel } from '../models/model-spec.js';
+import { buildModelSpec, modelKey, UnsupportedModel, type ModelSpec } from '../models/model-spec.js';
+import type { BatchDecision } from '../models/batch-plan.js';
+import { probeBatching, type ProbeRun } from './batch-probe.js';
 
 export interface RegistryLog {
   info(obj: object, msg: string): void;
@@ -144,13 +146,7 @@ export class ModelRegistry {
         ),
         key: this.newKey(entry),
       };
-      const { name, version } = entry;
-      const anomalies = this.options.anomalies;
-      entry.runner = buildRunner(
-        spec,
-        this.options.batching,
-        anomalies && ((kind, count) => anomalies(name, version, kind, count)),
-      );
+      entry.runner = this.runnerFor(entry, spec);
     } catch (err) {
       if (err instanceof UnsupportedModel) {
         entry.state = 'unsupported';
@@ -158,6 +154,44 @@ export class ModelRegistry {
         return;
       }
       this.fail(entry, this.redact((err as Error).message));
+    }
+  }
+
+  private runnerFor(entry: LoadedEntry, spec: ModelSpec, batching?: BatchDecision): ModelRunner {
+    const { name, version } = entry;
+    const anomalies = this.options.anomalies;
+    return buildRunner(
+      spec,
+      this.options.batching,
+      anomalies && ((kind, count) => anomalies(name, version, kind, count)),
+      batching,
+    );
+  }
+
+  /**
+   * Where the file leaves the batch dim unproven (axis 0 under different names, or batching.axes),
+   * runs the probe (batch-probe.ts) and rebuilds the runner on its verdict. False when model.json's
+   * batching.axes proved wrong: the version has failed, and its sessions are released.
+   */
+  private async settleBatching(entry: LoadedEntry): Promise<boolean> {
+    const runner = entry.runner!;
+    if (!runner.batching.unproven) return true;
+    const { spec } = runner;
+    const fetch = spec.outputs.map((o) => o.name);
+    const run: ProbeRun = async (inputs, rows) =>
+      (await this.runtime.run({ key: spec.key, inputs, fetch, rows })).outputs;
+    try {
+      const decision = await probeBatching(run, spec, runner.batching);
+      entry.runner = this.runnerFor(entry, spec, { ...decision, reason: this.redact(decision.reason) });
+      this.log.info(
+        { model: entry.name, version: entry.version, batching: decision.source, reason: entry.runner.batching.reason },
+        'batch dim probed',
+      );
+      return true;
+    } catch (err) {
+      await this.runtime.remove(spec.key).catch(() => {});
+      this.fail(entry, this.redact((err as Error).message));
+      return false;
     }
   }
 
@@ -190,6 +224,7 @@ export class ModelRegistry {
         'model warm-up failed; serving it anyway',
       );
     }
+    if (!(await this.settleBatching(entry))) return;
     entry.state = 'ready';
     this.log.info({ model: entry.name, version: entry.version, sha256: spec.sha256, path: entry.path }, 'model ready');
   }

@@ -33,15 +33,25 @@ const versionCardSchema = z.object({
 });
 
 /** Omitted keys take the BATCH_* environment defaults. */
-export const batchingSchema = z.object({
-  /** false: never merge requests, even where the inputs and outputs share a batch dim. */
-  enabled: z.boolean().default(true),
-  /** The symbolic dim to merge requests along, when the ONNX file has several candidates. */
-  dim: z.string().min(1).optional(),
-  max_batch_size: z.number().int().min(1).max(65_536).optional(),
-  max_queue_delay_ms: z.number().min(0).max(1000).optional(),
-  max_queue_size: z.number().int().min(1).optional(),
-});
+export const batchingSchema = z
+  .object({
+    /** false: never merge requests, even where the inputs and outputs share a batch dim. */
+    enabled: z.boolean().default(true),
+    /** The symbolic dim to merge requests along, when the ONNX file has several candidates. */
+    dim: z.string().min(1).optional(),
+    /**
+     * The batch axis of each tensor, by name, for files whose dim names do not say it: every output
+     * and each batched input (an input left out is shared by the rows). Checked against the file and
+     * by a probe at load.
+     */
+    axes: z.record(z.string().min(1), z.number().int().min(0)).optional(),
+    max_batch_size: z.number().int().min(1).max(65_536).optional(),
+    max_queue_delay_ms: z.number().min(0).max(1000).optional(),
+    max_queue_size: z.number().int().min(1).optional(),
+  })
+  .refine((b) => b.dim === undefined || b.axes === undefined, {
+    message: 'give batching.dim or batching.axes, not both',
+  });
 
 export const cacheOptionsSchema = z.object({
   enabled: z.boolean().default(true),

@@ -4,6 +4,11 @@ import type { FeatureConfig, ModelConfig } from './model-config.js';
 /** One dim of a tensor as the ONNX file declares it: a fixed size, a symbolic name, or unknown. */
 export type Dim = number | string | null;
 
+/** A model shape as messages write it: [batch,3,?]. */
+export function shapeText(shape: readonly Dim[]): string {
+  return `[${shape.map((d) => d ?? '?').join(',')}]`;
+}
+
 /** What the ONNX file says about one input or output. */
 export interface TensorInfo {
   name: string;

@@ -2,7 +2,7 @@ import { InputChecks } from '../codec/input-checks.js';
 import { RowsCodec } from '../codec/rows-codec.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { AnomalyKind } from '../codec/input-checks.js';
-import { planBatching, type BatchPlan } from '../models/batch-plan.js';
+import { decideBatching, type BatchDecision, type BatchPlan } from '../models/batch-plan.js';
 
 export interface BatchPolicy {
   /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
@@ -22,6 +22,8 @@ export interface ModelRunner {
   spec: ModelSpec;
   /** undefined: nothing proves rows independent, so each request runs alone. */
   plan?: BatchPlan;
+  /** How the plan (or its absence) was established, and why: what /models reports. */
+  batching: BatchDecision;
   checks: InputChecks;
   /** The one input rows feed (batch dim first), with the codec of JSON rows; or why rows cannot feed the model. */
   rowInput: { input: string; codec: RowsCodec } | { refusal: string };
@@ -47,16 +49,22 @@ export function decodeView(
   return { spec, plan, rowInput: rowInputOf(spec, plan, onAnomaly), policy: { maxQueueRows } };
 }
 
+/**
+ * A version's runner. `batching` defaults to what the file and model.json tell (decideBatching);
+ * the registry builds it again with the probe's verdict where that was unproven.
+ */
 export function buildRunner(
   spec: ModelSpec,
   defaults: BatchPolicy,
   onAnomaly?: (kind: AnomalyKind, count: number) => void,
+  batching: BatchDecision = decideBatching(spec.inputs, spec.outputs, spec.config.batching),
 ): ModelRunner {
   const options = spec.config.batching;
-  const plan = planBatching(spec.inputs, spec.outputs, options);
+  const plan = batching.plan;
   return {
     spec,
     plan,
+    batching,
     checks: new InputChecks(spec, plan, onAnomaly),
     rowInput: rowInputOf(spec, plan, onAnomaly),
     policy: {

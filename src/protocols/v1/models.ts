@@ -28,7 +28,15 @@ function describe(entry: LoadedEntry, placement: (key: string) => string) {
         features: spec.features,
         labels: spec.labels,
         validation: spec.validation,
-        batching: runner.plan ? { dim: runner.plan.dim, max_batch_size: runner.policy.maxBatchRows } : null,
+        batching: {
+          source: runner.batching.source,
+          ...(runner.plan && {
+            dim: runner.plan.dim,
+            axes: { inputs: runner.plan.inputs, outputs: runner.plan.outputs },
+            max_batch_size: runner.policy.maxBatchRows,
+          }),
+          reason: runner.batching.reason,
+        },
         predict:
           'refusal' in runner.rowInput
             ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer`

@@ -79,7 +79,23 @@ const modelVersion = z.object({
   features: z.array(z.unknown()).optional(),
   labels: z.array(z.string()).optional(),
   validation: z.enum(['strict', 'permissive']).optional(),
-  batching: z.object({ dim: z.unknown(), max_batch_size: z.number().int() }).loose().nullable().optional(),
+  batching: z
+    .object({
+      source: z
+        .enum(['named', 'probed', 'configured', 'none'])
+        .describe(
+          'named: a dim name every output and each batched input carry; probed: dim 0 open everywhere under other names, proven at load by running two rows together and each alone; configured: batching.axes in model.json, checked at load; none: each request runs alone',
+        ),
+      dim: z.string().optional(),
+      axes: z
+        .object({ inputs: z.record(z.string(), z.number().int()), outputs: z.record(z.string(), z.number().int()) })
+        .optional()
+        .describe('the batch axis of each batched input and of each output'),
+      max_batch_size: z.number().int().optional(),
+      reason: z.string(),
+    })
+    .optional()
+    .describe('whether and along which axes requests merge into one inference, how that was established, and why'),
   predict: z.string().optional().describe('"rows", or why /predict cannot feed this model'),
   card: z.unknown().optional(),
 });

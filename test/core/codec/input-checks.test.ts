@@ -78,6 +78,30 @@ describe('input checks compiled from the model metadata', () => {
     expect(err.details).toEqual([{ path: 'state', message: 'dim 1 (batch) is 2, but input "audio" has batch = 3' }]);
   });
 
+  it('hold one row count across inputs whose batch dims the file names differently (a probed plan)', () => {
+    const spec = buildModelSpec(
+      { name: 'm', version: '1', path: '', sha256: '' },
+      {},
+      {
+        inputs: [
+          { name: 'a', dtype: 'float32', shape: ['unk__1', 2] },
+          { name: 'b', dtype: 'float32', shape: ['unk__2', 2] },
+        ],
+        outputs: [{ name: 'sum', dtype: 'float32', shape: ['unk__3', 2] }],
+      },
+      'strict',
+    );
+    const plan = { dim: 'batch', inputs: { a: 0, b: 0 }, outputs: { sum: 0 }, fixedOne: false };
+    const runner = buildRunner(spec, { maxBatchRows: 8, maxDelayMs: 0, maxQueueRows: 64 }, undefined, {
+      source: 'probed',
+      plan,
+      reason: 'proven',
+    });
+    expect(runner.checks.check({ a: f32([3, 2]), b: f32([3, 2]) }, 'strict').rows).toBe(3);
+    const err = failure(() => runner.checks.check({ a: f32([3, 2]), b: f32([2, 2]) }, 'strict'));
+    expect(err.details).toEqual([{ path: 'b', message: 'dim 0 (batch) is 2, but input "a" has batch = 3' }]);
+  });
+
   it('refuse NaN and Infinity in any float input, naming the position; count them', () => {
     const onAnomaly = vi.fn();
     const runner = runnerOf(

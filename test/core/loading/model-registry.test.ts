@@ -6,7 +6,7 @@ import { ModelRegistry } from '../../../src/core/loading/model-registry.js';
 import type { ModelRunner } from '../../../src/core/serving/model-runner.js';
 import { describeOnnx } from '../../../src/runtime/onnx-describe.js';
 import { ServiceError } from '../../../src/errors.js';
-import { FakeRuntime } from '../../helpers/fake-runtime.js';
+import { FakeRuntime, rowSums, type FakeRuntimeOptions } from '../../helpers/fake-runtime.js';
 import { bundled, fixture, TempRepository } from '../../helpers/repository.js';
 
 /**
@@ -33,8 +33,11 @@ function irisRepository(): TempRepository {
 }
 
 /** A registry on a fake runtime of two workers; `drained` (resolved by default) holds unloads back when given. */
-function setup(drained: (runner: ModelRunner) => Promise<void> = async () => {}) {
-  const runtime = new FakeRuntime({ describe: describeOnnx, workers: 2 });
+function setup(
+  drained: (runner: ModelRunner) => Promise<void> = async () => {},
+  compute?: FakeRuntimeOptions['compute'],
+) {
+  const runtime = new FakeRuntime({ describe: describeOnnx, workers: 2, compute });
   const logs: { level: string; msg: string; obj: object }[] = [];
   const log = {
     info: (obj: object, msg: string) => logs.push({ level: 'info', msg, obj }),
@@ -115,6 +118,45 @@ describe('ModelRegistry: load', () => {
     expect(runtime.tasks).toHaveLength(6);
     expect(registry.loadProblems()).toEqual([]);
     expect(registry.isReady(true)).toBe(true);
+  });
+
+  it('probes dim 0 where each tensor names it differently, rebuilds the runner on the verdict, and fails a batching.axes it disproves', async () => {
+    // The "axes" model mixes its rows: each row answers the sum of every row run with it.
+    const mixing: FakeRuntimeOptions['compute'] = (task) => {
+      const sums = rowSums(task);
+      if (!task.key.startsWith('axes')) return sums;
+      return Object.fromEntries(
+        Object.entries(sums).map(([name, t]) => {
+          const total = (t.data as Float32Array).reduce((a, b) => a + b, 0);
+          return [name, { ...t, data: new Float32Array(t.data.length).fill(total) }];
+        }),
+      );
+    };
+    const { runtime, registry, logs } = setup(undefined, mixing);
+    repo = new TempRepository()
+      .addOnnx('paddle', '1', fixture('p2o_classifier.onnx'))
+      .addOnnx('axes', '1', fixture('row_mixer.onnx'), { batching: { axes: { x: 0, y: 0 } } });
+    await registry.load(repo.dir);
+    const paddle = registry.router.resolve('paddle').runner!;
+    expect(paddle.batching).toMatchObject({
+      source: 'probed',
+      plan: { inputs: { x: 0 }, outputs: { probabilities: 0 } },
+    });
+    expect(paddle.plan).toBe(paddle.batching.plan);
+    expect('input' in paddle.rowInput).toBe(true); // /predict rows feed it now
+    // two warm-ups, then the probe: a row alone, two rows together, the other row alone
+    expect(runtime.tasksOf('paddle@1').map((t) => t.rows)).toEqual([1, 1, 1, 2, 1]);
+    expect(logs).toContainEqual({
+      level: 'info',
+      msg: 'batch dim probed',
+      obj: expect.objectContaining({ model: 'paddle', batching: 'probed' }),
+    });
+    const axes = registry.router.all().find((e) => e.name === 'axes')!;
+    expect(axes).toMatchObject({
+      state: 'failed',
+      reason: expect.stringMatching(/^model.json batching.axes does not hold: row 0's "y"/),
+    });
+    expect(runtime.calls).toContain('remove axes@1');
   });
 
   it('reports a version that fails to load in loadProblems(), paths relative, and serves the rest', async () => {
