@@ -58,6 +58,12 @@ module.exports = {
       to: { path: '^src/core/', pathNot: '^src/core/(cache|tensors|models)/' },
     },
     {
+      name: 'core-preprocess-layer',
+      severity: 'error',
+      from: { path: '^src/core/preprocess/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(preprocess|tensors|models)/' },
+    },
+    {
       name: 'core-monitoring-layer',
       severity: 'error',
       from: { path: '^src/core/monitoring/' },
@@ -67,19 +73,25 @@ module.exports = {
       name: 'core-serving-layer',
       severity: 'error',
       from: { path: '^src/core/serving/' },
-      to: { path: '^src/core/', pathNot: '^src/core/(serving|tensors|models|codec|cache|monitoring)/' },
+      to: { path: '^src/core/', pathNot: '^src/core/(serving|tensors|models|codec|cache|monitoring|preprocess)/' },
     },
     {
       name: 'core-experiments-layer',
       severity: 'error',
       from: { path: '^src/core/experiments/' },
-      to: { path: '^src/core/', pathNot: '^src/core/(experiments|tensors|models|codec|cache|monitoring|serving)/' },
+      to: {
+        path: '^src/core/',
+        pathNot: '^src/core/(experiments|tensors|models|codec|cache|monitoring|serving|preprocess)/',
+      },
     },
     {
       name: 'core-loading-layer',
       severity: 'error',
       from: { path: '^src/core/loading/' },
-      to: { path: '^src/core/', pathNot: '^src/core/(loading|tensors|models|codec|cache|monitoring|serving)/' },
+      to: {
+        path: '^src/core/',
+        pathNot: '^src/core/(loading|tensors|models|codec|cache|monitoring|serving|preprocess)/',
+      },
     },
     {
       name: 'plugins-not-protocols',
@@ -107,6 +119,13 @@ module.exports = {
       severity: 'error',
       from: { pathNot: '^src/adapters/metrics/' },
       to: { path: 'node_modules/prom-client/' },
+    },
+    {
+      name: 'sharp-in-one-adapter',
+      severity: 'error',
+      comment: 'Images are decoded in one place; core/preprocess/ sees only its ImageDecoder interface.',
+      from: { pathNot: '^src/adapters/sharp-images\\.ts$' },
+      to: { path: 'node_modules/sharp/' },
     },
     {
       name: 'nothing-imports-server',

@@ -53,7 +53,7 @@ function bodies() {
   });
 }
 
-function sampleHealth(url: string, seconds: number): Promise<HealthSamples> {
+export function sampleHealth(url: string, seconds: number): Promise<HealthSamples> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,

@@ -119,7 +119,7 @@ def reference(flat_holdout, names):
 
 
 def write_model(name, *, model, row_shape, x_train, x_test, targets, features, labels, output_name,
-                score, metric, description, dataset, training, fixed_range=None):
+                score, metric, description, dataset, training, fixed_range=None, preprocess=None):
     """features: [(name, description)] in input order. The ranges are the training rows' min/max unless
     fixed_range (low, high) says otherwise (digits: every pixel may be 0..16); see RANGES_FROM."""
     sha = export(model, row_shape, output_name, os.path.join(HERE, name, "1", "model.onnx"))
@@ -142,6 +142,7 @@ def write_model(name, *, model, row_shape, x_train, x_test, targets, features, l
         "validation": "strict",
         "batching": {"max_batch_size": 64, "max_queue_delay_ms": 0},
         "cache": {"enabled": True, "ttl_seconds": 300},
+        **({"preprocess": preprocess} if preprocess else {}),
         "card": {
             "dataset": dataset,
             "training": training + "; built by models/build_models.py",
@@ -268,6 +269,11 @@ class DigitsCNN(nn.Module):
         return self.body(x / 16.0)  # pixels arrive as 0..16, as scikit-learn gives them
 
 
+# The digits model also takes 8x8 gray PNG images whose pixel is the value x 15 (0..240), as
+# models/build_examples.py renders them: scale 1/15 gives the 0..16 the model was trained on, exactly.
+DIGITS_PNG = {"input": {"image": {"size": [8, 8], "channels": "gray", "scale": 1 / 15}}}
+
+
 def digits(epochs=40, batch_size=32):
     data = datasets.load_digits()
     x, y = data.images.astype(np.float32)[:, None, :, :], data.target
@@ -282,6 +288,7 @@ def digits(epochs=40, batch_size=32):
         targets=[labels[t] for t in y_test],
         features=[(f"px_{r}_{c}", f"pixel at row {r}, column {c} (0..16)") for r in range(8) for c in range(8)],
         labels=labels, output_name="probabilities", fixed_range=(0, 16),
+        preprocess=DIGITS_PNG,
         score=float((run(model, x_test).argmax(1) == y_test).mean()), metric="accuracy",
         description="Handwritten digit 0-9 from an 8x8 image, input [batch,1,8,8], pixels 0..16",
         dataset="scikit-learn load_digits (1797 8x8 images, pixel values 0..16, bundled with scikit-learn)",

@@ -10,6 +10,12 @@ export const errorStatus = {
   UNSUPPORTED_MODEL: 400,
   MODEL_REJECTED_INPUT: 400,
   INVALID_FEEDBACK: 400,
+  /** An encoded image that does not decode: corrupt or truncated (the message names the format). */
+  INVALID_IMAGE: 400,
+  /** Bytes sent as an image that are no image format the service decodes (JPEG, PNG, WebP, GIF). */
+  NOT_AN_IMAGE: 415,
+  /** An image over the model's max_bytes, or declaring more pixels than its max_pixels (refused before decoding). */
+  IMAGE_TOO_LARGE: 413,
   UNKNOWN_PREDICTION: 404,
   DUPLICATE_FEEDBACK: 409,
   PREDICTION_EXPIRED: 410,

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { SharpImages } from '../adapters/sharp-images.js';
 import type { Config } from '../config.js';
 import { ModelRegistry } from '../core/loading/model-registry.js';
 import type { ModelRouter } from '../core/models/model-router.js';
@@ -134,6 +135,8 @@ export default fp<ModelsPluginOptions>(
           using ? 'prediction cache in use again' : 'prediction cache skipped: its rows rarely hit',
         ),
       admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
+      images: new SharpImages(),
+      imageObserver: app.metrics.images,
       ...(config.SHADOW_MAX_INFLIGHT > 0 && {
         shadows: (lane: ShadowLane) =>
           new ShadowTraffic(registry.router, lane, {

@@ -15,6 +15,8 @@ export interface RequestHead {
   query: unknown;
   /** The body is a raw tensor, not JSON (/predict with application/octet-stream). */
   binary: boolean;
+  /** The body's Content-Type, where the route takes more than JSON (an image's). */
+  media?: string;
   /** OIP's Inference-Header-Content-Length. */
   headerLength?: string | string[];
   /** The X-Routing-Key header, as text, unchecked (routingKeyFor() checks it where it counts). */

@@ -124,6 +124,10 @@ describe('/openapi.json', () => {
     expect(Object.keys(doc.paths['/predict']!.post!.requestBody!.content)).toEqual([
       'application/json',
       'application/octet-stream',
+      'image/jpeg',
+      'image/png',
+      'image/webp',
+      'image/gif',
     ]);
     expect(doc.paths['/predict']!.post!.requestBody!.content['application/octet-stream']).toMatchObject({
       schema: { type: 'string', format: 'binary' },

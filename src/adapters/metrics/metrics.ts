@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ImageMetrics } from './image-metrics.js';
 import { AfterAnswers } from './after-answers.js';
 import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
@@ -29,6 +30,7 @@ export class Metrics {
   readonly inflight: InflightMetrics;
   readonly variants: VariantMetrics;
   readonly shadows: ShadowMetrics;
+  readonly images: ImageMetrics;
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -40,6 +42,7 @@ export class Metrics {
     this.inflight = new InflightMetrics(this.registry);
     this.variants = new VariantMetrics(this.registry);
     this.shadows = new ShadowMetrics(this.registry);
+    this.images = new ImageMetrics(this.registry);
     new EventLoopMetrics(this.registry);
   }
 

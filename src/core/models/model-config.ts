@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { versionPolicySchema } from './version-policy.js';
 import { trafficConfigSchema } from './traffic-config.js';
+import { preprocessSchema } from './preprocess-config.js';
 
 /** One named input feature; min/max are the training range, used to validate and to clamp. */
 const featureSchema = z
@@ -76,6 +77,8 @@ export const modelConfigSchema = z
      */
     version_policy: versionPolicySchema.optional(),
     cache: cacheOptionsSchema.optional(),
+    /** What clients may send instead of an input's tensor (an encoded image), and how it becomes one. */
+    preprocess: preprocessSchema.optional(),
     /** A canary or A/B split of the requests that name no version over the model's versions (traffic-config.ts). */
     traffic: trafficConfigSchema.optional(),
     card: z

@@ -12,6 +12,7 @@ import type { ModelRouter } from '../models/model-router.js';
 import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
+import { tensorsFromRaw, type ImageDecoder, type ImageObserver, type RawInputs } from '../preprocess/raw-inputs.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { admitRows, refuseOversized, type AdmissionLimits, type DeclaredRows } from './admission.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
@@ -58,6 +59,11 @@ export interface DecodedInputs {
   warnings?: ErrorDetail[];
   /** How the protocol names positions in its request, for error messages. */
   locator?: Locator;
+  /**
+   * Inputs sent as encoded items (images) instead of tensors: the model's preprocessing turns them
+   * into tensors (core/preprocess/), off the event loop, before the checks.
+   */
+  raw?: RawInputs;
 }
 
 export interface InferResult {
@@ -97,6 +103,9 @@ export interface DataPlaneDeps {
   admission?: AdmissionLimits;
   /** Shadow traffic (model.json `traffic.shadows`), given the data plane's background lane; none when absent. */
   shadows?: (lane: ShadowLane) => RequestMirrors;
+  /** Decodes images for inputs whose model.json declares image preprocessing; none: such requests are refused. */
+  images?: ImageDecoder;
+  imageObserver?: ImageObserver;
   newId?: () => string;
   now?: () => number;
 }
@@ -194,6 +203,13 @@ export class DataPlane {
     try {
       if (options.declared) refuseOversized(runner, options.declared(runner), this.deps.admission);
       const decoded = decode(runner);
+      if (decoded.raw) {
+        const { images, imageObserver } = this.deps;
+        Object.assign(
+          decoded.tensors,
+          await tensorsFromRaw(spec.name, decoded.raw, runner.images, images, imageObserver),
+        );
+      }
       release = admitRows(runner, decoded.tensors, this.deps.admission, decoded.locator);
       const checked = runner.checks.check(decoded.tensors, options.validation ?? spec.validation, decoded.locator);
       rows = checked.rows;

@@ -3,6 +3,7 @@ import { RowsCodec } from '../codec/rows-codec.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { AnomalyKind } from '../codec/input-checks.js';
 import { decideBatching, type BatchDecision, type BatchPlan } from '../models/batch-plan.js';
+import { planImage, type ImagePlan } from '../preprocess/image-plan.js';
 
 export interface BatchPolicy {
   /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
@@ -29,13 +30,15 @@ export interface ModelRunner {
   rowInput: { input: string; codec: RowsCodec } | { refusal: string };
   policy: BatchPolicy;
   cache: { enabled: boolean; ttlSeconds?: number };
+  /** Inputs that take encoded images (model.json `preprocess`), each with its plan. */
+  images: Record<string, ImagePlan>;
 }
 
 /**
  * What decoding a request needs of a model version: a ModelRunner on the main thread, or its like
  * on a decode worker (decodeView()), so a protocol's decoder runs the same code on either.
  */
-export type DecodeView = Pick<ModelRunner, 'spec' | 'plan' | 'rowInput'> & {
+export type DecodeView = Pick<ModelRunner, 'spec' | 'plan' | 'rowInput' | 'images'> & {
   policy: Pick<BatchPolicy, 'maxQueueRows'>;
 };
 
@@ -46,7 +49,13 @@ export function decodeView(
   maxQueueRows: number,
   onAnomaly?: (kind: AnomalyKind, count: number) => void,
 ): DecodeView {
-  return { spec, plan, rowInput: rowInputOf(spec, plan, onAnomaly), policy: { maxQueueRows } };
+  return {
+    spec,
+    plan,
+    rowInput: rowInputOf(spec, plan, onAnomaly),
+    images: imagePlans(spec),
+    policy: { maxQueueRows },
+  };
 }
 
 /**
@@ -73,7 +82,22 @@ export function buildRunner(
       maxQueueRows: options?.max_queue_size ?? defaults.maxQueueRows,
     },
     cache: { enabled: spec.config.cache?.enabled !== false, ttlSeconds: spec.config.cache?.ttl_seconds },
+    images: imagePlans(spec),
   };
+}
+
+/** model.json `preprocess` checked against the inputs it names; throws when it names none or does not fit. */
+function imagePlans(spec: ModelSpec): Record<string, ImagePlan> {
+  return Object.fromEntries(
+    Object.entries(spec.config.preprocess ?? {}).map(([name, { image }]) => {
+      const input = spec.inputs.find((i) => i.name === name);
+      if (!input)
+        throw new Error(
+          `model.json preprocess names input "${name}"; the model's inputs are ${spec.inputs.map((i) => i.name).join(', ')}`,
+        );
+      return [name, planImage(input, image)];
+    }),
+  );
 }
 
 /** Rows stack into a model's only input along its first dim, and each output's first dim is the row again. */

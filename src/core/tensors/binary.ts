@@ -55,9 +55,20 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
 }
 
 function stringsFromBytes(bytes: Uint8Array, count: number, where: string): string[] {
+  return bytesItems(bytes, count, where).map((item, i) => {
+    try {
+      return utf8.decode(item);
+    } catch {
+      throw invalidAt(`${where}[${i}]`, 'not valid UTF-8 (onnxruntime-node string tensors hold text)');
+    }
+  });
+}
+
+/** BYTES elements as binary data holds them (a 4-byte little-endian length, then the bytes), each as a view. */
+export function bytesItems(bytes: Uint8Array, count: number, where: string): Uint8Array[] {
   if (count * 4 > bytes.byteLength)
     throw invalidAt(where, `${count} BYTES elements take at least ${count * 4} bytes, got ${bytes.byteLength}`);
-  const out = new Array<string>(count);
+  const out = new Array<Uint8Array>(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   for (let i = 0; i < count; i++) {
@@ -66,11 +77,7 @@ function stringsFromBytes(bytes: Uint8Array, count: number, where: string): stri
     at += 4;
     if (at + length > bytes.byteLength)
       throw invalidAt(`${where}[${i}]`, `element ${i} says ${length} bytes, ${bytes.byteLength - at} are left`);
-    try {
-      out[i] = utf8.decode(bytes.subarray(at, at + length));
-    } catch {
-      throw invalidAt(`${where}[${i}]`, 'not valid UTF-8 (onnxruntime-node string tensors hold text)');
-    }
+    out[i] = bytes.subarray(at, at + length);
     at += length;
   }
   if (at !== bytes.byteLength) throw invalidAt(where, `${count} elements take ${at} bytes, got ${bytes.byteLength}`);

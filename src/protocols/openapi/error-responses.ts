@@ -65,6 +65,10 @@ export const INFERS = [
   'QUEUE_FULL',
   'DEADLINE_EXCEEDED',
   'INFERENCE_FAILED',
+  // images, for inputs model.json preprocesses
+  'NOT_AN_IMAGE',
+  'INVALID_IMAGE',
+  'IMAGE_TOO_LARGE',
 ] as const satisfies ErrorCode[];
 /** Ground truth joined to a prediction. */
 export const JOINS_FEEDBACK = [

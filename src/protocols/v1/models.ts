@@ -41,6 +41,7 @@ function describe(entry: LoadedEntry, placement: (key: string) => string) {
           'refusal' in runner.rowInput
             ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer`
             : 'rows',
+        ...(spec.config.preprocess && { preprocess: spec.config.preprocess }),
         card: spec.config.card?.versions[entry.version],
       }),
   };

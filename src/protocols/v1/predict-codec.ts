@@ -8,7 +8,9 @@ import { ServiceError } from '../../errors.js';
 import type { ProtocolCodec } from '../codec.js';
 import { parseEnvelope } from '../envelope.js';
 import { parseJson } from '../json-body.js';
-import { predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
+import { imageQuerySchema, predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
+import { base64Item } from '../base64-items.js';
+import type { RawInputs } from '../../core/preprocess/raw-inputs.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
 
 /** Binary input names positions as tensor[row][...] and the tensor as a whole by its shape. */
@@ -25,9 +27,67 @@ type Common = Pick<PredictRequest, 'model' | 'validation' | 'timeout_ms' | 'rout
  */
 export type PredictEnvelope = Common &
   (
-    | { binary: false; version?: string | number; single: boolean; rows: number }
+    | { binary: false; version?: string | number; single: boolean; rows: number; imageBody?: false }
+    | { binary: false; version?: string; single: true; rows: 1; imageBody: true }
     | { binary: true; version?: string; dtype: string; shape: number[]; single: false; rows: number }
   );
+
+/** Content types of a body that is one encoded image (`?model=` names the model). */
+export const IMAGE_MEDIA = /^\s*image\/(jpeg|png|webp|gif)\s*(;|$)/i;
+
+/** A row that is an image: `{"image": "<base64>"}`. */
+function isImageRow(row: unknown): row is { image: unknown } {
+  return (
+    typeof row === 'object' && row !== null && !Array.isArray(row) && Object.keys(row).length === 1 && 'image' in row
+  );
+}
+
+/** Where /predict's images are named in errors: `image`, `instances[2].image`, or the body. */
+function imagePlace(envelope: PredictEnvelope) {
+  if (envelope.binary) return { row: () => 'body', whole: 'body' };
+  if (envelope.imageBody) return { row: () => 'body', whole: 'body' };
+  return envelope.single
+    ? { row: () => 'image', whole: 'image' }
+    : { row: (i: number) => formatPath(['instances', i, 'image']), whole: 'instances' };
+}
+
+/** Names a preprocessed tensor's positions by the image each row came from. */
+function imageLocator(envelope: PredictEnvelope): Locator {
+  const place = imagePlace(envelope);
+  return {
+    element: (_input, flat, shape) => place.row(Math.floor(flat / shape.slice(1).reduce((a, b) => a * b, 1))),
+    tensor: () => place.whole,
+  };
+}
+
+/** The images a request sends for the model's row input, or undefined when it sends rows of values. */
+function rawImages(
+  envelope: PredictEnvelope,
+  data: PredictData,
+  model: DecodeView,
+  input: string,
+): RawInputs | undefined {
+  if (envelope.binary) return undefined;
+  const place = imagePlace(envelope);
+  const items = envelope.imageBody
+    ? [data as Buffer]
+    : (data as unknown[]).some(isImageRow)
+      ? (data as unknown[]).map((row, i) => {
+          if (!isImageRow(row))
+            throw invalidAt(formatPath(['instances', i]), 'send every row as {"image": "<base64>"}, or none');
+          return base64Item(row.image, place.row(i));
+        })
+      : undefined;
+  if (!items) return undefined;
+  if (!model.images[input]) {
+    const { name } = model.spec;
+    throw invalidAt(
+      place.row(0),
+      `model ${name} takes no images: its input "${input}" has no image preprocessing in model.json`,
+    );
+  }
+  return { [input]: { items, paths: items.map((_, i) => place.row(i)) } };
+}
 
 /** The rows of a JSON body, or the bytes of a binary one. */
 export type PredictData = unknown[] | Buffer;
@@ -57,18 +117,29 @@ function outputsOf(model: DecodeView): string[] | undefined {
  */
 export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
   name: 'predict',
-  offloads: (head) => !head.binary,
+  offloads: (head) => !head.binary && !(head.media && IMAGE_MEDIA.test(head.media)),
 
   parse(body, head, maxDepth) {
+    if (head.media && IMAGE_MEDIA.test(head.media)) {
+      const query = parseEnvelope(imageQuerySchema, head.query, 'query');
+      const envelope = {
+        ...query,
+        binary: false as const,
+        imageBody: true as const,
+        single: true as const,
+        rows: 1 as const,
+      };
+      return { envelope, data: body ?? Buffer.alloc(0) };
+    }
     if (head.binary) {
       const query = parseEnvelope(tensorQuerySchema, head.query, 'query');
       const envelope = { ...query, binary: true as const, single: false as const, rows: query.shape[0]! };
       return { envelope, data: body ?? Buffer.alloc(0) };
     }
     const request = parseEnvelope(predictRequestSchema, body && parseJson(body, maxDepth), '');
-    const { features, instances, ...rest } = request;
-    const single = features !== undefined;
-    const rows = single ? [features] : instances!;
+    const { features, instances, image, ...rest } = request;
+    const single = features !== undefined || image !== undefined;
+    const rows = image !== undefined ? [{ image }] : single ? [features] : instances!;
     return { envelope: { ...rest, binary: false, single, rows: rows.length }, data: rows };
   },
 
@@ -82,11 +153,13 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
 
   declared: (envelope) => ({
     rows: envelope.rows,
-    path: envelope.binary ? binaryLocator.tensor('') : INSTANCES.whole,
+    path: envelope.binary ? binaryLocator.tensor('') : envelope.imageBody ? 'body' : INSTANCES.whole,
   }),
 
   decode(envelope, data, model) {
     const { input, codec } = rowsInput(model);
+    const raw = rawImages(envelope, data, model, input);
+    if (raw) return { tensors: {}, raw, outputs: outputsOf(model), locator: imageLocator(envelope) };
     if (envelope.binary) {
       const dtype = model.spec.inputs[0]!.dtype;
       if (!isDType(envelope.dtype)) throw invalidAt('dtype', `unknown dtype "${envelope.dtype}"`);
@@ -111,6 +184,7 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
 
   locate(envelope, inputs, model) {
     if (envelope.binary) return binaryLocator;
+    if (inputs.raw) return imageLocator(envelope);
     const { input, codec } = rowsInput(model);
     const shape = inputs.tensors[input]!.shape.slice(1);
     return codec.locatorOf(envelope.single ? FEATURES : INSTANCES, inputs.layout as RowKind[], shape);

@@ -9,15 +9,21 @@ export const predictRequestSchema = z
     features: z.record(z.string(), z.unknown()).optional(),
     // At most MAX_REQUEST_ROWS: the data plane's row cap, one for every protocol
     instances: z.array(z.unknown()).min(1).optional(),
+    /** One encoded image (JPEG, PNG, WebP, GIF) as base64, for a model whose model.json preprocesses its input. */
+    image: z.string().optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
     /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
     timeout_ms: z.number().int().min(1).max(600_000).optional(),
     /** Keeps a caller on one variant of the model's traffic split (as the X-Routing-Key header does). */
     routing_key: z.string().max(256).optional(),
   })
-  .refine((r) => (r.features === undefined) !== (r.instances === undefined), {
+  .refine((r) => r.image !== undefined || (r.features === undefined) !== (r.instances === undefined), {
     message: 'send exactly one of "features" (one row of named features) or "instances" (a list of rows)',
     path: ['features'],
+  })
+  .refine((r) => r.image === undefined || (r.features === undefined && r.instances === undefined), {
+    message: 'send "image" alone: one image, or "instances": [{"image": …}, …] for several',
+    path: ['image'],
   });
 
 export type PredictRequest = z.infer<typeof predictRequestSchema>;
@@ -40,3 +46,6 @@ export const tensorQuerySchema = z.strictObject({
   timeout_ms: z.coerce.number().int().min(1).max(600_000).optional(),
   routing_key: z.string().max(256).optional(),
 });
+
+/** A body that is one encoded image (Content-Type image/jpeg, png, webp, gif): the query string names the model. */
+export const imageQuerySchema = tensorQuerySchema.omit({ dtype: true, shape: true });

@@ -33,13 +33,22 @@ const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;
 
 /**
  * POST /predict, the friendly API for models with named features: one `features` object or an
- * `instances` list of rows as JSON, or a raw tensor as application/octet-stream (predict-codec.ts).
+ * `instances` list of rows as JSON, or a raw tensor as application/octet-stream (predict-codec.ts);
+ * for a model that preprocesses images, `image` (base64) or `instances` of `{"image": …}`, or the
+ * image file itself as the body (image/jpeg, png, webp, gif).
  * Bodies are read as bytes; the request decoder parses them, here or on a decode worker.
  */
 const predict: FastifyPluginAsync = async (app) => {
   await inflateRequestBodies(app);
   app.removeContentTypeParser('application/json');
-  for (const type of ['application/json', 'application/octet-stream'])
+  for (const type of [
+    'application/json',
+    'application/octet-stream',
+    'image/jpeg',
+    'image/png',
+    'image/webp',
+    'image/gif',
+  ])
     app.addContentTypeParser(type, { parseAs: 'buffer' }, bodyBytes(app));
 
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
@@ -47,6 +56,7 @@ const predict: FastifyPluginAsync = async (app) => {
       params: {},
       query: request.query,
       binary: !JSON_TYPE.test(request.headers['content-type'] ?? 'application/json'),
+      media: request.headers['content-type'],
       routingHeader: routingHeaderOf(request),
     };
     const body = request.body as Buffer | undefined;

@@ -18,6 +18,12 @@ const rawTensor = z
   .string()
   .meta({ format: 'binary', description: 'the raw little-endian tensor, batch first, described by the query string' });
 
+/** One encoded image as the body: /predict for a model whose model.json preprocesses images. */
+const imageFile = z.string().meta({
+  format: 'binary',
+  description: 'an image file (JPEG, PNG, WebP, GIF) for a model that preprocesses images; `?model=` names it',
+});
+
 const irisRow = {
   model: 'iris',
   features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
@@ -29,13 +35,19 @@ export const predictRouteSchema = {
   summary: 'Predict from named features, a list of rows, or a raw tensor',
   description:
     "JSON: one row of named `features`, or an `instances` list of rows, checked against the model's own metadata. " +
-    'application/octet-stream: the body is the raw tensor and the query string (`model`, `dtype`, `shape`) describes it.',
+    'application/octet-stream: the body is the raw tensor and the query string (`model`, `dtype`, `shape`) describes it. ' +
+    'A model whose model.json declares image preprocessing also takes `image` (base64) or `instances` of `{"image": …}`, ' +
+    'or the image file itself as the body (image/jpeg, image/png, image/webp, image/gif) with `?model=`.',
   // Documented optional: they are required with an application/octet-stream body only.
   querystring: tensorQuerySchema.partial(),
   body: {
     content: {
       'application/json': { schema: predictRequestSchema.meta({ examples: [irisRow] }) },
       'application/octet-stream': { schema: rawTensor },
+      'image/jpeg': { schema: imageFile },
+      'image/png': { schema: imageFile },
+      'image/webp': { schema: imageFile },
+      'image/gif': { schema: imageFile },
     },
   },
   response: {
@@ -97,6 +109,10 @@ const modelVersion = z.object({
     .optional()
     .describe('whether and along which axes requests merge into one inference, how that was established, and why'),
   predict: z.string().optional().describe('"rows", or why /predict cannot feed this model'),
+  preprocess: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("model.json's preprocess: the inputs that take encoded images, and how they become tensors"),
   card: z.unknown().optional(),
 });
 

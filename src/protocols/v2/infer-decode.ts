@@ -1,6 +1,9 @@
 import type { DecodedInputs } from '../../core/serving/data-plane.js';
 import type { TensorSpec } from '../../core/models/model-spec.js';
-import { tensorFromBytes } from '../../core/tensors/binary.js';
+import { bytesItems, tensorFromBytes } from '../../core/tensors/binary.js';
+import type { ImagePlan } from '../../core/preprocess/image-plan.js';
+import type { RawInputs } from '../../core/preprocess/raw-inputs.js';
+import { base64Item } from '../base64-items.js';
 import { tensorFromJson } from '../../core/tensors/json-data.js';
 import { formatPath, unravel, type Locator } from '../../core/tensors/paths.js';
 import type { NamedTensors } from '../../core/tensors/tensor.js';
@@ -69,13 +72,19 @@ export function inputsByName(request: InferRequest): Record<string, InferRequest
  * The request's tensors, each from its JSON data or its slice of the binary data, checked against
  * the declared datatype.
  */
-export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): DecodedInputs {
+export function decodeInputs(
+  body: InferBody,
+  inputs: readonly TensorSpec[],
+  images: Readonly<Record<string, ImagePlan>> = {},
+): DecodedInputs {
   const { request, binary } = body;
   const tensors: NamedTensors = {};
+  const raw: RawInputs = {};
   let offset = 0;
   for (const input of request.inputs) {
     const where = oipLocator.tensor(input.name);
-    if (Object.hasOwn(tensors, input.name)) throw invalidAt(where, `input "${input.name}" is sent twice`);
+    if (Object.hasOwn(tensors, input.name) || Object.hasOwn(raw, input.name))
+      throw invalidAt(where, `input "${input.name}" is sent twice`);
     const dtype = dtypeOf(input.datatype);
     if (!dtype)
       throw invalidAt(
@@ -83,7 +92,9 @@ export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): De
         `unknown datatype "${input.datatype}"; one of ${Object.values(OIP_DATATYPE).join(', ')}`,
       );
     const expected = inputs.find((i) => i.name === input.name);
-    if (expected && expected.dtype !== dtype) {
+    // An encoded image per row, for an input model.json preprocesses (KServe's and Triton's convention)
+    const encoded = dtype === 'string' && expected?.dtype !== 'string' && images[input.name] !== undefined;
+    if (expected && expected.dtype !== dtype && !encoded) {
       throw invalidAt(
         `${where}.datatype`,
         `the model input "${input.name}" is ${OIP_DATATYPE[expected.dtype]}, the request says ${input.datatype}`,
@@ -98,12 +109,21 @@ export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): De
           `${where}.parameters.binary_data_size`,
           `${size} bytes from byte ${offset} of the binary data, which holds ${binary.length}`,
         );
-      tensors[input.name] = tensorFromBytes(binary.subarray(offset, offset + size), dtype, input.shape, where);
+      const bytes = binary.subarray(offset, offset + size);
+      if (encoded) raw[input.name] = encodedItems(input.shape, where, (count) => bytesItems(bytes, count, where));
+      else tensors[input.name] = tensorFromBytes(bytes, dtype, input.shape, where);
       offset += size;
     } else {
       if (input.data === undefined)
         throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
-      tensors[input.name] = tensorFromJson(input.data, dtype, input.shape, where, body.bytes);
+      const data = input.data;
+      if (encoded)
+        raw[input.name] = encodedItems(input.shape, where, (count) => {
+          if (!Array.isArray(data) || data.length !== count)
+            throw invalidAt(`${where}.data`, `expected a flat list of ${count} base64 images`);
+          return data.map((item, i) => base64Item(item, formatPath(['inputs', input.name, i])));
+        });
+      else tensors[input.name] = tensorFromJson(input.data, dtype, input.shape, where, body.bytes);
     }
   }
   if (offset !== binary.length) {
@@ -123,5 +143,13 @@ export function decodeInputs(body: InferBody, inputs: readonly TensorSpec[]): De
     throw new ServiceError('INVALID_REQUEST', 'an output is requested twice', [
       { path: 'outputs', message: outputs.join(', ') },
     ]);
-  return { tensors, outputs, locator: oipLocator };
+  return { tensors, outputs, locator: oipLocator, ...(Object.keys(raw).length > 0 ? { raw } : {}) };
+}
+
+/** A BYTES input of encoded images: shape [N], one image per row, each named inputs.<name>[i]. */
+function encodedItems(shape: number[], where: string, read: (count: number) => Uint8Array[]) {
+  if (shape.length !== 1)
+    throw invalidAt(`${where}.shape`, `images travel as BYTES of shape [N], one per row; got [${shape.join(',')}]`);
+  const items = read(shape[0]!);
+  return { items, paths: items.map((_, i) => `${where}[${i}]`) };
 }

@@ -27,11 +27,24 @@ export function modelMetadata(runner: ModelRunner, versions: string[]) {
     datatype: OIP_DATATYPE[t.dtype],
     shape: metadataShape(t.shape),
   });
+  // An input that takes images shows as BYTES [-1], and the tensor its images become.
+  const input = (t: (typeof spec.inputs)[number]) =>
+    runner.images[t.name]
+      ? {
+          name: t.name,
+          datatype: OIP_DATATYPE.string,
+          shape: [-1],
+          parameters: {
+            preprocess: 'image' as const,
+            tensor: { datatype: OIP_DATATYPE[t.dtype], shape: metadataShape(t.shape) },
+          },
+        }
+      : tensor(t);
   return {
     name: spec.name,
     versions,
     platform: 'onnxruntime_onnx' as const,
-    inputs: spec.inputs.map(tensor),
+    inputs: spec.inputs.map(input),
     outputs: spec.outputs.map(tensor),
   };
 }

@@ -34,6 +34,15 @@ const tensorMetadata = z.object({
   name: z.string(),
   datatype,
   shape: z.array(z.number().int()).describe('-1 where the size varies'),
+  parameters: z
+    .object({
+      preprocess: z.literal('image'),
+      tensor: z.object({ datatype, shape: z.array(z.number().int()) }),
+    })
+    .optional()
+    .describe(
+      'an input model.json preprocesses: it takes BYTES, one encoded image (JPEG, PNG, WebP, GIF) per row, and feeds `tensor` (which may also be sent as such)',
+    ),
 });
 export const modelMetadataSchema = z.object({
   name: z.string(),
