@@ -17,10 +17,18 @@ export interface RequestHead {
   binary: boolean;
   /** The body's Content-Type, where the route takes more than JSON (an image's). */
   media?: string;
+  /** A multipart/form-data body, read by the route (/predict's uploads). */
+  form?: RequestForm;
   /** OIP's Inference-Header-Content-Length. */
   headerLength?: string | string[];
   /** The X-Routing-Key header, as text, unchecked (routingKeyFor() checks it where it counts). */
   routingHeader?: string;
+}
+
+/** A multipart/form-data body, read: its short fields by name, and its files in order. */
+export interface RequestForm {
+  fields: Record<string, string>;
+  files: { field: string; bytes: Buffer }[];
 }
 
 /** What a request's envelope says about how to serve it, besides its inputs. */

@@ -128,6 +128,7 @@ describe('/openapi.json', () => {
       'image/png',
       'image/webp',
       'image/gif',
+      'multipart/form-data',
     ]);
     expect(doc.paths['/predict']!.post!.requestBody!.content['application/octet-stream']).toMatchObject({
       schema: { type: 'string', format: 'binary' },

@@ -31,6 +31,28 @@ async function byValues(): Promise<Prediction[]> {
   return (body.predictions as Prediction[]).map(strip);
 }
 
+/** A multipart/form-data request to /predict, built by hand: text fields and files, in order. */
+function upload(parts: [string, string | Buffer][]) {
+  const boundary = 'test-boundary-7f3a';
+  const body = Buffer.concat([
+    ...parts.flatMap(([name, value]) => [
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"` +
+          (typeof value === 'string' ? '\r\n\r\n' : `; filename="${name}.png"\r\nContent-Type: image/png\r\n\r\n`),
+      ),
+      Buffer.isBuffer(value) ? value : Buffer.from(value),
+      Buffer.from('\r\n'),
+    ]),
+    Buffer.from(`--${boundary}--\r\n`),
+  ]);
+  return app().inject({
+    method: 'POST',
+    url: '/predict',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: body,
+  });
+}
+
 /** The binary tensor data extension with one BYTES input of whole PNG files: a 4-byte length, then the file. */
 function oipBinaryImages(files: Buffer[]) {
   const data = Buffer.concat(
@@ -73,6 +95,19 @@ describe('images in, as a client holds them: every way answers what the row of v
     });
     expect(file.statusCode).toBe(200);
     expect(strip(file.json())).toEqual(expected[7]);
+  });
+
+  it('/predict: files uploaded as multipart/form-data (curl -F image=@… -F model=…), one or several', async () => {
+    const expected = await byValues();
+    const one = await upload([
+      ['model', 'digits'],
+      ['image', digitPng(2)],
+    ]);
+    expect(one.statusCode).toBe(200);
+    expect(strip(one.json())).toEqual(expected[2]);
+    const many = await upload([['model', 'digits'], ...digits.map((d) => ['image', digitPng(d)] as [string, Buffer])]);
+    expect(many.statusCode).toBe(200);
+    expect((many.json().predictions as Prediction[]).map(strip)).toEqual(expected);
   });
 
   it('OIP: a BYTES input of base64 images over JSON, and of raw files over the binary extension', async () => {
@@ -180,6 +215,38 @@ describe('bad images: a 4xx with a stable code and the field at fault', () => {
       inputs: [{ name: 'input', datatype: 'BYTES', shape: [1, 1], data: [base64(1)] }],
     });
     expect(shaped.body).toMatchObject({ details: [{ path: 'inputs.input.shape' }] });
+  });
+
+  it('a form: 400 for a file under another name or no model, 413 TOO_MANY_ROWS past 64 files', async () => {
+    const stray = await upload([
+      ['model', 'digits'],
+      ['photo', digitPng(1)],
+    ]);
+    expect(stray.statusCode).toBe(400);
+    expect(stray.json()).toMatchObject({ details: [{ path: 'form.photo' }] });
+    const noModel = await upload([['image', digitPng(1)]]);
+    expect(noModel.json()).toMatchObject({ code: 'INVALID_REQUEST', details: [{ path: 'form.model' }] });
+    const crowd = await upload([
+      ['model', 'digits'],
+      ...Array.from({ length: 65 }, () => ['image', digitPng(1)] as [string, Buffer]),
+    ]);
+    expect(crowd.statusCode).toBe(413);
+    expect(crowd.json()).toMatchObject({ code: 'TOO_MANY_ROWS', details: [{ path: 'form.image' }] });
+    const cut = await app().inject({
+      method: 'POST',
+      url: '/predict',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      payload:
+        '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\ndigits\r\n' +
+        '--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n\x89PNG',
+    });
+    expect(cut.statusCode).toBe(400); // the form ends before its closing boundary
+    expect(cut.json()).toMatchObject({ code: 'INVALID_REQUEST', details: [{ path: 'form' }] });
+    const notImage = await upload([
+      ['model', 'digits'],
+      ['image', Buffer.from('{"not": "an image"}')],
+    ]);
+    expect(notImage.json()).toMatchObject({ code: 'NOT_AN_IMAGE', details: [{ path: 'form.image' }] });
   });
 
   it('counts images by format and refusals by code in /metrics', async () => {

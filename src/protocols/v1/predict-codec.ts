@@ -28,7 +28,7 @@ type Common = Pick<PredictRequest, 'model' | 'validation' | 'timeout_ms' | 'rout
 export type PredictEnvelope = Common &
   (
     | { binary: false; version?: string | number; single: boolean; rows: number; imageBody?: false }
-    | { binary: false; version?: string; single: true; rows: 1; imageBody: true }
+    | { binary: false; version?: string; single: boolean; rows: number; imageBody: true; form?: boolean }
     | { binary: true; version?: string; dtype: string; shape: number[]; single: false; rows: number }
   );
 
@@ -45,6 +45,10 @@ function isImageRow(row: unknown): row is { image: unknown } {
 /** Where /predict's images are named in errors: `image`, `instances[2].image`, or the body. */
 function imagePlace(envelope: PredictEnvelope) {
   if (envelope.binary) return { row: () => 'body', whole: 'body' };
+  if (envelope.imageBody && envelope.form)
+    return envelope.single
+      ? { row: () => 'form.image', whole: 'form.image' }
+      : { row: (i: number) => `form.image[${i}]`, whole: 'form.image' };
   if (envelope.imageBody) return { row: () => 'body', whole: 'body' };
   return envelope.single
     ? { row: () => 'image', whole: 'image' }
@@ -70,7 +74,9 @@ function rawImages(
   if (envelope.binary) return undefined;
   const place = imagePlace(envelope);
   const items = envelope.imageBody
-    ? [data as Buffer]
+    ? Array.isArray(data)
+      ? (data as Buffer[])
+      : [data]
     : (data as unknown[]).some(isImageRow)
       ? (data as unknown[]).map((row, i) => {
           if (!isImageRow(row))
@@ -89,8 +95,8 @@ function rawImages(
   return { [input]: { items, paths: items.map((_, i) => place.row(i)) } };
 }
 
-/** The rows of a JSON body, or the bytes of a binary one. */
-export type PredictData = unknown[] | Buffer;
+/** The rows of a JSON body, the bytes of a binary one or of an image, or a form's image files. */
+export type PredictData = unknown[] | Buffer | Buffer[];
 
 /** /predict feeds one input with rows; other models are served over the Open Inference Protocol. */
 function rowsInput(model: DecodeView) {
@@ -117,9 +123,26 @@ function outputsOf(model: DecodeView): string[] | undefined {
  */
 export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
   name: 'predict',
-  offloads: (head) => !head.binary && !(head.media && IMAGE_MEDIA.test(head.media)),
+  offloads: (head) => !head.binary && !head.form && !(head.media && IMAGE_MEDIA.test(head.media)),
 
   parse(body, head, maxDepth) {
+    if (head.form) {
+      const { fields, files } = head.form;
+      const query = parseEnvelope(imageQuerySchema, fields, 'form');
+      const stray = files.find((f) => f.field !== 'image');
+      if (stray) throw invalidAt(`form.${stray.field}`, 'send each image as a file named "image" (-F image=@cat.jpg)');
+      if (files.length === 0) throw invalidAt('form.image', 'no file: send each image as -F image=@<file>');
+      const rows = files.length;
+      const envelope = {
+        ...query,
+        binary: false as const,
+        imageBody: true as const,
+        form: true,
+        single: rows === 1,
+        rows,
+      };
+      return { envelope, data: files.map((f) => f.bytes) };
+    }
     if (head.media && IMAGE_MEDIA.test(head.media)) {
       const query = parseEnvelope(imageQuerySchema, head.query, 'query');
       const envelope = {
@@ -153,7 +176,11 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
 
   declared: (envelope) => ({
     rows: envelope.rows,
-    path: envelope.binary ? binaryLocator.tensor('') : envelope.imageBody ? 'body' : INSTANCES.whole,
+    path: envelope.binary
+      ? binaryLocator.tensor('')
+      : envelope.imageBody
+        ? imagePlace(envelope).whole
+        : INSTANCES.whole,
   }),
 
   decode(envelope, data, model) {

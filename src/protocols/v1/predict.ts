@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { acceptForms, isForm } from './predict-form.js';
 import { rawRows } from '../../core/codec/output-codec.js';
 import type { InferResult } from '../../core/serving/data-plane.js';
 import { bodyBytes, inflateRequestBodies } from '../body-encoding.js';
@@ -51,15 +52,18 @@ const predict: FastifyPluginAsync = async (app) => {
   ])
     app.addContentTypeParser(type, { parseAs: 'buffer' }, bodyBytes(app));
 
+  acceptForms(app, app.initialConfig.bodyLimit ?? 1024 * 1024);
+
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
     const head = {
+      ...(isForm(request.body) && { form: request.body }),
       params: {},
       query: request.query,
       binary: !JSON_TYPE.test(request.headers['content-type'] ?? 'application/json'),
       media: request.headers['content-type'],
       routingHeader: routingHeaderOf(request),
     };
-    const body = request.body as Buffer | undefined;
+    const body = isForm(request.body) ? undefined : (request.body as Buffer | undefined);
     const { envelope, target, decode, options } = await app.requestDecoder.decode(predictCodec, body, head);
     const result = await app.dataPlane.infer(target, decode, { ...options, trace: request.trace });
     return answer(result, envelope);

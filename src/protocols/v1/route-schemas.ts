@@ -37,7 +37,8 @@ export const predictRouteSchema = {
     "JSON: one row of named `features`, or an `instances` list of rows, checked against the model's own metadata. " +
     'application/octet-stream: the body is the raw tensor and the query string (`model`, `dtype`, `shape`) describes it. ' +
     'A model whose model.json declares image preprocessing also takes `image` (base64) or `instances` of `{"image": …}`, ' +
-    'or the image file itself as the body (image/jpeg, image/png, image/webp, image/gif) with `?model=`.',
+    'or the image file itself as the body (image/jpeg, image/png, image/webp, image/gif) with `?model=`, ' +
+    'or uploaded as multipart/form-data files named `image` with a `model` field.',
   // Documented optional: they are required with an application/octet-stream body only.
   querystring: tensorQuerySchema.partial(),
   body: {
@@ -48,6 +49,13 @@ export const predictRouteSchema = {
       'image/png': { schema: imageFile },
       'image/webp': { schema: imageFile },
       'image/gif': { schema: imageFile },
+      'multipart/form-data': {
+        schema: z.object({
+          model: z.string().describe('the model'),
+          version: z.string().optional(),
+          image: z.array(imageFile).describe('one file per row (`curl -F image=@cat.jpg -F model=m`), up to 64'),
+        }),
+      },
     },
   },
   response: {
