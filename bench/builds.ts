@@ -10,7 +10,7 @@
  *   npm run build && BENCH_BASELINE=/tmp/base/dist/server.js npx tsx bench/builds.ts
  *   BENCH_BASELINE=a475eaf=/tmp/a/dist/server.js,b327a4a=/tmp/b/dist/server.js names several
  *   (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,32 BENCH_ROUNDS=3 BENCH_PATHS=iris to change; BENCH_CEILING=0
- *   leaves the bare route out)
+ *   leaves the bare route out; BENCH_RESTART=1 starts every build afresh each round)
  */
 import { holdoutRow, holdoutRows, MODELS } from './bundled-model.js';
 import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
@@ -27,6 +27,7 @@ const baselines = Object.fromEntries(
   }),
 );
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const restart = process.env.BENCH_RESTART === '1';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16').split(',').map(Number);
 const ceiling = process.env.BENCH_CEILING !== '0';
@@ -93,13 +94,24 @@ const builds: Record<string, string> = { 'this build': 'dist/server.js', ...base
 const BARE = 'bare route';
 
 const servers = new Map<string, ChildServer>();
-for (const [build, script] of Object.entries(builds)) {
-  for (const cache of [true, false])
-    servers.set(
-      `${build}:${cache}`,
-      await ChildServer.start(script, { MODEL_DIR: MODELS, CACHE_ENABLED: String(cache) }, '/ready'),
-    );
+/**
+ * Every build's servers, (re)started. A process start decides things that hold for its life (tiny
+ * models' placement from their first timed runs, JIT, memory layout): with BENCH_RESTART=1 every round
+ * gets fresh processes, so that one start's luck is not every round's. Back to back, c6a41fb against
+ * cbd4fce gave 0.80x then 1.03x on iris at 32 connections over 8 rounds in one process each.
+ */
+async function startBuilds(): Promise<void> {
+  for (const [build, script] of Object.entries(builds)) {
+    for (const cache of [true, false]) {
+      await servers.get(`${build}:${cache}`)?.stop();
+      servers.set(
+        `${build}:${cache}`,
+        await ChildServer.start(script, { MODEL_DIR: MODELS, CACHE_ENABLED: String(cache) }, '/ready'),
+      );
+    }
+  }
 }
+await startBuilds();
 // The ceiling answers each path with the bytes this build answers it with, from a process of its own.
 if (ceiling) {
   for (const [path, { url, body, cache, headers }] of Object.entries(paths)) {
@@ -125,9 +137,12 @@ interface Run extends LoadResult {
 }
 const runs: Run[] = [];
 for (let round = 1; round <= rounds; round++) {
+  if (restart && round > 1) await startBuilds();
+  // Builds take turns first: the first of a pair ran 0.95x of the same build second (8 rounds, iris, 32 conn.)
+  const order = round % 2 === 1 ? compared : [...compared].reverse();
   for (const [path, { url, body, headers }] of Object.entries(paths)) {
     for (const connections of connectionSets) {
-      for (const build of compared) {
+      for (const build of order) {
         const server = serverOf(build, path);
         const result = await load(`${path}, ${build}`, `${server.url}${url}`, body, connections, seconds, {
           pid: server.pid,
