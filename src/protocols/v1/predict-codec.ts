@@ -37,14 +37,12 @@ export const IMAGE_MEDIA = /^\s*image\/(jpeg|png|webp|gif)\s*(;|$)/i;
 
 /** A row that is an image: `{"image": "<base64>"}`. */
 function isImageRow(row: unknown): row is { image: unknown } {
-  return (
-    typeof row === 'object' && row !== null && !Array.isArray(row) && Object.keys(row).length === 1 && 'image' in row
-  );
+  // `in` first: rows of values (every /predict request scans them) are turned away without allocating
+  return typeof row === 'object' && row !== null && 'image' in row && Object.keys(row).length === 1;
 }
 
 /** Where /predict's images are named in errors: `image`, `instances[2].image`, or the body. */
-function imagePlace(envelope: PredictEnvelope) {
-  if (envelope.binary) return { row: () => 'body', whole: 'body' };
+function imagePlace(envelope: Exclude<PredictEnvelope, { binary: true }>) {
   if (envelope.imageBody && envelope.form)
     return envelope.single
       ? { row: () => 'form.image', whole: 'form.image' }
@@ -56,7 +54,7 @@ function imagePlace(envelope: PredictEnvelope) {
 }
 
 /** Names a preprocessed tensor's positions by the image each row came from. */
-function imageLocator(envelope: PredictEnvelope): Locator {
+function imageLocator(envelope: Exclude<PredictEnvelope, { binary: true }>): Locator {
   const place = imagePlace(envelope);
   return {
     element: (_input, flat, shape) => place.row(Math.floor(flat / shape.slice(1).reduce((a, b) => a * b, 1))),
@@ -66,12 +64,11 @@ function imageLocator(envelope: PredictEnvelope): Locator {
 
 /** The images a request sends for the model's row input, or undefined when it sends rows of values. */
 function rawImages(
-  envelope: PredictEnvelope,
+  envelope: Exclude<PredictEnvelope, { binary: true }>,
   data: PredictData,
   model: DecodeView,
   input: string,
 ): RawInputs | undefined {
-  if (envelope.binary) return undefined;
   const place = imagePlace(envelope);
   const items = envelope.imageBody
     ? Array.isArray(data)
@@ -123,7 +120,7 @@ function outputsOf(model: DecodeView): string[] | undefined {
  */
 export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
   name: 'predict',
-  offloads: (head) => !head.binary && !head.form && !(head.media && IMAGE_MEDIA.test(head.media)),
+  offloads: (head) => !head.binary, // an image or a form is not JSON either: `binary` is set for both
 
   parse(body, head, maxDepth) {
     if (head.form) {
@@ -185,9 +182,10 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
 
   decode(envelope, data, model) {
     const { input, codec } = rowsInput(model);
-    const raw = rawImages(envelope, data, model, input);
-    if (raw) return { tensors: {}, raw, outputs: outputsOf(model), locator: imageLocator(envelope) };
-    if (envelope.binary) {
+    if (!envelope.binary) {
+      const raw = rawImages(envelope, data, model, input);
+      if (raw) return { tensors: {}, raw, outputs: outputsOf(model), locator: imageLocator(envelope) };
+    } else {
       const dtype = model.spec.inputs[0]!.dtype;
       if (!isDType(envelope.dtype)) throw invalidAt('dtype', `unknown dtype "${envelope.dtype}"`);
       if (envelope.dtype !== dtype)

@@ -55,15 +55,16 @@ const predict: FastifyPluginAsync = async (app) => {
   acceptForms(app, app.initialConfig.bodyLimit ?? 1024 * 1024);
 
   app.withTypeProvider<DescribedRoutes>().post('/predict', { schema: predictRouteSchema }, async (request) => {
+    const form = isForm(request.body) ? request.body : undefined;
     const head = {
-      ...(isForm(request.body) && { form: request.body }),
+      ...(form && { form }),
       params: {},
       query: request.query,
       binary: !JSON_TYPE.test(request.headers['content-type'] ?? 'application/json'),
       media: request.headers['content-type'],
       routingHeader: routingHeaderOf(request),
     };
-    const body = isForm(request.body) ? undefined : (request.body as Buffer | undefined);
+    const body = form ? undefined : (request.body as Buffer | undefined);
     const { envelope, target, decode, options } = await app.requestDecoder.decode(predictCodec, body, head);
     const result = await app.dataPlane.infer(target, decode, { ...options, trace: request.trace });
     return answer(result, envelope);

@@ -79,11 +79,11 @@ export function decodeInputs(
 ): DecodedInputs {
   const { request, binary } = body;
   const tensors: NamedTensors = {};
-  const raw: RawInputs = {};
+  let raw: RawInputs | undefined; // made only for a request that sends images
   let offset = 0;
   for (const input of request.inputs) {
     const where = oipLocator.tensor(input.name);
-    if (Object.hasOwn(tensors, input.name) || Object.hasOwn(raw, input.name))
+    if (Object.hasOwn(tensors, input.name) || (raw && Object.hasOwn(raw, input.name)))
       throw invalidAt(where, `input "${input.name}" is sent twice`);
     const dtype = dtypeOf(input.datatype);
     if (!dtype)
@@ -110,7 +110,8 @@ export function decodeInputs(
           `${size} bytes from byte ${offset} of the binary data, which holds ${binary.length}`,
         );
       const bytes = binary.subarray(offset, offset + size);
-      if (encoded) raw[input.name] = encodedItems(input.shape, where, (count) => bytesItems(bytes, count, where));
+      if (encoded)
+        (raw ??= {})[input.name] = encodedItems(input.shape, where, (count) => bytesItems(bytes, count, where));
       else tensors[input.name] = tensorFromBytes(bytes, dtype, input.shape, where);
       offset += size;
     } else {
@@ -118,7 +119,7 @@ export function decodeInputs(
         throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
       const data = input.data;
       if (encoded)
-        raw[input.name] = encodedItems(input.shape, where, (count) => {
+        (raw ??= {})[input.name] = encodedItems(input.shape, where, (count) => {
           if (!Array.isArray(data) || data.length !== count)
             throw invalidAt(`${where}.data`, `expected a flat list of ${count} base64 images`);
           return data.map((item, i) => base64Item(item, formatPath(['inputs', input.name, i])));
@@ -143,7 +144,7 @@ export function decodeInputs(
     throw new ServiceError('INVALID_REQUEST', 'an output is requested twice', [
       { path: 'outputs', message: outputs.join(', ') },
     ]);
-  return { tensors, outputs, locator: oipLocator, ...(Object.keys(raw).length > 0 ? { raw } : {}) };
+  return { tensors, outputs, locator: oipLocator, ...(raw && { raw }) };
 }
 
 /** A BYTES input of encoded images: shape [N], one image per row, each named inputs.<name>[i]. */
