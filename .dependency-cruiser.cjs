@@ -128,6 +128,13 @@ module.exports = {
       to: { path: 'node_modules/sharp/' },
     },
     {
+      name: 'tokenizers-in-one-adapter',
+      severity: 'error',
+      comment: 'Texts are tokenised in one place; core/preprocess/ sees only its TextTokenizer interface.',
+      from: { pathNot: '^src/adapters/hf-tokenizers\\.ts$' },
+      to: { path: 'node_modules/tokenizers/' },
+    },
+    {
       name: 'nothing-imports-server',
       severity: 'error',
       comment: 'server.ts listens; nothing imports it (the CLI starts it by a dynamic import).',

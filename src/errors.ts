@@ -16,6 +16,10 @@ export const errorStatus = {
   NOT_AN_IMAGE: 415,
   /** An image over the model's max_bytes, or declaring more pixels than its max_pixels (refused before decoding). */
   IMAGE_TOO_LARGE: 413,
+  /** Text that is not valid UTF-8 (or holds a lone surrogate), or a text field that is not a string. */
+  INVALID_TEXT: 400,
+  /** A text over the model's max_bytes, or over its max_length in tokens where truncation is off. */
+  TEXT_TOO_LONG: 413,
   UNKNOWN_PREDICTION: 404,
   DUPLICATE_FEEDBACK: 409,
   PREDICTION_EXPIRED: 410,

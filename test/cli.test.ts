@@ -35,11 +35,12 @@ describe('onnx-serve check', () => {
   it('passes the bundled repository, printing every model with its tensors', async () => {
     const { stdout, code } = await cli('check', BUNDLED_MODELS);
     expect(code).toBe(0);
-    for (const name of ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large'])
+    for (const name of ['iris', 'breast_cancer', 'diabetes', 'digits', 'digits_large', 'topics'])
       expect(stdout).toContain(`\n${name}: `);
     expect(stdout).toContain('inputs:  input float32[batch,4]');
     expect(stdout).toContain('outputs: probabilities float32[batch,3]');
-    expect(stdout).toMatch(/^OK: 5 models, 5 versions, 0 errors, 0 warnings$/m);
+    expect(stdout).toMatch(/^OK: 6 models, 6 versions, 0 errors, 0 warnings$/m);
+    expect(stdout).toContain('/predict: texts');
   });
 
   it('fails a broken repository, naming each broken version and each skipped entry, with no absolute path', async () => {

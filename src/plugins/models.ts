@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { SharpImages } from '../adapters/sharp-images.js';
+import { HfTokenizers } from '../adapters/hf-tokenizers.js';
 import type { Config } from '../config.js';
 import { ModelRegistry } from '../core/loading/model-registry.js';
 import type { ModelRouter } from '../core/models/model-router.js';
@@ -71,6 +72,7 @@ export default fp<ModelsPluginOptions>(
       },
       anomalies: (model, version, kind, count) => app.metrics.monitoring.featureAnomaly(model, version, kind, count),
       drained: (runner: ModelRunner): Promise<void> => dataPlane.runnerDrained(runner),
+      tokenizers: new HfTokenizers(),
     });
     const specOf = (model: string, version: string) =>
       registry.router.entries(model).find((e) => e.version === version)?.runner?.spec;
@@ -137,6 +139,7 @@ export default fp<ModelsPluginOptions>(
       admission: { maxRequestRows: config.MAX_REQUEST_ROWS, inflight: app.inflight },
       images: new SharpImages(),
       imageObserver: app.metrics.images,
+      textObserver: app.metrics.texts,
       ...(config.SHADOW_MAX_INFLIGHT > 0 && {
         shadows: (lane: ShadowLane) =>
           new ShadowTraffic(registry.router, lane, {

@@ -62,7 +62,7 @@ describe('the packed onnx-serve, installed from its tarball', () => {
 
   it('onnx-serve check passes the bundled models', async () => {
     const { stdout } = await run(bin, ['check', models]);
-    expect(stdout).toMatch(/^OK: 5 models/m);
+    expect(stdout).toMatch(/^OK: 6 models/m);
   }, 60_000);
 
   it('onnx-serve serve answers /predict through the exported client, and exits 0 on SIGTERM', async () => {

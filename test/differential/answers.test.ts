@@ -42,6 +42,17 @@ type Now =
   | { edited: (body: Record<string, unknown>) => Record<string, unknown> };
 
 const IMAGES_IN = 'issue #21: the digits model takes PNG images, so its metadata shows its input as BYTES';
+const TEXTS_IN = 'issue #21: a text/plain body is one text, for a model that tokenises text (iris takes none)';
+const TOPICS_BUNDLED = 'issue #21: the bundled repository has a text classifier, topics, among the models named';
+/** A MODEL_NOT_FOUND answer whose list of models names topics too. */
+const withTopics = (body: Record<string, unknown>) => ({
+  ...body,
+  details: (body.details as { path: string; message: string }[]).map((d) => ({
+    ...d,
+    message: `${d.message}, topics`,
+  })),
+});
+
 /** The digits model's metadata with its input as model.json's image preprocessing shows it. */
 const digitsTakesImages = (body: Record<string, unknown>) => {
   const { name, datatype, shape } = (body.inputs as { name: string; datatype: string; shape: number[] }[])[0]!;
@@ -97,6 +108,23 @@ const INTENTIONAL_CHANGES: Record<string, { why: string; now: Now }> = {
     now: { as: 'errors /predict binary 10,001 rows' },
   },
   'errors oip 10,001 rows, too few values': { why: ROW_CAPS, now: { as: 'errors oip 10,001 rows' } },
+  'errors /predict text/plain': {
+    why: TEXTS_IN,
+    now: {
+      status: 400,
+      code: 'INVALID_REQUEST',
+      error: 'invalid request at query.model: Invalid input: expected string, received undefined',
+    },
+  },
+  ...Object.fromEntries(
+    [
+      'errors /predict unknown model',
+      'errors /predict large, unknown model',
+      'errors oip unknown model',
+      'errors oip metadata, unknown model',
+      'errors oip ready, unknown model',
+    ].map((name) => [name, { why: TOPICS_BUNDLED, now: { edited: withTopics } }]),
+  ),
   'digits oip metadata': { why: IMAGES_IN, now: { edited: digitsTakesImages } },
   'digits oip metadata, version 1': { why: IMAGES_IN, now: { edited: digitsTakesImages } },
 };

@@ -128,6 +128,7 @@ describe('/openapi.json', () => {
       'image/png',
       'image/webp',
       'image/gif',
+      'text/plain',
       'multipart/form-data',
     ]);
     expect(doc.paths['/predict']!.post!.requestBody!.content['application/octet-stream']).toMatchObject({

@@ -317,3 +317,23 @@ export function halfValue(bits: number): number {
   if (exp === 31) return mant ? Number.NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
+
+/**
+ * An OIP body with one BYTES input of shape [N] over the binary tensor data extension: each item as a
+ * 4-byte little-endian length, then its bytes (whole image files, UTF-8 texts).
+ */
+export function binaryBytesInput(name: string, items: Buffer[]): { body: Buffer; headerLength: number } {
+  const data = Buffer.concat(
+    items.flatMap((item) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(item.length);
+      return [length, item];
+    }),
+  );
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name, datatype: 'BYTES', shape: [items.length], parameters: { binary_data_size: data.length } }],
+    }),
+  );
+  return { body: Buffer.concat([header, data]), headerLength: header.length };
+}

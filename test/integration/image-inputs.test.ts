@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { appFor, BUNDLED_MODELS, postJson } from '../helpers/app.js';
 import { declaredPng, digitPng, imageFile } from '../helpers/images.js';
 import { sample, scrape } from '../helpers/metrics.js';
+import { binaryBytesInput } from '../helpers/oip-client.js';
 
 /**
  * The bundled digits model takes PNG images (model.json `preprocess`: 8x8 gray, scale 1/15) beside rows of
@@ -53,24 +54,8 @@ function upload(parts: [string, string | Buffer][]) {
   });
 }
 
-/** The binary tensor data extension with one BYTES input of whole PNG files: a 4-byte length, then the file. */
-function oipBinaryImages(files: Buffer[]) {
-  const data = Buffer.concat(
-    files.flatMap((file) => {
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(file.length);
-      return [length, file];
-    }),
-  );
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [
-        { name: 'input', datatype: 'BYTES', shape: [files.length], parameters: { binary_data_size: data.length } },
-      ],
-    }),
-  );
-  return { body: Buffer.concat([header, data]), headerLength: header.length };
-}
+/** The binary tensor data extension with one BYTES input of whole PNG files. */
+const oipBinaryImages = (files: Buffer[]) => binaryBytesInput('input', files);
 
 describe('images in, as a client holds them: every way answers what the row of values answers', () => {
   it('/predict: one image as base64, instances of images, and the PNG file as the body', async () => {

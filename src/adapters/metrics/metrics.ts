@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ImageMetrics } from './image-metrics.js';
+import { TextMetrics } from './text-metrics.js';
 import { AfterAnswers } from './after-answers.js';
 import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
@@ -31,6 +32,7 @@ export class Metrics {
   readonly variants: VariantMetrics;
   readonly shadows: ShadowMetrics;
   readonly images: ImageMetrics;
+  readonly texts: TextMetrics;
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -43,6 +45,7 @@ export class Metrics {
     this.variants = new VariantMetrics(this.registry);
     this.shadows = new ShadowMetrics(this.registry);
     this.images = new ImageMetrics(this.registry);
+    this.texts = new TextMetrics(this.registry);
     new EventLoopMetrics(this.registry);
   }
 

@@ -18,6 +18,15 @@ import { PathRedactor } from '../models/repository-root.js';
 import { buildModelSpec, modelKey, UnsupportedModel, type ModelSpec } from '../models/model-spec.js';
 import type { BatchDecision } from '../models/batch-plan.js';
 import { probeBatching, type ProbeRun } from './batch-probe.js';
+import type { TextTokenizer, TokenizerLoader } from '../preprocess/raw-texts.js';
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** The first of the paths that is a file. */
+async function firstFile(paths: string[]): Promise<string | undefined> {
+  for (const path of paths) if ((await stat(path).catch(() => undefined))?.isFile()) return path;
+  return undefined;
+}
 
 export interface RegistryLog {
   info(obj: object, msg: string): void;
@@ -35,6 +44,8 @@ export interface RegistryOptions {
    * removed version is unloaded after it.
    */
   drained?: (runner: ModelRunner) => Promise<void>;
+  /** Loads the tokenizer.json of each text model.json preprocesses; none: such versions fail. */
+  tokenizers?: TokenizerLoader;
 }
 
 /** A model version as loaded here: what serves it is a ModelRunner. */
@@ -146,7 +157,9 @@ export class ModelRegistry {
         ),
         key: this.newKey(entry),
       };
-      entry.runner = this.runnerFor(entry, spec);
+      const runner = this.runnerFor(entry, spec);
+      runner.tokenizers = await this.loadTokenizers(runner, model.name);
+      entry.runner = runner;
     } catch (err) {
       if (err instanceof UnsupportedModel) {
         entry.state = 'unsupported';
@@ -169,6 +182,28 @@ export class ModelRegistry {
   }
 
   /**
+   * The tokenizer of each text the version preprocesses: its file in the version's folder, else beside
+   * model.json. A missing or unreadable one fails the version, with why.
+   */
+  private async loadTokenizers(runner: ModelRunner, model: string): Promise<ModelRunner['tokenizers']> {
+    const plans = Object.values(runner.texts);
+    if (plans.length === 0) return undefined;
+    const loader = this.options.tokenizers;
+    if (!loader) throw new Error('text preprocessing is not available in this process');
+    const loaded: Record<string, TextTokenizer> = {};
+    for (const plan of plans) {
+      const places = [join(dirname(runner.spec.path), plan.tokenizer), join(this.dir!, model, plan.tokenizer)];
+      const found = await firstFile(places);
+      if (!found)
+        throw new Error(
+          `model.json preprocess.${plan.name}.text: no ${plan.tokenizer} in the version's folder or beside model.json`,
+        );
+      loaded[plan.name] = await loader.load(found, plan);
+    }
+    return loaded;
+  }
+
+  /**
    * Where the file leaves the batch dim unproven (axis 0 under different names, or batching.axes),
    * runs the probe (batch-probe.ts) and rebuilds the runner on its verdict. False when model.json's
    * batching.axes proved wrong: the version has failed, and its sessions are released.
@@ -182,7 +217,9 @@ export class ModelRegistry {
       (await this.runtime.run({ key: spec.key, inputs, fetch, rows })).outputs;
     try {
       const decision = await probeBatching(run, spec, runner.batching);
+      const tokenizers = runner.tokenizers;
       entry.runner = this.runnerFor(entry, spec, { ...decision, reason: this.redact(decision.reason) });
+      entry.runner.tokenizers = tokenizers;
       this.log.info(
         { model: entry.name, version: entry.version, batching: decision.source, reason: entry.runner.batching.reason },
         'batch dim probed',

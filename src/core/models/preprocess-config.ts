@@ -41,7 +41,45 @@ export const imagePreprocessSchema = z.strictObject({
 
 export type ImagePreprocess = z.infer<typeof imagePreprocessSchema>;
 
-/** model.json `preprocess`: per input, what clients send instead of its tensor. */
-export const preprocessSchema = z.record(z.string().min(1), z.strictObject({ image: imagePreprocessSchema }));
+/**
+ * model.json `preprocess.<name>.text`: text a Hugging Face tokenizer.json turns into the model's token
+ * inputs (core/preprocess/text-plan.ts). `<name>` is what clients call the text (`text`), not a model input.
+ */
+export const textPreprocessSchema = z.strictObject({
+  /** The tokenizer file, in the version's folder or else beside model.json. */
+  tokenizer: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'a path inside the model folder')
+    .default('tokenizer.json'),
+  /** Tokens per text, special ones included; the ids input's fixed dim when omitted. */
+  max_length: z.number().int().min(1).max(1_048_576).optional(),
+  /** Cut longer texts to max_length (counted in ml_texts_truncated_total); false: refuse them (413). */
+  truncation: z.boolean().default(true),
+  /** max_length: every row the same length, so requests merge; longest: to the request's longest text. */
+  padding: z.enum(['max_length', 'longest']).default('max_length'),
+  /** The model inputs filled; the standard names when the model has them. */
+  inputs: z
+    .strictObject({
+      ids: z.string().min(1).optional(),
+      mask: z.string().min(1).optional(),
+      type_ids: z.string().min(1).optional(),
+    })
+    .default({}),
+  /** UTF-8 bytes of one text, refused (413) beyond, before tokenising. */
+  max_bytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(256 * 1024),
+});
+
+export type TextPreprocess = z.infer<typeof textPreprocessSchema>;
+
+/** model.json `preprocess`: per input, what clients send instead of its tensor (an image, or text). */
+export const preprocessSchema = z.record(
+  z.string().min(1),
+  z.union([z.strictObject({ image: imagePreprocessSchema }), z.strictObject({ text: textPreprocessSchema })]),
+);
 
 export type PreprocessConfig = z.infer<typeof preprocessSchema>;

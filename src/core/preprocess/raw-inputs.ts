@@ -2,6 +2,8 @@ import { ServiceError } from '../../errors.js';
 import { dtypes, setElement, type TypedArray } from '../tensors/dtypes.js';
 import { emptyTensor, type NamedTensors, type Tensor } from '../tensors/tensor.js';
 import { imageShape, type ImagePlan } from './image-plan.js';
+import { tensorsFromTexts, type RawTexts, type TextObserver, type TextTokenizer } from './raw-texts.js';
+import type { TextPlan } from './text-plan.js';
 
 /**
  * What a client sent for an input instead of its tensor: one encoded item (an image file's bytes) per
@@ -12,7 +14,8 @@ export interface RawItems {
   paths: string[];
 }
 
-export type RawInputs = Record<string, RawItems>;
+/** By name: an image input's encoded items, or a text's strings (its name is model.json's, not an input's). */
+export type RawInputs = Record<string, RawItems | RawTexts>;
 
 /** An image decoded, oriented and resized as its plan says: height x width x channelCount bytes, rgb or gray. */
 export interface DecodedImage {
@@ -39,21 +42,39 @@ export interface ImageObserver {
   refused?(model: string, code: string): void;
 }
 
+/** What turns a model version's raw inputs into tensors: its plans, with the decoder and tokenizers that run them. */
+export interface Preprocessing {
+  images: Readonly<Record<string, ImagePlan>>;
+  decoder?: ImageDecoder;
+  imageObserver?: ImageObserver;
+  texts: Readonly<Record<string, TextPlan>>;
+  /** Loaded with the version (model-registry.ts), one per text plan. */
+  tokenizers?: Readonly<Record<string, TextTokenizer>>;
+  textObserver?: TextObserver;
+}
+
 /**
- * The raw inputs of a request turned into tensors, one row per item, by the model's image plans:
- * every image decoded at once (the decoder's threads), then written into the input's dtype and
- * layout with scale, mean and std per channel.
+ * The raw inputs of a request turned into tensors, one row per item, by the model's plans: images
+ * decoded at once (the decoder's threads) and written into the input's dtype and layout with scale,
+ * mean and std per channel; texts tokenised into the token inputs they feed.
  */
-export async function tensorsFromRaw(
-  model: string,
-  raw: RawInputs,
-  plans: Readonly<Record<string, ImagePlan>>,
-  decoder: ImageDecoder | undefined,
-  observer?: ImageObserver,
-): Promise<NamedTensors> {
+export async function tensorsFromRaw(model: string, raw: RawInputs, prep: Preprocessing): Promise<NamedTensors> {
   const tensors: NamedTensors = {};
-  for (const [input, { items, paths }] of Object.entries(raw)) {
-    const plan = plans[input];
+  for (const [input, sent] of Object.entries(raw)) {
+    if ('texts' in sent) {
+      const plan = prep.texts[input];
+      const tokenizer = prep.tokenizers?.[input];
+      if (!plan || !tokenizer)
+        throw new ServiceError('INVALID_INPUT', `model ${model} takes no text "${input}"`, [
+          { path: sent.paths[0] ?? input, message: `model ${model} declares no text preprocessing named "${input}"` },
+        ]);
+      Object.assign(tensors, await tensorsFromTexts(model, plan, tokenizer, sent, prep.textObserver));
+      continue;
+    }
+    const { items, paths } = sent;
+    const plan = prep.images[input];
+    const decoder = prep.decoder;
+    const observer = prep.imageObserver;
     if (!plan || !decoder)
       throw new ServiceError('INVALID_INPUT', `input "${input}" takes a tensor, not images`, [
         { path: paths[0] ?? input, message: `model ${model} declares no image preprocessing for input "${input}"` },

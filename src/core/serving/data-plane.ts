@@ -13,6 +13,7 @@ import type { ModelMonitoring } from '../monitoring/model-monitoring.js';
 import { takeAlong } from '../tensors/batch-axis.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { tensorsFromRaw, type ImageDecoder, type ImageObserver, type RawInputs } from '../preprocess/raw-inputs.js';
+import type { TextObserver } from '../preprocess/raw-texts.js';
 import { MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { admitRows, refuseOversized, type AdmissionLimits, type DeclaredRows } from './admission.js';
 import { chunkRequest, joinOutputs, splitOutputs } from './batch-merge.js';
@@ -60,7 +61,7 @@ export interface DecodedInputs {
   /** How the protocol names positions in its request, for error messages. */
   locator?: Locator;
   /**
-   * Inputs sent as encoded items (images) instead of tensors: the model's preprocessing turns them
+   * Inputs sent as encoded items (images) or texts instead of tensors: the model's preprocessing turns them
    * into tensors (core/preprocess/), off the event loop, before the checks.
    */
   raw?: RawInputs;
@@ -106,6 +107,8 @@ export interface DataPlaneDeps {
   /** Decodes images for inputs whose model.json declares image preprocessing; none: such requests are refused. */
   images?: ImageDecoder;
   imageObserver?: ImageObserver;
+  /** Told of every text tokenised or refused. */
+  textObserver?: TextObserver;
   newId?: () => string;
   now?: () => number;
 }
@@ -204,10 +207,17 @@ export class DataPlane {
       if (options.declared) refuseOversized(runner, options.declared(runner), this.deps.admission);
       const decoded = decode(runner);
       if (decoded.raw) {
-        const { images, imageObserver } = this.deps;
+        const { images, imageObserver, textObserver } = this.deps;
         Object.assign(
           decoded.tensors,
-          await tensorsFromRaw(spec.name, decoded.raw, runner.images, images, imageObserver),
+          await tensorsFromRaw(spec.name, decoded.raw, {
+            images: runner.images,
+            decoder: images,
+            imageObserver,
+            texts: runner.texts,
+            tokenizers: runner.tokenizers,
+            textObserver,
+          }),
         );
       }
       release = admitRows(runner, decoded.tensors, this.deps.admission, decoded.locator);

@@ -4,6 +4,8 @@ import type { ModelSpec } from '../models/model-spec.js';
 import type { AnomalyKind } from '../codec/input-checks.js';
 import { decideBatching, type BatchDecision, type BatchPlan } from '../models/batch-plan.js';
 import { planImage, type ImagePlan } from '../preprocess/image-plan.js';
+import { planText, type TextPlan } from '../preprocess/text-plan.js';
+import type { TextTokenizer } from '../preprocess/raw-texts.js';
 
 export interface BatchPolicy {
   /** Rows per inference (a request with 5 rows counts 5); a larger request runs in parts. */
@@ -32,13 +34,17 @@ export interface ModelRunner {
   cache: { enabled: boolean; ttlSeconds?: number };
   /** Inputs that take encoded images (model.json `preprocess`), each with its plan. */
   images: Record<string, ImagePlan>;
+  /** Texts (model.json `preprocess`) by the name clients send them under, each with the token inputs it fills. */
+  texts: Record<string, TextPlan>;
+  /** The texts' tokenizers, loaded with the version (model-registry.ts); not on decode workers. */
+  tokenizers?: Record<string, TextTokenizer>;
 }
 
 /**
  * What decoding a request needs of a model version: a ModelRunner on the main thread, or its like
  * on a decode worker (decodeView()), so a protocol's decoder runs the same code on either.
  */
-export type DecodeView = Pick<ModelRunner, 'spec' | 'plan' | 'rowInput' | 'images'> & {
+export type DecodeView = Pick<ModelRunner, 'spec' | 'plan' | 'rowInput' | 'images' | 'texts'> & {
   policy: Pick<BatchPolicy, 'maxQueueRows'>;
 };
 
@@ -53,7 +59,7 @@ export function decodeView(
     spec,
     plan,
     rowInput: rowInputOf(spec, plan, onAnomaly),
-    images: imagePlans(spec),
+    ...preprocessPlans(spec),
     policy: { maxQueueRows },
   };
 }
@@ -82,22 +88,27 @@ export function buildRunner(
       maxQueueRows: options?.max_queue_size ?? defaults.maxQueueRows,
     },
     cache: { enabled: spec.config.cache?.enabled !== false, ttlSeconds: spec.config.cache?.ttl_seconds },
-    images: imagePlans(spec),
+    ...preprocessPlans(spec),
   };
 }
 
-/** model.json `preprocess` checked against the inputs it names; throws when it names none or does not fit. */
-function imagePlans(spec: ModelSpec): Record<string, ImagePlan> {
-  return Object.fromEntries(
-    Object.entries(spec.config.preprocess ?? {}).map(([name, { image }]) => {
-      const input = spec.inputs.find((i) => i.name === name);
-      if (!input)
-        throw new Error(
-          `model.json preprocess names input "${name}"; the model's inputs are ${spec.inputs.map((i) => i.name).join(', ')}`,
-        );
-      return [name, planImage(input, image)];
-    }),
-  );
+/** model.json `preprocess` checked against the model; throws when an entry names no input or does not fit. */
+function preprocessPlans(spec: ModelSpec): Pick<ModelRunner, 'images' | 'texts'> {
+  const images: Record<string, ImagePlan> = {};
+  const texts: Record<string, TextPlan> = {};
+  for (const [name, entry] of Object.entries(spec.config.preprocess ?? {})) {
+    if ('text' in entry) {
+      texts[name] = planText(name, spec.inputs, entry.text);
+      continue;
+    }
+    const input = spec.inputs.find((i) => i.name === name);
+    if (!input)
+      throw new Error(
+        `model.json preprocess names input "${name}"; the model's inputs are ${spec.inputs.map((i) => i.name).join(', ')}`,
+      );
+    images[name] = planImage(input, entry.image);
+  }
+  return { images, texts };
 }
 
 /** Rows stack into a model's only input along its first dim, and each output's first dim is the row again. */

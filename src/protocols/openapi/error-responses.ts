@@ -69,6 +69,9 @@ export const INFERS = [
   'NOT_AN_IMAGE',
   'INVALID_IMAGE',
   'IMAGE_TOO_LARGE',
+  // texts, for models whose model.json names a tokenizer
+  'INVALID_TEXT',
+  'TEXT_TOO_LONG',
 ] as const satisfies ErrorCode[];
 /** Ground truth joined to a prediction. */
 export const JOINS_FEEDBACK = [

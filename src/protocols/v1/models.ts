@@ -5,6 +5,7 @@ import type { ModelTraffic } from '../../core/models/traffic-router.js';
 import type { SkippedEntry } from '../../core/models/model-repository.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import { modelsRouteSchema } from './route-schemas.js';
+import type { ModelRunner } from '../../core/serving/model-runner.js';
 
 function describe(entry: LoadedEntry, placement: (key: string) => string) {
   const runner = entry.runner;
@@ -38,13 +39,27 @@ function describe(entry: LoadedEntry, placement: (key: string) => string) {
           reason: runner.batching.reason,
         },
         predict:
-          'refusal' in runner.rowInput
-            ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer`
-            : 'rows',
-        ...(spec.config.preprocess && { preprocess: spec.config.preprocess }),
+          Object.keys(runner.texts).length === 1
+            ? 'texts'
+            : 'refusal' in runner.rowInput
+              ? `not by /predict: ${runner.rowInput.refusal}; use /v2/models/${spec.name}/infer`
+              : 'rows',
+        ...(spec.config.preprocess && { preprocess: resolvedPreprocess(runner) }),
         card: spec.config.card?.versions[entry.version],
       }),
   };
+}
+
+/** model.json `preprocess` as the version applies it: a text's max_length and the inputs it fills resolved. */
+function resolvedPreprocess(runner: ModelRunner) {
+  return Object.fromEntries(
+    Object.entries(runner.spec.config.preprocess ?? {}).map(([name, entry]) => {
+      const plan = runner.texts[name];
+      if (!('text' in entry) || !plan) return [name, entry];
+      const inputs = { ids: plan.ids.input, mask: plan.mask?.input, type_ids: plan.typeIds?.input };
+      return [name, { text: { ...entry.text, max_length: plan.maxLength, inputs } }];
+    }),
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import { parseJson } from '../json-body.js';
 import { imageQuerySchema, predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
 import { base64Item } from '../base64-items.js';
 import type { RawInputs } from '../../core/preprocess/raw-inputs.js';
+import { refuseReplaced, textFromBytes, textItem } from '../../core/preprocess/raw-texts.js';
 import { FEATURES, INSTANCES } from './rows-places.js';
 
 /** Binary input names positions as tensor[row][...] and the tensor as a whole by its shape. */
@@ -30,7 +31,11 @@ export type PredictEnvelope = Common &
     | { binary: false; version?: string | number; single: boolean; rows: number; imageBody?: false }
     | { binary: false; version?: string; single: boolean; rows: number; imageBody: true; form?: boolean }
     | { binary: true; version?: string; dtype: string; shape: number[]; single: false; rows: number }
+    | { binary: false; version?: string | number; single: boolean; rows: number; text: 'json' | 'body' | 'form' }
   );
+
+/** A body that is one text (`?model=` names the model); UTF-8, whatever charset it claims. */
+export const TEXT_MEDIA = /^\s*text\/plain\s*(;|$)/i;
 
 /** Content types of a body that is one encoded image (`?model=` names the model). */
 export const IMAGE_MEDIA = /^\s*image\/(jpeg|png|webp|gif)\s*(;|$)/i;
@@ -42,7 +47,7 @@ function isImageRow(row: unknown): row is { image: unknown } {
 }
 
 /** Where /predict's images are named in errors: `image`, `instances[2].image`, or the body. */
-function imagePlace(envelope: Exclude<PredictEnvelope, { binary: true }>) {
+function imagePlace(envelope: Exclude<PredictEnvelope, { binary: true } | { text: string }>) {
   if (envelope.imageBody && envelope.form)
     return envelope.single
       ? { row: () => 'form.image', whole: 'form.image' }
@@ -53,9 +58,40 @@ function imagePlace(envelope: Exclude<PredictEnvelope, { binary: true }>) {
     : { row: (i: number) => formatPath(['instances', i, 'image']), whole: 'instances' };
 }
 
-/** Names a preprocessed tensor's positions by the image each row came from. */
-function imageLocator(envelope: Exclude<PredictEnvelope, { binary: true }>): Locator {
-  const place = imagePlace(envelope);
+/** Where /predict's texts are named in errors: `text`, `texts[2]`, the body or the form's field. */
+function textPlace(envelope: { single: boolean; text: 'json' | 'body' | 'form' }) {
+  if (envelope.text === 'body') return { row: () => 'body', whole: 'body' };
+  if (envelope.text === 'form') return { row: () => 'form.text', whole: 'form.text' };
+  return envelope.single
+    ? { row: () => 'text', whole: 'text' }
+    : { row: (i: number) => formatPath(['texts', i]), whole: 'texts' };
+}
+
+type RawEnvelope = Exclude<PredictEnvelope, { binary: true }>;
+
+/** Where the rows a request sends as images or texts are named. */
+function rawPlace(envelope: RawEnvelope) {
+  return 'text' in envelope ? textPlace(envelope) : imagePlace(envelope);
+}
+
+/** The texts a request sends, for the one text the model's model.json preprocesses. */
+function rawTexts(envelope: Extract<PredictEnvelope, { text: string }>, texts: string[], model: DecodeView): RawInputs {
+  const place = textPlace(envelope);
+  const names = Object.keys(model.texts);
+  const { name, key } = model.spec;
+  if (names.length !== 1)
+    throw invalidAt(
+      place.whole,
+      names.length === 0
+        ? `model ${name} takes no text: its model.json names no tokenizer (preprocess.<name>.text)`
+        : `model ${key} takes several texts (${names.join(', ')}); send each as a BYTES input to POST /v2/models/${name}/infer`,
+    );
+  return { [names[0]!]: { texts, paths: texts.map((_, i) => place.row(i)) } };
+}
+
+/** Names a preprocessed tensor's positions by the image or text each row came from. */
+function rawLocator(envelope: RawEnvelope): Locator {
+  const place = rawPlace(envelope);
   return {
     element: (_input, flat, shape) => place.row(Math.floor(flat / shape.slice(1).reduce((a, b) => a * b, 1))),
     tensor: () => place.whole,
@@ -64,7 +100,7 @@ function imageLocator(envelope: Exclude<PredictEnvelope, { binary: true }>): Loc
 
 /** The images a request sends for the model's row input, or undefined when it sends rows of values. */
 function rawImages(
-  envelope: Exclude<PredictEnvelope, { binary: true }>,
+  envelope: Exclude<PredictEnvelope, { binary: true } | { text: string }>,
   data: PredictData,
   model: DecodeView,
   input: string,
@@ -92,8 +128,8 @@ function rawImages(
   return { [input]: { items, paths: items.map((_, i) => place.row(i)) } };
 }
 
-/** The rows of a JSON body, the bytes of a binary one or of an image, or a form's image files. */
-export type PredictData = unknown[] | Buffer | Buffer[];
+/** The rows of a JSON body, the bytes of a binary one or of an image, a form's image files, or texts. */
+export type PredictData = unknown[] | Buffer | Buffer[] | string[];
 
 /** /predict feeds one input with rows; other models are served over the Open Inference Protocol. */
 function rowsInput(model: DecodeView) {
@@ -123,6 +159,13 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
   offloads: (head) => !head.binary, // an image or a form is not JSON either: `binary` is set for both
 
   parse(body, head, maxDepth) {
+    if (head.form && head.form.fields.text !== undefined) {
+      const { text, ...fields } = head.form.fields;
+      const query = parseEnvelope(imageQuerySchema, fields, 'form');
+      const stray = head.form.files[0];
+      if (stray) throw invalidAt(`form.${stray.field}`, 'send a text or image files, not both');
+      return { envelope: { ...query, binary: false, single: true, rows: 1, text: 'form' }, data: [text] };
+    }
     if (head.form) {
       const { fields, files } = head.form;
       const query = parseEnvelope(imageQuerySchema, fields, 'form');
@@ -151,13 +194,25 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
       };
       return { envelope, data: body ?? Buffer.alloc(0) };
     }
+    if (head.media && TEXT_MEDIA.test(head.media)) {
+      const query = parseEnvelope(imageQuerySchema, head.query, 'query');
+      const text = textFromBytes(body ?? Buffer.alloc(0), 'body');
+      return { envelope: { ...query, binary: false, single: true, rows: 1, text: 'body' }, data: [text] };
+    }
     if (head.binary) {
       const query = parseEnvelope(tensorQuerySchema, head.query, 'query');
       const envelope = { ...query, binary: true as const, single: false as const, rows: query.shape[0]! };
       return { envelope, data: body ?? Buffer.alloc(0) };
     }
     const request = parseEnvelope(predictRequestSchema, body && parseJson(body, maxDepth), '');
-    const { features, instances, image, ...rest } = request;
+    const { features, instances, image, text, texts, ...rest } = request;
+    if (text !== undefined || texts !== undefined) {
+      const envelope = { ...rest, binary: false as const, single: text !== undefined, rows: 0, text: 'json' as const };
+      const list = text !== undefined ? [text] : texts!;
+      const place = textPlace(envelope);
+      list.forEach((t, i) => refuseReplaced(textItem(t, place.row(i)), body, place.row(i)));
+      return { envelope: { ...envelope, rows: list.length }, data: list };
+    }
     const single = features !== undefined || image !== undefined;
     const rows = image !== undefined ? [{ image }] : single ? [features] : instances!;
     return { envelope: { ...rest, binary: false, single, rows: rows.length }, data: rows };
@@ -175,16 +230,25 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
     rows: envelope.rows,
     path: envelope.binary
       ? binaryLocator.tensor('')
-      : envelope.imageBody
-        ? imagePlace(envelope).whole
-        : INSTANCES.whole,
+      : 'text' in envelope
+        ? textPlace(envelope).whole
+        : envelope.imageBody
+          ? imagePlace(envelope).whole
+          : INSTANCES.whole,
   }),
 
   decode(envelope, data, model) {
+    if ('text' in envelope)
+      return {
+        tensors: {},
+        raw: rawTexts(envelope, data as string[], model),
+        outputs: outputsOf(model),
+        locator: rawLocator(envelope),
+      };
     const { input, codec } = rowsInput(model);
     if (!envelope.binary) {
       const raw = rawImages(envelope, data, model, input);
-      if (raw) return { tensors: {}, raw, outputs: outputsOf(model), locator: imageLocator(envelope) };
+      if (raw) return { tensors: {}, raw, outputs: outputsOf(model), locator: rawLocator(envelope) };
     } else {
       const dtype = model.spec.inputs[0]!.dtype;
       if (!isDType(envelope.dtype)) throw invalidAt('dtype', `unknown dtype "${envelope.dtype}"`);
@@ -209,7 +273,7 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
 
   locate(envelope, inputs, model) {
     if (envelope.binary) return binaryLocator;
-    if (inputs.raw) return imageLocator(envelope);
+    if (inputs.raw) return rawLocator(envelope);
     const { input, codec } = rowsInput(model);
     const shape = inputs.tensors[input]!.shape.slice(1);
     return codec.locatorOf(envelope.single ? FEATURES : INSTANCES, inputs.layout as RowKind[], shape);

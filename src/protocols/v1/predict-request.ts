@@ -11,20 +11,37 @@ export const predictRequestSchema = z
     instances: z.array(z.unknown()).min(1).optional(),
     /** One encoded image (JPEG, PNG, WebP, GIF) as base64, for a model whose model.json preprocesses its input. */
     image: z.string().optional(),
+    /** One text, for a model whose model.json names a tokenizer (preprocess.<name>.text). */
+    text: z.string().optional(),
+    /** Several texts, one row each. */
+    texts: z.array(z.string()).min(1).optional(),
     validation: z.enum(['strict', 'permissive']).optional(),
     /** This request's deadline; past it the answer is 504 and queued rows never reach a worker. */
     timeout_ms: z.number().int().min(1).max(600_000).optional(),
     /** Keeps a caller on one variant of the model's traffic split (as the X-Routing-Key header does). */
     routing_key: z.string().max(256).optional(),
   })
-  .refine((r) => r.image !== undefined || (r.features === undefined) !== (r.instances === undefined), {
+  .refine((r) => raw(r) || (r.features === undefined) !== (r.instances === undefined), {
     message: 'send exactly one of "features" (one row of named features) or "instances" (a list of rows)',
     path: ['features'],
   })
   .refine((r) => r.image === undefined || (r.features === undefined && r.instances === undefined), {
     message: 'send "image" alone: one image, or "instances": [{"image": …}, …] for several',
     path: ['image'],
+  })
+  .refine((r) => r.text === undefined || (r.features ?? r.instances ?? r.image ?? r.texts) === undefined, {
+    message: 'send "text" alone: one text, or "texts": […] for several',
+    path: ['text'],
+  })
+  .refine((r) => r.texts === undefined || (r.features ?? r.instances ?? r.image) === undefined, {
+    message: 'send "texts" alone: one text per row',
+    path: ['texts'],
   });
+
+/** Whether a request sends what the model preprocesses (an image, texts) instead of rows of values. */
+function raw(r: { image?: string; text?: string; texts?: string[] }): boolean {
+  return r.image !== undefined || r.text !== undefined || r.texts !== undefined;
+}
 
 export type PredictRequest = z.infer<typeof predictRequestSchema>;
 

@@ -36,7 +36,8 @@ const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;
  * POST /predict, the friendly API for models with named features: one `features` object or an
  * `instances` list of rows as JSON, or a raw tensor as application/octet-stream (predict-codec.ts);
  * for a model that preprocesses images, `image` (base64) or `instances` of `{"image": …}`, or the
- * image file itself as the body (image/jpeg, png, webp, gif).
+ * image file itself as the body (image/jpeg, png, webp, gif); for a model that tokenises text, `text`,
+ * `texts`, or the text itself as a text/plain body.
  * Bodies are read as bytes; the request decoder parses them, here or on a decode worker.
  */
 const predict: FastifyPluginAsync = async (app) => {
@@ -49,6 +50,7 @@ const predict: FastifyPluginAsync = async (app) => {
     'image/png',
     'image/webp',
     'image/gif',
+    'text/plain',
   ])
     app.addContentTypeParser(type, { parseAs: 'buffer' }, bodyBytes(app));
 

@@ -38,22 +38,32 @@ export const predictRouteSchema = {
     'application/octet-stream: the body is the raw tensor and the query string (`model`, `dtype`, `shape`) describes it. ' +
     'A model whose model.json declares image preprocessing also takes `image` (base64) or `instances` of `{"image": …}`, ' +
     'or the image file itself as the body (image/jpeg, image/png, image/webp, image/gif) with `?model=`, ' +
-    'or uploaded as multipart/form-data files named `image` with a `model` field.',
+    'or uploaded as multipart/form-data files named `image` with a `model` field. ' +
+    'A model whose model.json names a tokenizer (preprocess.<name>.text) takes `text` or `texts` (one row each), ' +
+    'a text/plain body with `?model=`, or a form field `text`.',
   // Documented optional: they are required with an application/octet-stream body only.
   querystring: tensorQuerySchema.partial(),
   body: {
     content: {
-      'application/json': { schema: predictRequestSchema.meta({ examples: [irisRow] }) },
+      'application/json': {
+        schema: predictRequestSchema.meta({
+          examples: [irisRow, { model: 'topics', text: 'The compiler ran out of memory' }],
+        }),
+      },
       'application/octet-stream': { schema: rawTensor },
       'image/jpeg': { schema: imageFile },
       'image/png': { schema: imageFile },
       'image/webp': { schema: imageFile },
       'image/gif': { schema: imageFile },
+      'text/plain': {
+        schema: z.string().describe('one UTF-8 text for a model that tokenises text; `?model=` names it'),
+      },
       'multipart/form-data': {
         schema: z.object({
           model: z.string().describe('the model'),
           version: z.string().optional(),
           image: z.array(imageFile).describe('one file per row (`curl -F image=@cat.jpg -F model=m`), up to 64'),
+          text: z.string().optional().describe('or one text, for a model that tokenises text (`-F text=…`)'),
         }),
       },
     },
@@ -116,11 +126,16 @@ const modelVersion = z.object({
     })
     .optional()
     .describe('whether and along which axes requests merge into one inference, how that was established, and why'),
-  predict: z.string().optional().describe('"rows", or why /predict cannot feed this model'),
+  predict: z
+    .string()
+    .optional()
+    .describe('"rows", "texts" (a model that tokenises text), or why /predict cannot feed this model'),
   preprocess: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe("model.json's preprocess: the inputs that take encoded images, and how they become tensors"),
+    .describe(
+      "model.json's preprocess: the inputs that take encoded images, the texts a tokenizer turns into token inputs, and how",
+    ),
   card: z.unknown().optional(),
 });
 

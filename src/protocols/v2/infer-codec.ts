@@ -43,7 +43,7 @@ export const inferCodec: ProtocolCodec<InferEnvelope, InferBody> = {
   },
 
   declared: (envelope, model) => declaredRows(model.plan?.inputs, inputsByName(envelope.request), oipLocator),
-  decode: (_envelope, data, model) => decodeInputs(data, model.spec.inputs, model.images),
+  decode: (_envelope, data, model) => decodeInputs(data, model.spec.inputs, model.images, model.texts),
   locate: () => oipLocator,
 
   // The answer needs the request's id, parameters and outputs, never its data.

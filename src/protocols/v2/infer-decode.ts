@@ -2,6 +2,8 @@ import type { DecodedInputs } from '../../core/serving/data-plane.js';
 import type { TensorSpec } from '../../core/models/model-spec.js';
 import { bytesItems, tensorFromBytes } from '../../core/tensors/binary.js';
 import type { ImagePlan } from '../../core/preprocess/image-plan.js';
+import type { TextPlan } from '../../core/preprocess/text-plan.js';
+import { refuseReplaced, textFromBytes, textItem } from '../../core/preprocess/raw-texts.js';
 import type { RawInputs } from '../../core/preprocess/raw-inputs.js';
 import { base64Item } from '../base64-items.js';
 import { tensorFromJson } from '../../core/tensors/json-data.js';
@@ -20,6 +22,8 @@ export interface InferBody {
   binary: Buffer;
   /** The whole body's size: no tensor may claim more elements than it could carry. */
   bytes: number;
+  /** The JSON bytes, a view: checked for UTF-8 only when a text holds U+FFFD (what a bad byte reads as). */
+  header?: Uint8Array;
 }
 
 /**
@@ -51,7 +55,8 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
     maxDepth,
     headerLength === undefined ? 'the body' : 'the inference header',
   );
-  return { request: parseEnvelope(inferRequestSchema, json, ''), binary: body.subarray(jsonBytes), bytes: body.length };
+  const request = parseEnvelope(inferRequestSchema, json, '');
+  return { request, binary: body.subarray(jsonBytes), bytes: body.length, header: body.subarray(0, jsonBytes) };
 }
 
 /** OIP names an input by its name: inputs.state, inputs.state[1][0][6]. */
@@ -76,6 +81,7 @@ export function decodeInputs(
   body: InferBody,
   inputs: readonly TensorSpec[],
   images: Readonly<Record<string, ImagePlan>> = {},
+  texts: Readonly<Record<string, TextPlan>> = {},
 ): DecodedInputs {
   const { request, binary } = body;
   const tensors: NamedTensors = {};
@@ -94,6 +100,8 @@ export function decodeInputs(
     const expected = inputs.find((i) => i.name === input.name);
     // An encoded image per row, for an input model.json preprocesses (KServe's and Triton's convention)
     const encoded = dtype === 'string' && expected?.dtype !== 'string' && images[input.name] !== undefined;
+    // UTF-8 texts a tokenizer turns into the token inputs (model.json preprocess.<name>.text)
+    const text = dtype === 'string' && !expected && texts[input.name] !== undefined;
     if (expected && expected.dtype !== dtype && !encoded) {
       throw invalidAt(
         `${where}.datatype`,
@@ -110,7 +118,11 @@ export function decodeInputs(
           `${size} bytes from byte ${offset} of the binary data, which holds ${binary.length}`,
         );
       const bytes = binary.subarray(offset, offset + size);
-      if (encoded)
+      if (text)
+        (raw ??= {})[input.name] = textItems(input.shape, where, (count) =>
+          bytesItems(bytes, count, where).map((item, i) => textFromBytes(item, `${where}[${i}]`)),
+        );
+      else if (encoded)
         (raw ??= {})[input.name] = encodedItems(input.shape, where, (count) => bytesItems(bytes, count, where));
       else tensors[input.name] = tensorFromBytes(bytes, dtype, input.shape, where);
       offset += size;
@@ -118,7 +130,13 @@ export function decodeInputs(
       if (input.data === undefined)
         throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
       const data = input.data;
-      if (encoded)
+      if (text)
+        (raw ??= {})[input.name] = textItems(input.shape, where, (count) => {
+          if (!Array.isArray(data) || data.length !== count)
+            throw invalidAt(`${where}.data`, `expected a flat list of ${count} texts`);
+          return data.map((item, i) => refuseReplaced(textItem(item, `${where}[${i}]`), body.header, `${where}[${i}]`));
+        });
+      else if (encoded)
         (raw ??= {})[input.name] = encodedItems(input.shape, where, (count) => {
           if (!Array.isArray(data) || data.length !== count)
             throw invalidAt(`${where}.data`, `expected a flat list of ${count} base64 images`);
@@ -145,6 +163,14 @@ export function decodeInputs(
       { path: 'outputs', message: outputs.join(', ') },
     ]);
   return { tensors, outputs, locator: oipLocator, ...(raw && { raw }) };
+}
+
+/** A BYTES input of texts: shape [N], one text per row, each named inputs.<name>[i]. */
+function textItems(shape: number[], where: string, read: (count: number) => string[]) {
+  if (shape.length !== 1)
+    throw invalidAt(`${where}.shape`, `texts travel as BYTES of shape [N], one per row; got [${shape.join(',')}]`);
+  const texts = read(shape[0]!);
+  return { texts, paths: texts.map((_, i) => `${where}[${i}]`) };
 }
 
 /** A BYTES input of encoded images: shape [N], one image per row, each named inputs.<name>[i]. */

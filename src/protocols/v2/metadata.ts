@@ -1,6 +1,7 @@
 import type { ModelRunner } from '../../core/serving/model-runner.js';
 import { packageInfo as pkg } from '../../package-info.js';
 import { metadataShape, OIP_DATATYPE } from './datatypes.js';
+import { fedInputs, type TextPlan } from '../../core/preprocess/text-plan.js';
 
 /**
  * The extensions this server implements, as GET /v2 lists them; the model repository one only with
@@ -40,11 +41,27 @@ export function modelMetadata(runner: ModelRunner, versions: string[]) {
           },
         }
       : tensor(t);
+  // A text shows as BYTES [-1] in place of the token tensors it fills (still accepted as tensors).
+  const texts = Object.values(runner.texts);
+  const fed = new Set(texts.flatMap(fedInputs));
+  const text = (plan: TextPlan) => ({
+    name: plan.name,
+    datatype: OIP_DATATYPE.string,
+    shape: [-1],
+    parameters: {
+      preprocess: 'text' as const,
+      tensors: Object.fromEntries(
+        spec.inputs
+          .filter((t) => fedInputs(plan).includes(t.name))
+          .map((t) => [t.name, { datatype: OIP_DATATYPE[t.dtype], shape: metadataShape(t.shape) }]),
+      ),
+    },
+  });
   return {
     name: spec.name,
     versions,
     platform: 'onnxruntime_onnx' as const,
-    inputs: spec.inputs.map(input),
+    inputs: [...texts.map(text), ...spec.inputs.filter((t) => !fed.has(t.name)).map(input)],
     outputs: spec.outputs.map(tensor),
   };
 }

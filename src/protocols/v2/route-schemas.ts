@@ -35,13 +35,19 @@ const tensorMetadata = z.object({
   datatype,
   shape: z.array(z.number().int()).describe('-1 where the size varies'),
   parameters: z
-    .object({
-      preprocess: z.literal('image'),
-      tensor: z.object({ datatype, shape: z.array(z.number().int()) }),
-    })
+    .union([
+      z.object({
+        preprocess: z.literal('image'),
+        tensor: z.object({ datatype, shape: z.array(z.number().int()) }),
+      }),
+      z.object({
+        preprocess: z.literal('text'),
+        tensors: z.record(z.string(), z.object({ datatype, shape: z.array(z.number().int()) })),
+      }),
+    ])
     .optional()
     .describe(
-      'an input model.json preprocesses: it takes BYTES, one encoded image (JPEG, PNG, WebP, GIF) per row, and feeds `tensor` (which may also be sent as such)',
+      'an input model.json preprocesses. image: BYTES, one encoded image (JPEG, PNG, WebP, GIF) per row, feeding `tensor`; text: BYTES, one UTF-8 text per row, tokenised into `tensors` (its token ids, attention mask, type ids). The tensors may also be sent as such',
     ),
 });
 export const modelMetadataSchema = z.object({
