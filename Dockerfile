@@ -26,6 +26,10 @@ RUN case "${TARGETARCH:-amd64}" in amd64) keep=x64 ;; arm64) keep=arm64 ;; *) ec
          && find "$napi/linux" -mindepth 1 -maxdepth 1 ! -name "$keep" -exec rm -rf {} + \
          && test -d "$napi/linux/$keep" || exit 1; \
        done
+# tokenizers (Hugging Face's, for text inputs) ships one binary per platform (64 MB): keep linux glibc's.
+RUN case "${TARGETARCH:-amd64}" in amd64) keep=x64 ;; arm64) keep=arm64 ;; *) echo "unsupported arch ${TARGETARCH}" >&2; exit 1 ;; esac \
+    && find node_modules/tokenizers -maxdepth 1 -name 'tokenizers.*.node' ! -name "tokenizers.linux-$keep-gnu.node" -delete \
+    && test -f "node_modules/tokenizers/tokenizers.linux-$keep-gnu.node"
 
 FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX=2: glibc gives each worker thread its own malloc arenas, and RSS crept up 17% over

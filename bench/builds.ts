@@ -10,7 +10,8 @@
  *   npm run build && BENCH_BASELINE=/tmp/base/dist/server.js npx tsx bench/builds.ts
  *   BENCH_BASELINE=a475eaf=/tmp/a/dist/server.js,b327a4a=/tmp/b/dist/server.js names several
  *   (BENCH_SECONDS=5 BENCH_CONNECTIONS=1,32 BENCH_ROUNDS=3 BENCH_PATHS=iris to change; BENCH_CEILING=0
- *   leaves the bare route out; BENCH_RESTART=1 starts every build afresh each round)
+ *   leaves the bare route out; BENCH_RESTART=1 starts every build afresh each round; BENCH_MODEL_DIR
+ *   serves another repository than models/)
  */
 import { holdoutRow, holdoutRows, MODELS } from './bundled-model.js';
 import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
@@ -32,6 +33,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connectionSets = (process.env.BENCH_CONNECTIONS ?? '1,16').split(',').map(Number);
 const ceiling = process.env.BENCH_CEILING !== '0';
 const pathFilter = process.env.BENCH_PATHS;
+const modelDir = process.env.BENCH_MODEL_DIR ?? MODELS;
 
 const iris = holdoutRow('iris');
 /** OIP binary: a JSON header, then the tensor's bytes (binary tensor data extension). */
@@ -106,7 +108,7 @@ async function startBuilds(): Promise<void> {
       await servers.get(`${build}:${cache}`)?.stop();
       servers.set(
         `${build}:${cache}`,
-        await ChildServer.start(script, { MODEL_DIR: MODELS, CACHE_ENABLED: String(cache) }, '/ready'),
+        await ChildServer.start(script, { MODEL_DIR: modelDir, CACHE_ENABLED: String(cache) }, '/ready'),
       );
     }
   }

@@ -78,6 +78,27 @@ describe('Dockerfile', () => {
     }
   });
 
+  it.each([
+    ['amd64', 'x64'],
+    ['', 'x64'],
+    ['arm64', 'arm64'],
+  ])('TARGETARCH=%j keeps only the linux-%s-gnu tokenizers binary', async (targetArch, keep) => {
+    const prune = runs(build).find((r) => r.includes('node_modules/tokenizers'));
+    expect(prune).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'tokenizers-bin-'));
+    try {
+      const pkg = join(dir, 'node_modules/tokenizers');
+      mkdirSync(pkg, { recursive: true });
+      const platforms = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'darwin-arm64', 'win32-x64-msvc'];
+      for (const platform of platforms) writeFileSync(join(pkg, `tokenizers.${platform}.node`), 'x');
+      writeFileSync(join(pkg, 'index.js'), 'x');
+      await run('sh', ['-c', prune!], { cwd: dir, env: { ...process.env, TARGETARCH: targetArch } });
+      expect(readdirSync(pkg).sort()).toEqual(['index.js', `tokenizers.linux-${keep}-gnu.node`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('ships the build, production node_modules, package.json (ESM) and the bundled models', () => {
     const copies = ofKind(final, 'COPY').map((i) => args(i));
     expect(copies).toEqual(
