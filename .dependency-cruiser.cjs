@@ -135,6 +135,13 @@ module.exports = {
       to: { path: 'node_modules/tokenizers/' },
     },
     {
+      name: 'grpc-in-its-protocol',
+      severity: 'error',
+      comment: 'gRPC and protobuf live in protocols/grpc/ (the server) and client/grpc.ts (the client) only.',
+      from: { pathNot: ['^src/protocols/grpc/', '^src/client/grpc\\.ts$'] },
+      to: { path: 'node_modules/(@grpc|protobufjs|grpc-health-check)/' },
+    },
+    {
       name: 'nothing-imports-server',
       severity: 'error',
       comment: 'server.ts listens; nothing imports it (the CLI starts it by a dynamic import).',

@@ -33,7 +33,7 @@ export class ChildServer {
     const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
     const [command, ...rest] = [...prefix, process.execPath, ...args];
     const child = spawn(command!, rest, {
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: '0', LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const url = `http://127.0.0.1:${port}`;

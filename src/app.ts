@@ -14,6 +14,7 @@ import experimentsPlugin from './plugins/experiments.js';
 import metricsPlugin, { requestId } from './plugins/metrics.js';
 import inflightPlugin from './plugins/inflight.js';
 import requestDecodingPlugin from './protocols/decoding/decode-pool.js';
+import grpcPlugin from './protocols/grpc/grpc-server.js';
 import modelsPlugin from './plugins/models.js';
 import openapiPlugin from './protocols/openapi/openapi-document.js';
 import tracingPlugin from './plugins/tracing.js';
@@ -97,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(experimentsPlugin);
   await app.register(modelsPlugin, { config, runtime });
   await app.register(requestDecodingPlugin, { config });
+  await app.register(grpcPlugin, { config }); // bound by server.ts (GRPC_PORT), not here
   await app.register(openapiPlugin); // before the routes: it collects their schemas
   installRequestHooks(app); // every request's own work, in one onRequest and one onResponse hook
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The onnx-serve command (package.json "bin"):
- *   onnx-serve serve [--model-dir DIR] [--port N] [--host H] [--exit-on-error]   run the server (src/server.ts)
+ *   onnx-serve serve [--model-dir DIR] [--port N] [--grpc-port N] [--host H] [--exit-on-error]
+ *                                                              run the server (src/server.ts)
  *   onnx-serve check [DIR] [--strict] [--json]                 load a model repository and report it
  * Flags override the environment variables of the same meaning (docs/configuration.md); every
  * other setting is read from the environment as the server reads it.
@@ -13,7 +14,7 @@ import { packageInfo } from './package-info.js';
 const USAGE = `onnx-serve: an ONNX model server (Open Inference Protocol v2, /predict, Prometheus metrics)
 
 Usage:
-  onnx-serve serve [--model-dir DIR] [--port N] [--host H] [--exit-on-error]
+  onnx-serve serve [--model-dir DIR] [--port N] [--grpc-port N] [--host H] [--exit-on-error]
   onnx-serve check [DIR] [--strict] [--json]
   onnx-serve --help | --version
 `;
@@ -22,6 +23,7 @@ const SERVE_HELP = `onnx-serve serve: serve every model in a model repository.
 
   --model-dir DIR   the repository: <model>/<version>/model.onnx (+ <model>/model.json); env MODEL_DIR, default ./models
   --port N          env PORT, default 8000
+  --grpc-port N     the Open Inference Protocol over gRPC; env GRPC_PORT, default 8001, 0: off
   --host H          env HOST, default 0.0.0.0
   --exit-on-error   exit 1 once loading ends if the repository cannot be read, holds no model, or a
                     version failed to load (env EXIT_ON_LOAD_ERROR); by default the rest serve
@@ -82,6 +84,7 @@ async function serve(args: string[]): Promise<void> {
         help,
         'model-dir': { type: 'string' },
         port: { type: 'string' },
+        'grpc-port': { type: 'string' },
         host: { type: 'string' },
         'exit-on-error': { type: 'boolean' },
       },
@@ -94,6 +97,7 @@ async function serve(args: string[]): Promise<void> {
   }
   if (typeof values['model-dir'] === 'string') process.env.MODEL_DIR = values['model-dir'];
   if (typeof values.port === 'string') process.env.PORT = values.port;
+  if (typeof values['grpc-port'] === 'string') process.env.GRPC_PORT = values['grpc-port'];
   if (typeof values.host === 'string') process.env.HOST = values.host;
   if (values['exit-on-error']) process.env.EXIT_ON_LOAD_ERROR = 'true';
   await import('./server.js'); // reads the config from the environment, listens, handles SIGTERM

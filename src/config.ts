@@ -10,6 +10,20 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8000),
+  /** The Open Inference Protocol over gRPC (inference.GRPCInferenceService, as Triton on 8001); 0: off. */
+  GRPC_PORT: int(0, 65535).default(8001),
+  /** Largest gRPC message taken (RESOURCE_EXHAUSTED beyond); default BODY_LIMIT_BYTES, as over HTTP. */
+  GRPC_MAX_MESSAGE_BYTES: int(1024, 1024 ** 3).optional(),
+  /** The server pings an idle gRPC connection this often; no answer within GRPC_KEEPALIVE_TIMEOUT_MS drops it. */
+  GRPC_KEEPALIVE_TIME_MS: int(1000, 2 ** 31 - 1).default(60_000),
+  GRPC_KEEPALIVE_TIMEOUT_MS: int(1000, 600_000).default(20_000),
+  /**
+   * A gRPC connection is asked to go away (GOAWAY) at this age, so that long-lived clients spread
+   * over pods added since they connected (an L4 load balancer balances connections, not calls);
+   * calls in flight get GRPC_MAX_CONNECTION_AGE_GRACE_MS more. 0: connections live on.
+   */
+  GRPC_MAX_CONNECTION_AGE_MS: int(0, 2 ** 31 - 1).default(0),
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS: int(0, 2 ** 31 - 1).default(30_000),
   MODEL_DIR: z.string().min(1).default('./models'),
   /**
    * Seconds between rescans of MODEL_DIR (new, changed and removed versions load and unload without

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ host: config.HOST, port: config.PORT });
+  if (config.GRPC_PORT > 0) await app.grpc.listen(config.HOST, config.GRPC_PORT);
   app.log.info(
     { workers: config.INFERENCE_WORKERS, intraOpThreads: config.ORT_INTRA_OP_THREADS, modelDir: config.MODEL_DIR },
     'listening; loading models',

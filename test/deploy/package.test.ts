@@ -29,6 +29,7 @@ describe('the packed onnx-serve, installed from its tarball', () => {
     for (const entry of [
       'src',
       'models',
+      'proto',
       'package.json',
       'package-lock.json',
       'tsconfig.json',
@@ -47,7 +48,7 @@ describe('the packed onnx-serve, installed from its tarball', () => {
 
   it('ships dist/ and the bundled models, and no sources or tests', () => {
     const files = readdirSync(join(installed, 'node_modules/onnx-serve'));
-    expect(files).toEqual(expect.arrayContaining(['dist', 'models', 'package.json', 'README.md']));
+    expect(files).toEqual(expect.arrayContaining(['dist', 'models', 'proto', 'package.json', 'README.md']));
     expect(readdirSync(join(installed, 'node_modules/onnx-serve/dist/client'))).toEqual(
       expect.arrayContaining(['index.js', 'index.d.ts']),
     );
@@ -65,11 +66,11 @@ describe('the packed onnx-serve, installed from its tarball', () => {
     expect(stdout).toMatch(/^OK: 6 models/m);
   }, 60_000);
 
-  it('onnx-serve serve answers /predict through the exported client, and exits 0 on SIGTERM', async () => {
+  it('onnx-serve serve answers /predict and gRPC ModelInfer through the exported clients, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const server = spawn(bin, ['serve', '--model-dir', models, '--port', String(port), '--host', '127.0.0.1'], {
-      stdio: 'ignore',
-    });
+    const grpcPort = await freePort();
+    const args = ['serve', '--model-dir', models, '--port', String(port), '--grpc-port', String(grpcPort)];
+    const server = spawn(bin, [...args, '--host', '127.0.0.1'], { stdio: 'ignore' });
     try {
       let ready = 0;
       for (let i = 0; i < 300 && ready !== 200; i++) {
@@ -83,13 +84,19 @@ describe('the packed onnx-serve, installed from its tarball', () => {
       // The typed client, imported by the package's name as a client app would.
       const script = [
         "import { OnnxServeClient, OnnxServeError } from 'onnx-serve';",
+        "import { OnnxServeGrpcClient } from 'onnx-serve/grpc';",
         `const client = new OnnxServeClient('http://127.0.0.1:${port}');`,
         "const answer = await client.predict('iris', { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 });",
         "const refused = await client.predict('nope', {}).catch((err) => err);",
-        'console.log(JSON.stringify({ label: answer.label, error: refused instanceof OnnxServeError ? refused.code : String(refused) }));',
+        `const grpc = new OnnxServeGrpcClient('127.0.0.1:${grpcPort}');`,
+        "const x = { dtype: 'float32', shape: [1, 4], data: Float32Array.from([5.1, 3.5, 1.4, 0.2]) };",
+        "const viaGrpc = await grpc.infer('iris', [{ name: 'input', tensor: x }]);",
+        'grpc.close();',
+        'const p = viaGrpc.outputs.probabilities;',
+        'console.log(JSON.stringify({ label: answer.label, error: refused instanceof OnnxServeError ? refused.code : String(refused), grpc: [p.shape, p.data.indexOf(Math.max(...p.data))] }));',
       ].join('\n');
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: installed });
-      expect(JSON.parse(stdout)).toEqual({ label: 'setosa', error: 'MODEL_NOT_FOUND' });
+      expect(JSON.parse(stdout)).toEqual({ label: 'setosa', error: 'MODEL_NOT_FOUND', grpc: [[1, 3], 0] });
     } finally {
       const exited = once(server, 'exit');
       server.kill('SIGTERM');

@@ -18,7 +18,7 @@ export class ServerProcess {
     args: string[] = ['--import', 'tsx', 'src/server.ts'],
   ): Promise<ServerProcess> {
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logs: Record<string, unknown>[] = [];

@@ -5,6 +5,7 @@ import { AfterAnswers } from './after-answers.js';
 import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
 import { EventLoopMetrics } from './event-loop-metrics.js';
+import { GrpcMetrics } from './grpc-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
 import { InflightMetrics } from './inflight-metrics.js';
 import { MonitoringMetrics } from './monitoring-metrics.js';
@@ -24,6 +25,7 @@ export class Metrics {
   /** Prediction and batching updates, run after the answers they describe are written. */
   private readonly afterAnswers = new AfterAnswers();
   readonly http: HttpMetrics;
+  readonly grpc: GrpcMetrics;
   readonly predictions: PredictionMetrics;
   readonly batching: BatchingMetrics;
   readonly cache: CacheMetrics;
@@ -37,6 +39,7 @@ export class Metrics {
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
     this.http = new HttpMetrics(this.registry, ready);
+    this.grpc = new GrpcMetrics(this.registry);
     this.predictions = new PredictionMetrics(this.registry, modelStates, this.afterAnswers);
     this.batching = new BatchingMetrics(this.registry, this.afterAnswers);
     this.cache = new CacheMetrics(this.registry);

@@ -86,18 +86,7 @@ export function bytesItems(bytes: Uint8Array, count: number, where: string): Uin
 
 /** A tensor's values as binary data, the inverse of tensorFromBytes. No copy on little-endian hosts. */
 export function tensorToBytes(tensor: Tensor): Uint8Array {
-  if (Array.isArray(tensor.data)) {
-    const parts = tensor.data.map((s) => encoder.encode(s));
-    const out = new Uint8Array(parts.reduce((sum, p) => sum + 4 + p.length, 0));
-    const view = new DataView(out.buffer);
-    let at = 0;
-    for (const part of parts) {
-      view.setUint32(at, part.length, true);
-      out.set(part, at + 4);
-      at += 4 + part.length;
-    }
-    return out;
-  }
+  if (Array.isArray(tensor.data)) return lengthPrefixed(tensor.data.map((s) => encoder.encode(s)));
   const data = tensor.data;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN || dtypes[tensor.dtype].bytes === 1) return bytes;
@@ -108,4 +97,17 @@ export function tensorToBytes(tensor: Tensor): Uint8Array {
 
 function swapBytes(bytes: Uint8Array, width: number): void {
   for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+}
+
+/** BYTES elements as binary data carries them: each a 4-byte little-endian length, then its bytes. */
+export function lengthPrefixed(items: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(items.reduce((n, item) => n + 4 + item.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const item of items) {
+    view.setUint32(at, item.length, true);
+    out.set(item, at + 4);
+    at += 4 + item.length;
+  }
+  return out;
 }
