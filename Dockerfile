@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # onnx-serve image: build with dev dependencies, ship only production ones.
 #   docker build -t onnx-serve .
-#   docker run --rm -p 8000:8000 onnx-serve
+#   docker run --rm -p 8000:8000 -p 8001:8001 onnx-serve
 # Both stages use the same slim Debian base: the build stage's native modules (onnxruntime-node)
 # then match the runtime's glibc, and the runtime keeps /bin/sleep for the Kubernetes preStop hook.
 # Node 24, the current LTS (package.json engines names the lines the suite runs on).
@@ -49,8 +49,11 @@ COPY package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY models ./models
+# The gRPC service's contract, read at start (src/protocols/grpc/proto.ts) and served by reflection.
+COPY proto ./proto
 USER 10001:10001
-EXPOSE 8000
+# 8000 HTTP (REST, /metrics, probes), 8001 gRPC (Open Inference Protocol, grpc.health.v1).
+EXPOSE 8000 8001
 # No curl in the image: Node's own fetch does the check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

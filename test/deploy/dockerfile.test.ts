@@ -107,6 +107,7 @@ describe('Dockerfile', () => {
         '/app/node_modules ./node_modules',
         '/app/dist ./dist',
         'models ./models',
+        'proto ./proto',
       ]),
     );
     const fromBuild = ofKind(final, 'COPY').filter((i) => /node_modules|dist/.test(args(i)));
@@ -126,9 +127,9 @@ describe('Dockerfile', () => {
     expect(ofKind(final, 'CMD').every((c) => c.getRange().start.line > userLine)).toBe(true);
   });
 
-  it('exposes the port the server listens on by default', () => {
-    const port = configSchema.parse({}).PORT;
-    expect(ofKind(final, 'EXPOSE').map(args)).toEqual([String(port)]);
+  it('exposes the ports the server listens on by default (HTTP and gRPC)', () => {
+    const { PORT: port, GRPC_PORT: grpcPort } = configSchema.parse({});
+    expect(ofKind(final, 'EXPOSE').map(args)).toEqual([`${port} ${grpcPort}`]);
     expect(envOf(final).PORT ?? String(port)).toBe(String(port));
   });
 
@@ -216,8 +217,14 @@ describe('.dockerignore', () => {
       .concat(ofKind(final, 'COPY'))
       .filter((i) => !/--from=/.test(text.split('\n')[i.getRange().start.line]!))
       .flatMap((i) => args(i).split(/\s+/).slice(0, -1));
-    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'models']));
-    for (const path of [...sources, 'src/server.ts', 'models/iris/model.json', 'models/iris/1/model.onnx'])
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'models', 'proto']));
+    for (const path of [
+      ...sources,
+      'src/server.ts',
+      'proto/grpc_predict_v2.proto',
+      'models/iris/model.json',
+      'models/iris/1/model.onnx',
+    ])
       expect(ignored(path), path).toBe(false);
     expect(ignored('models/iris/holdout.json')).toBe(true);
   });

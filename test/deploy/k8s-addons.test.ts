@@ -242,12 +242,19 @@ describe('KServe: the ServingRuntime and the InferenceService', () => {
     metadata: { name: string };
     spec: {
       predictor: {
-        model: { modelFormat: { name: string }; runtime: string; protocolVersion: string; storageUri: string };
+        model: {
+          modelFormat: { name: string };
+          runtime: string;
+          protocolVersion: string;
+          storageUri: string;
+          ports?: { name?: string; containerPort: number }[];
+        };
       };
     };
   }
   const runtime = findObject<Runtime>(overlays.kserve!, 'ServingRuntime', 'onnx-serve');
   const isvc = findObject<Isvc>(overlays.kserve!, 'InferenceService', 'iris');
+  const grpcIsvc = findObject<Isvc>(overlays.kserve!, 'InferenceService', 'iris-grpc');
   const container = runtime.spec.containers.find((c) => c.name === 'kserve-container')!;
   const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
 
@@ -255,8 +262,15 @@ describe('KServe: the ServingRuntime and the InferenceService', () => {
     expect(container).toBeDefined();
     expect(isvc.spec.predictor.model.runtime).toBe(runtime.metadata.name);
     expect(runtime.spec.supportedModelFormats.map((f) => f.name)).toContain(isvc.spec.predictor.model.modelFormat.name);
-    expect(runtime.spec.protocolVersions).toEqual(['v2']);
+    expect(runtime.spec.protocolVersions).toEqual(['v2', 'grpc-v2']);
     expect(runtime.spec.protocolVersions).toContain(isvc.spec.predictor.model.protocolVersion);
+  });
+
+  it("the gRPC InferenceService names the runtime's GRPC_PORT h2c, its only port", () => {
+    const { GRPC_PORT } = loadConfig(env, 1);
+    expect(GRPC_PORT).toBeGreaterThan(0);
+    expect(grpcIsvc.spec.predictor.model).toMatchObject({ runtime: runtime.metadata.name, protocolVersion: 'grpc-v2' });
+    expect(grpcIsvc.spec.predictor.model.ports).toEqual([{ name: 'h2c', containerPort: GRPC_PORT, protocol: 'TCP' }]);
   });
 
   it('the runtime serves /mnt/models on the port it declares, with settings the server accepts', () => {

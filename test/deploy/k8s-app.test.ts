@@ -67,13 +67,17 @@ describe('probes and scrape target exist in the server', () => {
 });
 
 describe('ports', () => {
-  it('probes, the Service and PORT all reach the port the server listens on', () => {
-    const port = configSchema.parse(config).PORT;
+  it('probes, the Service and PORT/GRPC_PORT all reach the ports the server listens on', () => {
+    const { PORT: port, GRPC_PORT: grpcPort } = configSchema.parse(config);
     expect(containerPort(container, 'http')).toBe(port);
+    expect(containerPort(container, 'grpc')).toBe(grpcPort);
     for (const [name, probe] of probes(container))
       expect(containerPort(container, probe.httpGet?.port), name).toBe(port);
-    for (const p of service.spec!.ports!)
-      expect(containerPort(container, p.targetPort), `service port ${p.name}`).toBe(port);
+    const byName = Object.fromEntries(
+      service.spec!.ports!.map((p) => [p.name, containerPort(container, p.targetPort)]),
+    );
+    expect(byName).toEqual({ http: port, grpc: grpcPort });
+    expect(service.spec!.ports!.find((p) => p.name === 'grpc')?.appProtocol).toBe('grpc');
   });
 });
 

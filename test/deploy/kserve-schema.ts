@@ -70,6 +70,17 @@ const inferenceService = z.strictObject({
         resources: z.looseObject({}).optional(),
         env: z.array(z.looseObject({ name: z.string() })).optional(),
         args: z.array(z.string()).optional(),
+        // The container's ports: one, named h2c for gRPC, as KServe documents for its runtimes.
+        ports: z
+          .array(
+            z.strictObject({
+              name: z.enum(['h2c', 'http1']).optional(),
+              containerPort: z.int().min(1).max(65535),
+              protocol: z.literal('TCP').optional(),
+            }),
+          )
+          .length(1)
+          .optional(),
       }),
       minReplicas: z.int().min(0).optional(),
       maxReplicas: z.int().min(1).optional(),
