@@ -15,7 +15,7 @@
  */
 import { holdoutRow, holdoutRows, MODELS } from './bundled-model.js';
 import { load, machine, median, saveResults, table, type LoadResult } from './lib.js';
-import { ChildServer } from './servers.js';
+import { ChildServer, freePort } from './servers.js';
 
 if (!process.env.BENCH_BASELINE)
   throw new Error('set BENCH_BASELINE to the dist/server.js of the build to compare with');
@@ -106,10 +106,9 @@ async function startBuilds(): Promise<void> {
   for (const [build, script] of Object.entries(builds)) {
     for (const cache of [true, false]) {
       await servers.get(`${build}:${cache}`)?.stop();
-      servers.set(
-        `${build}:${cache}`,
-        await ChildServer.start(script, { MODEL_DIR: modelDir, CACHE_ENABLED: String(cache) }, '/ready'),
-      );
+      // gRPC listening, as in production (builds before it ignore GRPC_PORT), on a port of its own.
+      const env = { MODEL_DIR: modelDir, CACHE_ENABLED: String(cache), GRPC_PORT: String(await freePort()) };
+      servers.set(`${build}:${cache}`, await ChildServer.start(script, env, '/ready'));
     }
   }
 }

@@ -2,6 +2,7 @@
 // busy event loop would delay the samples), and print the latencies' p50, p99 and max in ms.
 // Usage: node bench/health-sampler.mjs http://127.0.0.1:8000/health 3 20
 import http from 'node:http';
+import { sampleFor } from './sampler-loop.mjs';
 
 const [url, seconds = '3', intervalMs = '20'] = process.argv.slice(2);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -21,22 +22,5 @@ const sample = () =>
     request.on('error', () => (failures++, resolve()));
     request.on('timeout', () => request.destroy());
   });
-const end = performance.now() + Number(seconds) * 1000;
-while (performance.now() < end) {
-  const next = performance.now() + Number(intervalMs);
-  await sample();
-  await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
-}
-latencies.sort((a, b) => a - b);
-const at = (p) =>
-  +(latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN).toFixed(2);
-process.stdout.write(
-  JSON.stringify({
-    samples: latencies.length,
-    failures,
-    p50Ms: at(50),
-    p99Ms: at(99),
-    maxMs: +(latencies.at(-1) ?? NaN).toFixed(2),
-  }),
-);
+await sampleFor(seconds, intervalMs, sample, latencies, () => failures);
 agent.destroy();

@@ -5,11 +5,10 @@
  * from a process of its own. Reports rows/s, the JSON/binary ratio, and /health p50/p99/max for
  * both runs. Part of `npm run bench`; alone: `npx tsx bench/json-images.ts` after `npm run build`.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load, type HealthSamples, type LoadResult } from './lib.js';
+import { load, runSampler, type HealthSamples, type LoadResult } from './lib.js';
 import { ChildServer } from './servers.js';
 
 const IMAGES_PER_REQUEST = 4;
@@ -54,18 +53,7 @@ function bodies() {
 }
 
 export function sampleHealth(url: string, seconds: number): Promise<HealthSamples> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [new URL('./health-sampler.mjs', import.meta.url).pathname, `${url}/health`, String(seconds), '20'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.on('exit', () =>
-      out ? resolve(JSON.parse(out) as HealthSamples) : reject(new Error('the health sampler printed nothing')),
-    );
-  });
+  return runSampler('health-sampler.mjs', `${url}/health`, seconds);
 }
 
 export interface ImageRun {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import autocannon from 'autocannon';
@@ -85,7 +86,7 @@ async function autocannonRun(
 }
 
 /** The p-th percentile (0-100) of the latencies, in ms to 0.01. */
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return +sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!.toFixed(2);
 }
@@ -186,4 +187,26 @@ export function table(rows: LoadResult[]): string {
         `| ${r.name} | ${r.connections} | ${r.requestsPerSec} | ${r.rowsPerSec} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} | ${cores(r)} | ${r.loadGeneratorCores} | ${r.limitedBy} |`,
     ),
   ].join('\n');
+}
+
+/**
+ * A probe sampler (bench/health-sampler.mjs, bench/grpc-health-sampler.mjs) run against `target` for
+ * `seconds`, one sample every 20 ms, from a process of its own: the load generator's busy event loop
+ * would delay the samples.
+ */
+export function runSampler(script: string, target: string, seconds: number): Promise<HealthSamples> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [new URL(`./${script}`, import.meta.url).pathname, target, String(seconds), '20'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', () =>
+      out ? resolve(JSON.parse(out) as HealthSamples) : reject(new Error(`${script} printed nothing`)),
+    );
+  });
 }

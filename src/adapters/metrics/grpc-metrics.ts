@@ -15,6 +15,7 @@ export class GrpcMetrics {
   private readonly seconds: Histogram<CallLabels>;
   private readonly received: Counter<CallLabels>;
   private readonly sent: Counter<CallLabels>;
+  private readonly bound = new Map<string, ReturnType<GrpcMetrics['bind']>>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -54,17 +55,43 @@ export class GrpcMetrics {
 
   /** A call began; returns what ends it with its status code's name. */
   call(service: string, method: string, streaming: boolean): (code: string) => void {
-    const labels = { grpc_type: streaming ? 'bidi_stream' : 'unary', grpc_service: service, grpc_method: method };
-    this.started.inc(labels);
-    const end = this.seconds.startTimer(labels);
+    const series = this.seriesOf(streaming ? 'bidi_stream' : 'unary', service, method);
+    series.started.inc();
+    const end = series.seconds.startTimer();
     return (code) => {
       end();
-      this.handled.inc({ ...labels, grpc_code: code });
+      series.handled(code).inc();
     };
   }
 
   message(service: string, method: string, direction: 'received' | 'sent'): void {
-    const labels = { grpc_type: 'bidi_stream', grpc_service: service, grpc_method: method };
-    (direction === 'received' ? this.received : this.sent).inc(labels);
+    this.seriesOf('bidi_stream', service, method)[direction].inc();
+  }
+
+  /**
+   * A method's series, bound once: prom-client checks and hashes a label object on every call
+   * otherwise (1.2% of the server's time under unary load, in validateLabel alone).
+   */
+  private seriesOf(type: string, service: string, method: string) {
+    const key = `${type} ${service}/${method}`;
+    let series = this.bound.get(key);
+    if (!series) this.bound.set(key, (series = this.bind(type, service, method)));
+    return series;
+  }
+
+  private bind(type: string, service: string, method: string) {
+    const labels = { grpc_type: type, grpc_service: service, grpc_method: method };
+    const codes = new Map<string, { inc(): void }>();
+    return {
+      started: this.started.labels(labels),
+      seconds: this.seconds.labels(labels),
+      received: this.received.labels(labels),
+      sent: this.sent.labels(labels),
+      handled: (code: string) => {
+        let child = codes.get(code);
+        if (!child) codes.set(code, (child = this.handled.labels({ ...labels, grpc_code: code })));
+        return child;
+      },
+    };
   }
 }
