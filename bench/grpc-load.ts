@@ -131,7 +131,7 @@ export function hasH2load(): boolean {
  */
 export async function h2loadRun(
   name: string,
-  service: { url: string; pid?: number },
+  service: { url?: string; pid?: number },
   address: string,
   body: Uint8Array,
   concurrency: number,
@@ -142,7 +142,7 @@ export async function h2loadRun(
   frame.writeUInt32BE(body.length, 1); // uncompressed, then the length: gRPC's message framing
   frame.set(body, 5);
   writeFileSync(join(dir, 'request'), frame);
-  const okBefore = await handledOk(service.url);
+  const okBefore = service.url ? await handledOk(service.url) : 0;
   const serverBefore = sampleCpu(service.pid);
   const started = performance.now();
   const out = await new Promise<string>((resolve, reject) => {
@@ -163,9 +163,11 @@ export async function h2loadRun(
   const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(out)?.[1]);
   const mean = /time for request:\s+\S+\s+\S+\s+([\d.]+)(ms|us|s)/.exec(out);
   const meanMs = mean ? Number(mean[1]) * ({ us: 0.001, ms: 1, s: 1000 }[mean[2]!] ?? 1) : NaN;
-  const ok = (await handledOk(service.url)) - okBefore;
-  // The warm-up's calls are counted by the server but not in h2load's "done".
-  const errors = Math.max(0, done - Math.min(ok, done));
+  // The warm-up's calls are counted by the server but not in h2load's "done". A bare server (no
+  // url) has no metrics: h2load's own failures, then.
+  const errors = service.url
+    ? Math.max(0, done - Math.min((await handledOk(service.url)) - okBefore, done))
+    : Number(/(\d+) failed/.exec(out)?.[1] ?? NaN);
   return {
     name,
     connections: concurrency,
