@@ -20,7 +20,8 @@ import { errorStatus, type ErrorCode, type ErrorDetail } from '../errors.js';
 import {
   messageType,
   numberOf,
-  parameterValue,
+  parameterMessages,
+  plainParameters,
   type InferParameterMessage,
   type Int64,
 } from '../protocols/grpc/proto.js';
@@ -290,16 +291,6 @@ function typedContents(tensor: Tensor): Record<string, unknown[]> {
   }
 }
 
-function parameterMessages(values: Record<string, string | number | boolean>): Record<string, InferParameterMessage> {
-  const out: Record<string, InferParameterMessage> = {};
-  for (const [key, value] of Object.entries(values)) {
-    if (typeof value === 'string') out[key] = { string_param: value };
-    else if (typeof value === 'boolean') out[key] = { bool_param: value };
-    else out[key] = Number.isInteger(value) ? { int64_param: value } : { double_param: value };
-  }
-  return out;
-}
-
 function inferResult(message: ResponseMessage): InferResult {
   const outputs: Record<string, Tensor> = {};
   message.outputs.forEach((o, i) => {
@@ -312,13 +303,11 @@ function inferResult(message: ResponseMessage): InferResult {
       o.name,
     );
   });
-  const parameters: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(message.parameters)) parameters[key] = parameterValue(value);
   return {
     ...(message.id ? { id: message.id } : {}),
     model_name: message.model_name,
     ...(message.model_version ? { model_version: message.model_version } : {}),
-    parameters,
+    parameters: plainParameters(message.parameters),
     outputs,
   };
 }

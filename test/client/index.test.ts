@@ -9,8 +9,8 @@ import {
   type TensorData,
 } from '../../src/client/index.js';
 import { appFor } from '../helpers/app.js';
-import { bundled, fixture, FIXTURE_MODELS, TempRepository } from '../helpers/repository.js';
-import { IRIS_ROW, irisConfig, keyFor } from '../helpers/traffic.js';
+import { FIXTURE_MODELS } from '../helpers/repository.js';
+import { IRIS_ROW, irisSplitRepository, keyFor } from '../helpers/traffic.js';
 
 const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 
@@ -136,17 +136,7 @@ describe('OnnxServeClient on the fixture models: every dtype, binary and JSON', 
 });
 
 describe('OnnxServeClient on a model with a traffic split: routingKey', () => {
-  const repo = new TempRepository()
-    .addOnnx(
-      'iris',
-      '1',
-      bundled('iris'),
-      irisConfig([
-        { name: 'stable', version: 1, weight: 50 },
-        { name: 'canary', version: 2, weight: 50 },
-      ]),
-    )
-    .addOnnx('iris', '2', fixture('iris_like.onnx'));
+  const repo = irisSplitRepository();
   const app = appFor({ CACHE_ENABLED: 'false' }, repo);
   let client: OnnxServeClient;
   beforeAll(async () => {

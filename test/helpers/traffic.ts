@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ModelRouter } from '../../src/core/models/model-router.js';
+import { bundled, fixture, TempRepository } from './repository.js';
 
 /** A variant as model.json declares it. */
 export interface DeclaredVariant {
@@ -14,6 +15,24 @@ export function irisConfig(variants?: DeclaredVariant[]): Record<string, unknown
   delete config.card;
   if (variants) config.traffic = { variants };
   return config;
+}
+
+/**
+ * iris split 50/50: `stable` on version 1 (the bundled iris, answers setosa) and `canary` on version 2
+ * (iris_like.onnx, answers virginica).
+ */
+export function irisSplitRepository(): TempRepository {
+  return new TempRepository()
+    .addOnnx(
+      'iris',
+      '1',
+      bundled('iris'),
+      irisConfig([
+        { name: 'stable', version: 1, weight: 50 },
+        { name: 'canary', version: 2, weight: 50 },
+      ]),
+    )
+    .addOnnx('iris', '2', fixture('iris_like.onnx'));
 }
 
 /** One iris row: version 1 (the bundled iris) answers setosa, iris_like.onnx (other weights) virginica. */

@@ -1,7 +1,7 @@
 import type { InferResult } from '../../core/serving/data-plane.js';
 import { encodeInferResponse } from '../v2/infer-encode.js';
 import type { InferRequest } from '../v2/infer-request.js';
-import { messages, type InferParameterMessage } from './proto.js';
+import { messages, parameterMessages } from './proto.js';
 
 /**
  * ModelInferResponse for a result, as bytes: OIP's own answer (infer-encode.ts: the outputs asked
@@ -46,16 +46,4 @@ function inferResponseMessage(result: InferResult, request: InferRequest) {
     outputs: header.outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
     raw_output_contents: binary,
   };
-}
-
-/** Plain values as InferParameters: text, flags, integers, and other numbers as doubles. */
-function parameterMessages(values: Record<string, unknown>): Record<string, InferParameterMessage> {
-  const out: Record<string, InferParameterMessage> = {};
-  for (const [key, value] of Object.entries(values)) {
-    if (typeof value === 'string') out[key] = { string_param: value };
-    else if (typeof value === 'boolean') out[key] = { bool_param: value };
-    else if (typeof value === 'number')
-      out[key] = Number.isSafeInteger(value) ? { int64_param: value } : { double_param: value };
-  }
-  return out;
 }

@@ -4,7 +4,7 @@ import { parseEnvelope } from '../envelope.js';
 import type { InferBody } from '../v2/infer-decode.js';
 import { dtypeOf } from '../v2/datatypes.js';
 import { inferRequestSchema } from '../v2/infer-request.js';
-import { messages, numberOf, parameterValue, type InferParameterMessage, type Int64 } from './proto.js';
+import { messages, numberOf, plainParameters, type InferParameterMessage, type Int64 } from './proto.js';
 import { contentsBytes, type TensorContentsMessage } from './tensor-contents.js';
 
 /** ModelInferRequest as protobufjs decodes it (unsent scalars read their defaults: '' and []). */
@@ -73,17 +73,17 @@ export function parseInferMessage(bytes: Uint8Array): GrpcInferBody {
       name: input.name,
       datatype: input.datatype,
       shape: input.shape.map(numberOf),
-      parameters: { ...plain(input.parameters), binary_data_size: part.length },
+      parameters: { ...plainParameters(input.parameters), binary_data_size: part.length },
     };
   });
   const request = parseEnvelope(
     inferRequestSchema,
     {
       ...(message.id ? { id: message.id } : {}),
-      ...(Object.keys(message.parameters).length > 0 ? { parameters: plain(message.parameters) } : {}),
+      ...(Object.keys(message.parameters).length > 0 ? { parameters: plainParameters(message.parameters) } : {}),
       inputs,
       ...(message.outputs.length > 0
-        ? { outputs: message.outputs.map((o) => ({ name: o.name, parameters: plain(o.parameters) })) }
+        ? { outputs: message.outputs.map((o) => ({ name: o.name, parameters: plainParameters(o.parameters) })) }
         : {}),
     },
     '',
@@ -101,11 +101,4 @@ export function parseInferMessage(bytes: Uint8Array): GrpcInferBody {
 
 function hasValues(contents: TensorContentsMessage | null | undefined): boolean {
   return !!contents && Object.values(contents).some((v) => Array.isArray(v) && v.length > 0);
-}
-
-/** A parameters map with each InferParameter as its plain value. */
-function plain(parameters: Record<string, InferParameterMessage>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parameters)) out[key] = parameterValue(value);
-  return out;
 }

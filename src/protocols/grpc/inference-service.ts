@@ -151,12 +151,7 @@ export function inferenceService(app: FastifyInstance, controlApi: boolean): Unt
     ModelInfer: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
       const started = performance.now();
       const done = app.metrics.grpc.call(SERVICE, 'ModelInfer', false);
-      const facts = {
-        method: 'ModelInfer',
-        metadata: call.metadata,
-        peer: call.getPeer(),
-        deadline: call.getDeadline(),
-      };
+      const facts = factsOf('ModelInfer', call);
       const trace = startSpan(facts);
       const named: { model?: string } = {};
       infer(call.request, facts, trace, named).then(
@@ -193,12 +188,7 @@ export function inferenceService(app: FastifyInstance, controlApi: boolean): Unt
     ModelStreamInfer: (call: ServerDuplexStream<Buffer, Uint8Array>) => {
       const started = performance.now();
       const done = app.metrics.grpc.call(SERVICE, 'ModelStreamInfer', true);
-      const facts = {
-        method: 'ModelStreamInfer',
-        metadata: call.metadata,
-        peer: call.getPeer(),
-        deadline: call.getDeadline(),
-      };
+      const facts = factsOf('ModelStreamInfer', call);
       let inFlight = 0;
       let ended = false;
       const finish = () => {
@@ -243,6 +233,10 @@ export function inferenceService(app: FastifyInstance, controlApi: boolean): Unt
       });
     },
   };
+}
+
+function factsOf(method: string, call: ServerUnaryCall<Buffer, Uint8Array> | ServerDuplexStream<Buffer, Uint8Array>) {
+  return { method, metadata: call.metadata, peer: call.getPeer(), deadline: call.getDeadline() } satisfies CallFacts;
 }
 
 const epochMs = (deadline: Deadline) => (typeof deadline === 'number' ? deadline : deadline.getTime());

@@ -50,6 +50,25 @@ export function parameterValue(p: InferParameterMessage): boolean | number | str
   return undefined;
 }
 
+/** An InferParameter map (a request's, an input's, an answer's) as plain values. */
+export function plainParameters(parameters: Record<string, InferParameterMessage>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parameters)) out[key] = parameterValue(value);
+  return out;
+}
+
+/** Plain values as InferParameters: text, flags, integers (int64 up to 2^53), other numbers as doubles. */
+export function parameterMessages(values: Record<string, unknown>): Record<string, InferParameterMessage> {
+  const out: Record<string, InferParameterMessage> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (typeof value === 'string') out[key] = { string_param: value };
+    else if (typeof value === 'boolean') out[key] = { bool_param: value };
+    else if (typeof value === 'number')
+      out[key] = Number.isSafeInteger(value) ? { int64_param: value } : { double_param: value };
+  }
+  return out;
+}
+
 /** Any message type of the .proto by its name in package `inference` (the client's, the tests'). */
 export function messageType(name: string): protobuf.Type {
   return root.lookupType(`inference.${name}`);

@@ -4,7 +4,7 @@ import type { RequestHead } from '../../../src/protocols/codec.js';
 import { postJson, startApp } from '../../helpers/app.js';
 import { buildRequest } from '../../helpers/oip-client.js';
 import { bundled, fixture, TempRepository } from '../../helpers/repository.js';
-import { IRIS_ROW, irisConfig, keyFor, LABEL_OF_FILE } from '../../helpers/traffic.js';
+import { IRIS_ROW, irisConfig, irisSplitRepository, keyFor, LABEL_OF_FILE } from '../../helpers/traffic.js';
 
 /**
  * iris split 50/50 over version 1 (stable) and version 2 (canary, iris_like.onnx). Version 2 is the
@@ -12,17 +12,7 @@ import { IRIS_ROW, irisConfig, keyFor, LABEL_OF_FILE } from '../../helpers/traff
  * Every body of 64 bytes or more is decoded on a decode worker.
  */
 describe("large bodies on a decode worker are decoded for the traffic split's variant they run on", () => {
-  const repo = new TempRepository()
-    .addOnnx(
-      'iris',
-      '1',
-      bundled('iris'),
-      irisConfig([
-        { name: 'stable', version: 1, weight: 50 },
-        { name: 'canary', version: 2, weight: 50 },
-      ]),
-    )
-    .addOnnx('iris', '2', fixture('iris_like.onnx'));
+  const repo = irisSplitRepository();
   let app: FastifyInstance;
   let stableKeys: string[];
   let canaryKey: string;

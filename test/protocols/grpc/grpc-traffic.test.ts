@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxServeGrpcClient } from '../../../src/client/grpc.js';
 import { appFor, postJson } from '../../helpers/app.js';
-import { bundled, fixture, TempRepository } from '../../helpers/repository.js';
-import { IRIS_ROW, irisConfig, keyFor, LABEL_OF_FILE } from '../../helpers/traffic.js';
+import { IRIS_ROW, irisSplitRepository, keyFor, LABEL_OF_FILE } from '../../helpers/traffic.js';
 
 const input = [
   { name: 'input', tensor: { dtype: 'float32' as const, shape: [1, 4], data: Float32Array.from(IRIS_ROW) } },
@@ -11,17 +10,7 @@ const labelOf = (scores: Float32Array) => ['setosa', 'versicolor', 'virginica'][
 
 /** The gRPC twins of the traffic-split and feedback tests: the same router, the same feedback store. */
 describe('gRPC on a traffic split: routing keys pick the variant; prediction_id takes feedback', () => {
-  const repo = new TempRepository()
-    .addOnnx(
-      'iris',
-      '1',
-      bundled('iris'),
-      irisConfig([
-        { name: 'stable', version: 1, weight: 50 },
-        { name: 'canary', version: 2, weight: 50 },
-      ]),
-    )
-    .addOnnx('iris', '2', fixture('iris_like.onnx'));
+  const repo = irisSplitRepository();
   const app = appFor({ CACHE_ENABLED: 'false' }, repo);
   let grpc: OnnxServeGrpcClient;
   let address: string;
