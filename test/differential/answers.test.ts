@@ -44,6 +44,7 @@ type Now =
 const IMAGES_IN = 'issue #21: the digits model takes PNG images, so its metadata shows its input as BYTES';
 const TEXTS_IN = 'issue #21: a text/plain body is one text, for a model that tokenises text (iris takes none)';
 const TOPICS_BUNDLED = 'issue #21: the bundled repository has a text classifier, topics, among the models named';
+const EXACT_64 = 'issue #23: JSON numbers for INT64 and UINT64 are read exactly, so their range is the whole 64 bits';
 /** A MODEL_NOT_FOUND answer whose list of models names topics too. */
 const withTopics = (body: Record<string, unknown>) => ({
   ...body,
@@ -125,6 +126,18 @@ const INTENTIONAL_CHANGES: Record<string, { why: string; now: Now }> = {
       'errors oip ready, unknown model',
     ].map((name) => [name, { why: TOPICS_BUNDLED, now: { edited: withTopics } }]),
   ),
+  'errors oip UINT64 negative': {
+    why: EXACT_64,
+    now: {
+      status: 400,
+      code: 'INVALID_INPUT',
+      error: 'invalid input at inputs.in_uint64[0][0]: -1 is outside the range of uint64 (0 to 18446744073709551615)',
+    },
+  },
+  'errors oip binary: 64-bit values past 2^53': {
+    why: `${EXACT_64}; the JSON answer writes them in all their digits (equal as doubles, as JSON.parse reads them)`,
+    now: { edited: (body) => body },
+  },
   'digits oip metadata': { why: IMAGES_IN, now: { edited: digitsTakesImages } },
   'digits oip metadata, version 1': { why: IMAGES_IN, now: { edited: digitsTakesImages } },
 };

@@ -4,6 +4,8 @@ import type { TensorSpec } from '../models/model-spec.js';
 import type { AnomalyKind } from './input-checks.js';
 import { dtypes, setElement, type DType, type NumericArray, type TypedArray } from '../tensors/dtypes.js';
 import { forEachLeaf } from '../tensors/json-data.js';
+import { JsonNumbers } from '../tensors/json-numbers.js';
+import { valuesFor } from '../tensors/json-numbers-fill.js';
 import type { Tensor } from '../tensors/tensor.js';
 import { invalidInput, MAX_DETAILS } from '../tensors/tensor-errors.js';
 import { boundsOf, type Bounds } from './bounds.js';
@@ -56,8 +58,8 @@ export class RowsCodec {
     this.featureBounds = (features ?? []).map((f) => boundsOf(this.dtype, f));
   }
 
-  decode(rows: unknown[], place: RowsPlace, level: ValidationLevel): DecodedRows {
-    const fast = this.tryFill(rows);
+  decode(sent: unknown[], place: RowsPlace, level: ValidationLevel): DecodedRows {
+    const fast = this.tryFill(sent);
     if (fast)
       return {
         tensor: fast.tensor,
@@ -65,6 +67,8 @@ export class RowsCodec {
         kinds: fast.kinds,
         locator: this.locatorOf(place, fast.kinds, this.rowShape as number[]),
       };
+    // The checking path reads rows read from the bytes (JsonNumbers) as the JSON arrays they are
+    const rows = sent.map((row) => (row instanceof JsonNumbers ? row.materialize() : row));
     const details: ErrorDetail[] = [];
     const kinds: RowKind[] = [];
     const issues: RowIssue[] = [];
@@ -146,7 +150,19 @@ export class RowsCodec {
     };
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r];
-      if (Array.isArray(row)) {
+      if (row instanceof JsonNumbers) {
+        const dims = row.dims;
+        if (!dims) return undefined;
+        if (this.rowShape.length > 1 && dims.length === 1) {
+          kinds[r] = 'flat';
+          if (row.count !== rowSize) return undefined;
+        } else {
+          kinds[r] = 'nested';
+          if (dims.join() !== shape.join()) return undefined;
+        }
+        const values = valuesFor(row, this.dtype);
+        for (let j = 0; j < rowSize; j++) if (!write(values[j], at++)) return undefined;
+      } else if (Array.isArray(row)) {
         if (this.rowShape.length > 1 && !Array.isArray(row[0])) {
           kinds[r] = 'flat';
           if (row.length !== rowSize) return undefined;

@@ -1,7 +1,9 @@
-import { dtypes, getElement, setElement, type DType, type TypedArray } from './dtypes.js';
+import { dtypes, fromHalf, getElement, setElement, type DType, type TypedArray } from './dtypes.js';
 import { formatPath, unravel } from './paths.js';
 import { elementCount, type Tensor } from './tensor.js';
 import { describeValue, invalidAt } from './tensor-errors.js';
+import { JsonNumbers } from './json-numbers.js';
+import { tensorFromNumbers } from './json-numbers-fill.js';
 
 /**
  * A tensor's values sent as JSON, flat or nested (row-major either way), written straight into
@@ -11,14 +13,21 @@ import { describeValue, invalidAt } from './tensor-errors.js';
  * Infinity, is left for the finite check to name); BOOL takes true/false, BYTES strings.
  * `where` names the tensor in messages, and `${where}[i][j]` an element by its position in the shape.
  * No more than `maxElements` are allocated: a shape cannot ask for more than the body could hold.
+ * Numbers read from the body's bytes (JsonNumbers) are filled in by json-numbers-fill.ts; where it
+ * refuses them, they are read as JSON arrays and refused below, in the same words.
  */
 export function tensorFromJson(
-  value: unknown,
+  json: unknown,
   dtype: DType,
   shape: number[],
   where: string,
   maxElements = Infinity,
 ): Tensor {
+  if (json instanceof JsonNumbers) {
+    const tensor = tensorFromNumbers(json, dtype, shape, where, maxElements);
+    if (tensor) return tensor;
+  }
+  const value = json instanceof JsonNumbers ? json.materialize() : json;
   const count = elementCount(shape);
   if (count > maxElements)
     throw invalidAt(where, `shape [${shape.join(',')}] holds ${count} elements, more than the body could carry`);
@@ -40,6 +49,21 @@ export function tensorToJson(tensor: Tensor): unknown[] {
   if (Array.isArray(tensor.data)) return tensor.data;
   if (tensor.dtype === 'bool') return Array.from(tensor.data as Uint8Array, (b) => b !== 0);
   return Array.from({ length: tensor.data.length }, (_, i) => getElement(tensor.data, tensor.dtype, i));
+}
+
+/**
+ * A tensor's values as the text inside a flat JSON array, written from the typed array itself:
+ * numbers as JSON.stringify writes them (the shortest text that reads back as the same double, so
+ * an FP32 value's text reads back as the same float32), INT64 and UINT64 in all their digits,
+ * float16 decoded, BOOL as true/false, BYTES as JSON strings. Non-finite floats are the caller's
+ * to refuse (JSON has no text for them).
+ */
+export function tensorToJsonText(tensor: Tensor): string {
+  const { data, dtype } = tensor;
+  if (Array.isArray(data)) return JSON.stringify(data).slice(1, -1);
+  if (dtype === 'bool') return Array.from(data as Uint8Array, (b) => (b !== 0 ? 'true' : 'false')).join(',');
+  if (dtype === 'float16') return Float64Array.from(data as Uint16Array, fromHalf).join(',');
+  return data.join(',');
 }
 
 /** Every non-array value inside nested arrays, in row-major order, walked with an explicit stack. */

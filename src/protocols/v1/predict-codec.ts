@@ -8,6 +8,7 @@ import { ServiceError } from '../../errors.js';
 import type { ProtocolCodec } from '../codec.js';
 import { parseEnvelope } from '../envelope.js';
 import { parseJson } from '../json-body.js';
+import { PREDICT_ROWS } from '../packed-json.js';
 import { imageQuerySchema, predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
 import { base64Item } from '../base64-items.js';
 import type { RawInputs } from '../../core/preprocess/raw-inputs.js';
@@ -204,7 +205,11 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
       const envelope = { ...query, binary: true as const, single: false as const, rows: query.shape[0]! };
       return { envelope, data: body ?? Buffer.alloc(0) };
     }
-    const request = parseEnvelope(predictRequestSchema, body && parseJson(body, maxDepth), '');
+    const request = parseEnvelope(
+      predictRequestSchema,
+      body && parseJson(body, maxDepth, 'the body', PREDICT_ROWS),
+      '',
+    );
     const { features, instances, image, text, texts, ...rest } = request;
     if (text !== undefined || texts !== undefined) {
       const envelope = { ...rest, binary: false as const, single: text !== undefined, rows: 0, text: 'json' as const };

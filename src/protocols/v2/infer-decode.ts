@@ -13,6 +13,8 @@ import { invalidAt } from '../../core/tensors/tensor-errors.js';
 import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
 import { parseJson } from '../json-body.js';
+import { JsonNumbers } from '../../core/tensors/json-numbers.js';
+import { OIP_TENSORS } from '../packed-json.js';
 import { dtypeOf, OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema, type InferRequest } from './infer-request.js';
 
@@ -54,6 +56,7 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
     body.subarray(0, jsonBytes),
     maxDepth,
     headerLength === undefined ? 'the body' : 'the inference header',
+    OIP_TENSORS,
   );
   const request = parseEnvelope(inferRequestSchema, json, '');
   return { request, binary: body.subarray(jsonBytes), bytes: body.length, header: body.subarray(0, jsonBytes) };
@@ -129,7 +132,8 @@ export function decodeInputs(
     } else {
       if (input.data === undefined)
         throw invalidAt(`${where}.data`, 'missing: send data, or the bytes with parameters.binary_data_size');
-      const data = input.data;
+      // Numbers sent for texts or images: refused in the words of the JSON arrays they stand for
+      const data = input.data instanceof JsonNumbers && (text || encoded) ? input.data.materialize() : input.data;
       if (text)
         (raw ??= {})[input.name] = textItems(input.shape, where, (count) => {
           if (!Array.isArray(data) || data.length !== count)

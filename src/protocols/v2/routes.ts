@@ -5,7 +5,7 @@ import { ServiceError } from '../../errors.js';
 import { routingHeaderOf } from '../routing-key.js';
 import { versionOfPath } from '../version-param.js';
 import { inferCodec } from './infer-codec.js';
-import { encodeInferResponse } from './infer-encode.js';
+import { encodeInferResponse, inferJson } from './infer-encode.js';
 import { modelMetadata, serverMetadata } from './metadata.js';
 import type { DescribedRoutes } from '../openapi/describe-only.js';
 import {
@@ -91,8 +91,8 @@ const v2: FastifyPluginAsync<{ controlApi: boolean }> = async (app, { controlApi
     const { envelope, target, decode, options } = await app.requestDecoder.decode(inferCodec, body, head);
     const result = await app.dataPlane.infer(target, decode, { ...options, trace: request.trace });
     const answer = encodeInferResponse(result, envelope.request);
-    if (answer.binary.length === 0) return answer.header;
-    const json = Buffer.from(JSON.stringify(answer.header));
+    if (answer.binary.length === 0) return reply.type('application/json; charset=utf-8').send(inferJson(answer));
+    const json = Buffer.from(inferJson(answer));
     reply.header('inference-header-content-length', json.length).type('application/octet-stream');
     return reply.send(Buffer.concat([json, ...answer.binary]));
   };

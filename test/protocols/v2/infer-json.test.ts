@@ -178,6 +178,73 @@ describe('OIP v2 inference with JSON tensors', () => {
   });
 });
 
+describe('OIP v2 JSON tensors read from the bytes (issue #23)', () => {
+  const app = appFor({ MODEL_DIR: FIXTURE_MODELS, JSON_OFFLOAD_BYTES: '1048576' });
+  const send = async (payload: string) => {
+    const response = await app().inject({
+      method: 'POST',
+      url: '/v2/models/all_types/infer',
+      payload,
+      headers: { 'content-type': 'application/json' },
+    });
+    return { status: response.statusCode, text: response.body };
+  };
+  /** Every input of all_types, with these 64-bit values' texts; the rest small. */
+  const body = (int64: string, uint64: string) =>
+    `{"inputs":[${['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'fp64', 'fp16']
+      .map((n) => `{"name":"in_${n}","shape":[1,2],"datatype":"${n.toUpperCase()}","data":[1,2]}`)
+      .join(',')},{"name":"in_int64","shape":[1,2],"datatype":"INT64","data":[${int64}]},` +
+    `{"name":"in_uint64","shape":[1,2],"datatype":"UINT64","data":[${uint64}]}]}`;
+
+  it('INT64 and UINT64 over their whole range, both ways: 2^63-1, -2^63 and 2^64-1 come back in all their digits', async () => {
+    const { status, text } = await send(
+      body('9223372036854775807, -9223372036854775808', '18446744073709551615, 9007199254740993'),
+    );
+    expect(status).toBe(200);
+    expect(text).toContain(
+      '"name":"out_int64","datatype":"INT64","shape":[1,2],"data":[9223372036854775807,-9223372036854775808]',
+    );
+    expect(text).toContain(
+      '"name":"out_uint64","datatype":"UINT64","shape":[1,2],"data":[18446744073709551615,9007199254740993]',
+    );
+  });
+
+  it('refuses a 64-bit value past the range, naming it as sent and the exact bounds', async () => {
+    const { status, text } = await send(body('9223372036854775808, 1', '1, 2'));
+    expect(status).toBe(400);
+    expect(JSON.parse(text)).toMatchObject({
+      code: 'INVALID_INPUT',
+      details: [
+        {
+          path: 'inputs.in_int64[0][0]',
+          message: '9223372036854775808 is outside the range of int64 (-9223372036854775808 to 9223372036854775807)',
+        },
+      ],
+    });
+  });
+
+  it('refuses data nested otherwise than the shape, naming the input', async () => {
+    const { status, text } = await send(body('[1, 2]', '1, 2').replace('"data":[[1, 2]]}', '"data":[[1], [2]]}'));
+    expect(status).toBe(400);
+    expect(JSON.parse(text)).toMatchObject({
+      code: 'INVALID_INPUT',
+      details: [
+        { path: 'inputs.in_int64', message: 'the data is nested as [2,1]; send it flat, or nested as the shape [1,2]' },
+      ],
+    });
+  });
+
+  it('a decode worker reads them the same (a body past JSON_OFFLOAD_BYTES)', async () => {
+    const pad = ' '.repeat(1_100_000);
+    const { status, text } = await send(
+      body(`9223372036854775807,${pad}-9223372036854775808`, '18446744073709551615, 0'),
+    );
+    expect(status).toBe(200);
+    expect(text).toContain('"data":[9223372036854775807,-9223372036854775808]');
+    expect(text).toContain('"data":[18446744073709551615,0]');
+  });
+});
+
 describe('OIP v2 bad requests: 4xx with the field, never a 500 or a hang', () => {
   const app = appFor({ MODEL_DIR: FIXTURE_MODELS, BODY_LIMIT_BYTES: '65536' });
 
