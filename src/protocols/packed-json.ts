@@ -13,6 +13,24 @@ export const OIP_TENSORS: PackPlaces = { inputs: { '*': { data: true } } };
 /** Each of /predict's rows. */
 export const PREDICT_ROWS: PackPlaces = { instances: { '*': true } };
 
+/** Bodies from this size on are read by the byte reader; below it JSON.parse is faster (bench/builds.ts, iris). */
+const READER_MIN_BYTES = 2048;
+
+/**
+ * The tensor places to read a body with: for a large body, or a small one holding a run of 16 or
+ * more digits (a 64-bit integer JSON.parse would round); otherwise none, and JSON.parse reads it.
+ */
+export function placesFor(body: Uint8Array, places: PackPlaces): PackPlaces | undefined {
+  if (body.length >= READER_MIN_BYTES) return places;
+  let run = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    run = c >= 48 && c <= 57 ? run + 1 : 0;
+    if (run === 16) return places;
+  }
+  return undefined;
+}
+
 /** Thrown inside the reader where JSON.parse must be asked instead; never leaves this module. */
 class AskJsonParse extends Error {}
 /** One instance, made once: a refusal costs no stack trace. */

@@ -3,7 +3,7 @@ import { formatPath, unravel } from './paths.js';
 import { elementCount, type Tensor } from './tensor.js';
 import { describeValue, invalidAt } from './tensor-errors.js';
 import { JsonNumbers } from './json-numbers.js';
-import { tensorFromNumbers } from './json-numbers-fill.js';
+import { checkDims, tensorFromNumbers } from './json-numbers-fill.js';
 
 /**
  * A tensor's values sent as JSON, flat or nested (row-major either way), written straight into
@@ -41,7 +41,23 @@ export function tensorFromJson(
   });
   if (written !== count)
     throw invalidAt(where, `shape [${shape.join(',')}] holds ${count} elements; the data has ${written}`);
+  if (Array.isArray(value) && Array.isArray(value[0])) checkDims(nesting(value), shape, where);
   return { dtype, shape, data };
+}
+
+/** The dims of nested arrays, when every array at a depth has one length and leaves are all at the bottom. */
+function nesting(value: unknown[]): number[] | undefined {
+  const dims: number[] = [];
+  for (let v: unknown = value; Array.isArray(v); v = v[0]) dims.push(v.length);
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (!Array.isArray(v)) {
+      if (depth !== dims.length) return undefined;
+    } else if (depth >= dims.length || v.length !== dims[depth]) return undefined;
+    else for (const item of v) stack.push([item, depth + 1]);
+  }
+  return dims;
 }
 
 /** A tensor's values as flat, row-major JSON: numbers (float16 decoded), true/false for BOOL, strings for BYTES. */

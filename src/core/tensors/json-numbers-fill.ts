@@ -61,7 +61,11 @@ export function valuesFor(numbers: JsonNumbers, dtype: DType): Float64Array {
 
 /** Flat, or nested exactly as the shape. */
 function checkNesting(numbers: JsonNumbers, shape: number[], where: string): void {
-  const { dims } = numbers;
+  checkDims(numbers.dims, shape, where);
+}
+
+/** Data nested as `dims` (undefined: unevenly) is flat, or nested exactly as the shape; else 400. */
+export function checkDims(dims: number[] | undefined, shape: number[], where: string): void {
   if (dims && (dims.length === 1 || dims.join() === shape.join())) return;
   const nested = dims ? `nested as [${dims.join(',')}]` : 'nested unevenly';
   throw invalidAt(where, `the data is ${nested}; send it flat, or nested as the shape [${shape.join(',')}]`);

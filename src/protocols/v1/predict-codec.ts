@@ -8,7 +8,7 @@ import { ServiceError } from '../../errors.js';
 import type { ProtocolCodec } from '../codec.js';
 import { parseEnvelope } from '../envelope.js';
 import { parseJson } from '../json-body.js';
-import { PREDICT_ROWS } from '../packed-json.js';
+import { placesFor, PREDICT_ROWS } from '../packed-json.js';
 import { imageQuerySchema, predictRequestSchema, tensorQuerySchema, type PredictRequest } from './predict-request.js';
 import { base64Item } from '../base64-items.js';
 import type { RawInputs } from '../../core/preprocess/raw-inputs.js';
@@ -207,7 +207,7 @@ export const predictCodec: ProtocolCodec<PredictEnvelope, PredictData> = {
     }
     const request = parseEnvelope(
       predictRequestSchema,
-      body && parseJson(body, maxDepth, 'the body', PREDICT_ROWS),
+      body && parseJson(body, maxDepth, 'the body', placesFor(body, PREDICT_ROWS)),
       '',
     );
     const { features, instances, image, text, texts, ...rest } = request;

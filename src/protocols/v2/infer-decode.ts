@@ -14,7 +14,7 @@ import { ServiceError } from '../../errors.js';
 import { parseEnvelope } from '../envelope.js';
 import { parseJson } from '../json-body.js';
 import { JsonNumbers } from '../../core/tensors/json-numbers.js';
-import { OIP_TENSORS } from '../packed-json.js';
+import { OIP_TENSORS, placesFor } from '../packed-json.js';
 import { dtypeOf, OIP_DATATYPE } from './datatypes.js';
 import { inferRequestSchema, type InferRequest } from './infer-request.js';
 
@@ -52,12 +52,9 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
       );
     }
   }
-  const json = parseJson(
-    body.subarray(0, jsonBytes),
-    maxDepth,
-    headerLength === undefined ? 'the body' : 'the inference header',
-    OIP_TENSORS,
-  );
+  const header = body.subarray(0, jsonBytes);
+  const what = headerLength === undefined ? 'the body' : 'the inference header';
+  const json = parseJson(header, maxDepth, what, placesFor(header, OIP_TENSORS));
   const request = parseEnvelope(inferRequestSchema, json, '');
   return { request, binary: body.subarray(jsonBytes), bytes: body.length, header: body.subarray(0, jsonBytes) };
 }
