@@ -15,6 +15,7 @@ import metricsPlugin, { requestId } from './plugins/metrics.js';
 import inflightPlugin from './plugins/inflight.js';
 import requestDecodingPlugin from './protocols/decoding/decode-pool.js';
 import grpcPlugin from './protocols/grpc/grpc-server.js';
+import inferenceLogPlugin from './plugins/inference-log.js';
 import modelsPlugin from './plugins/models.js';
 import openapiPlugin from './protocols/openapi/openapi-document.js';
 import tracingPlugin from './plugins/tracing.js';
@@ -96,6 +97,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(inflightPlugin, { config });
   await app.register(cachePlugin, { config });
   await app.register(experimentsPlugin);
+  await app.register(inferenceLogPlugin, { config });
   await app.register(modelsPlugin, { config, runtime });
   await app.register(requestDecodingPlugin, { config });
   await app.register(grpcPlugin, { config }); // bound by server.ts (GRPC_PORT), not here

@@ -165,6 +165,37 @@ export const configSchema = z.object({
   REDIS_BREAKER_RESET_MS: int(100, 600_000).default(5_000),
 
   /**
+   * The inference log (docs/inference-log.md): sampled predictions' inputs and outputs, and the
+   * feedback on them, as JSON lines. off, jsonl (files in INFERENCE_LOG_DIR) or redis (a stream).
+   */
+  INFERENCE_LOG: z.enum(['off', 'jsonl', 'redis'], 'off, jsonl or redis').default('off'),
+  /** The fraction of predictions logged (model.json's inference_log.sample overrides it per model). */
+  INFERENCE_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(1),
+  /** Which records a logged prediction makes: request, response or all. */
+  INFERENCE_LOG_MODE: z.enum(['request', 'response', 'all']).default('all'),
+  /** Whether request records carry the input tensors (tensors) or only their ids (omit). */
+  INFERENCE_LOG_INPUTS: z.enum(['tensors', 'omit']).default('tensors'),
+  /** jsonl: the directory; files rotate past INFERENCE_LOG_FILE_BYTES. */
+  INFERENCE_LOG_DIR: z.string().min(1).default('inference-log'),
+  INFERENCE_LOG_FILE_BYTES: int(1024, 1024 ** 4).default(64 * 1024 ** 2),
+  /** redis: the server (REDIS_URL by default), the stream, and about how many entries it keeps. */
+  INFERENCE_LOG_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL')
+    .optional(),
+  INFERENCE_LOG_STREAM: z.string().min(1).max(256).default('onnx-serve:inference-log'),
+  INFERENCE_LOG_STREAM_MAXLEN: int(1, 1_000_000_000).default(1_000_000),
+  /** Records held for the sink at most: past it they are dropped and counted, never waited for. */
+  INFERENCE_LOG_QUEUE: int(1, 10_000_000).default(10_000),
+  INFERENCE_LOG_BATCH: int(1, 100_000).default(256),
+  INFERENCE_LOG_FLUSH_MS: int(1, 60_000).default(200),
+  /** Attempts per batch before its records count as failed; the first retry waits this long, doubling. */
+  INFERENCE_LOG_ATTEMPTS: int(1, 100).default(3),
+  INFERENCE_LOG_BACKOFF_MS: int(1, 60_000).default(100),
+  /** A write to the sink that takes longer is failed (and retried). */
+  INFERENCE_LOG_TIMEOUT_MS: int(1, 600_000).default(2_000),
+
+  /**
    * OpenTelemetry tracing, by the standard OTEL_* variables: on when an OTLP endpoint or
    * OTEL_TRACES_EXPORTER=otlp is set (src/adapters/tracing/).
    */
@@ -195,7 +226,7 @@ export const configSchema = z.object({
 });
 
 /** Variables whose value never appears in an error message (nor in a ConfigMap: test/deploy). */
-export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY', 'REDIS_URL']); // REDIS_URL: its password, and without CACHE_HMAC_KEY the signing key's source
+export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY', 'REDIS_URL', 'INFERENCE_LOG_REDIS_URL']); // REDIS_URL: its password, and without CACHE_HMAC_KEY the signing key's source
 
 export type EnvConfig = z.infer<typeof configSchema>;
 

@@ -140,6 +140,7 @@ export default fp<ModelsPluginOptions>(
       images: new SharpImages(),
       imageObserver: app.metrics.images,
       textObserver: app.metrics.texts,
+      ...(app.inferenceLog && { inferenceLog: app.inferenceLog }),
       ...(config.SHADOW_MAX_INFLIGHT > 0 && {
         shadows: (lane: ShadowLane) =>
           new ShadowTraffic(registry.router, lane, {

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ImageMetrics } from './image-metrics.js';
 import { TextMetrics } from './text-metrics.js';
+import { InferenceLogMetrics } from './inference-log-metrics.js';
 import { AfterAnswers } from './after-answers.js';
 import { BatchingMetrics } from './batching-metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
@@ -35,6 +36,7 @@ export class Metrics {
   readonly shadows: ShadowMetrics;
   readonly images: ImageMetrics;
   readonly texts: TextMetrics;
+  readonly inferenceLog: InferenceLogMetrics;
 
   constructor(modelStates: () => ModelStateSample[], ready: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
@@ -49,6 +51,7 @@ export class Metrics {
     this.shadows = new ShadowMetrics(this.registry);
     this.images = new ImageMetrics(this.registry);
     this.texts = new TextMetrics(this.registry);
+    this.inferenceLog = new InferenceLogMetrics(this.registry);
     new EventLoopMetrics(this.registry);
   }
 

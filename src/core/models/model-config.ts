@@ -81,6 +81,14 @@ export const modelConfigSchema = z
     preprocess: preprocessSchema.optional(),
     /** A canary or A/B split of the requests that name no version over the model's versions (traffic-config.ts). */
     traffic: trafficConfigSchema.optional(),
+    /** This model's inference log settings, over INFERENCE_LOG_SAMPLE / _MODE / _INPUTS (core/inference-log/). */
+    inference_log: z
+      .strictObject({
+        sample: z.number().min(0).max(1).optional(),
+        mode: z.enum(['request', 'response', 'all']).optional(),
+        inputs: z.enum(['tensors', 'omit']).optional(),
+      })
+      .optional(),
     card: z
       .object({
         dataset: z.string().optional(),

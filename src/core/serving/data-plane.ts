@@ -22,6 +22,7 @@ import type { ModelRunner } from './model-runner.js';
 import type { ModelRuntime } from './model-runtime.js';
 import { newPredictionId } from '../monitoring/prediction-id.js';
 import type { PredictionObserver, PredictionStatus } from './telemetry.js';
+import type { InferenceLog } from '../inference-log/inference-log.js';
 import { TRACE_ATTR, traceCacheLookup, traceInference, type TraceSpan } from './trace-span.js';
 
 /** Which model a request is for; no version means the highest ready one. */
@@ -109,6 +110,8 @@ export interface DataPlaneDeps {
   imageObserver?: ImageObserver;
   /** Told of every text tokenised or refused. */
   textObserver?: TextObserver;
+  /** The inference log (core/inference-log/): sampled predictions' inputs and outputs; none when off. */
+  inferenceLog?: InferenceLog;
   newId?: () => string;
   now?: () => number;
 }
@@ -230,6 +233,7 @@ export class DataPlane {
       if (spec.featureInput) this.deps.monitoring?.observeInput(spec, checked.tensors[spec.featureInput]!, rows);
       // Copied now, for the same reason
       if (target.version === undefined) shadow = this.shadows?.sample(runner, checked.tensors, rows);
+      const logged = this.deps.inferenceLog?.choose(spec, checked.tensors);
       const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
       const { outputs, cached } =
         this.deps.cache && runner.cache.enabled && this.usageOf(runner).use()
@@ -247,6 +251,10 @@ export class DataPlane {
         setImmediate(() => monitoring.observePredictions(spec, predictions, rows));
       }
       const warnings = [...(decoded.warnings ?? []), ...checked.warnings].slice(0, MAX_DETAILS);
+      if (logged) {
+        const latencyMs = this.now() - started;
+        this.deps.inferenceLog!.answered(logged, { id, spec, variant, outputs, predictions, cached, latencyMs });
+      }
       return {
         id,
         runner,

@@ -22,11 +22,12 @@ const feedback: FastifyPluginAsync<{ maxJsonDepth: number }> = async (app, { max
       done(err as Error, undefined);
     }
   });
-  app
-    .withTypeProvider<DescribedRoutes>()
-    .post('/feedback', { schema: feedbackRouteSchema }, async (request) =>
-      app.monitoring.feedback(parseEnvelope(feedbackSchema, request.body, '')),
-    );
+  app.withTypeProvider<DescribedRoutes>().post('/feedback', { schema: feedbackRouteSchema }, async (request) => {
+    const sent = parseEnvelope(feedbackSchema, request.body, '');
+    const joined = await app.monitoring.feedback(sent);
+    app.inferenceLog?.feedback({ ...sent, ...joined });
+    return joined;
+  });
 };
 
 export default feedback;
