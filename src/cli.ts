@@ -4,6 +4,8 @@
  *   onnx-serve serve [--model-dir DIR] [--port N] [--grpc-port N] [--host H] [--exit-on-error]
  *                                                              run the server (src/server.ts)
  *   onnx-serve check [DIR] [--strict] [--json]                 load a model repository and report it
+ *   onnx-serve dataset --model M (--dir D | --redis URL) ...    the inference log as a table
+ *   onnx-serve evaluate --model M --version V (--dir D | ...)   a version scored on the logged rows
  * Flags override the environment variables of the same meaning (docs/configuration.md); every
  * other setting is read from the environment as the server reads it.
  */
@@ -16,6 +18,8 @@ const USAGE = `onnx-serve: an ONNX model server (Open Inference Protocol v2, /pr
 Usage:
   onnx-serve serve [--model-dir DIR] [--port N] [--grpc-port N] [--host H] [--exit-on-error]
   onnx-serve check [DIR] [--strict] [--json]
+  onnx-serve dataset --model NAME (--dir DIR | --redis URL [--stream KEY]) [--version V] [--from T] [--to T] [--out FILE]
+  onnx-serve evaluate --model NAME --candidate V [--model-dir DIR] (--dir DIR | --redis URL [--stream KEY]) [--from T] [--to T]
   onnx-serve --help | --version
 `;
 
@@ -62,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'serve') return serve(rest);
   if (command === 'check') return check(rest);
+  if (command === 'dataset') return dataset(rest);
+  if (command === 'evaluate') return dataset(rest, true);
   fail(`unknown command "${command}"`);
 }
 
@@ -122,6 +128,86 @@ async function check(args: string[]): Promise<void> {
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printReport(report, process.stdout);
   process.exitCode = report.ok ? 0 : 1;
+}
+
+const DATASET_HELP = `onnx-serve dataset: a training or evaluation table from the inference log (docs/inference-log.md).
+
+  --model NAME     the model whose predictions make the table
+  --dir DIR        read a jsonl sink's files (INFERENCE_LOG_DIR)
+  --redis URL      or read a Redis stream (INFERENCE_LOG_REDIS_URL) ...
+  --stream KEY     ... this one (default onnx-serve:inference-log)
+  --version V      only this version's predictions
+  --from T, --to T only predictions made in this time range (ISO 8601, inclusive)
+  --out FILE       write the table there (default: stdout)
+
+One JSON line per row a request sent: id, row, time, model, version, variant, features (by name
+where model.json names them), prediction, and the ground truth POST /feedback gave (label or value,
+correct). A summary goes to stderr.
+`;
+
+const EVALUATE_HELP = `onnx-serve evaluate: score a model version on the inference log's labelled rows.
+
+  --model NAME      the model
+  --candidate V     the version to score, run in this process on the rows production answered
+  --model-dir DIR   the model repository (default: MODEL_DIR, or ./models)
+  --dir, --redis, --stream, --from, --to, --version: which records, as for onnx-serve dataset
+
+Prints the candidate's accuracy (labels) or mean absolute error (values) beside production's on
+the same rows, with the 95% intervals /experiments reports, and their difference.
+`;
+
+async function dataset(args: string[], scoring = false): Promise<void> {
+  const { values } = parse(() =>
+    parseArgs({
+      args,
+      options: {
+        help,
+        model: { type: 'string' },
+        dir: { type: 'string' },
+        redis: { type: 'string' },
+        stream: { type: 'string' },
+        version: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        out: { type: 'string' },
+        candidate: { type: 'string' },
+        'model-dir': { type: 'string' },
+      },
+      strict: true,
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(scoring ? EVALUATE_HELP : DATASET_HELP);
+    return;
+  }
+  if (scoring && !values.candidate) fail('evaluate needs --candidate VERSION');
+  if (!values.model) fail('dataset needs --model');
+  if ((values.dir === undefined) === (values.redis === undefined)) fail('dataset reads --dir or --redis, one of them');
+  const time = (flag: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) fail(`--${flag} ${value} is not a time (ISO 8601: 2026-12-06T10:00:00Z)`);
+    return ms;
+  };
+  const { datasetOf, summary, writeRows } = await import('./cli/dataset.js');
+  const source =
+    values.dir !== undefined
+      ? { dir: values.dir }
+      : { redis: values.redis!, stream: values.stream ?? 'onnx-serve:inference-log' };
+  const rows = await datasetOf(source, {
+    model: values.model,
+    ...(values.version !== undefined ? { version: values.version } : {}),
+    ...(values.from !== undefined ? { from: time('from', values.from)! } : {}),
+    ...(values.to !== undefined ? { to: time('to', values.to)! } : {}),
+  });
+  if (scoring) {
+    const { evaluate, report } = await import('./cli/evaluate.js');
+    const modelDir = values['model-dir'] ?? process.env.MODEL_DIR ?? './models';
+    process.stdout.write(report(await evaluate(rows, { modelDir, model: values.model, version: values.candidate! })));
+    return;
+  }
+  await writeRows(rows, values.out);
+  process.stderr.write(summary(rows));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -5,6 +5,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, startApp, type TestApp } from '../helpers/app.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { datasetOf } from '../../src/cli/dataset.js';
+import type { DatasetRow } from '../../src/core/inference-log/dataset.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const IRIS_ROWS = [
   [5.1, 3.5, 1.4, 0.2],
@@ -63,6 +67,22 @@ function expectRecords(records: LogRecord[], ids: string[], feedbackId: string) 
   expect(Array.isArray(response.outputs)).toBe(true);
 }
 
+/** The table rebuilt from the log: one row per row sent, features by name, feedback joined. */
+function expectTable(rows: DatasetRow[], ids: string[], feedbackId: string) {
+  const sent = [...IRIS_ROWS, ...IRIS_ROWS.slice(0, 2), IRIS_ROWS[0]!];
+  expect(rows).toHaveLength(sent.length);
+  const names = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+  rows.forEach((row, i) => {
+    expect(Object.keys(row.features)).toEqual(names);
+    expect(names.map((n) => +(row.features[n] as number).toFixed(5))).toEqual(sent[i]);
+    expect(typeof row.prediction).toBe('string');
+  });
+  expect(rows.map((r) => r.id)).toEqual([ids[0], ids[1], ids[2], ids[3], ids[3], ids[4]]);
+  expect(rows.map((r) => r.row)).toEqual([0, 0, 0, 0, 1, 0]);
+  const labelled = rows.filter((r) => r.label !== undefined);
+  expect(labelled).toEqual([expect.objectContaining({ id: feedbackId, correct: true, label: rows[5]!.prediction })]);
+}
+
 describe('the inference log to JSON-lines files', () => {
   it('records every request, its answer and its feedback, and writes the queue on close', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'inference-log-'));
@@ -77,6 +97,21 @@ describe('the inference log to JSON-lines files', () => {
           .map((line) => JSON.parse(line) as LogRecord),
       );
       expectRecords(records, ids, feedbackId);
+      expectTable(await datasetOf({ dir }, { model: 'iris' }), ids, feedbackId);
+      expect(await datasetOf({ dir }, { model: 'iris', from: Date.now() + 60_000 })).toEqual([]);
+      // The command, as an operator runs it
+      const out = join(dir, 'table.jsonl.out');
+      const { stderr } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'dataset', '--model', 'iris', '--dir', dir, '--out', out],
+        { cwd: new URL('../..', import.meta.url).pathname },
+      );
+      expect(stderr).toBe('6 rows, 1 with ground truth, 1 predicted right (production accuracy 1.0000)\n');
+      const table = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as DatasetRow);
+      expectTable(table, ids, feedbackId);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -109,6 +144,7 @@ describe('the inference log to a Redis stream (a real redis-server)', () => {
       const { ids, feedbackId } = await traffic(app);
       await expect.poll(async () => (await stream('log-a')).length, { timeout: 5000 }).toBe(2 * ids.length + 1);
       expectRecords(await stream('log-a'), ids, feedbackId);
+      expectTable(await datasetOf({ redis: redis.url, stream: 'log-a' }, { model: 'iris' }), ids, feedbackId);
       expect(await metric(app, 'sent')).toBe(2 * ids.length + 1);
     } finally {
       await app.close();

@@ -39,3 +39,22 @@ export class RedisStreamSink implements LogSink {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
+
+/** Every record of a stream, oldest first, read in pages of 1,000 entries (XRANGE). */
+export async function* readStreamRecords(url: string, stream: string): AsyncGenerator<string> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let start = '-';
+    for (;;) {
+      const page = await redis.xrange(stream, start, '+', 'COUNT', 1000);
+      for (const [, fields] of page) {
+        const at = fields.indexOf('record');
+        if (at >= 0 && fields[at + 1] !== undefined) yield fields[at + 1]!;
+      }
+      if (page.length < 1000) return;
+      start = `(${page.at(-1)![0]}`;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -114,7 +114,12 @@ export class InferenceLog {
     this.later(() => {
       const { mode } = logged.settings;
       if (mode !== 'response') {
-        const head = headOf('request', answer.id, answer.spec, time, answer.variant);
+        const features = answer.spec.features?.map((f) => f.name);
+        const head = {
+          ...headOf('request', answer.id, answer.spec, time, answer.variant),
+          // What the feature input's columns are called, for a data set to name them
+          ...(features && logged.inputs ? { feature_input: answer.spec.featureInput, features } : {}),
+        };
         this.enqueue(recordLine(head, logged.inputs && { field: 'inputs', values: logged.inputs }));
       }
       if (mode !== 'request') {
