@@ -166,9 +166,13 @@ export const configSchema = z.object({
 
   /**
    * The inference log (docs/inference-log.md): sampled predictions' inputs and outputs, and the
-   * feedback on them, as JSON lines. off, jsonl (files in INFERENCE_LOG_DIR) or redis (a stream).
+   * feedback on them, as JSON lines. off, jsonl (files in INFERENCE_LOG_DIR), redis (a stream) or
+   * cloudevents (HTTP POSTs to INFERENCE_LOG_URL, as KServe's logger sends them).
    */
-  INFERENCE_LOG: z.enum(['off', 'jsonl', 'redis'], 'off, jsonl or redis').default('off'),
+  INFERENCE_LOG: z.enum(['off', 'jsonl', 'redis', 'cloudevents'], 'off, jsonl, redis or cloudevents').default('off'),
+  /** cloudevents: the collector (a Knative broker, Vector, Fluent Bit...), and the events' ce-source. */
+  INFERENCE_LOG_URL: z.url({ protocol: /^https?$/ }).optional(),
+  INFERENCE_LOG_SOURCE: z.string().min(1).default('onnx-serve'),
   /** The fraction of predictions logged (model.json's inference_log.sample overrides it per model). */
   INFERENCE_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(1),
   /** Which records a logged prediction makes: request, response or all. */
@@ -192,7 +196,9 @@ export const configSchema = z.object({
   /** Attempts per batch before its records count as failed; the first retry waits this long, doubling. */
   INFERENCE_LOG_ATTEMPTS: int(1, 100).default(3),
   INFERENCE_LOG_BACKOFF_MS: int(1, 60_000).default(100),
-  /** A write to the sink that takes longer is failed (and retried). */
+  /** The HMAC-SHA256 key of model.json's `inference_log.redact` "hash"; unset: hashed features are dropped. */
+  INFERENCE_LOG_HASH_KEY: z.string().min(32, 'at least 32 characters').optional(),
+  /** A write to the sink (a Redis command, an HTTP POST) that takes longer is failed (and retried). */
   INFERENCE_LOG_TIMEOUT_MS: int(1, 600_000).default(2_000),
 
   /**
@@ -226,7 +232,13 @@ export const configSchema = z.object({
 });
 
 /** Variables whose value never appears in an error message (nor in a ConfigMap: test/deploy). */
-export const SECRETS = new Set(['ADMIN_TOKEN', 'CACHE_HMAC_KEY', 'REDIS_URL', 'INFERENCE_LOG_REDIS_URL']); // REDIS_URL: its password, and without CACHE_HMAC_KEY the signing key's source
+export const SECRETS = new Set([
+  'ADMIN_TOKEN',
+  'CACHE_HMAC_KEY',
+  'REDIS_URL',
+  'INFERENCE_LOG_REDIS_URL',
+  'INFERENCE_LOG_HASH_KEY',
+]); // REDIS_URL: its password, and without CACHE_HMAC_KEY the signing key's source
 
 export type EnvConfig = z.infer<typeof configSchema>;
 

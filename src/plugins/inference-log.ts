@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { InferenceLog, type LogSink } from '../core/inference-log/inference-log.js';
 import { JsonlSink } from '../adapters/inference-log/jsonl-sink.js';
 import { RedisStreamSink } from '../adapters/inference-log/redis-stream-sink.js';
+import { CloudEventsSink } from '../adapters/inference-log/cloudevents-sink.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +30,9 @@ type LogConfig = Pick<
   | 'INFERENCE_LOG_ATTEMPTS'
   | 'INFERENCE_LOG_BACKOFF_MS'
   | 'INFERENCE_LOG_TIMEOUT_MS'
+  | 'INFERENCE_LOG_HASH_KEY'
+  | 'INFERENCE_LOG_URL'
+  | 'INFERENCE_LOG_SOURCE'
   | 'SHUTDOWN_TIMEOUT_MS'
 >;
 
@@ -44,6 +48,10 @@ export function logSink(config: LogConfig): LogSink | undefined {
       config.INFERENCE_LOG_STREAM_MAXLEN,
       config.INFERENCE_LOG_TIMEOUT_MS,
     );
+  }
+  if (config.INFERENCE_LOG === 'cloudevents') {
+    if (!config.INFERENCE_LOG_URL) throw new Error('INFERENCE_LOG=cloudevents needs INFERENCE_LOG_URL');
+    return new CloudEventsSink(config.INFERENCE_LOG_URL, config.INFERENCE_LOG_SOURCE, config.INFERENCE_LOG_TIMEOUT_MS);
   }
   return undefined;
 }
@@ -70,6 +78,7 @@ export default fp<{ config: LogConfig }>(
         flushMs: config.INFERENCE_LOG_FLUSH_MS,
         attempts: config.INFERENCE_LOG_ATTEMPTS,
         backoffMs: config.INFERENCE_LOG_BACKOFF_MS,
+        ...(config.INFERENCE_LOG_HASH_KEY !== undefined && { hashKey: config.INFERENCE_LOG_HASH_KEY }),
       },
       app.metrics.inferenceLog,
     );

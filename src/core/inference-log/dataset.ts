@@ -2,7 +2,8 @@ import type { RecordHead } from './log-records.js';
 
 /** A record as read back from a sink. */
 export type LogRecord = RecordHead & {
-  inputs?: { name: string; datatype: string; shape: number[]; data: unknown[] }[];
+  /** A redacted feature input holds `rows` (by feature name) instead of `data`. */
+  inputs?: { name: string; datatype: string; shape: number[]; data?: unknown[]; rows?: Record<string, unknown>[] }[];
   outputs?: { name: string; datatype: string; shape: number[]; data: unknown[] }[];
   predictions?: { label?: string; value?: number; confidence?: number; values?: number[] }[];
   feature_input?: string;
@@ -91,6 +92,11 @@ export function buildDataset(records: Iterable<LogRecord>, filter: DatasetFilter
 function featuresOf(request: LogRecord, row: number): Record<string, unknown> {
   const features: Record<string, unknown> = {};
   for (const input of request.inputs!) {
+    if (input.rows) {
+      Object.assign(features, input.rows[row]);
+      continue;
+    }
+    if (!input.data) continue;
     const rows = input.shape[0] ?? 1;
     const size = rows === 0 ? 0 : input.data.length / rows;
     const values = input.data.slice(row * size, (row + 1) * size);

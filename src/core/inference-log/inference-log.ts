@@ -1,7 +1,8 @@
 import type { ModelSpec } from '../models/model-spec.js';
 import type { RowPrediction } from '../codec/output-codec.js';
 import type { NamedTensors } from '../tensors/tensor.js';
-import { copyTensors, headOf, recordLine } from './log-records.js';
+import { createHmac } from 'node:crypto';
+import { copyTensors, headOf, recordLine, type Redaction } from './log-records.js';
 
 /** Which records a sampled prediction makes: its request, its response, or both. */
 export type LogMode = 'request' | 'response' | 'all';
@@ -41,6 +42,8 @@ export interface InferenceLogOptions {
   attempts: number;
   /** The first retry's wait, doubled at each retry. */
   backoffMs: number;
+  /** The HMAC key of `hash` redactions; without one, a hashed feature is dropped. */
+  hashKey?: string;
 }
 
 /** A prediction chosen for the log: its settings, and its inputs copied while they were ours. */
@@ -120,7 +123,9 @@ export class InferenceLog {
           // What the feature input's columns are called, for a data set to name them
           ...(features && logged.inputs ? { feature_input: answer.spec.featureInput, features } : {}),
         };
-        this.enqueue(recordLine(head, logged.inputs && { field: 'inputs', values: logged.inputs }));
+        const redaction = this.redactionOf(answer.spec);
+        const tensors = logged.inputs && { field: 'inputs' as const, values: logged.inputs, redaction };
+        this.enqueue(recordLine(head, tensors));
       }
       if (mode !== 'request') {
         const head = {
@@ -140,6 +145,17 @@ export class InferenceLog {
     const { id, model, version, ...rest } = event;
     const time = this.now();
     this.later(() => this.enqueue(recordLine({ ...headOf('feedback', id, { name: model, version }, time), ...rest })));
+  }
+
+  /** model.json's `inference_log.redact` for the feature input, or undefined. */
+  private redactionOf(spec: ModelSpec): Redaction | undefined {
+    const redact = spec.config.inference_log?.redact;
+    if (!redact || !spec.featureInput || !spec.features) return undefined;
+    const key = this.options.hashKey;
+    const hash = (value: unknown) => createHmac('sha256', key!).update(String(value)).digest('hex');
+    const actions: Redaction['actions'] = {};
+    for (const [feature, action] of Object.entries(redact)) actions[feature] = action === 'hash' && key ? hash : 'drop';
+    return { input: spec.featureInput, features: spec.features.map((f) => f.name), actions };
   }
 
   /** Records still queued. */

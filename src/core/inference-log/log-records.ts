@@ -17,11 +17,45 @@ export interface RecordHead {
   [field: string]: unknown;
 }
 
+/**
+ * How the feature input's values are redacted: its name, its columns' names, and for each named
+ * column `drop` or a function that hashes the value.
+ */
+export interface Redaction {
+  input: string;
+  features: string[];
+  actions: Record<string, 'drop' | ((value: unknown) => string)>;
+}
+
 /** One record as a line of JSON: its head's fields, then `inputs` or `outputs` as OIP-like tensors. */
-export function recordLine(head: RecordHead, tensors?: { field: 'inputs' | 'outputs'; values: NamedTensors }): string {
+export function recordLine(
+  head: RecordHead,
+  tensors?: { field: 'inputs' | 'outputs'; values: NamedTensors; redaction?: Redaction },
+): string {
   const json = JSON.stringify(head);
   if (!tensors) return json;
-  return `${json.slice(0, -1)},"${tensors.field}":${tensorsJson(tensors.values)}}`;
+  return `${json.slice(0, -1)},"${tensors.field}":${tensorsJson(tensors.values, tensors.redaction)}}`;
+}
+
+/**
+ * A redacted feature input: its rows as objects by feature name, dropped columns left out and
+ * hashed ones replaced by their hash (a tensor cannot hold both numbers and hashes).
+ */
+function redactedJson(name: string, tensor: NamedTensors[string], redaction: Redaction): string {
+  const values = tensorToJson(tensor);
+  const width = redaction.features.length;
+  const rows = [];
+  for (let r = 0; r * width < values.length; r++) {
+    const row: Record<string, unknown> = {};
+    redaction.features.forEach((feature, j) => {
+      const action = redaction.actions[feature];
+      const value = values[r * width + j];
+      if (action === 'drop') return;
+      row[feature] = action ? action(value) : value;
+    });
+    rows.push(row);
+  }
+  return JSON.stringify({ name, datatype: tensor.dtype, shape: tensor.shape, redacted: true, rows });
 }
 
 /**
@@ -29,8 +63,9 @@ export function recordLine(head: RecordHead, tensors?: { field: 'inputs' | 'outp
  * (float32, int64), data flat and row-major, 64-bit integers in all their digits, NaN and
  * infinities as null (JSON has no text for them).
  */
-export function tensorsJson(tensors: NamedTensors): string {
+export function tensorsJson(tensors: NamedTensors, redaction?: Redaction): string {
   const items = Object.entries(tensors).map(([name, tensor]) => {
+    if (redaction && name === redaction.input) return redactedJson(name, tensor, redaction);
     const head = JSON.stringify({ name, datatype: tensor.dtype, shape: tensor.shape });
     const values = isFloating(tensor.dtype) ? (tensorToJson(tensor) as number[]) : undefined;
     const data =

@@ -87,6 +87,11 @@ export const modelConfigSchema = z
         sample: z.number().min(0).max(1).optional(),
         mode: z.enum(['request', 'response', 'all']).optional(),
         inputs: z.enum(['tensors', 'omit']).optional(),
+        /**
+         * Personal data kept out of the log, by feature name (model.json `features`): `drop` leaves
+         * the value out, `hash` writes its HMAC-SHA256 under INFERENCE_LOG_HASH_KEY (joins, not reads).
+         */
+        redact: z.record(z.string().min(1), z.enum(['drop', 'hash'])).optional(),
       })
       .optional(),
     card: z

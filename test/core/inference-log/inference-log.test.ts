@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   InferenceLog,
@@ -138,6 +139,37 @@ describe('the inference log', () => {
     await stuck.close(100);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(second.counts.dropped).toBe(15); // one batch of 5 is with the sink
+  });
+
+  it('redacts named features: dropped, or replaced by their keyed hash (dropped without a key)', async () => {
+    const key = 'k'.repeat(32);
+    const redacting = {
+      name: 'credit',
+      version: '2',
+      featureInput: 'x',
+      features: [{ name: 'age' }, { name: 'income' }],
+      config: { inference_log: { redact: { age: 'drop', income: 'hash' } } },
+    } as unknown as ModelSpec;
+    const rows: NamedTensors = { x: { dtype: 'float32', shape: [2, 2], data: Float32Array.of(41, 52000, 23, 1800) } };
+    for (const hashKey of [key, undefined]) {
+      const sink = new MemorySink();
+      const log = new InferenceLog(sink, { ...options, ...(hashKey && { hashKey }) }, counting().observer);
+      const logged = log.choose(redacting, rows)!;
+      log.answered(logged, { id: 'r', spec: redacting, outputs, cached: false, latencyMs: 1 });
+      await settle();
+      const request = JSON.parse(sink.lines[0]!) as { inputs: unknown[] };
+      const hmac = (v: number) => createHmac('sha256', key).update(String(v)).digest('hex');
+      expect(request.inputs).toEqual([
+        {
+          name: 'x',
+          datatype: 'float32',
+          shape: [2, 2],
+          redacted: true,
+          rows: hashKey ? [{ income: hmac(52000) }, { income: hmac(1800) }] : [{}, {}],
+        },
+      ]);
+      expect(sink.lines[0]).not.toContain('52000');
+    }
   });
 
   it('logs feedback as a record of its own', async () => {
