@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') return serve(rest);
   if (command === 'check') return check(rest);
   if (command === 'dataset') return dataset(rest);
-  if (command === 'evaluate') return dataset(rest, true);
+  if (command === 'evaluate') return evaluate(rest);
   fail(`unknown command "${command}"`);
 }
 
@@ -156,58 +156,74 @@ Prints the candidate's accuracy (labels) or mean absolute error (values) beside 
 the same rows, with the 95% intervals /experiments reports, and their difference.
 `;
 
-async function dataset(args: string[], scoring = false): Promise<void> {
-  const { values } = parse(() =>
-    parseArgs({
-      args,
-      options: {
-        help,
-        model: { type: 'string' },
-        dir: { type: 'string' },
-        redis: { type: 'string' },
-        stream: { type: 'string' },
-        version: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        out: { type: 'string' },
-        candidate: { type: 'string' },
-        'model-dir': { type: 'string' },
-      },
-      strict: true,
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(scoring ? EVALUATE_HELP : DATASET_HELP);
-    return;
-  }
-  if (scoring && !values.candidate) fail('evaluate needs --candidate VERSION');
-  if (!values.model) fail('dataset needs --model');
-  if ((values.dir === undefined) === (values.redis === undefined)) fail('dataset reads --dir or --redis, one of them');
-  const time = (flag: string, value: string | undefined) => {
-    if (value === undefined) return undefined;
+/** The flags that pick inference log records, shared by dataset and evaluate. */
+const RECORD_FLAGS = {
+  help,
+  model: { type: 'string' },
+  dir: { type: 'string' },
+  redis: { type: 'string' },
+  stream: { type: 'string' },
+  version: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+} as const;
+
+type RecordFlags = { [K in Exclude<keyof typeof RECORD_FLAGS, 'help'>]?: string };
+
+/** The table the record flags pick (onnx-serve dataset's rows). */
+async function tableOf(command: string, values: RecordFlags) {
+  if (!values.model) fail(`${command} needs --model`);
+  if ((values.dir === undefined) === (values.redis === undefined))
+    fail(`${command} reads --dir or --redis, one of them`);
+  const time = (flag: string, value: string) => {
     const ms = Date.parse(value);
     if (Number.isNaN(ms)) fail(`--${flag} ${value} is not a time (ISO 8601: 2026-12-06T10:00:00Z)`);
     return ms;
   };
-  const { datasetOf, summary, writeRows } = await import('./cli/dataset.js');
+  const { datasetOf } = await import('./cli/dataset.js');
   const source =
     values.dir !== undefined
       ? { dir: values.dir }
       : { redis: values.redis!, stream: values.stream ?? 'onnx-serve:inference-log' };
-  const rows = await datasetOf(source, {
+  return datasetOf(source, {
     model: values.model,
     ...(values.version !== undefined ? { version: values.version } : {}),
-    ...(values.from !== undefined ? { from: time('from', values.from)! } : {}),
-    ...(values.to !== undefined ? { to: time('to', values.to)! } : {}),
+    ...(values.from !== undefined ? { from: time('from', values.from) } : {}),
+    ...(values.to !== undefined ? { to: time('to', values.to) } : {}),
   });
-  if (scoring) {
-    const { evaluate, report } = await import('./cli/evaluate.js');
-    const modelDir = values['model-dir'] ?? process.env.MODEL_DIR ?? './models';
-    process.stdout.write(report(await evaluate(rows, { modelDir, model: values.model, version: values.candidate! })));
+}
+
+async function dataset(args: string[]): Promise<void> {
+  const { values } = parse(() =>
+    parseArgs({ args, options: { ...RECORD_FLAGS, out: { type: 'string' } }, strict: true }),
+  );
+  if (values.help) {
+    process.stdout.write(DATASET_HELP);
     return;
   }
+  const rows = await tableOf('dataset', values);
+  const { summary, writeRows } = await import('./cli/dataset.js');
   await writeRows(rows, values.out);
   process.stderr.write(summary(rows));
+}
+
+async function evaluate(args: string[]): Promise<void> {
+  const { values } = parse(() =>
+    parseArgs({
+      args,
+      options: { ...RECORD_FLAGS, candidate: { type: 'string' }, 'model-dir': { type: 'string' } },
+      strict: true,
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(EVALUATE_HELP);
+    return;
+  }
+  if (!values.candidate) fail('evaluate needs --candidate VERSION');
+  const rows = await tableOf('evaluate', values);
+  const { evaluate: score, report } = await import('./cli/evaluate.js');
+  const modelDir = values['model-dir'] ?? process.env.MODEL_DIR ?? './models';
+  process.stdout.write(report(await score(rows, { modelDir, model: values.model!, version: values.candidate })));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -89,6 +89,8 @@ export class InferenceLog {
   private writing?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  /** Each model version's settings and redaction, worked out once (a request's way pays a lookup). */
+  private readonly perVersion = new WeakMap<ModelSpec, { settings: LogSettings; redaction?: Redaction }>();
 
   constructor(
     private readonly sink: LogSink,
@@ -98,14 +100,10 @@ export class InferenceLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get sinkName(): string {
-    return this.sink.name;
-  }
-
   /** Whether this prediction is logged, and how; its inputs copied now, before a worker owns them. */
   choose(spec: ModelSpec, inputs: NamedTensors): LoggedPrediction | undefined {
     if (this.closed) return undefined;
-    const settings = { ...this.options.defaults, ...spec.config.inference_log };
+    const { settings } = this.of(spec);
     if (!(settings.sample > 0) || this.random() >= settings.sample) return undefined;
     const wantsInputs = settings.mode !== 'response' && settings.inputs === 'tensors';
     return { settings, ...(wantsInputs ? { inputs: copyTensors(inputs) } : {}) };
@@ -123,7 +121,7 @@ export class InferenceLog {
           // What the feature input's columns are called, for a data set to name them
           ...(features && logged.inputs ? { feature_input: answer.spec.featureInput, features } : {}),
         };
-        const redaction = this.redactionOf(answer.spec);
+        const { redaction } = this.of(answer.spec);
         const tensors = logged.inputs && { field: 'inputs' as const, values: logged.inputs, redaction };
         this.enqueue(recordLine(head, tensors));
       }
@@ -145,6 +143,17 @@ export class InferenceLog {
     const { id, model, version, ...rest } = event;
     const time = this.now();
     this.later(() => this.enqueue(recordLine({ ...headOf('feedback', id, { name: model, version }, time), ...rest })));
+  }
+
+  private of(spec: ModelSpec): { settings: LogSettings; redaction?: Redaction } {
+    let known = this.perVersion.get(spec);
+    if (!known) {
+      const { redact: _redact, ...own } = spec.config.inference_log ?? {};
+      const redaction = this.redactionOf(spec);
+      known = { settings: { ...this.options.defaults, ...own }, ...(redaction && { redaction }) };
+      this.perVersion.set(spec, known);
+    }
+    return known;
   }
 
   /** model.json's `inference_log.redact` for the feature input, or undefined. */

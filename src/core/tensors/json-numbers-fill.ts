@@ -44,7 +44,7 @@ export function tensorFromNumbers(
   else if (kind === 'half') data = float16s(numbers);
   else data = integers(numbers, dtype);
   if (!data) return undefined;
-  checkNesting(numbers, shape, where);
+  checkDims(numbers.dims, shape, where);
   return { dtype, shape, data };
 }
 
@@ -57,11 +57,6 @@ export function valuesFor(numbers: JsonNumbers, dtype: DType): Float64Array {
   else if (dtype === 'float16') settle(numbers, toHalf, dtypes.float16.max);
   else exact(numbers);
   return numbers.values;
-}
-
-/** Flat, or nested exactly as the shape. */
-function checkNesting(numbers: JsonNumbers, shape: number[], where: string): void {
-  checkDims(numbers.dims, shape, where);
 }
 
 /** Data nested as `dims` (undefined: unevenly) is flat, or nested exactly as the shape; else 400. */
@@ -182,7 +177,7 @@ function bigIntegers(numbers: JsonNumbers, dtype: 'int64' | 'uint64', shape: num
       where,
       `shape [${shape.join(',')}] holds ${count} elements; the data has ${numbers.count > count ? 'more' : numbers.count}`,
     );
-  checkNesting(numbers, shape, where);
+  checkDims(numbers.dims, shape, where);
   return data;
 }
 

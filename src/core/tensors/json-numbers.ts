@@ -197,15 +197,11 @@ export function scanNumbers(bytes: Uint8Array, pos: number, depthLeft: number): 
       c = b[++i]!;
       if (level === 0) {
         const numbers = values.subarray(0, n);
-        return new JsonNumbers(bytes, pos, i, numbers, inexact.subarray(0, listed), shapeOf(dims, ragged));
+        return new JsonNumbers(bytes, pos, i, numbers, inexact.subarray(0, listed), ragged ? undefined : dims);
       }
       level--;
     }
   }
-}
-
-function shapeOf(dims: number[], ragged: boolean): number[] | undefined {
-  return ragged ? undefined : dims;
 }
 
 /** digits × 10^exp, within a few units in the last place; 0 or Infinity far out. */
