@@ -139,8 +139,9 @@ const DATASET_HELP = `onnx-serve dataset: a training or evaluation table from th
   --version V      only this version's predictions
   --from T, --to T only predictions made in this time range (ISO 8601, inclusive)
   --out FILE       write the table there (default: stdout)
+  --format F       jsonl or parquet (default: parquet when --out ends in .parquet, else jsonl)
 
-One JSON line per row a request sent: id, row, time, model, version, variant, features (by name
+One JSON line (or Parquet row) per row a request sent: id, row, time, model, version, variant, features (by name
 where model.json names them), prediction, and the ground truth POST /feedback gave (label or value,
 correct). A summary goes to stderr.
 `;
@@ -195,15 +196,21 @@ async function tableOf(command: string, values: RecordFlags) {
 
 async function dataset(args: string[]): Promise<void> {
   const { values } = parse(() =>
-    parseArgs({ args, options: { ...RECORD_FLAGS, out: { type: 'string' } }, strict: true }),
+    parseArgs({
+      args,
+      options: { ...RECORD_FLAGS, out: { type: 'string' }, format: { type: 'string' } },
+      strict: true,
+    }),
   );
   if (values.help) {
     process.stdout.write(DATASET_HELP);
     return;
   }
+  const format = values.format ?? (values.out?.endsWith('.parquet') ? 'parquet' : 'jsonl');
+  if (format !== 'jsonl' && format !== 'parquet') fail(`--format ${format}: jsonl or parquet`);
   const rows = await tableOf('dataset', values);
   const { summary, writeRows } = await import('./cli/dataset.js');
-  await writeRows(rows, values.out);
+  await writeRows(rows, values.out, format);
   process.stderr.write(summary(rows));
 }
 

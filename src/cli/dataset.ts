@@ -39,17 +39,21 @@ export async function datasetOf(source: RecordSource, filter: DatasetFilter): Pr
   return buildDataset(records, filter);
 }
 
-/** Rows as JSON lines, to a file or to stdout. */
-export async function writeRows(rows: DatasetRow[], out?: string): Promise<void> {
-  const text = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length > 0 ? '\n' : '');
-  if (out === undefined) {
-    process.stdout.write(text);
-    return;
-  }
-  const stream = createWriteStream(out);
+/** Rows as JSON lines or as a Parquet file (dataset-parquet.ts), to a file or to stdout. */
+export async function writeRows(
+  rows: DatasetRow[],
+  out?: string,
+  format: 'jsonl' | 'parquet' = 'jsonl',
+): Promise<void> {
+  const content =
+    format === 'parquet'
+      ? (await import('./dataset-parquet.js')).parquetTable(rows)
+      : rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length > 0 ? '\n' : '');
+  const stream = out === undefined ? process.stdout : createWriteStream(out);
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
-    stream.end(text, resolve);
+    if (out === undefined) stream.write(content, (error) => (error ? reject(error) : resolve()));
+    else stream.end(content, resolve);
   });
 }
 

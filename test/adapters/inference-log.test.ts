@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, startApp, type TestApp } from '../helpers/app.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { readParquet } from '../helpers/duckdb.js';
 import { datasetOf } from '../../src/cli/dataset.js';
 import type { DatasetRow } from '../../src/core/inference-log/dataset.js';
 import { execFile } from 'node:child_process';
@@ -112,6 +113,21 @@ describe('the inference log to JSON-lines files', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as DatasetRow);
       expectTable(table, ids, feedbackId);
+      // The same table as Parquet, read by DuckDB: one row per JSON line, features by name
+      const parquet = join(dir, 'table.parquet');
+      await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'dataset', '--model', 'iris', '--dir', dir, '--out', parquet],
+        { cwd: new URL('../..', import.meta.url).pathname },
+      );
+      const { rows: read } = await readParquet(parquet);
+      expect(read).toEqual(
+        table.map((r) => ({
+          ...{ id: r.id, row: r.row, time: new Date(r.time), model: r.model, version: r.version, variant: null },
+          ...r.features,
+          ...{ prediction: r.prediction, label: r.label ?? null, value: null, correct: r.correct ?? null },
+        })),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
