@@ -51,8 +51,8 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 describe('k8s/overlays: every add-on renders and validates', () => {
-  it('holds the three add-ons, each a Kustomization of its own objects, outside the base', () => {
-    expect(Object.keys(overlays)).toEqual(['keda', 'kserve', 'prometheus-operator']);
+  it('holds the four add-ons, each a Kustomization of its own objects, outside the base', () => {
+    expect(Object.keys(overlays)).toEqual(['inference-log', 'keda', 'kserve', 'prometheus-operator']);
     for (const [name, docs] of Object.entries(overlays)) {
       expect(readKustomization(join(OVERLAYS_DIR, name)).kind, name).toBe('Kustomization');
       expect(docs.length, name).toBeGreaterThan(0);
@@ -78,6 +78,11 @@ describe('k8s/overlays: every add-on renders and validates', () => {
     const scaled = structuredClone(the<IScaledObject>('keda', 'ScaledObject'));
     scaled.spec.triggers[0]!.metadata.threshold = 4 as never;
     expect(schemaErrors(scaled)).toMatch(/threshold must be string/);
+    const broker = structuredClone(
+      findObject<K8sObject>(overlays['inference-log']!, 'Broker', 'onnx-serve-inference-log'),
+    );
+    (broker.spec as { delivery: { retry: unknown } }).delivery.retry = '5';
+    expect(schemaErrors(broker)).toMatch(/retry must be integer/);
     const runtime = structuredClone(the<K8sObject>('kserve', 'ServingRuntime')) as never as {
       spec: Record<string, unknown> & { containers: IContainer[] };
     };

@@ -91,7 +91,11 @@ describe('environment', () => {
   });
 
   it('the values parse under the server config schema (REDIS_URL from the Secret)', () => {
-    expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata!.name } }]);
+    // The second, optional, is k8s/overlays/inference-log's (tested there)
+    expect(container.envFrom).toEqual([
+      { configMapRef: { name: configMap.metadata!.name } },
+      { configMapRef: { name: 'onnx-serve-inference-log', optional: true } },
+    ]);
     const redis = container.env?.find((e) => e.name === 'REDIS_URL')?.valueFrom?.secretKeyRef;
     expect(redis?.name).toBe(secret.metadata!.name);
     const redisUrl = secretValue(secret, redis!.key);

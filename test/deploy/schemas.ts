@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { Broker } from '@kubernetes-models/knative/eventing.knative.dev/v1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -23,6 +24,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+  'eventing.knative.dev/v1/Broker': Broker,
 };
 
 export function schemaErrors(object: unknown): string | undefined {
@@ -61,6 +63,7 @@ const INTERFACES: Record<string, [module: string, name: string]> = {
     'IPrometheusRule',
   ],
   'keda.sh/v1alpha1/ScaledObject': ['@kubernetes-models/keda/keda.sh/v1alpha1', 'IScaledObject'],
+  'eventing.knative.dev/v1/Broker': ['@kubernetes-models/knative/eventing.knative.dev/v1', 'IBroker'],
 };
 
 /** One message per problem, each naming the object (by its index in `objects`) and the field. */
