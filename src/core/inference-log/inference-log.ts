@@ -2,7 +2,15 @@ import type { ModelSpec } from '../models/model-spec.js';
 import type { RowPrediction } from '../codec/output-codec.js';
 import type { NamedTensors } from '../tensors/tensor.js';
 import { createHmac } from 'node:crypto';
-import { copyTensors, headOf, recordLine, type Redaction } from './log-records.js';
+import {
+  copyTensors,
+  headOf,
+  predictionLines,
+  recordLine,
+  versionText,
+  type Redaction,
+  type VersionText,
+} from './log-records.js';
 
 /** Which records a sampled prediction makes: its request, its response, or both. */
 export type LogMode = 'request' | 'response' | 'all';
@@ -44,6 +52,13 @@ export interface InferenceLogOptions {
   backoffMs: number;
   /** The HMAC key of `hash` redactions; without one, a hashed feature is dropped. */
   hashKey?: string;
+}
+
+/** What the log works out once per model version: settings, record text, redaction. */
+interface VersionLog {
+  settings: LogSettings;
+  text: VersionText;
+  redaction?: Redaction;
 }
 
 /** A prediction chosen for the log: its settings, and its inputs copied while they were ours. */
@@ -90,7 +105,7 @@ export class InferenceLog {
   private timer?: NodeJS.Timeout;
   private closed = false;
   /** Each model version's settings and redaction, worked out once (a request's way pays a lookup). */
-  private readonly perVersion = new WeakMap<ModelSpec, { settings: LogSettings; redaction?: Redaction }>();
+  private readonly perVersion = new WeakMap<ModelSpec, VersionLog>();
 
   constructor(
     private readonly sink: LogSink,
@@ -114,26 +129,14 @@ export class InferenceLog {
     const time = this.now();
     this.later(() => {
       const { mode } = logged.settings;
-      if (mode !== 'response') {
-        const features = answer.spec.features?.map((f) => f.name);
-        const head = {
-          ...headOf('request', answer.id, answer.spec, time, answer.variant),
-          // What the feature input's columns are called, for a data set to name them
-          ...(features && logged.inputs ? { feature_input: answer.spec.featureInput, features } : {}),
-        };
-        const { redaction } = this.of(answer.spec);
-        const tensors = logged.inputs && { field: 'inputs' as const, values: logged.inputs, redaction };
-        this.enqueue(recordLine(head, tensors));
+      if (this.queue.length >= this.options.maxQueue) {
+        // A full queue drops them anyway: counted, not built (a frozen sink costs no more than a healthy one)
+        this.observer.records('dropped', mode === 'all' ? 2 : 1);
+        return;
       }
-      if (mode !== 'request') {
-        const head = {
-          ...headOf('response', answer.id, answer.spec, time, answer.variant),
-          cached: answer.cached,
-          latency_ms: +answer.latencyMs.toFixed(3),
-          ...(answer.predictions ? { predictions: answer.predictions } : {}),
-        };
-        this.enqueue(recordLine(head, { field: 'outputs', values: answer.outputs }));
-      }
+      const { text, redaction } = this.of(answer.spec);
+      const lines = predictionLines(answer, time, logged.inputs, text, mode, redaction);
+      for (const line of lines) this.enqueue(line);
     });
   }
 
@@ -145,12 +148,13 @@ export class InferenceLog {
     this.later(() => this.enqueue(recordLine({ ...headOf('feedback', id, { name: model, version }, time), ...rest })));
   }
 
-  private of(spec: ModelSpec): { settings: LogSettings; redaction?: Redaction } {
+  private of(spec: ModelSpec): VersionLog {
     let known = this.perVersion.get(spec);
     if (!known) {
       const { redact: _redact, ...own } = spec.config.inference_log ?? {};
       const redaction = this.redactionOf(spec);
-      known = { settings: { ...this.options.defaults, ...own }, ...(redaction && { redaction }) };
+      const settings = { ...this.options.defaults, ...own };
+      known = { settings, text: versionText(spec), ...(redaction && { redaction }) };
       this.perVersion.set(spec, known);
     }
     return known;
@@ -201,6 +205,7 @@ export class InferenceLog {
     const pending = this.pending;
     this.pending = [];
     for (const make of pending) make();
+    this.observer.queued(this.queue.length);
   }
 
   private enqueue(line: string): void {
@@ -209,7 +214,6 @@ export class InferenceLog {
       return;
     }
     this.queue.push(line);
-    this.observer.queued(this.queue.length);
     if (this.writing) return;
     if (this.queue.length >= this.options.batch) this.write();
     else this.timer ??= setTimeout(() => this.write(), this.options.flushMs);

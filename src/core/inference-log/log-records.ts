@@ -66,15 +66,98 @@ function redactedJson(name: string, tensor: NamedTensors[string], redaction: Red
 export function tensorsJson(tensors: NamedTensors, redaction?: Redaction): string {
   const items = Object.entries(tensors).map(([name, tensor]) => {
     if (redaction && name === redaction.input) return redactedJson(name, tensor, redaction);
-    const head = JSON.stringify({ name, datatype: tensor.dtype, shape: tensor.shape });
-    const values = isFloating(tensor.dtype) ? (tensorToJson(tensor) as number[]) : undefined;
-    const data =
-      !values || values.every(Number.isFinite)
-        ? tensorToJsonText(tensor)
-        : JSON.stringify(values.map((v) => (Number.isFinite(v) ? v : null))).slice(1, -1);
+    // dtype is one of onnxruntime's names and shape holds integers: only the name needs escaping
+    const head = `{"name":${JSON.stringify(name)},"datatype":"${tensor.dtype}","shape":[${tensor.shape.join(',')}]}`;
+    const data = allFinite(tensor)
+      ? tensorToJsonText(tensor)
+      : JSON.stringify((tensorToJson(tensor) as number[]).map((v) => (Number.isFinite(v) ? v : null))).slice(1, -1);
     return `${head.slice(0, -1)},"data":[${data}]}`;
   });
   return `[${items.join(',')}]`;
+}
+
+/** What every record of a model version repeats, as JSON text made once per version. */
+export interface VersionText {
+  /** `"model":…,"version":…` */
+  model: string;
+  /** `,"feature_input":…,"features":[…]` when model.json names the feature input's columns, or ''. */
+  features: string;
+}
+
+export function versionText(spec: Pick<ModelSpec, 'name' | 'version' | 'featureInput' | 'features'>): VersionText {
+  const model = JSON.stringify({ model: spec.name, version: spec.version }).slice(1, -1);
+  const names = spec.features?.map((f) => f.name);
+  const features = names
+    ? `,${JSON.stringify({ feature_input: spec.featureInput, features: names }).slice(1, -1)}`
+    : '';
+  return { model, features };
+}
+
+/**
+ * A prediction's request and response records as JSON lines, written as text (no head object to
+ * build and stringify per record): the same fields, in the same order, as recordLine() would give.
+ */
+export function predictionLines(
+  answer: {
+    id: string;
+    variant?: string;
+    outputs: NamedTensors;
+    predictions?: unknown[];
+    cached: boolean;
+    latencyMs: number;
+  },
+  time: number,
+  inputs: NamedTensors | undefined,
+  text: VersionText,
+  mode: 'request' | 'response' | 'all',
+  redaction?: Redaction,
+): string[] {
+  const { id, variant } = answer;
+  const shared =
+    `"id":${JSON.stringify(id)},"time":"${isoTime(time)}",${text.model}` +
+    (variant === undefined ? '' : `,"variant":${JSON.stringify(variant)}`);
+  const lines: string[] = [];
+  if (mode !== 'response')
+    lines.push(
+      inputs
+        ? `{"type":"request",${shared}${text.features},"inputs":${tensorsJson(inputs, redaction)}}`
+        : `{"type":"request",${shared}}`,
+    );
+  if (mode !== 'request') {
+    const { cached, latencyMs, predictions, outputs } = answer;
+    const answered = predictions ? `,"predictions":${JSON.stringify(predictions)}` : '';
+    lines.push(
+      `{"type":"response",${shared},"cached":${cached},"latency_ms":${+latencyMs.toFixed(3)}${answered},` +
+        `"outputs":${tensorsJson(outputs)}}`,
+    );
+  }
+  return lines;
+}
+
+/** The second isoTime() last wrote, and its text up to the milliseconds: most records share one. */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/** `new Date(ms).toISOString()`, with the date and time up to the second made once per second. */
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+  }
+  const millis = ms - second * 1000;
+  return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+}
+
+/** Whether JSON can hold every value: true of integers; float32/64 looked at in place, no array made. */
+function allFinite(tensor: NamedTensors[string]): boolean {
+  if (!isFloating(tensor.dtype)) return true;
+  const { data } = tensor;
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
+    return true;
+  }
+  return (tensorToJson(tensor) as number[]).every(Number.isFinite);
 }
 
 /** Tensors copied: a worker may take the originals' buffers before the record is written. */
@@ -95,7 +178,7 @@ export function headOf(
   return {
     type,
     id,
-    time: new Date(time).toISOString(),
+    time: isoTime(time),
     model: spec.name,
     version: spec.version,
     ...(variant !== undefined ? { variant } : {}),
