@@ -173,6 +173,8 @@ export const configSchema = z.object({
   /** cloudevents: the collector (a Knative broker, Vector, Fluent Bit...), and the events' ce-source. */
   INFERENCE_LOG_URL: z.url({ protocol: /^https?$/ }).optional(),
   INFERENCE_LOG_SOURCE: z.string().min(1).default('onnx-serve'),
+  /** cloudevents: binary (one POST per event, KServe's and Knative's way) or batch (one per batch). */
+  INFERENCE_LOG_CE_MODE: z.enum(['binary', 'batch'], 'binary or batch').default('binary'),
   /** The fraction of predictions logged (model.json's inference_log.sample overrides it per model). */
   INFERENCE_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(1),
   /** Which records a logged prediction makes: request, response or all. */

@@ -33,6 +33,7 @@ type LogConfig = Pick<
   | 'INFERENCE_LOG_HASH_KEY'
   | 'INFERENCE_LOG_URL'
   | 'INFERENCE_LOG_SOURCE'
+  | 'INFERENCE_LOG_CE_MODE'
   | 'SHUTDOWN_TIMEOUT_MS'
 >;
 
@@ -51,7 +52,12 @@ export function logSink(config: LogConfig): LogSink | undefined {
   }
   if (config.INFERENCE_LOG === 'cloudevents') {
     if (!config.INFERENCE_LOG_URL) throw new Error('INFERENCE_LOG=cloudevents needs INFERENCE_LOG_URL');
-    return new CloudEventsSink(config.INFERENCE_LOG_URL, config.INFERENCE_LOG_SOURCE, config.INFERENCE_LOG_TIMEOUT_MS);
+    return new CloudEventsSink(
+      config.INFERENCE_LOG_URL,
+      config.INFERENCE_LOG_SOURCE,
+      config.INFERENCE_LOG_TIMEOUT_MS,
+      config.INFERENCE_LOG_CE_MODE,
+    );
   }
   return undefined;
 }

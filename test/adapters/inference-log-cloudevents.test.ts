@@ -9,6 +9,8 @@ class Collector {
   events: { type: string; id: string; source: string; data: Record<string, unknown>; ext: Record<string, unknown> }[] =
     [];
   status = 202;
+  /** Each POST's content-type. */
+  posts: string[] = [];
   private server?: Server;
 
   async start(): Promise<string> {
@@ -17,19 +19,21 @@ class Collector {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         if (this.status < 300) {
+          this.posts.push(String(req.headers['content-type']));
           const event = HTTP.toEvent({
             headers: req.headers,
             body: Buffer.concat(chunks).toString(),
           });
-          const one = Array.isArray(event) ? event[0]! : event;
-          const data = typeof one.data === 'string' ? JSON.parse(one.data) : one.data;
-          this.events.push({
-            type: one.type,
-            id: one.id,
-            source: one.source,
-            data: data as Record<string, unknown>,
-            ext: { model: one.inferenceservicename, version: one.modelversion },
-          });
+          for (const one of Array.isArray(event) ? event : [event]) {
+            const data = typeof one.data === 'string' ? JSON.parse(one.data) : one.data;
+            this.events.push({
+              type: one.type,
+              id: one.id,
+              source: one.source,
+              data: data as Record<string, unknown>,
+              ext: { model: one.inferenceservicename, version: one.modelversion },
+            });
+          }
         }
         res.writeHead(this.status).end();
       });
@@ -90,6 +94,44 @@ describe('the inference log as CloudEvents (KServe logger format) to a real HTTP
     } finally {
       collector.status = 202;
       await app.close();
+    }
+  });
+
+  it('in batch mode, posts each batch as one JSON array of structured events, the same events', async () => {
+    collector.events = [];
+    collector.posts = [];
+    const app = await startApp({
+      INFERENCE_LOG: 'cloudevents',
+      INFERENCE_LOG_URL: url,
+      INFERENCE_LOG_CE_MODE: 'batch',
+      INFERENCE_LOG_FLUSH_MS: '50',
+      CACHE_ENABLED: 'false',
+    });
+    const ids: string[] = [];
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          postJson(app, '/predict', { model: 'iris', instances: [[5 + i / 10, 3.5, 1.4, 0.2]] }),
+        ),
+      );
+      for (const { body } of answers) ids.push((body as { id: string }).id);
+      await expect.poll(() => collector.events.length, { timeout: 5000 }).toBe(20);
+    } finally {
+      await app.close();
+    }
+    // 20 records in a batch or two, not 20 POSTs
+    expect(collector.posts.length).toBeLessThanOrEqual(2);
+    expect(new Set(collector.posts)).toEqual(new Set(['application/cloudevents-batch+json']));
+    for (const id of ids) {
+      const events = collector.events.filter((e) => e.id === id);
+      expect(events.map((e) => e.type).sort()).toEqual([
+        'org.kubeflow.serving.inference.request',
+        'org.kubeflow.serving.inference.response',
+      ]);
+      for (const event of events) {
+        expect(event).toMatchObject({ source: 'onnx-serve', ext: { model: 'iris', version: '1' } });
+        expect(event.data).toMatchObject({ id, model: 'iris', version: '1' });
+      }
     }
   });
 });
