@@ -210,3 +210,13 @@ export function runSampler(script: string, target: string, seconds: number): Pro
     );
   });
 }
+
+/** 500 distinct one-row iris /predict bodies inside model.json's feature ranges: cache misses. */
+export function irisDistinctBodies(): string[] {
+  return Array.from({ length: 500 }, (_, i) =>
+    JSON.stringify({
+      model: 'iris',
+      instances: [[4.3 + (i % 36) / 10, 2 + (i % 24) / 10, 1 + (i % 59) / 10, 0.1 + (i % 24) / 10]],
+    }),
+  );
+}

@@ -67,3 +67,32 @@ export class ChildServer {
     await exited;
   }
 }
+
+/** A receiver of CloudEvents in its own process (so SIGSTOP freezes it): 202 to every POST. */
+export class EventReceiver {
+  private child?: ChildProcess;
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<EventReceiver> {
+    const receiver = new EventReceiver(await freePort());
+    await receiver.restart();
+    return receiver;
+  }
+
+  async restart(): Promise<void> {
+    const script = `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.writeHead(202).end()); })
+      .listen(${this.port}, '127.0.0.1', () => console.log('up'));`;
+    this.child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(this.child.stdout!, 'data');
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async kill(): Promise<void> {
+    const exited = once(this.child!, 'exit');
+    this.child!.kill('SIGKILL');
+    await exited;
+  }
+}

@@ -6,6 +6,11 @@ import { freePort } from '../../bench/servers.js';
 /** A real redis-server on a free loopback port, with no persistence; stop() and start() again on the same port. */
 export class RedisServer {
   private child?: ChildProcess;
+
+  /** The server's process id (for its CPU time), while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
   private constructor(readonly port: number) {}
 
   static async start(): Promise<RedisServer> {
