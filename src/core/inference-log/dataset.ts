@@ -99,10 +99,25 @@ function featuresOf(request: LogRecord, row: number): Record<string, unknown> {
     if (!input.data) continue;
     const rows = input.shape[0] ?? 1;
     const size = rows === 0 ? 0 : input.data.length / rows;
-    const values = input.data.slice(row * size, (row + 1) * size);
+    let values = input.data.slice(row * size, (row + 1) * size);
+    if (input.datatype === 'float32') values = values.map(shortestFloat32);
     if (input.name === request.feature_input && request.features?.length === values.length)
       request.features.forEach((name, i) => (features[name] = values[i]));
     else features[input.name] = values;
   }
   return features;
+}
+
+/**
+ * A float32 value (logged as the double it widens to, 5.099999904632568) as the shortest decimal
+ * that reads back as the same float32 (5.1): what the client sent and numpy prints, and the same
+ * float32 when a model is run on the table.
+ */
+export function shortestFloat32(value: unknown): unknown {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return value;
+  for (let digits = 1; digits <= 9; digits++) {
+    const shorter = Number(value.toPrecision(digits));
+    if (Math.fround(shorter) === value) return shorter;
+  }
+  return value;
 }
