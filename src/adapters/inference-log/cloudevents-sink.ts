@@ -45,6 +45,7 @@ export type CloudEventsMode = 'binary' | 'batch';
  */
 export class CloudEventsSink implements LogSink {
   readonly name = 'cloudevents';
+  private readonly client: typeof http | typeof https;
   private readonly agent: http.Agent;
   private readonly sourceJson: string;
 
@@ -54,8 +55,8 @@ export class CloudEventsSink implements LogSink {
     private readonly timeoutMs: number,
     private readonly mode: CloudEventsMode = 'binary',
   ) {
-    const Agent = url.startsWith('https:') ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    this.client = url.startsWith('https:') ? https : http;
+    this.agent = new this.client.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     this.sourceJson = JSON.stringify(source);
   }
 
@@ -110,9 +111,8 @@ export class CloudEventsSink implements LogSink {
   }
 
   private post(headers: Record<string, string>, body: string): Promise<void> {
-    const client = this.url.startsWith('https:') ? https : http;
     return new Promise((resolve, reject) => {
-      const request = client.request(
+      const request = this.client.request(
         this.url,
         { method: 'POST', agent: this.agent, headers, timeout: this.timeoutMs },
         (response) => {

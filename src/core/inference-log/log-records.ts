@@ -67,11 +67,11 @@ export function tensorsJson(tensors: NamedTensors, redaction?: Redaction): strin
   const items = Object.entries(tensors).map(([name, tensor]) => {
     if (redaction && name === redaction.input) return redactedJson(name, tensor, redaction);
     // dtype is one of onnxruntime's names and shape holds integers: only the name needs escaping
-    const head = `{"name":${JSON.stringify(name)},"datatype":"${tensor.dtype}","shape":[${tensor.shape.join(',')}]}`;
+    const head = `{"name":${JSON.stringify(name)},"datatype":"${tensor.dtype}","shape":[${tensor.shape.join(',')}]`;
     const data = allFinite(tensor)
       ? tensorToJsonText(tensor)
       : JSON.stringify((tensorToJson(tensor) as number[]).map((v) => (Number.isFinite(v) ? v : null))).slice(1, -1);
-    return `${head.slice(0, -1)},"data":[${data}]}`;
+    return `${head},"data":[${data}]}`;
   });
   return `[${items.join(',')}]`;
 }
