@@ -1,56 +1,29 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, startApp } from '../helpers/app.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
 
-/** An HTTP collector: every event it is sent, parsed by the cloudevents SDK; it can be told to fail. */
-class Collector {
-  events: { type: string; id: string; source: string; data: Record<string, unknown>; ext: Record<string, unknown> }[] =
-    [];
-  status = 202;
-  /** Each POST's content-type. */
-  posts: string[] = [];
-  private server?: Server;
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (this.status < 300) {
-          this.posts.push(String(req.headers['content-type']));
-          const event = HTTP.toEvent({
-            headers: req.headers,
-            body: Buffer.concat(chunks).toString(),
-          });
-          for (const one of Array.isArray(event) ? event : [event]) {
-            const data = typeof one.data === 'string' ? JSON.parse(one.data) : one.data;
-            this.events.push({
-              type: one.type,
-              id: one.id,
-              source: one.source,
-              data: data as Record<string, unknown>,
-              ext: { model: one.inferenceservicename, version: one.modelversion },
-            });
-          }
-        }
-        res.writeHead(this.status).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/events`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
+/** The events an HttpReceiver took, parsed by the cloudevents SDK (a batch is several). */
+function eventsOf(receiver: HttpReceiver) {
+  return receiver.received.flatMap(({ headers, body }) => {
+    const event = HTTP.toEvent({ headers, body });
+    return (Array.isArray(event) ? event : [event]).map((one) => ({
+      type: one.type,
+      id: one.id,
+      source: one.source,
+      data: (typeof one.data === 'string' ? JSON.parse(one.data) : one.data) as Record<string, unknown>,
+      ext: { model: one.inferenceservicename, version: one.modelversion },
+    }));
+  });
 }
 
 describe('the inference log as CloudEvents (KServe logger format) to a real HTTP collector', () => {
-  const collector = new Collector();
+  let collector: HttpReceiver;
   let url: string;
-  beforeAll(async () => (url = await collector.start()));
+  beforeAll(async () => {
+    collector = await HttpReceiver.start();
+    url = collector.url('/events');
+  });
   afterAll(() => collector.stop());
 
   it('posts a request and a response event per prediction, in binary mode, and feedback; a failing collector costs clients nothing', async () => {
@@ -66,17 +39,18 @@ describe('the inference log as CloudEvents (KServe logger format) to a real HTTP
       const { body } = await postJson(app, '/predict', { model: 'iris', instances: [[5.1, 3.5, 1.4, 0.2]] });
       const { id, predictions } = body as { id: string; predictions: { label: string }[] };
       await postJson(app, '/feedback', { id, label: predictions[0]!.label });
-      await expect.poll(() => collector.events.length, { timeout: 5000 }).toBe(3);
-      expect(collector.events.map((e) => e.type).sort()).toEqual([
+      await expect.poll(() => eventsOf(collector).length, { timeout: 5000 }).toBe(3);
+      const events = eventsOf(collector);
+      expect(events.map((e) => e.type).sort()).toEqual([
         'org.kubeflow.serving.inference.feedback',
         'org.kubeflow.serving.inference.request',
         'org.kubeflow.serving.inference.response',
       ]);
-      for (const event of collector.events) {
+      for (const event of events) {
         expect(event).toMatchObject({ id, source: 'onnx-serve/test', ext: { model: 'iris', version: '1' } });
         expect(event.data).toMatchObject({ id, model: 'iris', version: '1' });
       }
-      const request = collector.events.find((e) => e.type.endsWith('.request'))!;
+      const request = events.find((e) => e.type.endsWith('.request'))!;
       expect((request.data.inputs as { shape: number[] }[])[0]!.shape).toEqual([1, 4]);
 
       collector.status = 503;
@@ -98,8 +72,7 @@ describe('the inference log as CloudEvents (KServe logger format) to a real HTTP
   });
 
   it('in batch mode, posts each batch as one JSON array of structured events, the same events', async () => {
-    collector.events = [];
-    collector.posts = [];
+    collector.received = [];
     const app = await startApp({
       INFERENCE_LOG: 'cloudevents',
       INFERENCE_LOG_URL: url,
@@ -115,15 +88,17 @@ describe('the inference log as CloudEvents (KServe logger format) to a real HTTP
         ),
       );
       for (const { body } of answers) ids.push((body as { id: string }).id);
-      await expect.poll(() => collector.events.length, { timeout: 5000 }).toBe(20);
+      await expect.poll(() => eventsOf(collector).length, { timeout: 5000 }).toBe(20);
     } finally {
       await app.close();
     }
     // 20 records in a batch or two, not 20 POSTs
-    expect(collector.posts.length).toBeLessThanOrEqual(2);
-    expect(new Set(collector.posts)).toEqual(new Set(['application/cloudevents-batch+json']));
+    const posts = collector.received.map((r) => r.headers['content-type']);
+    expect(posts.length).toBeLessThanOrEqual(2);
+    expect(new Set(posts)).toEqual(new Set(['application/cloudevents-batch+json']));
+    const all = eventsOf(collector);
     for (const id of ids) {
-      const events = collector.events.filter((e) => e.id === id);
+      const events = all.filter((e) => e.id === id);
       expect(events.map((e) => e.type).sort()).toEqual([
         'org.kubeflow.serving.inference.request',
         'org.kubeflow.serving.inference.response',

@@ -1,6 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +6,7 @@ import { datasetOf, type RecordSource } from '../../src/cli/dataset.js';
 import { evaluate } from '../../src/cli/evaluate.js';
 import { experimentSchema } from '../../src/protocols/experiments/schemas.js';
 import { startApp } from '../helpers/app.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
 import { IRIS_SPLIT, keyFor, label, predictThrough, ROW } from '../helpers/experiments.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { bundled, fixture, TempRepository } from '../helpers/repository.js';
@@ -18,34 +17,20 @@ import { bundled, fixture, TempRepository } from '../helpers/repository.js';
  * `evaluate` on each version's rows gives the accuracy and interval /experiments reported for it.
  */
 
-/** A collector that appends each CloudEvent's data (the record) to a JSON-lines file. */
-async function fileCollector(dir: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      appendFileSync(join(dir, 'events.jsonl'), `${body}\n`);
-      res.writeHead(202).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
-}
-
 describe('traffic with feedback through each sink, rebuilt and evaluated as /experiments reported it', () => {
   const repo = new TempRepository()
     .addOnnx('iris', '1', bundled('iris'), IRIS_SPLIT)
     .addOnnx('iris', '2', fixture('iris_like.onnx'));
   const dir = mkdtempSync(join(tmpdir(), 'inference-log-round-trip-'));
   let redis: RedisServer;
-  let collector: { url: string; server: Server };
+  let collector: HttpReceiver;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    collector = await fileCollector(join(dir));
+    collector = await HttpReceiver.start();
   });
   afterAll(async () => {
     await redis?.stop();
-    collector?.server.close();
+    await collector?.stop();
     rmSync(dir, { recursive: true, force: true });
     repo.remove();
   });
@@ -61,7 +46,15 @@ describe('traffic with feedback through each sink, rebuilt and evaluated as /exp
       () => ({ INFERENCE_LOG: 'redis', INFERENCE_LOG_REDIS_URL: redis.url, INFERENCE_LOG_STREAM: 'round-trip' }),
       () => ({ redis: redis.url, stream: 'round-trip' }),
     ],
-    ['cloudevents', () => ({ INFERENCE_LOG: 'cloudevents', INFERENCE_LOG_URL: collector.url }), () => ({ dir })],
+    [
+      'cloudevents',
+      () => ({ INFERENCE_LOG: 'cloudevents', INFERENCE_LOG_URL: collector.url() }),
+      // What a collector writing files would keep: each event's data, the record, a line
+      () => {
+        writeFileSync(join(dir, 'events.jsonl'), collector.received.map((r) => `${r.body}\n`).join(''));
+        return { dir };
+      },
+    ],
   ];
 
   it.each(sinks)('%s', async (_sink, env, source) => {

@@ -1,10 +1,9 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IConfigMap } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, loadConfig } from '../../src/config.js';
 import { postJson, startApp } from '../helpers/app.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
 import { renderOverlay } from './overlays.js';
 import { findObject, loadManifests, type K8sObject } from './repo.js';
 
@@ -40,23 +39,13 @@ describe('inference-log: the Knative Broker and the settings that point the log 
   });
 
   describe('a server with these settings, the Broker played by an HTTP receiver at the same path', () => {
-    const received: { path: string; headers: IncomingHttpHeaders; body: string }[] = [];
-    let server: Server;
+    let ingress: HttpReceiver;
     let url: string;
     beforeAll(async () => {
-      server = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          received.push({ path: req.url!, headers: req.headers, body });
-          res.writeHead(202).end();
-        });
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const ingress = new URL(env['INFERENCE_LOG_URL']!);
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${ingress.pathname}`;
+      ingress = await HttpReceiver.start();
+      url = ingress.url(new URL(env['INFERENCE_LOG_URL']!).pathname);
     });
-    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    afterAll(() => ingress.stop());
 
     it('sends each sampled prediction as binary-mode CloudEvents of the types Triggers filter on', async () => {
       // Every prediction sampled, so that one request is enough to see both events.
@@ -65,6 +54,7 @@ describe('inference-log: the Knative Broker and the settings that point the log 
       expect(status).toBe(200);
       await app.close();
       const id = (body as { id: string }).id;
+      const { received } = ingress;
       expect(received.map((r) => [r.path, r.headers['ce-type'], r.headers['ce-id']])).toEqual([
         [new URL(url).pathname, 'org.kubeflow.serving.inference.request', id],
         [new URL(url).pathname, 'org.kubeflow.serving.inference.response', id],
