@@ -2,18 +2,19 @@
  * The inference log's cost per request in instructions, counted by valgrind's callgrind: the same
  * for the same build, settings and requests whatever else the machine is doing, where req/s and
  * CPU time on a shared machine swing by half (issue #24). For each setting (the log off, and on at
- * 100% to JSONL files, a Redis stream, CloudEvents in batch mode), bench/log-instructions-driver.mjs
- * runs this build's app under callgrind twice, with FEW and MANY iris /predict misses through
- * app.inject; the difference over MANY - FEW requests is the per-request count, startup left out.
- * Every thread of the process counts (the libuv pool's file writes too); redis-server and the
- * receiver run outside. Two runs at a time; ~10 minutes.
+ * 100% to JSONL files, a Redis stream, CloudEvents in batch and binary mode),
+ * bench/log-instructions-driver.mjs runs this build's app under callgrind twice, with FEW and MANY
+ * iris /predict misses through app.inject; the difference over MANY - FEW requests is the
+ * per-request count, startup left out. Counted on the main thread (the event loop the clients wait
+ * on: at saturation req/s goes as its cost) and in all threads (the sink's thread, libuv's file
+ * writes); redis-server and the receiver run outside. Two runs at a time; ~15 minutes.
  * `npm run build && npx tsx bench/inference-log-instructions.ts`
  * (needs valgrind; LOG_INSTR_FEW=200, LOG_INSTR_MANY=1200)
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { EventReceiver } from './servers.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
@@ -36,15 +37,24 @@ const variants: [string, Record<string, string>][] = [
       INFERENCE_LOG_CE_MODE: 'batch',
     },
   ],
+  [
+    'cloudevents binary, 100%',
+    { INFERENCE_LOG: 'cloudevents', INFERENCE_LOG_URL: `http://127.0.0.1:${receiver.port}/` },
+  ],
 ];
+type Count = { main: number; all: number };
 
-/** Instructions the whole process executed: callgrind's "Collected" total. */
-async function instructions(env: Record<string, string>, requests: number): Promise<number> {
+/**
+ * Instructions the process executed: on its main thread (the event loop, which the clients wait on)
+ * and in all its threads (the sink's, libuv's), from callgrind's per-thread totals.
+ */
+async function instructions(env: Record<string, string>, requests: number): Promise<Count> {
   const out = join(dir, `callgrind-${Math.random().toString(36).slice(2)}.out`);
-  const { stderr } = await promisify(execFile)(
+  await promisify(execFile)(
     'valgrind',
     [
       '--tool=callgrind',
+      '--separate-threads=yes',
       `--callgrind-out-file=${out}`,
       'node',
       '--single-threaded',
@@ -55,9 +65,17 @@ async function instructions(env: Record<string, string>, requests: number): Prom
       maxBuffer: 64 * 1024 * 1024,
     },
   );
-  const collected = /Collected : (\d+)/.exec(stderr)?.[1];
-  if (!collected) throw new Error(`no callgrind total:\n${stderr.slice(-2000)}`);
-  return Number(collected);
+  // One file per thread, out-01 the main thread's
+  const threads = readdirSync(dir)
+    .filter((f) => f.startsWith(`${basename(out)}-`))
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8');
+      const totals = /^totals: (\d+)/m.exec(text)?.[1];
+      if (!totals) throw new Error(`no callgrind totals in ${f}`);
+      return { main: f.endsWith('-01'), count: Number(totals) };
+    });
+  if (!threads.some((t) => t.main)) throw new Error('no callgrind file for the main thread');
+  return { main: threads.find((t) => t.main)!.count, all: threads.reduce((sum, t) => sum + t.count, 0) };
 }
 
 /** Runs the jobs two at a time (the machine's two cores). */
@@ -81,13 +99,18 @@ await redis.stop();
 await receiver.kill();
 rmSync(dir, { recursive: true, force: true });
 
-const perRequest = variants.map(([name], i) => [name, (counts[2 * i + 1]! - counts[2 * i]!) / (MANY - FEW)] as const);
-const off = perRequest[0]![1];
-console.log(`| log | instructions per request (${MANY} - ${FEW} requests) | / off | added by the log |`);
-console.log('| --- | --- | --- | --- |');
-for (const [name, n] of perRequest)
+const perRequest = variants.map(([name], i) => {
+  const [few, many] = [counts[2 * i]!, counts[2 * i + 1]!];
+  return { name, main: (many.main - few.main) / (MANY - FEW), all: (many.all - few.all) / (MANY - FEW) };
+});
+const off = perRequest[0]!;
+const n = (x: number) => Math.round(x).toLocaleString('en');
+console.log(
+  `| log | main thread: instructions per request (${MANY} - ${FEW} requests) | / off | added | all threads | / off | added |`,
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const { name, main, all } of perRequest)
   console.log(
-    `| ${name} | ${Math.round(n).toLocaleString('en')} | ${(n / off).toFixed(3)}x | ${
-      name === 'off' ? '-' : Math.round(n - off).toLocaleString('en')
-    } |`,
+    `| ${name} | ${n(main)} | ${(main / off.main).toFixed(3)}x | ${name === 'off' ? '-' : n(main - off.main)} | ` +
+      `${n(all)} | ${(all / off.all).toFixed(3)}x | ${name === 'off' ? '-' : n(all - off.all)} |`,
   );

@@ -1,9 +1,8 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
-import { InferenceLog, type LogSink } from '../core/inference-log/inference-log.js';
-import { JsonlSink } from '../adapters/inference-log/jsonl-sink.js';
-import { RedisStreamSink } from '../adapters/inference-log/redis-stream-sink.js';
-import { CloudEventsSink } from '../adapters/inference-log/cloudevents-sink.js';
+import { InferenceLog } from '../core/inference-log/inference-log.js';
+import { SinkThread } from '../adapters/inference-log/sink-thread.js';
+import type { SinkOptions } from '../adapters/inference-log/sinks.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -35,44 +34,44 @@ type LogConfig = Pick<
   | 'INFERENCE_LOG_SOURCE'
   | 'INFERENCE_LOG_CE_MODE'
   | 'SHUTDOWN_TIMEOUT_MS'
+  | 'WORKER_NICE'
 >;
 
-/** The sink INFERENCE_LOG names, or undefined when it is off. */
-export function logSink(config: LogConfig): LogSink | undefined {
-  if (config.INFERENCE_LOG === 'jsonl') return new JsonlSink(config.INFERENCE_LOG_DIR, config.INFERENCE_LOG_FILE_BYTES);
+/** The sink INFERENCE_LOG names, or undefined when it is off; a setting it lacks fails the start. */
+export function sinkOptions(config: LogConfig): SinkOptions | undefined {
+  if (config.INFERENCE_LOG === 'jsonl')
+    return { kind: 'jsonl', dir: config.INFERENCE_LOG_DIR, maxBytes: config.INFERENCE_LOG_FILE_BYTES };
   if (config.INFERENCE_LOG === 'redis') {
     const url = config.INFERENCE_LOG_REDIS_URL ?? config.REDIS_URL;
     if (!url) throw new Error('INFERENCE_LOG=redis needs INFERENCE_LOG_REDIS_URL or REDIS_URL');
-    return new RedisStreamSink(
-      url,
-      config.INFERENCE_LOG_STREAM,
-      config.INFERENCE_LOG_STREAM_MAXLEN,
-      config.INFERENCE_LOG_TIMEOUT_MS,
-    );
+    const { INFERENCE_LOG_STREAM: stream, INFERENCE_LOG_STREAM_MAXLEN: maxLen } = config;
+    return { kind: 'redis', url, stream, maxLen, timeoutMs: config.INFERENCE_LOG_TIMEOUT_MS };
   }
   if (config.INFERENCE_LOG === 'cloudevents') {
     if (!config.INFERENCE_LOG_URL) throw new Error('INFERENCE_LOG=cloudevents needs INFERENCE_LOG_URL');
-    return new CloudEventsSink(
-      config.INFERENCE_LOG_URL,
-      config.INFERENCE_LOG_SOURCE,
-      config.INFERENCE_LOG_TIMEOUT_MS,
-      config.INFERENCE_LOG_CE_MODE,
-    );
+    return {
+      kind: 'cloudevents',
+      url: config.INFERENCE_LOG_URL,
+      source: config.INFERENCE_LOG_SOURCE,
+      timeoutMs: config.INFERENCE_LOG_TIMEOUT_MS,
+      mode: config.INFERENCE_LOG_CE_MODE,
+    };
   }
   return undefined;
 }
 
 /**
- * The inference log (core/inference-log/) on the sink INFERENCE_LOG names, its records counted
+ * The inference log (core/inference-log/) on the sink INFERENCE_LOG names, run on a thread of its
+ * own below the event loop's priority (adapters/inference-log/sink-thread.ts), its records counted
  * in ml_inference_log_records_total. On close (SIGTERM, after the HTTP and gRPC servers have
  * finished their requests) what is queued is written within half of SHUTDOWN_TIMEOUT_MS.
  */
 export default fp<{ config: LogConfig }>(
   async (app, { config }) => {
-    const sink = logSink(config);
-    if (!sink) return;
+    const options = sinkOptions(config);
+    if (!options) return;
     const log = new InferenceLog(
-      sink,
+      new SinkThread(options, config.WORKER_NICE),
       {
         defaults: {
           sample: config.INFERENCE_LOG_SAMPLE,
