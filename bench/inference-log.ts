@@ -7,7 +7,8 @@
  * round's ratio to the "off" run just before it), the server's CPU per request (its
  * main thread, and all its threads: on a shared machine a steadier figure than req/s), the
  * redis-server's share of a core, and the records each run counted.
- * `npm run build && npx tsx bench/inference-log.ts` (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS).
+ * `npm run build && npx tsx bench/inference-log.ts` (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS,
+ * BENCH_SINKS).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { RedisServer } from '../test/helpers/redis-server.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** BENCH_SINKS=jsonl,redis: only these (by the start of their name) beside "off". */
+const SINKS = process.env.BENCH_SINKS?.split(',');
 
 const bodies = irisDistinctBodies();
 const redis = await RedisServer.start();
@@ -27,13 +30,16 @@ const receiver = await EventReceiver.start();
 const events = { INFERENCE_LOG: 'cloudevents', INFERENCE_LOG_URL: `http://127.0.0.1:${receiver.port}/` };
 const dir = mkdtempSync(join(tmpdir(), 'bench-inference-log-'));
 const base = { CACHE_ENABLED: 'false', LOG_LEVEL: 'warn' };
-const variants: [string, Record<string, string>][] = [
+const allVariants: [string, Record<string, string>][] = [
   ['off', base],
   ['jsonl, 100%', { ...base, INFERENCE_LOG: 'jsonl', INFERENCE_LOG_DIR: dir }],
   ['redis stream, 100%', { ...base, INFERENCE_LOG: 'redis', INFERENCE_LOG_REDIS_URL: redis.url }],
   ['cloudevents batch, 100%', { ...base, ...events, INFERENCE_LOG_CE_MODE: 'batch' }],
   ['cloudevents binary, 100%', { ...base, ...events }],
 ];
+const variants = allVariants.filter(
+  ([name]) => name === 'off' || !SINKS || SINKS.some((sink) => name.startsWith(sink)),
+);
 type Round = { reqs: number; mainUs: number; totalUs: number; redisCores: number };
 const results = new Map<string, Round[]>(variants.map(([name]) => [name, []]));
 const counted = new Map<string, string>();

@@ -23,11 +23,14 @@ type ScriptedRedis = Redis & { xaddRecords(stream: string, maxLength: number, ..
  * XREAD or a consumer group. A batch is appended by one Lua script call (EVALSHA, which ioredis
  * falls back to EVAL for when Redis lacks the script). Its own connection, which fails commands
  * at once while Redis is away (no offline queue) and gives up on one after timeoutMs (a frozen
- * Redis): the log counts them failed.
+ * Redis): the log counts them failed. Only the first batch waits, up to timeoutMs, for the first
+ * connection: the sink thread may be asked to write (at shutdown, say) as soon as it has started.
  */
 export class RedisStreamSink implements LogSink {
   readonly name = 'redis';
   private readonly redis: ScriptedRedis;
+  /** Until the first connection is up (or timeoutMs): a first batch waits for it rather than fail. */
+  private readonly connected: Promise<void>;
 
   constructor(
     url: string,
@@ -43,9 +46,14 @@ export class RedisStreamSink implements LogSink {
     }) as ScriptedRedis;
     this.redis.defineCommand('xaddRecords', { numberOfKeys: 1, lua: XADD_RECORDS });
     this.redis.on('error', () => {}); // counted by the log as failed writes; ioredis reconnects
+    this.connected = new Promise((resolve) => {
+      this.redis.once('ready', resolve);
+      setTimeout(resolve, timeoutMs).unref();
+    });
   }
 
   async write(lines: string[]): Promise<void> {
+    await this.connected;
     for (let i = 0; i < lines.length; i += LINES_PER_CALL) {
       const chunk = lines.slice(i, i + LINES_PER_CALL);
       const added = await this.redis.xaddRecords(this.stream, this.maxLength, ...chunk);
