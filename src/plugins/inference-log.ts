@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { InferenceLog } from '../core/inference-log/inference-log.js';
-import { SinkThread } from '../adapters/inference-log/sink-thread.js';
+import { SINK_NICE, SinkThread } from '../adapters/inference-log/sink-thread.js';
 import type { SinkOptions } from '../adapters/inference-log/sinks.js';
 
 declare module 'fastify' {
@@ -34,7 +34,6 @@ type LogConfig = Pick<
   | 'INFERENCE_LOG_SOURCE'
   | 'INFERENCE_LOG_CE_MODE'
   | 'SHUTDOWN_TIMEOUT_MS'
-  | 'WORKER_NICE'
 >;
 
 /** The sink INFERENCE_LOG names, or undefined when it is off; a setting it lacks fails the start. */
@@ -71,7 +70,7 @@ export default fp<{ config: LogConfig }>(
     const options = sinkOptions(config);
     if (!options) return;
     const log = new InferenceLog(
-      new SinkThread(options, config.WORKER_NICE),
+      new SinkThread(options, SINK_NICE),
       {
         defaults: {
           sample: config.INFERENCE_LOG_SAMPLE,

@@ -4,10 +4,16 @@ import type { LogSink } from '../../core/inference-log/inference-log.js';
 import type { SinkCall, SinkReply, SinkRequest } from './sink-worker.js';
 import type { SinkOptions } from './sinks.js';
 
+/**
+ * The sink thread's nice value: the lowest priority, below the inference and decode workers
+ * (WORKER_NICE), since the log must take no CPU that answers need.
+ */
+export const SINK_NICE = 19;
+
 type Waiting = { resolve: () => void; reject: (error: Error) => void };
 
 /**
- * A sink run on a thread of its own (sink-worker.ts), at WORKER_NICE: the event loop pays a
+ * A sink run on a thread of its own (sink-worker.ts), at a lower priority: the event loop pays a
  * message per batch, the thread pays the sink's work (a POST per event in CloudEvents binary mode,
  * 50-70 µs of CPU each). When the cores are saturated, the thread gets what the event loop leaves:
  * the log's queue fills and records are dropped and counted, instead of clients slowing down.
