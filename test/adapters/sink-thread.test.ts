@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SinkThread } from '../../src/adapters/inference-log/sink-thread.js';
 
@@ -41,7 +43,6 @@ describe('SinkThread: a sink run on a thread of its own', () => {
     dir = mkdtempSync(join(tmpdir(), 'sink-thread-'));
     // a directory that cannot be made: under a file
     thread = new SinkThread({ kind: 'jsonl', dir: join(dir, 'file', 'below'), maxBytes: 1024 }, 0);
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'file'), '');
     await expect(thread.write([line(1)])).rejects.toThrow(/ENOTDIR|EEXIST/);
   });
@@ -66,5 +67,23 @@ describe('SinkThread: a sink run on a thread of its own', () => {
       collector.closeAllConnections();
       collector.close();
     }
+  });
+
+  it('lets the process exit once its calls are answered, without being closed', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sink-thread-'));
+    const script = [
+      `import { SinkThread } from ${JSON.stringify(new URL('../../src/adapters/inference-log/sink-thread.ts', import.meta.url).pathname)};`,
+      `const thread = new SinkThread({ kind: 'jsonl', dir: ${JSON.stringify(dir)}, maxBytes: 1024 }, 0);`,
+      `await thread.write([${JSON.stringify(line(1))}]);`,
+    ].join('\n');
+    const file = join(tmpdir(), `sink-thread-exit-${process.pid}.mts`);
+    writeFileSync(file, script);
+    try {
+      // Resolves only if the child exits by itself: a thread holding it open would hit the timeout
+      await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { timeout: 20_000 });
+    } finally {
+      rmSync(file, { force: true });
+    }
+    expect(linesIn()).toEqual([line(1)]);
   });
 });
