@@ -86,7 +86,7 @@ describe('onnx-serve serve --exit-on-error', () => {
     .addBytes('corrupt', '1', 'not an onnx file');
   afterAll(() => broken.remove());
   const serve = (dir: string, ...flags: string[]) =>
-    cli('serve', '--model-dir', dir, '--port', '0', '--host', '127.0.0.1', ...flags);
+    cli('serve', '--model-dir', dir, '--port', '0', '--grpc-port', '0', '--host', '127.0.0.1', ...flags);
 
   it('exits 1 when MODEL_DIR does not exist, or when a version fails to load, naming why', async () => {
     const missing = await serve('/nonexistent/models', '--exit-on-error');
